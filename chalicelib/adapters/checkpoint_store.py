@@ -1,0 +1,133 @@
+"""Signed checkpoints (checkpoints table) and published keys (ops table), DynamoDB and in-memory.
+
+A checkpoint item keeps, besides its signed text, the compact Merkle range at its size, so the
+next checkpoint extends it from the entries written since instead of re-reading the chain.
+Checkpoints are written conditionally and never changed; a key's ``not_after`` is set once,
+when it is rotated out.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from chalicelib.domain.checkpoint import Checkpoint, PublicKeyInfo
+from chalicelib.domain.errors import Conflict
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    checkpoint: Checkpoint
+    frontier: list[str]  # CompactRange hashes (hex) at checkpoint.size
+
+
+class InMemoryCheckpointStore:
+    def __init__(self) -> None:
+        self._items: dict[str, dict[int, StoredCheckpoint]] = {}
+        self._keys: dict[str, PublicKeyInfo] = {}
+        self._lock = threading.Lock()
+
+    def put(self, stored: StoredCheckpoint) -> None:
+        cp = stored.checkpoint
+        with self._lock:
+            chain = self._items.setdefault(cp.chain_key, {})
+            if cp.size in chain:
+                raise Conflict(f"a checkpoint at size {cp.size} exists for {cp.chain_key}")
+            chain[cp.size] = stored
+
+    def latest(self, chain_key: str) -> StoredCheckpoint | None:
+        chain = self._items.get(chain_key) or {}
+        return chain[max(chain)] if chain else None
+
+    def list(self, chain_key: str) -> list[StoredCheckpoint]:
+        chain = self._items.get(chain_key) or {}
+        return [chain[size] for size in sorted(chain)]
+
+    def put_key(self, key: PublicKeyInfo) -> None:
+        with self._lock:
+            self._keys[key.key_id] = key
+
+    def keys(self) -> list[PublicKeyInfo]:
+        return sorted(self._keys.values(), key=lambda k: k.not_before)
+
+
+class DynamoDBCheckpointStore:
+    def __init__(self, client, checkpoints_table: str, ops_table: str) -> None:
+        self._client = client
+        self._table = checkpoints_table
+        self._ops = ops_table
+
+    def put(self, stored: StoredCheckpoint) -> None:
+        cp = stored.checkpoint
+        item = {
+            "pk": {"S": cp.chain_key},
+            "sk": {"N": str(cp.size)},
+            "text": {"S": cp.to_text()},
+            "frontier": {"L": [{"S": h} for h in stored.frontier]},
+        }
+        try:
+            self._client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise Conflict(f"a checkpoint at size {cp.size} exists for {cp.chain_key}") from exc
+            raise
+
+    @staticmethod
+    def _stored(item) -> StoredCheckpoint:
+        return StoredCheckpoint(Checkpoint.from_text(item["text"]["S"]), [h["S"] for h in item["frontier"]["L"]])
+
+    def latest(self, chain_key: str) -> StoredCheckpoint | None:
+        items = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": chain_key}},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        ).get("Items", [])
+        return self._stored(items[0]) if items else None
+
+    def list(self, chain_key: str) -> list[StoredCheckpoint]:
+        found, kwargs = [], {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": chain_key}},
+            "ConsistentRead": True,
+        }
+        while True:
+            resp = self._client.query(**kwargs)
+            found.extend(self._stored(i) for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return found
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def put_key(self, key: PublicKeyInfo) -> None:
+        item = {
+            "pk": {"S": "KEYS"},
+            "sk": {"S": key.key_id},
+            "not_before": {"S": key.not_before},
+            "public_key_pem": {"S": key.public_key_pem},
+        }
+        if key.not_after:
+            item["not_after"] = {"S": key.not_after}
+        self._client.put_item(TableName=self._ops, Item=item)
+
+    def keys(self) -> list[PublicKeyInfo]:
+        items = self._client.query(
+            TableName=self._ops,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "KEYS"}},
+            ConsistentRead=True,
+        ).get("Items", [])
+        keys = [
+            PublicKeyInfo(
+                key_id=i["sk"]["S"],
+                not_before=i["not_before"]["S"],
+                not_after=i.get("not_after", {}).get("S"),
+                public_key_pem=i["public_key_pem"]["S"],
+            )
+            for i in items
+        ]
+        return sorted(keys, key=lambda k: k.not_before)

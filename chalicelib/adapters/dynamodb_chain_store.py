@@ -1,0 +1,157 @@
+"""ChainStore on DynamoDB with the plain boto3 client (decision 0001 says why not pynamodb).
+
+Every write is conditional on ``attribute_not_exists(pk)`` for its (pk = chain key, sk = seq):
+the first writer of a seq wins, a second one gets ``SequenceConflict`` and nothing is written.
+A batch is one ``TransactWriteItems`` (up to 100 puts), all or nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from chalicelib.domain.errors import SequenceConflict, Unavailable, ValidationFailed
+from chalicelib.domain.records import SealedRecord
+
+MAX_BATCH = 100
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def to_item(record: SealedRecord, ttl: int | None = None) -> dict[str, Any]:
+    """The DynamoDB item of a record: its ten fields plus pk/sk (and ttl for the event journal)."""
+    plain = record.to_dict()
+    plain["pk"] = record.chain_key
+    plain["sk"] = record.seq
+    if ttl is not None:
+        plain["ttl"] = ttl
+    return {k: _serializer.serialize(v) for k, v in plain.items()}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+class DynamoDBChainStore:
+    def __init__(self, client, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def head(self, chain_key: str) -> SealedRecord | None:
+        resp = self._call(
+            "query",
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": chain_key}},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = resp.get("Items", [])
+        return SealedRecord.from_item(from_item(items[0])) if items else None
+
+    def get(self, chain_key: str, seq: int) -> SealedRecord | None:
+        resp = self._call(
+            "get_item",
+            TableName=self._table,
+            Key={"pk": {"S": chain_key}, "sk": {"N": str(seq)}},
+            ConsistentRead=True,
+        )
+        return SealedRecord.from_item(from_item(resp["Item"])) if "Item" in resp else None
+
+    def append(self, record: SealedRecord, *, ttl: int | None = None) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(record, ttl),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise SequenceConflict(f"{record.chain_key} seq {record.seq} is taken") from exc
+            raise Unavailable(f"journal write failed: {exc.response['Error']['Code']}") from exc
+
+    def append_batch(self, records: Sequence[SealedRecord], *, ttl: int | None = None) -> None:
+        if not 1 <= len(records) <= MAX_BATCH:
+            raise ValidationFailed(f"a batch holds 1 to {MAX_BATCH} records, not {len(records)}", field="entries")
+        if len(records) == 1:
+            return self.append(records[0], ttl=ttl)
+        puts = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(r, ttl),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+            for r in records
+        ]
+        try:
+            self._client.transact_write_items(TransactItems=puts)
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            reasons = exc.response.get("CancellationReasons") or []
+            if code == "TransactionCanceledException" and any(
+                (r or {}).get("Code") == "ConditionalCheckFailed" for r in reasons
+            ):
+                raise SequenceConflict(f"{records[0].chain_key}: a seq of the batch is taken") from exc
+            if code in ("TransactionCanceledException", "TransactionConflictException"):
+                raise SequenceConflict(f"{records[0].chain_key}: concurrent transaction") from exc
+            raise Unavailable(f"journal batch write failed: {code}") from exc
+        return None
+
+    def raw_items(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None) -> Iterator[dict]:
+        condition = "pk = :pk AND sk BETWEEN :a AND :b"
+        values = {
+            ":pk": {"S": chain_key},
+            ":a": {"N": str(first_seq)},
+            ":b": {"N": str(last_seq if last_seq is not None else 2**63 - 1)},
+        }
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+        }
+        while True:
+            resp = self._call("query", **kwargs)
+            for item in resp.get("Items", []):
+                yield from_item(item)
+            if "LastEvaluatedKey" not in resp:
+                return
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def scan(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None) -> Iterator[SealedRecord]:
+        for item in self.raw_items(chain_key, first_seq, last_seq):
+            yield SealedRecord.from_item(item)
+
+    def by_time(self, chain_key, start, end, *, limit, after_seq=None):
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "by_time",
+            "KeyConditionExpression": "pk = :pk AND recorded_at BETWEEN :a AND :b",
+            "ExpressionAttributeValues": {":pk": {"S": chain_key}, ":a": {"S": start}, ":b": {"S": end}},
+        }
+        found: list[SealedRecord] = []
+        while len(found) < limit:
+            resp = self._call("query", **kwargs)
+            for item in resp.get("Items", []):
+                record = SealedRecord.from_item(from_item(item))
+                if record.recorded_at >= end or (after_seq is not None and record.seq <= after_seq):
+                    continue
+                found.append(record)
+                if len(found) == limit:
+                    break
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return found
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return getattr(self._client, operation)(**kwargs)
+        except ClientError as exc:
+            raise Unavailable(f"journal {operation} failed: {exc.response['Error']['Code']}") from exc

@@ -1,0 +1,14 @@
+"""HTTP API: one blueprint per resource, registered on the app by ``register``."""
+
+from __future__ import annotations
+
+
+def register(app) -> None:
+    from chalicelib.api import middleware
+    from chalicelib.api.authorizer import auth_bp
+    from chalicelib.api.meta import meta_bp
+
+    app.api.binary_types.append("application/zip")
+    middleware.install(app)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(meta_bp)

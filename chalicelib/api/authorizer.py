@@ -1,0 +1,35 @@
+"""The custom authorizer: a valid Cognito bearer token, or no entry.
+
+It only proves who the caller is. What the caller may do in a tenant is decided per request by
+``AccessService`` from the membership table (see ``chalicelib.api.routing``).
+"""
+
+from __future__ import annotations
+
+from chalice import AuthResponse, Blueprint
+
+from chalicelib.domain.errors import Unauthenticated
+from chalicelib.observability import logger
+
+auth_bp = Blueprint(__name__)
+
+_DENY = {"routes": [], "principal_id": "anonymous"}
+
+
+@auth_bp.authorizer()
+def jwt_authorizer(auth_request):
+    from chalicelib import bootstrap
+
+    scheme, _, token = (auth_request.token or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return AuthResponse(**_DENY)
+    try:
+        principal = bootstrap.token_verifier().verify(token.strip())
+    except Unauthenticated as exc:
+        logger.info("token refused", extra={"reason": exc.detail})
+        return AuthResponse(**_DENY)
+    return AuthResponse(
+        routes=["*"],
+        principal_id=principal.user_id,
+        context={"email": principal.email, "username": principal.username},
+    )

@@ -1,0 +1,115 @@
+"""RFC 9457 problem responses: the one place where errors become HTTP.
+
+Every error body has a stable ``type`` (a URI under /problems/), a human ``title``, the
+``status``, a ``detail`` and, for bad input, the ``field`` at fault (and ``errors`` when pydantic
+found several). Unexpected exceptions become a 500 problem without internals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Response
+from pydantic import ValidationError
+
+from chalicelib.domain import errors
+from chalicelib.observability import logger
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://scelle.example/problems/"
+
+STATUS_BY_ERROR: dict[type[errors.ScelleError], int] = {
+    errors.ValidationFailed: 422,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.SequenceConflict: 409,
+    errors.Unauthenticated: 401,
+    errors.Forbidden: 403,
+    errors.TooManyRequests: 429,
+    errors.ChainBusy: 503,
+    errors.Unavailable: 503,
+}
+
+
+class BadRequest(errors.ScelleError):
+    """The request itself is malformed (not JSON, wrong content type)."""
+
+    code = "bad-request"
+    title = "Malformed request"
+
+
+class PayloadTooLarge(errors.ScelleError):
+    code = "payload-too-large"
+    title = "Request body too large"
+
+
+class MethodNotAllowed(errors.ScelleError):
+    code = "method-not-allowed"
+    title = "Method not allowed"
+
+
+class UnsupportedMediaType(errors.ScelleError):
+    code = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+STATUS_BY_ERROR.update({BadRequest: 400, PayloadTooLarge: 413, MethodNotAllowed: 405, UnsupportedMediaType: 415})
+
+
+def status_for(exc: errors.ScelleError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 500
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body: dict[str, Any] = {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail}
+    if field is not None:
+        body["field"] = field
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return Response(body=body, status_code=status, headers={"Content-Type": PROBLEM_JSON, **(headers or {})})
+
+
+def from_scelle_error(exc: errors.ScelleError) -> Response:
+    headers = {}
+    if isinstance(exc, errors.ChainBusy | errors.TooManyRequests) and "retry_after" in exc.extra:
+        headers["Retry-After"] = str(exc.extra["retry_after"])
+    extra = {k: v for k, v in exc.extra.items() if k != "retry_after"}
+    return problem(status_for(exc), exc.code, exc.title, exc.detail, field=exc.field, headers=headers, **extra)
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def from_validation_error(exc: ValidationError) -> Response:
+    """Pydantic errors: the first one names ``field``; all of them are listed under ``errors``."""
+    items = [{"field": _dotted(e["loc"]), "detail": e["msg"]} for e in exc.errors(include_url=False)]
+    first = items[0] if items else {"field": "body", "detail": "invalid"}
+    return problem(
+        422,
+        errors.ValidationFailed.code,
+        errors.ValidationFailed.title,
+        f"{first['field']}: {first['detail']}",
+        field=first["field"],
+        errors=items,
+    )
+
+
+def from_exception(exc: BaseException) -> Response:
+    if isinstance(exc, errors.ScelleError):
+        return from_scelle_error(exc)
+    if isinstance(exc, ValidationError):
+        return from_validation_error(exc)
+    logger.exception("unhandled error")
+    return problem(500, "internal", "Internal error", "An unexpected error occurred; it has been logged.")

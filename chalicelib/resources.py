@@ -1,0 +1,162 @@
+"""The one declarative definition of Scellé's AWS resources.
+
+The embedded local stack provisions from it (``chalicelib.local.provision``) and the CDK stack in
+``infra/`` builds from it, so keys, indexes, streams and TTL cannot drift between the two.
+Names here are logical; ``Settings.table_name`` / ``bucket_name`` add the stage prefix.
+Pure data: no boto3 import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    type: str  # "S" | "N"
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    partition: Key
+    sort: Key | None = None
+    local: bool = False  # LSI (same partition key) rather than GSI
+
+
+@dataclass(frozen=True)
+class Table:
+    logical: str
+    partition: Key
+    sort: Key | None = None
+    indexes: tuple[Index, ...] = ()
+    stream: str | None = None  # "NEW_AND_OLD_IMAGES" etc.
+    ttl_attribute: str | None = None
+    pitr: bool = True
+    append_only: bool = False  # no principal may UpdateItem/DeleteItem (checked in infra tests)
+    purpose: str = ""
+
+
+@dataclass(frozen=True)
+class Bucket:
+    logical: str
+    object_lock: bool = False
+    versioned: bool = False
+    expire_after_days: int | None = None
+    cold_after_days: int | None = None
+    purpose: str = ""
+
+
+@dataclass(frozen=True)
+class KmsKey:
+    logical: str
+    spec: str  # "ECC_NIST_P256" | "SYMMETRIC_DEFAULT"
+    usage: str  # "SIGN_VERIFY" | "ENCRYPT_DECRYPT"
+    rotation: bool = False
+    purpose: str = ""
+
+
+@dataclass(frozen=True)
+class UserPool:
+    logical: str
+    password_min_length: int
+    require_upper: bool = True
+    require_lower: bool = True
+    require_digits: bool = True
+    require_symbols: bool = False
+    auth_flows: tuple[str, ...] = ("ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH")
+
+
+@dataclass(frozen=True)
+class Resources:
+    tables: tuple[Table, ...]
+    buckets: tuple[Bucket, ...]
+    keys: tuple[KmsKey, ...]
+    user_pool: UserPool
+    extras: dict[str, str] = field(default_factory=dict)
+
+    def table(self, logical: str) -> Table:
+        return next(t for t in self.tables if t.logical == logical)
+
+
+_PK_S = Key("pk", "S")
+_SK_N = Key("sk", "N")
+_SK_S = Key("sk", "S")
+_BY_TIME = Index("by_time", _PK_S, Key("recorded_at", "S"), local=True)
+
+RESOURCES = Resources(
+    tables=(
+        Table(
+            "journal",
+            _PK_S,
+            _SK_N,
+            indexes=(_BY_TIME,),
+            stream="NEW_AND_OLD_IMAGES",
+            append_only=True,
+            purpose="Sealed ledger entries: pk=TENANT#<id>#CHAIN#<name>, sk=seq. Never updated.",
+        ),
+        Table(
+            "events",
+            _PK_S,
+            _SK_N,
+            indexes=(_BY_TIME,),
+            stream="NEW_AND_OLD_IMAGES",
+            ttl_attribute="ttl",  # a storage attribute outside the hashed record (hash format v1)
+            append_only=True,
+            purpose="Event journal (JET) chains, hot for 30 days (TTL), archived beyond.",
+        ),
+        Table(
+            "checkpoints",
+            _PK_S,
+            _SK_N,
+            stream="NEW_AND_OLD_IMAGES",
+            append_only=True,
+            purpose="Signed checkpoints: pk=chain key, sk=size.",
+        ),
+        Table(
+            "accounts",
+            _PK_S,
+            _SK_S,
+            indexes=(Index("gsi1", Key("gsi1pk", "S"), Key("gsi1sk", "S")),),
+            ttl_attribute="expires_at",
+            purpose="Tenants, users, memberships, invitations, grants, email tokens, throttles.",
+        ),
+        Table(
+            "idempotency",
+            _PK_S,
+            ttl_attribute="expires_at",
+            purpose="Idempotency keys: a retried POST returns its first result.",
+        ),
+        Table(
+            "ops",
+            _PK_S,
+            _SK_S,
+            ttl_attribute="expires_at",
+            purpose="Operational state: verifier heads, archive positions, jobs, anomalies.",
+        ),
+        Table(
+            "support",
+            _PK_S,
+            _SK_S,
+            indexes=(Index("gsi1", Key("gsi1pk", "S"), Key("gsi1sk", "S")),),
+            purpose="Tickets, news, mailings.",
+        ),
+    ),
+    buckets=(
+        Bucket(
+            "archive",
+            object_lock=True,
+            versioned=True,
+            cold_after_days=365,
+            purpose="WORM archive of every entry and checkpoint (Object Lock, compliance mode).",
+        ),
+        Bucket("exports", expire_after_days=7, purpose="Fiscal export archives, downloaded by signed URL."),
+        Bucket("support", expire_after_days=400, purpose="Ticket attachments and inbound mail."),
+    ),
+    keys=(
+        KmsKey("signing", "ECC_NIST_P256", "SIGN_VERIFY", purpose="Signs checkpoints and export manifests."),
+        KmsKey("data", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", rotation=True, purpose="Archive encryption."),
+    ),
+    user_pool=UserPool("users", password_min_length=10),
+)

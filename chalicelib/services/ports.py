@@ -1,0 +1,48 @@
+"""Ports: what the services need from storage and crypto, as Protocols. Adapters implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+from chalicelib.domain.records import SealedRecord
+
+
+class ChainStore(Protocol):
+    """Append-only storage of sealed records, one partition per chain, keyed by seq.
+
+    ``append`` and ``append_batch`` are conditional: they raise ``SequenceConflict`` when any
+    (chain, seq) already exists, and then write nothing. Nothing is ever updated or deleted.
+    """
+
+    def head(self, chain_key: str) -> SealedRecord | None: ...
+
+    def get(self, chain_key: str, seq: int) -> SealedRecord | None: ...
+
+    def append(self, record: SealedRecord, *, ttl: int | None = None) -> None: ...
+
+    def append_batch(self, records: Sequence[SealedRecord], *, ttl: int | None = None) -> None: ...
+
+    def scan(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None) -> Iterator[SealedRecord]:
+        """Records in ascending seq order, read lazily page by page (constant memory)."""
+        ...
+
+    def by_time(
+        self, chain_key: str, start: str, end: str, *, limit: int, after_seq: int | None = None
+    ) -> list[SealedRecord]:
+        """Records with start <= recorded_at < end, ascending, at most ``limit``, after ``after_seq``."""
+        ...
+
+    def raw_items(self, chain_key: str) -> Iterator[dict]:
+        """The stored items exactly as they are (for verification of tampered data)."""
+        ...
+
+
+class Signer(Protocol):
+    key_id: str
+
+    def sign(self, message: bytes) -> bytes:
+        """DER-encoded ECDSA P-256 / SHA-256 signature of ``message``."""
+        ...
+
+    def public_key_pem(self) -> str: ...
