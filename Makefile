@@ -30,5 +30,16 @@ lint: $(STAMP)
 bench: $(STAMP)
 	@$(BIN)/python -m bench
 
+## Deploy one stage to AWS (docs/deploy.md): make deploy STAGE=prod PREFIX=acme-scelle-prod [ALARM_EMAIL=...]
+STAGE ?= prod
+REGION ?= eu-west-1
+deploy: $(STAMP)
+	@command -v npx >/dev/null || { echo "deploy: Node.js (npx) is needed for the CDK CLI"; exit 2; }
+	cd infra && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 AWS_DEFAULT_REGION=$(REGION) \
+	  npx -y aws-cdk@2 deploy -c scelle:stage=$(STAGE) -c scelle:region=$(REGION) \
+	  $(if $(PREFIX),-c scelle:resource_prefix=$(PREFIX)) $(if $(ALARM_EMAIL),-c scelle:alarm_email=$(ALARM_EMAIL)) \
+	  $(if $(MAIL_FROM),-c scelle:mail_from=$(MAIL_FROM)) $(if $(MAIL_DOMAIN),-c scelle:mail_domain=$(MAIL_DOMAIN)) \
+	  $(if $(RETENTION_DAYS),-c scelle:archive_retention_days=$(RETENTION_DAYS)) $(CDK_ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache chalice.out cdk.out
+	rm -rf $(VENV) .pytest_cache .ruff_cache chalice.out cdk.out infra/chalice.out infra/cdk.out

@@ -80,6 +80,13 @@ class Container:
 
     # ---- Ledger core: chains, events, signing, checkpoints ------------------------------------
     @cached_property
+    def clock(self):
+        """The time source of every sealed record (tests inject a fixed or moving clock)."""
+        from datetime import UTC, datetime
+
+        return lambda: datetime.now(UTC)
+
+    @cached_property
     def journal_store(self):
         from chalicelib.adapters.dynamodb_chain_store import DynamoDBChainStore
 
@@ -98,6 +105,7 @@ class Container:
 
         return ChainWriter(
             self.journal_store,
+            clock=self.clock,
             on_append=lambda n: count("EntriesAppended", n),
             on_conflict=lambda: count("AppendConflicts"),
         )
@@ -107,7 +115,7 @@ class Container:
         from chalicelib.services.events import HOT_DAYS, EventJournal
         from chalicelib.services.sealing import ChainWriter
 
-        return EventJournal(ChainWriter(self.events_store, ttl_seconds=HOT_DAYS * 86400))
+        return EventJournal(ChainWriter(self.events_store, clock=self.clock, ttl_seconds=HOT_DAYS * 86400))
 
     @cached_property
     def signer(self):
@@ -137,7 +145,7 @@ class Container:
     def key_registry(self):
         from chalicelib.services.checkpoints import KeyRegistry
 
-        return KeyRegistry(self.checkpoint_store, self.signer)
+        return KeyRegistry(self.checkpoint_store, self.signer, clock=self.clock)
 
     @cached_property
     def checkpoints(self):
@@ -149,7 +157,65 @@ class Container:
             self.checkpoint_store,
             self.signer,
             self.key_registry,
+            clock=self.clock,
             on_signed=lambda: count("CheckpointsSigned"),
+        )
+
+    @cached_property
+    def chain_directory(self):
+        from chalicelib.adapters.chain_directory import DynamoDBChainDirectory
+
+        return DynamoDBChainDirectory(self.dynamodb, self.settings.table_name("ops"))
+
+    @cached_property
+    def idempotency(self):
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+        from chalicelib.services.idempotency import IdempotentRunner
+
+        layer = DynamoDBPersistenceLayer(
+            table_name=self.settings.table_name("idempotency"),
+            key_attr="pk",
+            expiry_attr="expires_at",
+            boto3_client=self.dynamodb,
+        )
+        return IdempotentRunner(layer)
+
+    @cached_property
+    def verification(self):
+        from chalicelib.services.verification import VerificationService
+
+        return VerificationService(
+            self.journal_store,
+            self.checkpoint_store,
+            self.key_registry,
+            extra_checks=_ledger_extra_checks,
+            on_failure=_report_verification_failure,
+        )
+
+    @cached_property
+    def ledger_index(self):
+        from chalicelib.adapters.ledger_index import DynamoDBLedgerIndex
+
+        return DynamoDBLedgerIndex(self.dynamodb, self.settings.table_name("ops"))
+
+    @cached_property
+    def ledger(self):
+        from datetime import timedelta
+
+        from chalicelib.services.ledger import LedgerService
+
+        return LedgerService(
+            writer=self.chain_writer,
+            directory=self.chain_directory,
+            index=self.ledger_index,
+            checkpoints=self.checkpoints,
+            tenants=self.tenants,
+            events=self.event_journal,
+            idempotency=self.idempotency,
+            checkpoint_every=self.settings.checkpoint_every,
+            clock_skew=timedelta(seconds=self.settings.clock_skew_seconds),
+            clock=self.clock,
         )
 
     # ---- Services ----------------------------------------------------------------------------
@@ -158,6 +224,283 @@ class Container:
         from chalicelib.services.health import HealthService
 
         return HealthService(self.dynamodb, [self.settings.table_name(t.logical) for t in _tables()])
+
+
+    # ---- Accounts (sign-up, sign-in, members, access; docs/decisions/0004-accounts-table.md) ---
+    @cached_property
+    def accounts_store(self):
+        from chalicelib.adapters.accounts_dynamodb import DynamoAccountsStore
+
+        return DynamoAccountsStore(self.dynamodb, self.settings.table_name("accounts"))
+
+    @cached_property
+    def password_policy(self):
+        from chalicelib.domain.accounts import PasswordPolicy
+        from chalicelib.resources import RESOURCES
+
+        pool = RESOURCES.user_pool
+        return PasswordPolicy(min_length=pool.password_min_length, upper=pool.require_upper,
+                              lower=pool.require_lower, digit=pool.require_digits)
+
+    @cached_property
+    def identity(self):
+        from chalicelib.adapters.cognito_users import CognitoUsers
+        from chalicelib.config import ConfigError
+
+        s = self.settings
+        if not (s.user_pool_id and s.user_pool_client_id):
+            raise ConfigError("SCELLE_USER_POOL_ID and SCELLE_USER_POOL_CLIENT_ID must be set")
+        return CognitoUsers(self.cognito, s.user_pool_id, s.user_pool_client_id,
+                            f"it must have {self.password_policy.describe()}.")
+
+    @cached_property
+    def mailer(self):
+        from chalicelib.adapters.mail import OutboxMailer, SesMailer
+
+        s = self.settings
+        if s.mode == "local":  # SES on moto, plus a readable copy in the data directory
+            return OutboxMailer(self.ses, s.mail_from, s.data_dir / "outbox.jsonl")
+        return SesMailer(self.ses, s.mail_from)
+
+    def accounts_journal(self):
+        """The event journal, resolved at each record (tests may swap it after wiring)."""
+        return self.event_journal
+
+    @cached_property
+    def access(self):
+        from chalicelib.services.access import AccessService
+
+        return AccessService(self.accounts_store)
+
+    @cached_property
+    def tenants(self):
+        from chalicelib.services.tenants import TenantService
+
+        return TenantService(self.accounts_store, self.accounts_journal)
+
+    @cached_property
+    def accounts(self):
+        from chalicelib.services.accounts import AccountsService
+
+        return AccountsService(self.accounts_store, self.identity, self.mailer, self.accounts_journal,
+                               public_base_url=self.settings.public_base_url,
+                               password_policy=self.password_policy)
+
+    @cached_property
+    def signin_policy(self):
+        from chalicelib.domain.accounts import SignInPolicy
+
+        return SignInPolicy()
+
+    @cached_property
+    def signin(self):
+        from chalicelib.services.signin import SignInService
+
+        return SignInService(self.accounts_store, self.identity, self.accounts_journal, self.signin_policy)
+
+    # ---- Continuous verification (stream verifier, archive, anomalies; decisions 0006-0008) ----
+    @cached_property
+    def ops_store(self):
+        from chalicelib.adapters.ops_dynamodb import DynamoDBOpsStore
+
+        return DynamoDBOpsStore(self.dynamodb, self.settings.table_name("ops"))
+
+    @cached_property
+    def archive(self):
+        from chalicelib.adapters.archive_s3 import S3ObjectStore
+        from chalicelib.adapters.encryption import build_encryptor
+        from chalicelib.services.archive import Archive, RetentionPolicy
+
+        s = self.settings
+        encryptor = build_encryptor(s.data_key_id, s.local_key_dir, lambda: self.kms)
+        return Archive(S3ObjectStore(self.s3, s.bucket_name("archive")), encryptor,
+                       RetentionPolicy(lambda tenant_id: _cv_tenant_country(self, tenant_id)), clock=self.clock)
+
+    @cached_property
+    def archiver(self):
+        from chalicelib.services.archive import Archiver
+
+        return Archiver(self.ops_store, self.archive, clock=self.clock,
+                        on_lag=lambda seconds: _cv_seconds("ArchiveLagSeconds", seconds))
+
+    @cached_property
+    def tamper_alarms(self):
+        from chalicelib.observability import count
+        from chalicelib.services.tamper_alarms import AlarmService
+
+        return AlarmService(self.ops_store, lambda: self.event_journal, on_alarm=lambda: count("TamperAlarms"),
+                            fallback=lambda alarm: self.anomalies.from_alarm(alarm), clock=self.clock)
+
+    @cached_property
+    def anomalies(self):
+        from chalicelib.observability import count
+        from chalicelib.services.anomalies import AnomalyService
+
+        return AnomalyService(
+            self.ops_store,
+            self.events_store,
+            tenant_of=lambda tenant_id: self.tenants.get(tenant_id),
+            admin_emails=lambda tenant_id: _cv_admin_emails(self, tenant_id),
+            operator_emails=lambda: _cv_operator_emails(self.settings),
+            mailer=lambda: self.mailer,
+            journal=lambda: self.event_journal,
+            on_anomaly=lambda: count("Anomalies"),
+        )
+
+    def stream_processor(self, table: str):
+        """The batch processor of one table's stream: ``journal``, ``events`` or ``checkpoints``."""
+        cache = self.__dict__.setdefault("_stream_processors", {})
+        if table not in cache:
+            from chalicelib.observability import count
+            from chalicelib.services.stream_verifier import (
+                ChainStreamVerifier,
+                CheckpointStreamArchiver,
+                ExpiryPolicy,
+                StreamProcessor,
+            )
+
+            if table == "checkpoints":
+                handler = CheckpointStreamArchiver(self.archive, self.tamper_alarms, self.checkpoint_store.keys)
+            elif table in ("journal", "events"):
+                events = table == "events"
+                handler = ChainStreamVerifier(
+                    table,
+                    ops=self.ops_store,
+                    store=self.events_store if events else self.journal_store,
+                    alarms=self.tamper_alarms,
+                    archiver=self.archiver,
+                    directory=self.chain_directory,
+                    expiry=ExpiryPolicy(self.ops_store, honour_local_tickets=self.settings.mode == "local",
+                                        clock=self.clock) if events else None,
+                    after_insert=self.anomalies.on_event if events else None,
+                    clock=self.clock,
+                )
+            else:
+                raise ValueError(f"no stream handler for table {table!r}")
+            cache[table] = StreamProcessor(table, handler, on_failures=lambda n: count("StreamBatchFailures", n))
+        return cache[table]
+
+    @cached_property
+    def events_checkpoints(self):
+        """Signed checkpoints of the event-journal chains (they live in the events table)."""
+        from chalicelib.observability import count
+        from chalicelib.services.checkpoints import CheckpointService
+
+        return CheckpointService(self.events_store, self.checkpoint_store, self.signer, self.key_registry,
+                                 clock=self.clock, on_signed=lambda: count("CheckpointsSigned"))
+
+    @cached_property
+    def checkpoint_signer(self):
+        from chalicelib.services.scheduled_work import CheckpointSigner
+
+        return CheckpointSigner(
+            directory=self.chain_directory, checkpoints=self.checkpoints, events_checkpoints=self.events_checkpoints,
+            journal_store=self.journal_store, events_store=self.events_store, ops=self.ops_store,
+            archiver=self.archiver, alarms=self.tamper_alarms,
+            on_lag=lambda seconds: _cv_seconds("ArchiveLagSeconds", seconds),
+        )
+
+    @cached_property
+    def full_verifier(self):
+        from chalicelib.observability import count
+        from chalicelib.services.full_verifier import FullVerifier
+
+        return FullVerifier(
+            directory=self.chain_directory, verification=self.verification, journal_store=self.journal_store,
+            events_store=self.events_store, checkpoint_store=self.checkpoint_store, key_registry=self.key_registry,
+            archive=self.archive, ops=self.ops_store, alarms=self.tamper_alarms,
+            on_failure=_report_verification_failure, on_chain_failed=lambda: count("VerificationFailures"),
+        )
+
+    @cached_property
+    def expiry_sweeper(self):
+        from chalicelib.adapters.ttl_sweep import DynamoDBExpiredItems
+        from chalicelib.services.scheduled_work import ExpirySweeper
+
+        return ExpirySweeper(expired_items=DynamoDBExpiredItems(self.dynamodb, self.settings.table_name("events")),
+                             ops=self.ops_store, archiver=self.archiver, enabled=self.settings.mode == "local",
+                             clock=self.clock)
+
+    @cached_property
+    def backups(self):
+        from chalicelib.services.backups import BackupService
+
+        return BackupService(self.dynamodb, self.settings.table_name, local_mode=self.settings.mode == "local")
+
+    @cached_property
+    def restore_drill(self):
+        from chalicelib.adapters.dynamodb_chain_store import DynamoDBChainStore
+        from chalicelib.local.provision import create_table
+        from chalicelib.resources import RESOURCES
+        from chalicelib.services.restore_drill import RestoreDrill
+        from chalicelib.services.verification import VerificationService
+
+        return RestoreDrill(
+            dynamodb=self.dynamodb, backups=self.backups, archive=self.archive,
+            checkpoint_store=self.checkpoint_store, key_registry=self.key_registry,
+            journal_table=self.settings.table_name("journal"),
+            make_store=lambda table: DynamoDBChainStore(self.dynamodb, table),
+            make_verification=lambda store: VerificationService(store, self.checkpoint_store, self.key_registry,
+                                                                extra_checks=_ledger_extra_checks),
+            create_journal_table=lambda name: create_table(self.dynamodb, name, RESOURCES.table("journal"),
+                                                           with_stream=False),
+        )
+
+def _ledger_extra_checks() -> list:
+    """Checks beyond the chain itself: closure totals and the perpetual grand total."""
+    from chalicelib.domain.closures import ClosureCheck
+
+    return [ClosureCheck()]
+
+
+def _report_verification_failure(tenant_id: str, chain: str, report) -> None:
+    from chalicelib.observability import count, logger
+
+    count("VerificationFailures")
+    logger.error(
+        "verification failed",
+        extra={"tenant_id": tenant_id, "chain": chain, "first_bad_seq": report.first_bad_seq,
+               "reason": report.reason, "detail": report.detail},
+    )
+    try:
+        event_journal().record(
+            tenant_id,
+            "verification_failed",
+            actor=None,
+            details={"chain": chain, "first_bad_seq": report.first_bad_seq, "reason": str(report.reason),
+                     "detail": report.detail},
+        )
+    except Exception:  # the failure is already logged and counted; never mask the report
+        logger.exception("could not journal a verification failure")
+
+
+def _cv_tenant_country(c: Container, tenant_id: str) -> str | None:
+    """The tenant's country for archive retention; None (the longest period) when unknown."""
+    from chalicelib.services.events import PLATFORM_TENANT
+
+    if tenant_id == PLATFORM_TENANT:
+        return None
+    return c.tenants.get(tenant_id).country
+
+
+def _cv_admin_emails(c: Container, tenant_id: str) -> list[str]:
+    return [m.email for m in c.accounts_store.roster(tenant_id).members if m.counts_as_admin and m.email]
+
+
+def _cv_operator_emails(s: Settings) -> list[str]:
+    """Where tamper alarms are mailed: SCELLE_OPERATOR_EMAIL (comma-separated)."""
+    import os
+
+    raw = getattr(s, "operator_email", None) or os.environ.get("SCELLE_OPERATOR_EMAIL", "")
+    return [a.strip() for a in str(raw).split(",") if a.strip()]
+
+
+def _cv_seconds(name: str, seconds: float) -> None:
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from chalicelib.observability import metrics
+
+    metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=round(seconds, 3))
 
 
 def _tables():
@@ -217,3 +560,81 @@ def checkpoints():
 
 def key_registry():
     return container().key_registry
+
+
+def verification():
+    return container().verification
+
+
+def chain_directory():
+    return container().chain_directory
+
+
+def idempotency():
+    return container().idempotency
+
+
+# ---- Accounts ----------------------------------------------------------------------------------
+def tenants():
+    return container().tenants
+
+
+def mailer():
+    return container().mailer
+
+
+def accounts():
+    return container().accounts
+
+
+def signin():
+    return container().signin
+
+
+def ledger():
+    return container().ledger
+
+
+# ---- Continuous verification ---------------------------------------------------------------------
+def ops_store():
+    return container().ops_store
+
+
+def archive():
+    return container().archive
+
+
+def archiver():
+    return container().archiver
+
+
+def tamper_alarms():
+    return container().tamper_alarms
+
+
+def anomalies():
+    return container().anomalies
+
+
+def stream_processor(table: str):
+    return container().stream_processor(table)
+
+
+def checkpoint_signer():
+    return container().checkpoint_signer
+
+
+def full_verifier():
+    return container().full_verifier
+
+
+def expiry_sweeper():
+    return container().expiry_sweeper
+
+
+def backups():
+    return container().backups
+
+
+def restore_drill():
+    return container().restore_drill

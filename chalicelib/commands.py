@@ -4,3 +4,12 @@ each feature adds one line here, not edits to the parser)."""
 from __future__ import annotations
 
 REGISTRARS: list = []
+
+
+def _restore_drill(subparsers) -> None:  # `scelle restore-drill`, `scelle backup`
+    from chalicelib.services.restore_drill import register_cli
+
+    register_cli(subparsers)
+
+
+REGISTRARS.append(_restore_drill)

@@ -54,10 +54,11 @@ class InMemoryCheckpointStore:
 
 
 class DynamoDBCheckpointStore:
-    def __init__(self, client, checkpoints_table: str, ops_table: str) -> None:
+    def __init__(self, client, checkpoints_table: str, ops_table: str, keys_partition: str = "KEYS") -> None:
         self._client = client
         self._table = checkpoints_table
         self._ops = ops_table
+        self._keys_pk = keys_partition
 
     def put(self, stored: StoredCheckpoint) -> None:
         cp = stored.checkpoint
@@ -105,7 +106,7 @@ class DynamoDBCheckpointStore:
 
     def put_key(self, key: PublicKeyInfo) -> None:
         item = {
-            "pk": {"S": "KEYS"},
+            "pk": {"S": self._keys_pk},
             "sk": {"S": key.key_id},
             "not_before": {"S": key.not_before},
             "public_key_pem": {"S": key.public_key_pem},
@@ -118,7 +119,7 @@ class DynamoDBCheckpointStore:
         items = self._client.query(
             TableName=self._ops,
             KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": "KEYS"}},
+            ExpressionAttributeValues={":pk": {"S": self._keys_pk}},
             ConsistentRead=True,
         ).get("Items", [])
         keys = [

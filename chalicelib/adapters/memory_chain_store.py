@@ -45,9 +45,8 @@ class InMemoryChainStore:
                 self._chains.setdefault(record.chain_key, {})[record.seq] = item
 
     def scan(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None) -> Iterator[SealedRecord]:
-        for item in self.raw_items(chain_key):
-            if item["seq"] >= first_seq and (last_seq is None or item["seq"] <= last_seq):
-                yield SealedRecord.from_item(item)
+        for item in self.raw_items(chain_key, first_seq, last_seq):
+            yield SealedRecord.from_item(item)
 
     def by_time(self, chain_key, start, end, *, limit, after_seq=None):
         found = []
@@ -58,11 +57,12 @@ class InMemoryChainStore:
                     break
         return found
 
-    def raw_items(self, chain_key: str) -> Iterator[dict]:
+    def raw_items(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None) -> Iterator[dict]:
         with self._lock:
             chain = dict(self._chains.get(chain_key, {}))
         for seq in sorted(chain):
-            yield dict(chain[seq])
+            if seq >= first_seq and (last_seq is None or seq <= last_seq):
+                yield dict(chain[seq])
 
     # ---- test helpers: tampering behind the application's back -------------------------------
     def tamper_replace(self, chain_key: str, seq: int, item: dict) -> None:

@@ -28,8 +28,20 @@ def jwt_authorizer(auth_request):
     except Unauthenticated as exc:
         logger.info("token refused", extra={"reason": exc.detail})
         return AuthResponse(**_DENY)
+    if _signed_out(token.strip()):
+        logger.info("token refused", extra={"reason": "its session has been signed out"})
+        return AuthResponse(**_DENY)
     return AuthResponse(
         routes=["*"],
         principal_id=principal.user_id,
         context={"email": principal.email, "username": principal.username},
     )
+
+
+def _signed_out(token: str) -> bool:
+    """True when the (verified) token's session was signed out (POST /v1/auth/signout)."""
+    from chalicelib import bootstrap
+    from chalicelib.services.signin import session_id
+
+    sid = session_id(token)
+    return bool(sid) and bootstrap.container().accounts_store.session_revoked(sid)

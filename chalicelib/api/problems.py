@@ -53,6 +53,13 @@ class UnsupportedMediaType(errors.ScelleError):
     title = "Unsupported media type"
 
 
+def _ledger_errors() -> dict:
+    from chalicelib.domain.closures import ClosureMismatch
+
+    return {ClosureMismatch: 409}
+
+
+STATUS_BY_ERROR.update(_ledger_errors())
 STATUS_BY_ERROR.update({BadRequest: 400, PayloadTooLarge: 413, MethodNotAllowed: 405, UnsupportedMediaType: 415})
 
 

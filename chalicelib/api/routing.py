@@ -166,7 +166,7 @@ def to_response(result: Any, status: int = 200) -> Response:
     if isinstance(result, Response):
         return result
     if isinstance(result, BaseModel):
-        result = result.model_dump(mode="json", exclude_none=True)
+        result = result.model_dump(mode="json")
     elif isinstance(result, list):
-        result = [r.model_dump(mode="json", exclude_none=True) if isinstance(r, BaseModel) else r for r in result]
+        result = [r.model_dump(mode="json") if isinstance(r, BaseModel) else r for r in result]
     return Response(body=result, status_code=status, headers={"Content-Type": "application/json"})

@@ -43,8 +43,6 @@ MAX_DEPTH = 64
 
 BACKEND = "orjson" if orjson is not None else "json"
 
-_SCALARS = frozenset((str, bool, type(None)))
-
 
 class CanonicalError(ValidationFailed):
     """A value cannot be written as canonical JSON; ``field`` is the dotted path to it."""
@@ -73,52 +71,18 @@ def _int_refusal(value: int) -> _Refused:
     return _Refused(f"integer {value} does not fit in signed 64 bits")
 
 
-def _walk(value: Any, depth: int, convert: bool) -> Any:
-    """Check ``value`` (and, when ``convert``, return a fresh copy with integral Decimals as int)."""
+def _too_deep() -> _Refused:
+    return _Refused(f"nesting deeper than {MAX_DEPTH} levels")
+
+
+def _bad_key(key: object) -> _Refused:
+    return _Refused(f"object key {key!r} is a {type(key).__name__}; keys must be str")
+
+
+def _leaf(value: Any, convert: bool) -> Any:
+    """A value that is not a container nor a common scalar: a big int, a Decimal, or refused."""
     kind = type(value)
-    if kind is dict:
-        if depth > MAX_DEPTH:
-            raise _Refused(f"nesting deeper than {MAX_DEPTH} levels")
-        out = {} if convert else None
-        for key, item in value.items():
-            if type(key) is not str:
-                raise _Refused(f"object key {key!r} is a {type(key).__name__}; keys must be str")
-            item_kind = type(item)
-            if item_kind in _SCALARS or (item_kind is int and INT_MIN <= item <= INT_MAX):
-                if convert:
-                    out[key] = item  # type: ignore[index]
-                continue
-            try:
-                converted = _walk(item, depth + 1, convert)
-            except _Refused as refused:
-                refused.path.append(key)
-                raise
-            if convert:
-                out[key] = converted  # type: ignore[index]
-        return out
-    if kind is list:
-        if depth > MAX_DEPTH:
-            raise _Refused(f"nesting deeper than {MAX_DEPTH} levels")
-        items = [] if convert else None
-        for index, item in enumerate(value):
-            item_kind = type(item)
-            if item_kind in _SCALARS or (item_kind is int and INT_MIN <= item <= INT_MAX):
-                if convert:
-                    items.append(item)  # type: ignore[union-attr]
-                continue
-            try:
-                converted = _walk(item, depth + 1, convert)
-            except _Refused as refused:
-                refused.path.append(str(index))
-                raise
-            if convert:
-                items.append(converted)  # type: ignore[union-attr]
-        return items
-    if kind in _SCALARS:
-        return value
     if kind is int:
-        if INT_MIN <= value <= INT_MAX:
-            return value
         raise _int_refusal(value)
     if convert and kind is Decimal:
         try:
@@ -131,6 +95,86 @@ def _walk(value: Any, depth: int, convert: bool) -> Any:
             raise _int_refusal(numerator)
         return numerator
     raise _Refused(_describe(value))
+
+
+def _check(value: Any, depth: int) -> None:
+    kind = type(value)
+    if kind is dict:
+        if depth > MAX_DEPTH:
+            raise _too_deep()
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _bad_key(key)
+            item_kind = type(item)
+            if item_kind is str or item is None or item_kind is bool:
+                continue
+            if item_kind is int and INT_MIN <= item <= INT_MAX:
+                continue
+            try:
+                _check(item, depth + 1)
+            except _Refused as refused:
+                refused.path.append(key)
+                raise
+    elif kind is list:
+        if depth > MAX_DEPTH:
+            raise _too_deep()
+        for index, item in enumerate(value):
+            item_kind = type(item)
+            if item_kind is str or item is None or item_kind is bool:
+                continue
+            if item_kind is int and INT_MIN <= item <= INT_MAX:
+                continue
+            try:
+                _check(item, depth + 1)
+            except _Refused as refused:
+                refused.path.append(str(index))
+                raise
+    elif not (kind is str or value is None or kind is bool or (kind is int and INT_MIN <= value <= INT_MAX)):
+        _leaf(value, convert=False)
+
+
+def _copy(value: Any, depth: int) -> Any:
+    kind = type(value)
+    if kind is dict:
+        if depth > MAX_DEPTH:
+            raise _too_deep()
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _bad_key(key)
+            item_kind = type(item)
+            if item_kind is str or item is None or item_kind is bool:
+                out[key] = item
+            elif item_kind is int and INT_MIN <= item <= INT_MAX:
+                out[key] = item
+            else:
+                try:
+                    out[key] = _copy(item, depth + 1)
+                except _Refused as refused:
+                    refused.path.append(key)
+                    raise
+        return out
+    if kind is list:
+        if depth > MAX_DEPTH:
+            raise _too_deep()
+        items: list[Any] = []
+        append = items.append
+        for item in value:
+            item_kind = type(item)
+            if item_kind is str or item is None or item_kind is bool:
+                append(item)
+            elif item_kind is int and INT_MIN <= item <= INT_MAX:
+                append(item)
+            else:
+                try:
+                    append(_copy(item, depth + 1))
+                except _Refused as refused:
+                    refused.path.append(str(len(items)))
+                    raise
+        return items
+    if kind is str or value is None or kind is bool or (kind is int and INT_MIN <= value <= INT_MAX):
+        return value
+    return _leaf(value, convert=True)
 
 
 def _raise(refused: _Refused, field: str | None) -> CanonicalError:
@@ -148,7 +192,7 @@ def check(value: object, *, field: str | None = None) -> None:
     Unpaired surrogates are only detected when the bytes are produced (``canonical_bytes``).
     """
     try:
-        _walk(value, 1, False)
+        _check(value, 1)
     except _Refused as refused:
         raise _raise(refused, field) from None
 
@@ -160,7 +204,7 @@ def normalise(value: object, *, field: str | None = None) -> Any:
     a ``Decimal`` with a fraction, NaN or infinity is refused, like everything ``check`` refuses.
     """
     try:
-        return _walk(value, 1, True)
+        return _copy(value, 1)
     except _Refused as refused:
         raise _raise(refused, field) from None
 

@@ -66,7 +66,9 @@ def _check_key_id(value: object, where: str) -> None:
     if type(value) is not str or not value:
         raise CheckpointError(f"{where}: key id is empty")
     if _KEY_ID.fullmatch(value) is None:
-        raise CheckpointError(f"{where}: key id {value!r} must be 1-256 printable ASCII characters without spaces")
+        raise CheckpointError(
+            f"{where}: key id {value!r} must be 1-256 printable ASCII characters without spaces"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +121,12 @@ class Checkpoint:
         """Body, one blank line, the base64 signature line. Requires a signature."""
         if not self.signature:
             raise CheckpointError("cannot write an unsigned checkpoint")
-        return self.signed_message().decode("utf-8") + "\n" + base64.b64encode(self.signature).decode("ascii") + "\n"
+        return (
+            self.signed_message().decode("utf-8")
+            + "\n"
+            + base64.b64encode(self.signature).decode("ascii")
+            + "\n"
+        )
 
     @classmethod
     def from_text(cls, text: str | bytes) -> Checkpoint:
@@ -146,9 +153,13 @@ class Checkpoint:
         try:
             parse_chain_key(key_line)
         except RecordError:
-            raise CheckpointError(f"line 2: chain key {key_line!r} is not TENANT#<tenant_id>#CHAIN#<chain>") from None
+            raise CheckpointError(
+                f"line 2: chain key {key_line!r} is not TENANT#<tenant_id>#CHAIN#<chain>"
+            ) from None
         if _SIZE.fullmatch(size_line) is None:
-            raise CheckpointError(f"line 3: size {size_line!r} is not a decimal integer without leading zeros")
+            raise CheckpointError(
+                f"line 3: size {size_line!r} is not a decimal integer without leading zeros"
+            )
         size = int(size_line)
         if size > INT_MAX:
             raise CheckpointError(f"line 3: size {size_line} does not fit in signed 64 bits")
@@ -228,12 +239,14 @@ def verify_checkpoint(
     """
     key = find_key(keys, checkpoint.key_id)
     if key is None:
-        raise KeyNotValid(f"checkpoint at size {checkpoint.size} is signed by unknown key {checkpoint.key_id!r}")
+        raise KeyNotValid(
+            f"checkpoint at size {checkpoint.size} is signed by unknown key {checkpoint.key_id!r}"
+        )
     if not key_valid_at(key, checkpoint.timestamp):
         until = key.not_after or "now"
         raise KeyNotValid(
-            f"checkpoint at size {checkpoint.size} is dated {checkpoint.timestamp}, outside the validity of key "
-            f"{key.key_id!r} ({key.not_before} to {until})"
+            f"checkpoint at size {checkpoint.size} is dated {checkpoint.timestamp}, outside the validity "
+            f"of key {key.key_id!r} ({key.not_before} to {until})"
         )
     if not checkpoint.signature:
         raise BadSignature(f"checkpoint at size {checkpoint.size} has no signature")
@@ -244,7 +257,9 @@ def verify_checkpoint(
             f"checkpoint at size {checkpoint.size}: signature check by key {key.key_id!r} failed: {exc}"
         ) from exc
     if valid is not True:
-        raise BadSignature(f"checkpoint at size {checkpoint.size}: signature does not verify with key {key.key_id!r}")
+        raise BadSignature(
+            f"checkpoint at size {checkpoint.size}: signature does not verify with key {key.key_id!r}"
+        )
     return key
 
 
@@ -255,10 +270,13 @@ def verify_checkpoint_consistency(older: Checkpoint, newer: Checkpoint, proof: S
     checked here: call ``verify_checkpoint`` on each first).
     """
     if older.chain_key != newer.chain_key:
-        raise CheckpointsInconsistent(f"checkpoints are for different chains: {older.chain_key} and {newer.chain_key}")
+        raise CheckpointsInconsistent(
+            f"checkpoints are for different chains: {older.chain_key} and {newer.chain_key}"
+        )
     try:
         verify_consistency(older.size, newer.size, older.root_bytes, newer.root_bytes, proof)
     except ProofError as exc:
         raise CheckpointsInconsistent(
-            f"checkpoint at size {older.size} is not a prefix of checkpoint at size {newer.size}: {exc.detail}"
+            f"checkpoint at size {older.size} is not a prefix of checkpoint at size {newer.size}: "
+            f"{exc.detail}"
         ) from exc

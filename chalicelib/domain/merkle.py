@@ -259,7 +259,9 @@ class CompactRange:
         hashes = list(hashes)
         _check_size(size, "size")
         if len(hashes) != bin(size).count("1"):
-            raise ProofError(f"compact range of size {size} needs {bin(size).count('1')} hashes, got {len(hashes)}")
+            raise ProofError(
+                f"compact range of size {size} needs {bin(size).count('1')} hashes, got {len(hashes)}"
+            )
         _check_hashes(hashes, "hashes")
         self._size = size
         self._hashes = hashes

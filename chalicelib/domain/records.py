@@ -156,10 +156,13 @@ class SealedRecord:
 
     def __post_init__(self) -> None:
         if type(self.hash_version) is not int:
-            raise RecordError(f"hash_version must be an integer, found {self.hash_version!r}", field="hash_version")
+            raise RecordError(
+                f"hash_version must be an integer, found {self.hash_version!r}", field="hash_version"
+            )
         if self.hash_version != HASH_VERSION:
             raise RecordError(
-                f"hash_version {self.hash_version} is not supported (this code verifies version {HASH_VERSION})",
+                f"hash_version {self.hash_version} is not supported "
+                f"(this code verifies version {HASH_VERSION})",
                 field="hash_version",
                 reason="bad_version",
             )
@@ -168,7 +171,9 @@ class SealedRecord:
         if type(self.seq) is not int or not 1 <= self.seq <= INT_MAX:
             raise RecordError(f"seq must be an integer >= 1, found {self.seq!r}", field="seq")
         if type(self.type) is not str or not self.type or _FORBIDDEN_IN_NAME.search(self.type):
-            raise RecordError(f"type must be a non-empty string without '#', found {self.type!r}", field="type")
+            raise RecordError(
+                f"type must be a non-empty string without '#', found {self.type!r}", field="type"
+            )
         try:
             parse_timestamp(self.recorded_at)
         except ValueError as exc:
@@ -182,7 +187,9 @@ class SealedRecord:
         except CanonicalError as exc:
             raise RecordError(exc.detail, field=exc.field) from None
         if not is_hash_hex(self.prev_hash):
-            raise RecordError(f"prev_hash must be 64 lowercase hex digits, found {self.prev_hash!r}", field="prev_hash")
+            raise RecordError(
+                f"prev_hash must be 64 lowercase hex digits, found {self.prev_hash!r}", field="prev_hash"
+            )
         if not is_hash_hex(self.hash):
             raise RecordError(f"hash must be 64 lowercase hex digits, found {self.hash!r}", field="hash")
         object.__setattr__(self, "data", data)
@@ -315,7 +322,9 @@ def seal(
     if _is_int(seq) and seq == 1 and prev_hash != GENESIS_PREV_HASH:
         raise RecordError("the genesis record (seq 1) must have prev_hash = 64 zeros", field="prev_hash")
     if _is_int(seq) and seq > 1 and prev_hash == GENESIS_PREV_HASH:
-        raise RecordError(f"seq {seq} is not genesis: prev_hash must be the hash of seq {seq - 1}", field="prev_hash")
+        raise RecordError(
+            f"seq {seq} is not genesis: prev_hash must be the hash of seq {seq - 1}", field="prev_hash"
+        )
     if not isinstance(data, Mapping):
         raise RecordError(f"data must be an object, found {data.__class__.__name__}", field="data")
     fields: dict[str, Any] = {

@@ -17,6 +17,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
+from chalicelib.domain.canonical import CanonicalError
 from chalicelib.domain.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -202,7 +203,8 @@ class _Verifier:
                     Reason.CHECKPOINT_INCONSISTENT,
                     stop_seq,
                     f"two signed checkpoints at size {size} have different roots: {first.root} "
-                    f"({first.key_id}, {first.timestamp}) and {other.root} ({other.key_id}, {other.timestamp})",
+                    f"({first.key_id}, {first.timestamp}) and {other.root} "
+                    f"({other.key_id}, {other.timestamp})",
                 )
         actual = self.compact.root().hex()
         if actual != first.root:
@@ -278,10 +280,15 @@ class _Verifier:
                 f"{want!r}, found {found!r})",
             )
         if record.seq < expected:
-            raise _Stop(Reason.DUPLICATE, record.seq, f"seq {record.seq} appears again after seq {expected - 1}")
+            raise _Stop(
+                Reason.DUPLICATE, record.seq, f"seq {record.seq} appears again after seq {expected - 1}"
+            )
         if record.seq > expected:
             raise self._jump(record, expected, rest)
-        recomputed = record.recomputed_hash if trusted else record.compute_hash()
+        try:
+            recomputed = record.recomputed_hash if trusted else record.compute_hash()
+        except CanonicalError as exc:  # a SealedRecord whose data was mutated after construction
+            raise _Stop(Reason.NON_CANONICAL, record.seq, f"seq {record.seq}: {exc.detail}") from None
         if recomputed != record.hash:
             raise _Stop(
                 Reason.HASH_MISMATCH,
@@ -331,7 +338,10 @@ class _Verifier:
         if stop is None:
             detail = f"{self.size} entries verified, root {root}"
             if self.checkpoints_verified:
-                detail += f"; {self.checkpoints_verified} signed checkpoint(s) match, the largest at size {self.proven}"
+                detail += (
+                    f"; {self.checkpoints_verified} signed checkpoint(s) match, "
+                    f"the largest at size {self.proven}"
+                )
             else:
                 detail += "; no signed checkpoint was checked"
             reason: str = Reason.OK
@@ -427,5 +437,6 @@ def verify_record_inclusion(
         raise ProofError(f"seq {record.seq}: the stored hash is not the hash of the record's content")
     if not record.seq <= checkpoint.size:
         raise ProofError(f"seq {record.seq} is beyond the checkpoint's size {checkpoint.size}")
-    verify_inclusion(record_leaf_hash(record.hash), record.seq - 1, checkpoint.size, proof, checkpoint.root_bytes)
-
+    verify_inclusion(
+        record_leaf_hash(record.hash), record.seq - 1, checkpoint.size, proof, checkpoint.root_bytes
+    )

@@ -36,8 +36,16 @@ class KeyRegistry:
         """Publish the signer's key if new, closing the validity of the key it replaces."""
         keys = self._store.keys()
         for key in keys:
-            if key.key_id == self._signer.key_id and key.not_after is None:
-                return key
+            if key.key_id == self._signer.key_id:
+                if key.not_after is None:
+                    return key
+                # Re-opening a retired key would rewrite its published validity: refuse loudly.
+                from chalicelib.config import ConfigError
+
+                raise ConfigError(
+                    f"signing key {key.key_id} was retired at {key.not_after}; configure a new key "
+                    "(SCELLE_SIGNING_KEY_ID) instead of bringing an old one back"
+                )
         now = utc_timestamp(self._clock())
         for key in keys:
             if key.not_after is None and key.key_id != self._signer.key_id:
@@ -106,10 +114,22 @@ class CheckpointService:
         return signed
 
     def root_at(self, tenant_id: str, chain: str, size: int) -> str:
-        compact = CompactRange()
-        for record in self._journal.scan(chain_key(tenant_id, chain), 1, size):
-            compact.append(record_leaf_hash(record.hash))
-        return compact.root().hex()
+        return self.compact_at(tenant_id, chain, size).root().hex()
+
+    def compact_at(self, tenant_id: str, chain: str, size: int) -> CompactRange:
+        """The chain's compact Merkle range at ``size``, continued from the newest stored
+        checkpoint at or below it (so a closure reads only the entries since that checkpoint)."""
+        key = chain_key(tenant_id, chain)
+        base = None
+        for stored in reversed(self._checkpoints.list(key)):
+            if stored.checkpoint.size <= size:
+                base = stored
+                break
+        compact = CompactRange.from_state(base.checkpoint.size, base.frontier) if base else CompactRange()
+        if compact.size < size:
+            for record in self._journal.scan(key, compact.size + 1, size):
+                compact.append(record_leaf_hash(record.hash))
+        return compact
 
     def inclusion(self, tenant_id: str, chain: str, seq: int) -> dict | None:
         """Proof that entry ``seq`` is in the latest signed checkpoint covering it, or None."""

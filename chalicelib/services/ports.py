@@ -33,7 +33,7 @@ class ChainStore(Protocol):
         """Records with start <= recorded_at < end, ascending, at most ``limit``, after ``after_seq``."""
         ...
 
-    def raw_items(self, chain_key: str) -> Iterator[dict]:
+    def raw_items(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None) -> Iterator[dict]:
         """The stored items exactly as they are (for verification of tampered data)."""
         ...
 

@@ -34,6 +34,7 @@ def start_test_stack(key_dir: Path, **settings_overrides) -> TestStack:
         "SCELLE_SIGNING_KEY_ID": "local:signing",
         "SCELLE_DATA_KEY_ID": "local:data",
         "SCELLE_EXPOSE_OUTBOX": "true",
+        "SCELLE_DATA_DIR": str(key_dir / "data"),  # the mail outbox; never the developer's .scelle
     }
     settings = load_settings(env)
     provisioned = provision(bootstrap.Container(settings).client, settings)

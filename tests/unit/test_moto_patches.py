@@ -51,7 +51,7 @@ def _client(endpoint: str, service: str) -> Any:
         endpoint_url=endpoint,
         region_name="eu-west-1",
         aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - moto's dummy credentials
+        aws_secret_access_key="testing",
     )
 
 
@@ -234,6 +234,20 @@ def test_two_operations_on_one_item_write_nothing(endpoint: str, ddb: Any) -> No
         ddb.transact_write_items(
             TransactItems=[_put(table, "a", 1), _put(table, "a", 2), _put(table, "a", 1)]
         )
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert _scan(ddb, table) == []
+    assert _stream_records(endpoint, ddb, table) == []
+
+
+def test_an_item_with_two_operations_writes_nothing(endpoint: str, ddb: Any) -> None:
+    # moto 5.2.5 itself raises here without rolling back: the first item stayed written.
+    table = _create_table(ddb)
+    both = {
+        "Put": _put(table, "a", 2)["Put"],
+        "Delete": {"TableName": table, "Key": {"pk": {"S": "a"}, "sk": {"N": "3"}}},
+    }
+    with pytest.raises(ClientError) as raised:
+        ddb.transact_write_items(TransactItems=[_put(table, "a", 1), both])
     assert raised.value.response["Error"]["Code"] == "ValidationException"
     assert _scan(ddb, table) == []
     assert _stream_records(endpoint, ddb, table) == []

@@ -1,0 +1,353 @@
+"""Operational state of continuous verification, in the ``ops`` table (decision 0008).
+
+One item per chain (``pk = CHAIN#<chain key>``, ``sk = state``) holds what the stream verifier
+last saw (``seq``, ``hash``, the stream ``stream_seq`` of the last record handled) and the archive
+position (``archived_through``/``archived_hash``) with the entries waiting for their segment
+(``pending``: seq -> canonical JSON of the record exactly as inserted). The verifier and the
+archiver update disjoint attributes of that item, each conditional on its own previous value,
+so they never lose each other's writes.
+
+Alarms, anomalies and the other small records are plain items (``put_once`` / ``query``). The
+in-memory twin has the same contract for unit tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from chalicelib.domain.errors import Conflict, Unavailable
+from chalicelib.domain.records import GENESIS_PREV_HASH
+
+_ser, _de = TypeSerializer(), TypeDeserializer()
+STATE_SK = "state"
+
+
+@dataclass(frozen=True)
+class ChainState:
+    chain_key: str
+    table: str = ""
+    seq: int = 0  # the stream verifier's head (0: nothing seen yet)
+    hash: str = GENESIS_PREV_HASH
+    stream_seq: str | None = None  # stream SequenceNumber of the last record handled
+    stream_arn: str | None = None  # ... on this stream (sequence numbers restart on a new stream)
+    archived_through: int = 0
+    archived_hash: str = GENESIS_PREV_HASH
+    segments: int = 0
+    pending: dict[int, str] | None = None  # None: the attribute does not exist yet
+    pending_since: str | None = None  # recorded_at of the oldest pending entry
+    lease_until: str | None = None
+    exists: bool = False
+
+    @property
+    def pending_seqs(self) -> list[int]:
+        return sorted(self.pending or {})
+
+
+def state_pk(chain_key: str) -> str:
+    return f"CHAIN#{chain_key}"
+
+
+def _numbers(value: Any) -> Any:
+    """DynamoDB numbers back as int (or str when fractional): no Decimal leaks out of the adapter."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_numbers(v) for v in value]
+    return value
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _numbers(_de.deserialize(v)) for k, v in item.items()}
+
+
+def _state_from(chain_key: str, item: dict[str, Any] | None) -> ChainState:
+    if not item:
+        return ChainState(chain_key)
+    raw = _plain(item)
+    pending = raw.get("pending")
+    return ChainState(
+        chain_key=chain_key,
+        table=raw.get("table", ""),
+        seq=int(raw.get("seq", 0)),
+        hash=raw.get("hash", GENESIS_PREV_HASH),
+        stream_seq=raw.get("stream_seq"),
+        stream_arn=raw.get("stream_arn"),
+        archived_through=int(raw.get("archived_through", 0)),
+        archived_hash=raw.get("archived_hash", GENESIS_PREV_HASH),
+        segments=int(raw.get("segments", 0)),
+        pending=None if pending is None else {int(k): v for k, v in pending.items()},
+        pending_since=raw.get("pending_since"),
+        lease_until=raw.get("lease_until"),
+        exists=True,
+    )
+
+
+def encode_cursor(sk: str | None) -> str | None:
+    return None if sk is None else base64.urlsafe_b64encode(sk.encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        from chalicelib.domain.errors import ValidationFailed
+
+        raise ValidationFailed("the cursor is not one this API returned", field="cursor") from None
+
+
+class DynamoDBOpsStore:
+    def __init__(self, client, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return getattr(self._client, operation)(TableName=self._table, **kwargs)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise Conflict(f"ops {operation}: condition failed") from exc
+            raise Unavailable(f"ops {operation} failed: {exc.response['Error']['Code']}") from exc
+
+    # ---- chain state -------------------------------------------------------------------------
+    def chain_state(self, chain_key: str) -> ChainState:
+        resp = self._call("get_item", Key=_key(state_pk(chain_key), STATE_SK), ConsistentRead=True)
+        return _state_from(chain_key, resp.get("Item"))
+
+    def advance_head(
+        self, before: ChainState, *, table: str, seq: int, hash: str, stream_seq: str, stream_arn: str,
+        add_pending: dict[int, str], now: str,
+    ) -> None:
+        """Move the verifier's head and add entries to ``pending``, if nobody moved it meanwhile."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":table": table, ":seq": seq, ":hash": hash, ":sseq": stream_seq,
+                                  ":arn": stream_arn}
+        sets = ["#t = :table", "seq = :seq", "#h = :hash", "stream_seq = :sseq", "stream_arn = :arn"]
+        names.update({"#t": "table", "#h": "hash"})
+        conditions = []
+        if before.stream_seq is None:
+            conditions.append("attribute_not_exists(stream_seq)")
+        else:
+            conditions.append("stream_seq = :prev")
+            values[":prev"] = before.stream_seq
+        if add_pending:
+            if before.pending is None:
+                sets.append("pending = :pending")
+                values[":pending"] = {str(k): v for k, v in add_pending.items()}
+                conditions.append("attribute_not_exists(pending)")
+            else:
+                for i, (seq_, text) in enumerate(sorted(add_pending.items())):
+                    names[f"#p{i}"] = str(seq_)
+                    values[f":p{i}"] = text
+                    sets.append(f"pending.#p{i} = :p{i}")
+            sets.append("pending_since = if_not_exists(pending_since, :now)")
+            values[":now"] = now
+        self._call(
+            "update_item",
+            Key=_key(state_pk(before.chain_key), STATE_SK),
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression=" AND ".join(f"({c})" for c in conditions),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={k: _ser.serialize(v) for k, v in values.items()},
+        )
+
+    def take_lease(self, chain_key: str, *, now: str, until: str) -> bool:
+        try:
+            self._call(
+                "update_item",
+                Key=_key(state_pk(chain_key), STATE_SK),
+                UpdateExpression="SET lease_until = :until",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND (attribute_not_exists(lease_until) OR lease_until < :now)"
+                ),
+                ExpressionAttributeValues={":until": {"S": until}, ":now": {"S": now}},
+            )
+        except Conflict:
+            return False
+        return True
+
+    def release_lease(self, chain_key: str) -> None:
+        self._call("update_item", Key=_key(state_pk(chain_key), STATE_SK), UpdateExpression="REMOVE lease_until")
+
+    def mark_archived(
+        self, before: ChainState, *, through: int, last_hash: str, removed: Iterable[int],
+        pending_since: str | None,
+    ) -> None:
+        """Record a written segment: advance ``archived_through`` and drop its pending entries."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":through": through, ":hash": last_hash, ":one": 1, ":zero": 0}
+        sets = ["archived_through = :through", "archived_hash = :hash",
+                "#segs = if_not_exists(#segs, :zero) + :one"]
+        names["#segs"] = "segments"
+        removes = [f"pending.#r{i}" for i, _ in enumerate(removed)]
+        names.update({f"#r{i}": str(seq) for i, seq in enumerate(removed)})
+        if pending_since is None:
+            removes.append("pending_since")
+        else:
+            sets.append("pending_since = :since")
+            values[":since"] = pending_since
+        if before.archived_through == 0:
+            condition = "attribute_not_exists(archived_through) OR archived_through = :prev"
+        else:
+            condition = "archived_through = :prev"
+        values[":prev"] = before.archived_through
+        kwargs: dict[str, Any] = {
+            "Key": _key(state_pk(before.chain_key), STATE_SK),
+            "UpdateExpression": "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": {k: _ser.serialize(v) for k, v in values.items()},
+        }
+        kwargs["ExpressionAttributeNames"] = names
+        self._call("update_item", **kwargs)
+
+    # ---- small records -----------------------------------------------------------------------
+    def put_once(self, pk: str, sk: str, attributes: dict[str, Any], *, expires_at: int | None = None) -> bool:
+        """Write the item unless (pk, sk) exists. True if written."""
+        item = {"pk": pk, "sk": sk, **attributes}
+        if expires_at is not None:
+            item["expires_at"] = expires_at
+        try:
+            self._call("put_item", Item={k: _ser.serialize(v) for k, v in _dynamo_safe(item).items()},
+                       ConditionExpression="attribute_not_exists(pk)")
+        except Conflict:
+            return False
+        return True
+
+    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        item = self._call("get_item", Key=_key(pk, sk), ConsistentRead=True).get("Item")
+        return _plain(item) if item else None
+
+    def add(self, pk: str, sk: str, name: str, amount: int = 1) -> None:
+        self._call("update_item", Key=_key(pk, sk), UpdateExpression="ADD #n :a",
+                   ExpressionAttributeNames={"#n": name}, ExpressionAttributeValues={":a": {"N": str(amount)}})
+
+    def query(self, pk: str, *, limit: int, after_sk: str | None = None,
+              descending: bool = True) -> tuple[list[dict[str, Any]], str | None]:
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ScanIndexForward": not descending,
+            "Limit": limit,
+        }
+        if after_sk is not None:
+            kwargs["ExclusiveStartKey"] = _key(pk, after_sk)
+        resp = self._call("query", **kwargs)
+        items = [_plain(i) for i in resp.get("Items", [])]
+        last = resp.get("LastEvaluatedKey")
+        return items, (last["sk"]["S"] if last else None)
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _dynamo_safe(value: Any) -> Any:
+    """Nested details as DynamoDB accepts them: no floats, no empty sets (JSON round trip)."""
+    return json.loads(json.dumps(value, default=str), parse_float=str)
+
+
+class InMemoryOpsStore:
+    """The same contract in memory (unit tests)."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, ChainState] = {}
+        self._items: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self.fail_next: Exception | None = None
+
+    def _maybe_fail(self) -> None:
+        if self.fail_next is not None:
+            exc, self.fail_next = self.fail_next, None
+            raise exc
+
+    def chain_state(self, chain_key: str) -> ChainState:
+        state = self._states.get(chain_key)
+        if state is None:
+            return ChainState(chain_key)
+        return replace(state, pending=None if state.pending is None else dict(state.pending))
+
+    def advance_head(self, before, *, table, seq, hash, stream_seq, stream_arn, add_pending, now) -> None:
+        self._maybe_fail()
+        with self._lock:
+            current = self._states.get(before.chain_key, ChainState(before.chain_key))
+            if current.stream_seq != before.stream_seq:
+                raise Conflict("ops advance_head: condition failed")
+            pending = dict(current.pending or {}) if (add_pending or current.pending is not None) else None
+            since = current.pending_since
+            if add_pending:
+                pending.update(add_pending)
+                since = since or now
+            self._states[before.chain_key] = replace(
+                current, table=table, seq=seq, hash=hash, stream_seq=stream_seq, stream_arn=stream_arn,
+                pending=pending,
+                pending_since=since, exists=True,
+            )
+
+    def take_lease(self, chain_key: str, *, now: str, until: str) -> bool:
+        with self._lock:
+            current = self._states.get(chain_key)
+            if current is None or (current.lease_until is not None and current.lease_until >= now):
+                return False
+            self._states[chain_key] = replace(current, lease_until=until)
+            return True
+
+    def release_lease(self, chain_key: str) -> None:
+        with self._lock:
+            current = self._states.get(chain_key)
+            if current is not None:
+                self._states[chain_key] = replace(current, lease_until=None)
+
+    def mark_archived(self, before, *, through, last_hash, removed, pending_since) -> None:
+        self._maybe_fail()
+        with self._lock:
+            current = self._states.get(before.chain_key, ChainState(before.chain_key))
+            if current.archived_through != before.archived_through:
+                raise Conflict("ops mark_archived: condition failed")
+            pending = dict(current.pending or {})
+            for seq in removed:
+                pending.pop(seq, None)
+            self._states[before.chain_key] = replace(
+                current, archived_through=through, archived_hash=last_hash, segments=current.segments + 1,
+                pending=pending, pending_since=pending_since, exists=True,
+            )
+
+    def put_once(self, pk, sk, attributes, *, expires_at=None) -> bool:
+        self._maybe_fail()
+        with self._lock:
+            if (pk, sk) in self._items:
+                return False
+            item = {"pk": pk, "sk": sk, **_dynamo_safe(attributes)}
+            if expires_at is not None:
+                item["expires_at"] = expires_at
+            self._items[(pk, sk)] = item
+            return True
+
+    def get(self, pk, sk):
+        item = self._items.get((pk, sk))
+        return dict(item) if item else None
+
+    def add(self, pk, sk, name, amount=1) -> None:
+        with self._lock:
+            item = self._items.setdefault((pk, sk), {"pk": pk, "sk": sk})
+            item[name] = item.get(name, 0) + amount
+
+    def query(self, pk, *, limit, after_sk=None, descending=True):
+        sks = sorted((sk for p, sk in self._items if p == pk), reverse=descending)
+        if after_sk is not None:
+            sks = [sk for sk in sks if (sk < after_sk if descending else sk > after_sk)]
+        page = sks[:limit]
+        last = page[-1] if len(sks) > limit else None
+        return [dict(self._items[(pk, sk)]) for sk in page], last
+

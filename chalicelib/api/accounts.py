@@ -1,0 +1,306 @@
+"""Accounts: sign-up, email verification, sign-in / refresh / sign-out, the caller's profile, and
+the local-only mail outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from chalicelib import bootstrap
+from chalicelib.api.routing import endpoint
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.identity import Principal
+from chalicelib.services.accounts import SignUp
+
+accounts_bp = Blueprint(__name__)
+TAGS = ("accounts",)
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AddressIn(Strict):
+    line1: Text
+    line2: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)]
+    city: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class SignUpIn(Strict):
+    email: Email
+    password: Password = Field(description="10 to 64 characters, with upper- and lower-case letters and a digit")
+    company_name: Text
+    country: Literal["BE", "FR"]
+    company_number: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="BE: enterprise number (0403.170.701); FR: SIREN (9 digits)"
+    )
+    vat_number: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="BE0403170701 / FR44732829320; must belong to the company number"
+    )
+    address: AddressIn
+
+
+class SignUpOut(BaseModel):
+    tenant_id: str
+    user_id: str
+    email: str
+    mode: Literal["test", "production"]
+    verification_mail: Literal["sent", "failed"]
+    next_step: str
+
+
+class TokenIn(Strict):
+    token: Secret
+
+
+class EmailIn(Strict):
+    email: Email
+
+
+class VerifiedOut(BaseModel):
+    email: str
+    email_verified: bool
+
+
+class AcceptedOut(BaseModel):
+    status: str
+
+
+class SignInIn(Strict):
+    email: Email
+    password: Password
+
+
+class RefreshIn(Strict):
+    refresh_token: Secret
+
+
+class TokensOut(BaseModel):
+    access_token: str
+    id_token: str
+    refresh_token: str | None = None
+    expires_in: int
+    token_type: str = "Bearer"  # noqa: S105 (a token type, not a secret)
+
+
+class SignOutQuery(Strict):
+    everywhere: bool = Field(False, description="also revoke every refresh token of this user")
+
+
+class MembershipOut(BaseModel):
+    tenant_id: str
+    company_name: str | None = None
+    country: str | None = None
+    mode: str | None = None
+    role: str
+    status: str
+    valid_until: datetime | None = None
+
+
+class MeOut(BaseModel):
+    user_id: str
+    email: str
+    email_verified: bool
+    operator: bool
+    memberships: list[MembershipOut]
+
+
+class OutboxQuery(Strict):
+    to: Email | None = None
+    limit: int = Field(20, ge=1, le=200)
+
+
+class OutboxMessage(BaseModel):
+    id: str
+    at: str
+    to: str
+    subject: str
+    text: str
+
+
+class OutboxOut(BaseModel):
+    messages: list[OutboxMessage]
+
+
+@endpoint(
+    accounts_bp,
+    "POST",
+    "/v1/signup",
+    summary="Sign up a company: its tenant (in test mode) and its admin",
+    tags=TAGS,
+    body=SignUpIn,
+    response=SignUpOut,
+    status=201,
+    public=True,
+)
+def signup(body: SignUpIn):
+    a = body.address
+    result = bootstrap.accounts().signup(
+        SignUp(
+            email=body.email,
+            password=body.password,
+            company_name=body.company_name,
+            country=body.country,
+            company_number=body.company_number,
+            vat_number=body.vat_number,
+            address_line1=a.line1,
+            address_postal_code=a.postal_code,
+            address_city=a.city,
+            address_line2=a.line2,
+        )
+    )
+    return SignUpOut(
+        tenant_id=result.tenant.tenant_id,
+        user_id=result.user.user_id,
+        email=result.user.email,
+        mode=result.tenant.mode,
+        verification_mail="sent" if result.mail_sent else "failed",
+        next_step="verify the email address with the mailed token: POST /v1/verify-email",
+    )
+
+
+@endpoint(
+    accounts_bp,
+    "POST",
+    "/v1/verify-email",
+    summary="Verify an email address with the mailed token",
+    tags=TAGS,
+    body=TokenIn,
+    response=VerifiedOut,
+    public=True,
+)
+def verify_email(body: TokenIn):
+    user = bootstrap.accounts().verify_email(body.token)
+    return VerifiedOut(email=user.email, email_verified=user.email_verified)
+
+
+@endpoint(
+    accounts_bp,
+    "POST",
+    "/v1/verify-email/resend",
+    summary="Mail a new verification token (answers the same whether or not the address is known)",
+    tags=TAGS,
+    body=EmailIn,
+    response=AcceptedOut,
+    status=202,
+    public=True,
+)
+def resend_verification(body: EmailIn):
+    bootstrap.accounts().resend_verification(body.email)
+    return AcceptedOut(status="if this address has an unverified account, a new token has been mailed")
+
+
+def _tokens(tokens) -> TokensOut:
+    return TokensOut(
+        access_token=tokens.access_token,
+        id_token=tokens.id_token,
+        refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+        token_type=tokens.token_type,
+    )
+
+
+@endpoint(
+    accounts_bp,
+    "POST",
+    "/v1/auth/signin",
+    summary="Sign in with email and password; repeated failures slow down, then lock",
+    tags=TAGS,
+    body=SignInIn,
+    response=TokensOut,
+    public=True,
+)
+def signin(body: SignInIn):
+    return _tokens(bootstrap.signin().sign_in(body.email, body.password))
+
+
+@endpoint(
+    accounts_bp,
+    "POST",
+    "/v1/auth/refresh",
+    summary="New access and id tokens from a refresh token",
+    tags=TAGS,
+    body=RefreshIn,
+    response=TokensOut,
+    public=True,
+)
+def refresh(body: RefreshIn):
+    return _tokens(bootstrap.signin().refresh(body.refresh_token))
+
+
+@endpoint(
+    accounts_bp,
+    "POST",
+    "/v1/auth/signout",
+    summary="Sign this session out (its tokens stop working); ?everywhere=true also ends every other",
+    tags=TAGS,
+    query=SignOutQuery,
+    status=204,
+)
+def signout(principal: Principal, query: SignOutQuery, request):
+    token = (request.headers.get("authorization") or "").partition(" ")[2].strip()
+    bootstrap.signin().sign_out(principal, token, everywhere=query.everywhere)
+    return Response(body="", status_code=204)
+
+
+@endpoint(
+    accounts_bp,
+    "GET",
+    "/v1/me",
+    summary="The caller's account and tenant memberships",
+    tags=TAGS,
+    response=MeOut,
+)
+def me(principal: Principal):
+    service = bootstrap.accounts()
+    user = service.me(principal)
+    memberships = [
+        MembershipOut(
+            tenant_id=v.membership.tenant_id,
+            role=str(v.membership.role),
+            status=v.membership.status,
+            valid_until=v.membership.valid_until,
+            company_name=v.tenant.company_name if v.tenant else None,
+            country=v.tenant.country if v.tenant else None,
+            mode=v.tenant.mode if v.tenant else None,
+        )
+        for v in service.memberships(principal)
+    ]
+    return MeOut(
+        user_id=user.user_id,
+        email=user.email,
+        email_verified=user.email_verified,
+        operator=user.operator,
+        memberships=memberships,
+    )
+
+
+@endpoint(
+    accounts_bp,
+    "GET",
+    "/v1/local/outbox",
+    summary="Local mode only: the mail the product sent (verification and invitation tokens)",
+    tags=("local",),
+    query=OutboxQuery,
+    response=OutboxOut,
+    public=True,
+)
+def local_outbox(query: OutboxQuery):
+    from chalicelib.adapters.mail import read_outbox
+
+    s = bootstrap.settings()
+    if not (s.expose_outbox and s.mode == "local"):
+        raise NotFound("no such route")
+    messages = read_outbox(s.data_dir / "outbox.jsonl", to=query.to.lower() if query.to else None, limit=query.limit)
+    return OutboxOut(
+        messages=[OutboxMessage(**{k: m.get(k, "") for k in OutboxMessage.model_fields}) for m in messages]
+    )

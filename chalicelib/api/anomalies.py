@@ -1,0 +1,51 @@
+"""Anomalies flagged by the rules over the event journal and the ledger, for the tenant admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+from pydantic import BaseModel, Field
+
+from chalicelib.api.routing import endpoint
+from chalicelib.domain.permissions import Permission
+
+anomalies_bp = Blueprint(__name__)
+
+
+class AnomalyQuery(BaseModel):
+    limit: int = Field(50, ge=1, le=200)
+    cursor: str | None = Field(None, max_length=512, description="the next_cursor of the previous page")
+
+
+class AnomalyOut(BaseModel):
+    anomaly_id: str
+    rule: str = Field(description="signin_burst | reversal_share | after_hours | first_export | integrity")
+    severity: str
+    summary: str
+    at: str = Field(description="when: the window, business day or event the anomaly is filed under (UTC)")
+    filed_at: str
+    details: dict[str, Any]
+
+
+class AnomalyList(BaseModel):
+    anomalies: list[AnomalyOut]
+    next_cursor: str | None = None
+
+
+@endpoint(anomalies_bp, "GET", "/v1/tenants/{tenant_id}/anomalies", summary="Anomalies flagged for this tenant, "
+          "newest first", tags=("verification",), query=AnomalyQuery, response=AnomalyList,
+          permission=Permission.ANOMALIES_READ)
+def list_anomalies(tenant_id: str, query: AnomalyQuery) -> AnomalyList:
+    from chalicelib import bootstrap
+    from chalicelib.adapters.ops_dynamodb import decode_cursor, encode_cursor
+
+    items, last = bootstrap.anomalies().list(tenant_id, limit=query.limit, after=decode_cursor(query.cursor))
+    return AnomalyList(
+        anomalies=[
+            AnomalyOut(anomaly_id=i["anomaly_id"], rule=i["rule"], severity=i["severity"], summary=i["summary"],
+                       at=i["bucket"], filed_at=i.get("filed_at", ""), details=i.get("details") or {})
+            for i in items
+        ],
+        next_cursor=encode_cursor(last),
+    )

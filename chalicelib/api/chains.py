@@ -1,0 +1,124 @@
+"""Chains, signed checkpoints, published keys and on-demand verification."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+from pydantic import BaseModel, Field
+
+from chalicelib import bootstrap
+from chalicelib.api.routing import endpoint
+from chalicelib.api.schemas import ChainName
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.identity import Caller
+from chalicelib.domain.permissions import Permission
+
+chains_bp = Blueprint(__name__)
+TAGS = ("ledger",)
+
+
+class ChainList(BaseModel):
+    chains: list[str]
+
+
+class CheckpointOut(BaseModel):
+    chain: str
+    size: int
+    root: str
+    timestamp: str
+    key_id: str
+    text: str = Field(description="the signed note, verifiable with the published key (docs/hash-format.md)")
+
+
+class CheckpointList(BaseModel):
+    checkpoints: list[CheckpointOut]
+
+
+class ChainQuery(BaseModel):
+    chain: ChainName
+
+
+class SignRequest(BaseModel):
+    chain: ChainName
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    not_before: str
+    not_after: str | None
+    public_key_pem: str
+
+
+class KeyList(BaseModel):
+    keys: list[KeyOut]
+
+
+class VerifyRequest(BaseModel):
+    chain: ChainName
+    first_seq: int = Field(1, ge=1)
+    last_seq: int | None = Field(None, ge=1)
+
+
+class VerifyReport(BaseModel):
+    ok: bool
+    chain: str
+    verified_size: int
+    root: str
+    proven_size: int = Field(description="entries 1..proven_size are covered by a verified signed checkpoint")
+    first_bad_seq: int | None
+    reason: str
+    detail: str
+
+
+def checkpoint_out(chain: str, cp) -> CheckpointOut:
+    return CheckpointOut(chain=chain, size=cp.size, root=cp.root, timestamp=cp.timestamp, key_id=cp.key_id,
+                         text=cp.to_text())
+
+
+def require_chain(caller: Caller, chain: str) -> str:
+    """A chain the tenant has; 404 otherwise (names of other tenants' chains never leak)."""
+    if chain not in bootstrap.chain_directory().chains(caller.tenant_id):
+        raise NotFound(f"no chain {chain!r} in this tenant", field="chain")
+    return chain
+
+
+@endpoint(chains_bp, "GET", "/v1/tenants/{tenant_id}/chains", summary="List the tenant's chains", tags=TAGS,
+          response=ChainList, permission=Permission.SALE_READ_OWN)
+def list_chains(tenant_id: str, caller: Caller):
+    return ChainList(chains=bootstrap.chain_directory().chains(tenant_id))
+
+
+@endpoint(chains_bp, "GET", "/v1/tenants/{tenant_id}/checkpoints", summary="List a chain's signed checkpoints",
+          tags=TAGS, query=ChainQuery, response=CheckpointList, permission=Permission.LEDGER_READ)
+def list_checkpoints(tenant_id: str, caller: Caller, query: ChainQuery):
+    chain = require_chain(caller, query.chain)
+    stored = bootstrap.checkpoints().list(tenant_id, chain)
+    return CheckpointList(checkpoints=[checkpoint_out(chain, s.checkpoint) for s in stored])
+
+
+@endpoint(chains_bp, "POST", "/v1/tenants/{tenant_id}/checkpoints", summary="Sign a checkpoint of a chain now",
+          tags=TAGS, body=SignRequest, response=CheckpointOut, status=201, permission=Permission.CHECKPOINT_SIGN)
+def sign_checkpoint(tenant_id: str, caller: Caller, body: SignRequest):
+    chain = require_chain(caller, body.chain)
+    cp = bootstrap.checkpoints().checkpoint(tenant_id, chain)
+    if cp is None:
+        raise NotFound(f"chain {chain!r} has no entry yet", field="chain")
+    return checkpoint_out(chain, cp)
+
+
+@endpoint(chains_bp, "POST", "/v1/tenants/{tenant_id}/verifications",
+          summary="Verify a chain (or a range) now, from the stored data", tags=TAGS, body=VerifyRequest,
+          response=VerifyReport, permission=Permission.LEDGER_VERIFY)
+def verify(tenant_id: str, caller: Caller, body: VerifyRequest):
+    chain = require_chain(caller, body.chain)
+    report = bootstrap.verification().verify(tenant_id, chain, first_seq=body.first_seq, last_seq=body.last_seq)
+    return VerifyReport(ok=report.ok, chain=chain, verified_size=report.size, root=report.root,
+                        proven_size=report.proven_size, first_bad_seq=report.first_bad_seq,
+                        reason=str(report.reason), detail=report.detail)
+
+
+@endpoint(chains_bp, "GET", "/v1/keys", summary="Public keys that sign checkpoints, with their validity",
+          tags=TAGS, response=KeyList, public=True)
+def list_keys():
+    keys = bootstrap.key_registry().published()
+    return KeyList(keys=[KeyOut(key_id=k.key_id, not_before=k.not_before, not_after=k.not_after,
+                                public_key_pem=k.public_key_pem) for k in keys])

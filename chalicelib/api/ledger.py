@@ -1,0 +1,221 @@
+"""Ledger routes: sales, journal entries, reversals, entries with proofs, closures."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from chalice import Blueprint
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib import bootstrap
+from chalicelib.api.routing import endpoint
+from chalicelib.api.schemas import Amount, ChainName, Percent, Quantity
+from chalicelib.domain.errors import Forbidden
+from chalicelib.domain.identity import Caller
+from chalicelib.domain.permissions import Permission, allows
+
+ledger_bp = Blueprint(__name__)
+TAGS = ("ledger",)
+IDEMPOTENCY_HEADER = "idempotency-key"
+
+
+# ---- request schemas (types and shapes; the domain checks every business rule) ----------------
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SaleLine(_Strict):
+    description: str = Field(max_length=200)
+    quantity: Quantity = Field(description="up to 3 decimals; negative only in a return")
+    unit_price: Amount
+    vat_rate: Percent = Field(description='percent, e.g. "21" or "5.5"; must be legal on the sale date')
+    discount: Amount | None = None
+
+
+class Payment(_Strict):
+    method: Literal["cash", "card", "cheque", "voucher", "transfer", "other"]
+    amount: Amount
+    reference: str | None = Field(None, max_length=64)
+
+
+class SaleIn(_Strict):
+    kind: Literal["sale", "return"] = "sale"
+    client_receipt_id: str = Field(description="the till's own receipt id: a re-sent receipt is recorded once")
+    register_id: str = Field(description="1-32 letters, digits, '-' or '_'; each register has its own chain")
+    occurred_at: str = Field(description="RFC 3339 time of the sale on the till")
+    prices_include_vat: bool = True
+    rounding_policy: Literal["document", "line"] = "document"
+    lines: list[SaleLine] = Field(min_length=1, max_length=500)
+    payments: list[Payment] = Field(default_factory=list, max_length=20)
+    expected_total: Amount | None = Field(None, description="if sent, must equal the computed total incl. VAT")
+
+
+class JournalLine(_Strict):
+    account: str
+    account_label: str | None = None
+    aux_account: str | None = None
+    aux_label: str | None = None
+    label: str | None = None
+    debit: Amount | None = None
+    credit: Amount | None = None
+    vat_rate: Percent | None = None
+
+
+class JournalEntryIn(_Strict):
+    journal_code: str
+    journal_label: str | None = None
+    piece_ref: str
+    piece_date: str = Field(description="YYYY-MM-DD")
+    label: str
+    lines: list[JournalLine] = Field(min_length=2)
+
+
+class JournalBatchIn(_Strict):
+    entries: list[JournalEntryIn] = Field(min_length=1, max_length=100,
+                                          description="1 to 100 entries, sealed together or not at all")
+
+
+class ReversalIn(_Strict):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ClosureIn(_Strict):
+    chain: ChainName
+    kind: Literal["day", "month", "year"]
+    period: str = Field(description="2026-11-23 (day), 2026-11 (month) or 2026 (year)")
+
+
+class EntriesQuery(_Strict):
+    chain: ChainName
+    from_: str = Field("0000", alias="from", description="RFC 3339 lower bound of recorded_at (inclusive)")
+    to: str = Field("9999", description="RFC 3339 upper bound of recorded_at (exclusive)")
+    limit: int = Field(50, ge=1, le=500)
+    cursor: str | None = None
+
+
+class ChainQuery(_Strict):
+    chain: ChainName
+
+
+# ---- response schemas ------------------------------------------------------------------------
+class CheckpointCover(BaseModel):
+    covered: bool
+    size: int = Field(description="the checkpoint size that covers (or will cover) this entry")
+    signed_within_seconds: int
+
+
+class Entry(BaseModel):
+    chain: str
+    seq: int
+    type: str
+    recorded_at: str
+    training: bool = Field(description="true for test-mode data: never an official document")
+    hash: str
+    prev_hash: str
+    hash_version: int
+    data: dict[str, Any]
+
+
+class Accepted(Entry):
+    checkpoint: CheckpointCover
+
+
+class AcceptedBatch(BaseModel):
+    entries: list[Accepted]
+
+
+class InclusionProof(BaseModel):
+    leaf_index: int
+    tree_size: int
+    root: str
+    hashes: list[str]
+    checkpoint: str
+
+
+class EntryWithProof(Entry):
+    proof: InclusionProof | None = Field(description="null until a signed checkpoint covers the entry")
+
+
+class EntryPage(BaseModel):
+    entries: list[Entry]
+    next_cursor: str | None
+
+
+class ClosureList(BaseModel):
+    closures: list[Entry]
+
+
+def _ledger():
+    return bootstrap.ledger()
+
+
+def _idempotency_key() -> str | None:
+    return (ledger_bp.current_request.headers or {}).get(IDEMPOTENCY_HEADER)
+
+
+@endpoint(ledger_bp, "POST", "/v1/tenants/{tenant_id}/sales", summary="Record a sale receipt (sealed)",
+          tags=TAGS, body=SaleIn, response=Accepted, status=201, permission=Permission.SALE_RECORD,
+          idempotent=True)
+def record_sale(tenant_id: str, caller: Caller, body: SaleIn):
+    return _ledger().record_sale(caller, body.model_dump(exclude_none=True), _idempotency_key())
+
+
+@endpoint(ledger_bp, "POST", "/v1/tenants/{tenant_id}/journal-entries",
+          summary="Record 1 to 100 balanced journal entries in one transaction", tags=TAGS, body=JournalBatchIn,
+          response=AcceptedBatch, status=201, permission=Permission.JOURNAL_RECORD, idempotent=True)
+def record_journal(tenant_id: str, caller: Caller, body: JournalBatchIn):
+    entries = [e.model_dump(exclude_none=True) for e in body.entries]
+    return _ledger().record_journal(caller, entries, _idempotency_key())
+
+
+@endpoint(ledger_bp, "POST", "/v1/tenants/{tenant_id}/entries/{chain}/{seq}/reversal",
+          summary="Reverse an entry with a counter-entry (the only way to correct)", tags=TAGS, body=ReversalIn,
+          response=Accepted, status=201, permission=Permission.ENTRY_REVERSE, idempotent=True)
+def reverse(tenant_id: str, chain: str, seq: str, caller: Caller, body: ReversalIn):
+    return _ledger().reverse(caller, chain, _seq(seq), body.reason, _idempotency_key())
+
+
+@endpoint(ledger_bp, "GET", "/v1/tenants/{tenant_id}/entries", summary="List a chain's entries by time",
+          tags=TAGS, query=EntriesQuery, response=EntryPage, permission=Permission.SALE_READ_OWN)
+def list_entries(tenant_id: str, caller: Caller, query: EntriesQuery):
+    page = _ledger().list_entries(caller, query.chain, query.from_, query.to, query.limit, query.cursor)
+    from chalicelib.services.ledger import entry_view
+
+    return {"entries": [entry_view(r) for r in page.records], "next_cursor": page.next_cursor}
+
+
+@endpoint(ledger_bp, "GET", "/v1/tenants/{tenant_id}/entries/{chain}/{seq}",
+          summary="Read one entry with its inclusion proof against the latest signed checkpoint", tags=TAGS,
+          response=EntryWithProof, permission=Permission.SALE_READ_OWN)
+def get_entry(tenant_id: str, chain: str, seq: str, caller: Caller):
+    from chalicelib.services.ledger import entry_view
+
+    record, proof = _ledger().get_entry(caller, chain, _seq(seq))
+    return {**entry_view(record), "proof": proof}
+
+
+@endpoint(ledger_bp, "POST", "/v1/tenants/{tenant_id}/closures",
+          summary="Close a day (manager+) or a month/year (accountant, admin)", tags=TAGS, body=ClosureIn,
+          response=Accepted, status=201, permission=Permission.CLOSE_DAY)
+def close_period(tenant_id: str, caller: Caller, body: ClosureIn):
+    if body.kind != "day" and not allows(caller.role, Permission.CLOSE_PERIOD):
+        raise Forbidden(f"your role ({caller.role}) may close days, not a {body.kind}", field="kind")
+    ledger = _ledger()
+    record = ledger.close_period(caller, tenant_id, body.chain, body.kind, body.period)
+    return ledger.accepted(record)
+
+
+@endpoint(ledger_bp, "GET", "/v1/tenants/{tenant_id}/closures", summary="List a chain's closures", tags=TAGS,
+          query=ChainQuery, response=ClosureList, permission=Permission.LEDGER_READ)
+def list_closures(tenant_id: str, caller: Caller, query: ChainQuery):
+    from chalicelib.services.ledger import entry_view
+
+    return {"closures": [entry_view(r) for r in _ledger().closures(caller, query.chain)]}
+
+
+def _seq(text: str) -> int:
+    from chalicelib.domain.errors import ValidationFailed
+
+    if not text.isdigit() or not 1 <= int(text) < 2**63:
+        raise ValidationFailed("seq is a positive integer", field="seq")
+    return int(text)

@@ -1,0 +1,407 @@
+"""A tenant, its members and roles, invitations, auditor grants, go-live and the event journal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from chalice import Blueprint
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+
+from chalicelib import bootstrap
+from chalicelib.api.routing import endpoint
+from chalicelib.domain.accounts import MAX_GRANT_DAYS, AuditorGrant, Invitation, Membership
+from chalicelib.domain.identity import Caller
+from chalicelib.domain.permissions import Permission
+from chalicelib.domain.tenant import Tenant
+
+members_bp = Blueprint(__name__)
+TAGS = ("tenants",)
+
+Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
+Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
+MemberRole = Literal["admin", "accountant", "manager", "seller"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AddressOut(BaseModel):
+    line1: str
+    line2: str = ""
+    postal_code: str
+    city: str
+    country: str
+
+
+class TenantOut(BaseModel):
+    tenant_id: str
+    company_name: str
+    country: str
+    company_number: str
+    vat_number: str
+    address: AddressOut | None
+    time_zone: str
+    business_day_cutoff: str
+    mode: Literal["test", "production"]
+    training: bool = Field(description="true in test mode: every record is training data, never official")
+    chain_mode: Literal["test", "prod"] = Field(description="the prefix of this tenant's chain names now")
+    production_since: datetime | None = None
+    created_at: datetime
+
+
+def tenant_out(t: Tenant) -> TenantOut:
+    a = t.address
+    return TenantOut(
+        tenant_id=t.tenant_id,
+        company_name=t.company_name,
+        country=t.country,
+        company_number=t.company_number,
+        vat_number=t.vat_number,
+        address=AddressOut(line1=a.line1, line2=a.line2, postal_code=a.postal_code, city=a.city, country=a.country)
+        if a
+        else None,
+        time_zone=t.time_zone,
+        business_day_cutoff=t.business_day_cutoff.strftime("%H:%M"),
+        mode=t.mode,
+        training=t.training,
+        chain_mode=t.chain_mode,
+        production_since=t.production_since,
+        created_at=t.created_at,
+    )
+
+
+class MemberOut(BaseModel):
+    user_id: str
+    email: str
+    role: str
+    status: str
+    joined_at: datetime | None = None
+    valid_until: datetime | None = None
+    grant_id: str | None = None
+
+
+def member_out(m: Membership) -> MemberOut:
+    now = datetime.now(UTC)
+    status = "expired" if m.status == "active" and not m.is_active(now) else m.status
+    return MemberOut(
+        user_id=m.user_id,
+        email=m.email,
+        role=str(m.role),
+        status=status,
+        joined_at=m.joined_at,
+        valid_until=m.valid_until,
+        grant_id=m.grant_id,
+    )
+
+
+class InvitationOut(BaseModel):
+    invitation_id: str
+    email: str
+    role: str
+    status: str
+    expires_at: datetime
+    invited_by: str
+
+
+def invitation_out(i: Invitation) -> InvitationOut:
+    status = "expired" if i.status == "pending" and datetime.now(UTC) >= i.expires_at else i.status
+    return InvitationOut(
+        invitation_id=i.invitation_id,
+        email=i.email,
+        role=str(i.role),
+        status=status,
+        expires_at=i.expires_at,
+        invited_by=i.invited_by,
+    )
+
+
+class RosterOut(BaseModel):
+    members: list[MemberOut]
+    invitations: list[InvitationOut]
+
+
+class MemberUpdate(Strict):
+    role: MemberRole | None = None
+    disabled: StrictBool | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> MemberUpdate:
+        if self.role is None and self.disabled is None:
+            raise ValueError("give a role, disabled, or both")
+        return self
+
+
+class InvitationIn(Strict):
+    email: Email
+    role: MemberRole
+
+
+class AcceptIn(Strict):
+    token: Secret
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = Field(
+        None, description="only when this email address has no Scellé account yet"
+    )
+
+
+class AcceptOut(BaseModel):
+    tenant_id: str
+    user_id: str
+    email: str
+    role: str
+    account: Literal["created", "existing"]
+    valid_until: datetime | None = None
+
+
+class GrantIn(Strict):
+    email: Email
+    days: int = Field(ge=1, le=MAX_GRANT_DAYS, description="read-only access ends by itself after this many days")
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = Field(
+        "", description="e.g. the tax office and case reference"
+    )
+
+
+class GrantOut(BaseModel):
+    grant_id: str
+    email: str
+    status: Literal["pending", "active", "revoked", "expired"]
+    valid_until: datetime
+    granted_by: str
+    created_at: datetime
+    user_id: str | None = None
+    note: str = ""
+
+
+def grant_out(g: AuditorGrant) -> GrantOut:
+    return GrantOut(
+        grant_id=g.grant_id,
+        email=g.email,
+        status=g.effective_status(datetime.now(UTC)),
+        valid_until=g.valid_until,
+        granted_by=g.granted_by,
+        created_at=g.created_at,
+        user_id=g.user_id,
+        note=g.note,
+    )
+
+
+class GrantList(BaseModel):
+    grants: list[GrantOut]
+
+
+class GoLiveIn(Strict):
+    confirm: Literal[True] = Field(description="true: going to production is irreversible")
+
+
+class EventsQuery(Strict):
+    start: datetime | None = Field(None, description="RFC 3339; default 30 days ago")
+    end: datetime | None = Field(None, description="RFC 3339; default now")
+    limit: int = Field(100, ge=1, le=1000)
+    cursor: Annotated[str, StringConstraints(pattern=r"^\d{1,12}$")] | None = Field(
+        None, description="the next_cursor of the previous page"
+    )
+
+
+class EventOut(BaseModel):
+    seq: int
+    recorded_at: str
+    kind: str
+    actor: str | None
+    details: dict[str, Any]
+    training: bool
+    hash: str
+
+
+class EventList(BaseModel):
+    events: list[EventOut]
+    next_cursor: str | None = None
+
+
+# ---- routes ---------------------------------------------------------------------------------
+@endpoint(
+    members_bp,
+    "GET",
+    "/v1/tenants/{tenant_id}",
+    summary="The tenant: company data, mode, time zone",
+    tags=TAGS,
+    response=TenantOut,
+    permission=Permission.TENANT_READ,
+)
+def get_tenant(tenant_id: str):
+    return tenant_out(bootstrap.tenants().get(tenant_id))
+
+
+@endpoint(
+    members_bp,
+    "GET",
+    "/v1/tenants/{tenant_id}/members",
+    summary="Members and pending invitations",
+    tags=TAGS,
+    response=RosterOut,
+    permission=Permission.MEMBERS_READ,
+)
+def list_members(tenant_id: str):
+    roster = bootstrap.accounts().roster(tenant_id)
+    return RosterOut(
+        members=[member_out(m) for m in sorted(roster.members, key=lambda m: (m.joined_at or datetime.min, m.email))],
+        invitations=[
+            invitation_out(i) for i in sorted(roster.invitations, key=lambda i: i.created_at) if i.status == "pending"
+        ],
+    )
+
+
+@endpoint(
+    members_bp,
+    "PUT",
+    "/v1/tenants/{tenant_id}/members/{user_id}",
+    summary="Change a member's role or disable / re-enable it (a tenant keeps one active admin)",
+    tags=TAGS,
+    body=MemberUpdate,
+    response=MemberOut,
+    permission=Permission.MEMBERS_MANAGE,
+)
+def update_member(tenant_id: str, user_id: str, caller: Caller, body: MemberUpdate):
+    return member_out(bootstrap.accounts().update_member(caller, user_id, body.role, body.disabled))
+
+
+@endpoint(
+    members_bp,
+    "POST",
+    "/v1/tenants/{tenant_id}/invitations",
+    summary="Invite someone by email with a role; the mailed token joins them",
+    tags=TAGS,
+    body=InvitationIn,
+    response=InvitationOut,
+    status=201,
+    permission=Permission.MEMBERS_MANAGE,
+)
+def invite(tenant_id: str, caller: Caller, body: InvitationIn):
+    return invitation_out(bootstrap.accounts().invite(caller, body.email, body.role).invitation)
+
+
+@endpoint(
+    members_bp,
+    "POST",
+    "/v1/invitations/accept",
+    summary="Accept an invitation or auditor grant with its mailed token (creates the account if needed)",
+    tags=TAGS,
+    body=AcceptIn,
+    response=AcceptOut,
+    public=True,
+)
+def accept_invitation(body: AcceptIn):
+    accepted = bootstrap.accounts().accept_invitation(body.token, body.password)
+    m = accepted.membership
+    return AcceptOut(
+        tenant_id=m.tenant_id,
+        user_id=m.user_id,
+        email=m.email,
+        role=str(m.role),
+        account="created" if accepted.account_created else "existing",
+        valid_until=m.valid_until,
+    )
+
+
+@endpoint(
+    members_bp,
+    "GET",
+    "/v1/tenants/{tenant_id}/auditor-grants",
+    summary="Auditor grants, newest first",
+    tags=TAGS,
+    response=GrantList,
+    permission=Permission.AUDITOR_GRANT,
+)
+def list_grants(tenant_id: str):
+    return GrantList(grants=[grant_out(g) for g in bootstrap.accounts().grants(tenant_id)])
+
+
+@endpoint(
+    members_bp,
+    "POST",
+    "/v1/tenants/{tenant_id}/auditor-grants",
+    summary="Grant a tax official read-only access for a number of days (mailed; revocable)",
+    tags=TAGS,
+    body=GrantIn,
+    response=GrantOut,
+    status=201,
+    permission=Permission.AUDITOR_GRANT,
+)
+def grant_auditor(tenant_id: str, caller: Caller, body: GrantIn):
+    result = bootstrap.accounts().grant_auditor(caller, body.email, body.days, body.note)
+    assert result.grant is not None
+    return grant_out(result.grant)
+
+
+@endpoint(
+    members_bp,
+    "DELETE",
+    "/v1/tenants/{tenant_id}/auditor-grants/{grant_id}",
+    summary="Revoke an auditor grant now",
+    tags=TAGS,
+    response=GrantOut,
+    permission=Permission.AUDITOR_GRANT,
+)
+def revoke_grant(tenant_id: str, grant_id: str, caller: Caller):
+    return grant_out(bootstrap.accounts().revoke_grant(caller, grant_id))
+
+
+@endpoint(
+    members_bp,
+    "POST",
+    "/v1/tenants/{tenant_id}/go-live",
+    summary="Leave test mode for production, irreversibly; production chains start from genesis",
+    tags=TAGS,
+    body=GoLiveIn,
+    response=TenantOut,
+    permission=Permission.TENANT_GO_LIVE,
+)
+def go_live(tenant_id: str, caller: Caller, body: GoLiveIn):
+    return tenant_out(bootstrap.tenants().go_live(caller))
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@endpoint(
+    members_bp,
+    "GET",
+    "/v1/tenants/{tenant_id}/events",
+    summary="The tenant's event journal (sign-ins, members, grants, go-live, ...), oldest first",
+    tags=TAGS,
+    query=EventsQuery,
+    response=EventList,
+    permission=Permission.EVENTS_READ,
+)
+def list_events(tenant_id: str, query: EventsQuery):
+    from chalicelib.domain.errors import ValidationFailed
+
+    now = datetime.now(UTC)
+    end = query.end or now + timedelta(seconds=1)
+    start = query.start or end - timedelta(days=30)
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValidationFailed(
+            "give times with a UTC offset (RFC 3339), e.g. 2025-01-31T00:00:00Z",
+            field="start" if start.tzinfo is None else "end",
+        )
+    if start >= end:
+        raise ValidationFailed("start must be before end", field="start")
+    after = int(query.cursor) if query.cursor else None
+    records = bootstrap.event_journal().list(
+        tenant_id, start=_ts(start), end=_ts(end), limit=query.limit + 1, after_seq=after
+    )
+    page = records[: query.limit]
+    events = [
+        EventOut(
+            seq=r.seq,
+            recorded_at=r.recorded_at,
+            kind=r.data.get("kind", ""),
+            actor=r.data.get("actor"),
+            details=dict(r.data.get("details") or {}),
+            training=r.training,
+            hash=r.hash,
+        )
+        for r in page
+    ]
+    return EventList(events=events, next_cursor=str(page[-1].seq) if len(records) > query.limit else None)

@@ -1,0 +1,58 @@
+"""Access decisions: is this principal an active member of this tenant, and may its role do this?
+
+The one place where a request's tenant permission is checked (called by ``api.routing.endpoint``
+for every tenant route). The matrix itself is ``domain.permissions.MATRIX`` (docs/roles.md).
+
+* Not an active member (unknown tenant, never invited, disabled, revoked, auditor grant expired,
+  platform operator): 404 ``tenant not found`` -- whether the tenant exists never leaks.
+* A member whose role lacks the permission: 403 naming the permission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from chalicelib.domain.accounts import is_id, utc_now
+from chalicelib.domain.errors import Forbidden, NotFound
+from chalicelib.domain.identity import Caller, Principal
+from chalicelib.domain.permissions import OPERATOR_PERMISSIONS, Permission, PlatformPermission, Role, allows
+from chalicelib.services.account_ports import AccountsStore
+
+
+def _now() -> datetime:
+    return utc_now()
+
+
+class AccessService:
+    def __init__(self, store: AccountsStore, clock: Callable[[], datetime] = _now) -> None:
+        self._store = store
+        self._clock = clock
+
+    def membership_role(self, principal: Principal, tenant_id: str) -> Role:
+        """The role of an active member, or NotFound (never says whether the tenant exists)."""
+        if not is_id(tenant_id, "t"):
+            raise NotFound("tenant not found", field="tenant_id")
+        user, member = self._store.get_access(tenant_id, principal.user_id)
+        if user is None or user.operator or member is None or not member.is_active(self._clock()):
+            raise NotFound("tenant not found", field="tenant_id")
+        return member.role
+
+    def authorize(self, principal: Principal, tenant_id: str, permission: Permission | str) -> Caller:
+        role = self.membership_role(principal, tenant_id)
+        if not allows(role, permission):
+            raise Forbidden(
+                f"your role in this tenant ({role}) does not have the permission {permission}",
+                permission=str(permission),
+                role=str(role),
+            )
+        return Caller(principal=principal, tenant_id=tenant_id, role=role)
+
+    def authorize_platform(self, principal: Principal, permission: PlatformPermission | str) -> Principal:
+        user = self._store.get_user(principal.user_id)
+        if user is None or not user.operator or permission not in OPERATOR_PERMISSIONS:
+            raise Forbidden(
+                f"the permission {permission} belongs to the platform operator only",
+                permission=str(permission),
+            )
+        return principal

@@ -1,0 +1,249 @@
+"""What Scellé costs on AWS: at rest (per month) and per million entries, from the stack's counts.
+
+``python -m infra.costs [TEMPLATE.json]`` prints both tables in Markdown. Without a template it uses
+the counts of the full contract stack (every handler of docs/decisions/0000 registered). The
+tables in docs/deploy.md are this output; tests/infra/test_costs.py keeps them in step.
+
+Every price is an eu-west-1 (Ireland) on-demand list price in USD, without free tiers, as listed
+on the AWS pricing pages on ``PRICES_DATE``. Check them again before quoting a customer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+PRICES_DATE = "2025-06-01"
+REGION = "eu-west-1"
+
+# USD, eu-west-1. "per million" = per 1,000,000 requests/units.
+PRICES: dict[str, float] = {
+    "dynamodb_write_per_million": 0.7065,  # on-demand write request unit (1 KB), after Nov 2024 cut
+    "dynamodb_read_per_million": 0.1413,  # on-demand read request unit (4 KB strongly consistent)
+    "dynamodb_storage_gb_month": 0.283,
+    "dynamodb_pitr_gb_month": 0.2264,
+    "dynamodb_stream_read_per_million": 0.0,  # GetRecords by a Lambda trigger is free
+    "lambda_request_per_million": 0.20,
+    "lambda_gb_second": 0.0000166667,  # x86_64
+    "api_gateway_rest_per_million": 3.50,
+    "s3_put_per_thousand": 0.005,
+    "s3_get_per_thousand": 0.0004,
+    "s3_standard_gb_month": 0.023,
+    "s3_glacier_ir_gb_month": 0.005,
+    "kms_key_month": 1.00,
+    "kms_symmetric_per_10k": 0.03,
+    "kms_ecc_sign_per_10k": 0.15,
+    "cloudwatch_alarm_month": 0.10,
+    "cloudwatch_dashboard_month": 3.00,
+    "cloudwatch_custom_metric_month": 0.30,
+    "cloudwatch_logs_ingest_gb": 0.57,
+    "xray_trace_per_million": 5.00,
+}
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """The traffic model behind "per million entries". Each is stated in docs/deploy.md."""
+
+    entry_kb: float = 1.0  # a sale receipt or journal entry, as stored (under 1 KB rounds to 1 WRU)
+    lsi_per_entry: int = 1  # the by_time LSI: every put writes the index too
+    events_per_entry: int = 1  # each sale/correction is also a JET event (events table, same shape)
+    idempotency_writes_per_entry: int = 1
+    reads_per_entry: int = 3  # head of chain, membership check, idempotency check (strong reads)
+    api_ms: int = 150  # api_handler duration per request
+    api_memory_mb: int = 1024
+    stream_batch: int = 10  # records per stream invocation (mappings allow 100; 10 under light load)
+    stream_ms: int = 300
+    stream_memory_mb: int = 512
+    entries_per_archive_object: int = 1  # the archiver writes one object per record (worst case)
+    archive_object_kb: float = 1.6  # entry + AWS Encryption SDK header and signature
+    data_keys_per_archive_object: float = 1.0  # no data-key caching (worst case)
+    checkpoint_every: int = 100  # SCELLE_CHECKPOINT_EVERY default
+    log_kb_per_request: float = 1.0
+    xray_sampled: float = 0.05  # default sampling: 1 request/s + 5 %
+    stored_gb_per_million: float = 2.1  # item + LSI copy + index overhead, per million entries
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Pricing dimensions read from a synthesized template."""
+
+    alarms: int
+    dashboards: int
+    kms_keys: int
+    custom_metrics: int
+    schedules: dict[str, tuple[float, int]] = field(default_factory=dict)  # name -> (runs/month, MB)
+
+
+@dataclass(frozen=True)
+class Line:
+    item: str
+    quantity: float
+    unit: str
+    unit_price: float
+
+    @property
+    def cost(self) -> float:
+        return self.quantity * self.unit_price
+
+
+SCHEDULED_SECONDS = {"verify_chains": 20.0, "close_periods": 2.0}  # others: 1 s per run
+CUSTOM_METRICS = 13  # the metrics of the contract, one dimension (service) each
+_SECONDS_PER_MONTH = 30 * 86_400
+
+
+def _rate_seconds(expression: str) -> float:
+    from chalicelib.local.scheduler import rate_seconds
+
+    return rate_seconds(expression)
+
+
+def counts_from_template(template: dict[str, Any]) -> Counts:
+    resources = template["Resources"].values()
+    schedules = {}
+    for res in resources:
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        props = res["Properties"]
+        for event in (props.get("Events") or {}).values():
+            if event["Type"] == "Schedule":
+                name = props["FunctionName"].rsplit("-", 1)[-1]
+                runs = _SECONDS_PER_MONTH / _rate_seconds(event["Properties"]["Schedule"])
+                schedules[name] = (runs, props["MemorySize"])
+    return Counts(
+        alarms=sum(r["Type"] == "AWS::CloudWatch::Alarm" for r in resources),
+        dashboards=sum(r["Type"] == "AWS::CloudWatch::Dashboard" for r in resources),
+        kms_keys=sum(r["Type"] == "AWS::KMS::Key" for r in resources),
+        custom_metrics=CUSTOM_METRICS,
+        schedules=dict(sorted(schedules.items())),
+    )
+
+
+def at_rest(counts: Counts, prices: dict[str, float] = PRICES) -> list[Line]:
+    """Monthly cost with no traffic at all (storage of data excluded: see per million entries)."""
+    runs = sum(r for r, _ in counts.schedules.values())
+    gb_seconds = sum(r * mb / 1024 * SCHEDULED_SECONDS.get(n, 1.0) for n, (r, mb) in counts.schedules.items())
+    return [
+        Line("KMS keys (signing + data)", counts.kms_keys, "key-month", prices["kms_key_month"]),
+        Line("CloudWatch alarms", counts.alarms, "alarm-month", prices["cloudwatch_alarm_month"]),
+        Line("CloudWatch dashboard", counts.dashboards, "dashboard-month", prices["cloudwatch_dashboard_month"]),
+        Line("Custom metrics (EMF)", counts.custom_metrics, "metric-month", prices["cloudwatch_custom_metric_month"]),
+        Line("Scheduled Lambda invocations", runs, "invocation", prices["lambda_request_per_million"] / 1e6),
+        Line("Scheduled Lambda compute", gb_seconds, "GB-second", prices["lambda_gb_second"]),
+    ]
+
+
+def per_million_entries(a: Assumptions = Assumptions(), prices: dict[str, float] = PRICES) -> list[Line]:
+    """Cost of one million entries appended through the API (one entry per request)."""
+    m = 1_000_000
+    wru_per_put = math.ceil(a.entry_kb) * (1 + a.lsi_per_entry)
+    checkpoints = m / a.checkpoint_every
+    records = m * (1 + a.events_per_entry) + checkpoints  # stream records: entries, events, checkpoints
+    writes = m * (wru_per_put * (1 + a.events_per_entry) + a.idempotency_writes_per_entry) + checkpoints
+    archive_objects = records / a.entries_per_archive_object
+    stream_invocations = records / a.stream_batch
+    r = 1e-6
+    return [
+        Line("API Gateway REST requests", m, "request", prices["api_gateway_rest_per_million"] * r),
+        Line("Lambda API requests", m, "invocation", prices["lambda_request_per_million"] * r),
+        Line(
+            "Lambda API compute", m * a.api_ms / 1000 * a.api_memory_mb / 1024, "GB-second", prices["lambda_gb_second"]
+        ),
+        Line(
+            "DynamoDB writes (entry + LSI, event + LSI, idempotency, checkpoints)",
+            writes,
+            "WRU",
+            prices["dynamodb_write_per_million"] * r,
+        ),
+        Line("DynamoDB reads", m * a.reads_per_entry, "RRU", prices["dynamodb_read_per_million"] * r),
+        Line("DynamoDB stream reads (by Lambda)", records, "record", prices["dynamodb_stream_read_per_million"] * r),
+        Line("Lambda stream invocations", stream_invocations, "invocation", prices["lambda_request_per_million"] * r),
+        Line(
+            "Lambda stream compute",
+            stream_invocations * a.stream_ms / 1000 * a.stream_memory_mb / 1024,
+            "GB-second",
+            prices["lambda_gb_second"],
+        ),
+        Line("S3 archive PUTs", archive_objects, "PUT", prices["s3_put_per_thousand"] / 1000),
+        Line(
+            "KMS data keys for the archive",
+            archive_objects * a.data_keys_per_archive_object,
+            "request",
+            prices["kms_symmetric_per_10k"] / 10_000,
+        ),
+        Line("KMS Sign (one per checkpoint)", checkpoints, "request", prices["kms_ecc_sign_per_10k"] / 10_000),
+        Line(
+            "CloudWatch Logs ingestion",
+            m * a.log_kb_per_request / 1024 / 1024,
+            "GB",
+            prices["cloudwatch_logs_ingest_gb"],
+        ),
+        Line("X-Ray traces (sampled)", m * a.xray_sampled, "trace", prices["xray_trace_per_million"] * r),
+        Line(
+            "Then each month: DynamoDB storage + PITR",
+            a.stored_gb_per_million,
+            "GB-month",
+            prices["dynamodb_storage_gb_month"] + prices["dynamodb_pitr_gb_month"],
+        ),
+        Line(
+            "Then each month: S3 archive storage (Standard, first year)",
+            archive_objects * a.archive_object_kb / 1024 / 1024,
+            "GB-month",
+            prices["s3_standard_gb_month"],
+        ),
+    ]
+
+
+def _number(value: float) -> str:
+    if value == int(value):
+        return f"{int(value):,}"
+    return f"{value:,.2f}" if value >= 1 else f"{value:.3g}"
+
+
+def _price(value: float) -> str:
+    return f"{value:.10f}".rstrip("0").rstrip(".") if value else "0"
+
+
+def markdown(lines: list[Line], *, monthly_rows: bool = False) -> str:
+    rows = ["| item | quantity | unit | unit price (USD) | cost (USD) |", "|---|---:|---|---:|---:|"]
+    once = [ln for ln in lines if not ln.item.startswith("Then each month")]
+    later = [ln for ln in lines if ln.item.startswith("Then each month")]
+    for ln in once:
+        rows.append(f"| {ln.item} | {_number(ln.quantity)} | {ln.unit} | {_price(ln.unit_price)} | {ln.cost:,.2f} |")
+    rows.append(f"| **total** | | | | **{sum(ln.cost for ln in once):,.2f}** |")
+    for ln in later:
+        rows.append(f"| {ln.item} | {_number(ln.quantity)} | {ln.unit} | {_price(ln.unit_price)} | {ln.cost:,.2f} |")
+    return "\n".join(rows)
+
+
+def report(counts: Counts) -> str:
+    return (
+        f"At rest, per month ({REGION}, list prices of {PRICES_DATE}):\n\n{markdown(at_rest(counts))}\n\n"
+        f"Per million entries appended ({REGION}, list prices of {PRICES_DATE}):\n\n"
+        f"{markdown(per_million_entries())}\n"
+    )
+
+
+def contract_counts() -> Counts:
+    """Counts of the stack with every contract handler (12 functions, 3 streams, 4 schedules)."""
+    minutes = {"sign_checkpoints": 5, "close_periods": 60, "verify_chains": 60, "check_ticket_sla": 15}
+    memory = {"verify_chains": 1024}
+    return Counts(
+        alarms=7 + 2 * 12 + 3 + 3 + 1,  # product, Lambda errors/throttles, iterator age, DLQs, API 5xx
+        dashboards=1,
+        kms_keys=2,
+        custom_metrics=CUSTOM_METRICS,
+        schedules={n: (_SECONDS_PER_MONTH / (m * 60), memory.get(n, 512)) for n, m in sorted(minutes.items())},
+    )
+
+
+def main(argv: list[str]) -> None:
+    counts = counts_from_template(json.loads(open(argv[0]).read())) if argv else contract_counts()
+    sys.stdout.write(report(counts))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,492 @@
+"""The Chalice app as CDK: packaging, one role per function, stream/S3 wiring, gateway errors.
+
+Chalice's CDK construct packages the app into a SAM template and includes it; this module fills in
+what ``chalice package`` cannot express (see docs/decisions/0005-infra.md):
+
+* every function gets its own role (``manage_iam_role: false`` + per-function ``iam_role_arn``)
+  and a fixed name ``<prefix>-<handler>``, so the code can address a function like a table;
+* DynamoDB stream sources get the real stream ARN, partial batch responses, bisect, retries and an
+  SQS dead-letter queue by property override;
+* ``inbound_mail`` (a plain ``@app.lambda_function``: SAM refuses ``on_s3_event`` on a bucket it
+  does not create) is wired to the support bucket's ``inbound/`` prefix here;
+* API Gateway's own errors become RFC 9457 problems, like ``chalicelib.local.gateway`` locally.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from chalice import api as chalice_api
+from chalice.cdk import Chalice
+from constructs import Construct
+
+from chalicelib.local.gateway import PROBLEM_JSON
+from chalicelib.resources import RESOURCES
+from infra.stacks.app_model import FunctionSpec, isolated_app_import
+from infra.stacks.data import DataResources
+from infra.stacks.permissions import GRANTS, SIGNERS, Grants
+from infra.stacks.settings import StackSettings
+
+API_STAGE = "v1"
+# Async handlers need minutes; the API stays under API Gateway's 29 s integration limit.
+TIMEOUTS = {
+    "api_handler": 29,
+    "jwt_authorizer": 10,
+    "verify_chains": 900,
+    "build_export": 900,
+    "send_mailing": 900,
+    "close_periods": 300,
+    "sign_checkpoints": 120,
+}
+MEMORY = {"api_handler": 1024, "build_export": 1024, "verify_chains": 1024}
+DEFAULT_TIMEOUT = 60
+DEFAULT_MEMORY = 512
+# S3 notifications the stack wires to plain Lambda functions: handler -> (bucket, key prefix).
+S3_NOTIFICATIONS = {"inbound_mail": ("support", "inbound/")}
+STREAM_RETRIES = 10
+_PLACEHOLDER_ROLE = "arn:aws:iam::000000000000:role/replaced-per-function-by-cdk"
+STREAM_BATCH_SIZE = 100
+
+
+class ScelleChalice(Chalice):
+    """Chalice's construct, able to package without third-party dependencies.
+
+    ``chalice package`` downloads Lambda wheels for requirements.txt (from PyPI, cached under
+    .chalice/deployments). With ``vendor_dependencies=False`` it packages a copy of the project
+    without requirements.txt instead: same SAM template, small zip, no network. Only for synth
+    in tests and ``cdk synth`` checks; the stack refuses to be deployed that way.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        source_dir: str,
+        stage_config: dict[str, Any],
+        vendor_dependencies: bool = True,
+    ) -> None:
+        self._vendor_dependencies = vendor_dependencies
+        super().__init__(scope, id, source_dir=source_dir, stage_config=stage_config)
+
+    def _package_app(self) -> None:
+        project = self.source_dir
+        if not self._vendor_dependencies:
+            project = _copy_without_requirements(Path(self.source_dir), Path(self._sam_package_dir + "-src"))
+        # The staged copy's app is the source's app: reuse the module already imported.
+        with isolated_app_import(Path(self.source_dir) / "app.py"):
+            chalice_api.package_app(
+                project_dir=str(project),
+                output_dir=self._sam_package_dir,
+                stage=self.stage_name,
+                chalice_config=self.stage_config,
+            )
+
+    @property
+    def sam(self) -> dict[str, Any]:
+        """The SAM template ``chalice package`` wrote (before CDK tokens were resolved)."""
+        return json.loads((Path(self._sam_package_dir) / "sam.json").read_text())
+
+
+def _copy_without_requirements(source: Path, dest: Path) -> Path:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "deployments", "venv")
+    dest.mkdir(parents=True)
+    shutil.copy2(source / "app.py", dest / "app.py")
+    for sub in ("chalicelib", ".chalice", "vendor"):
+        if (source / sub).is_dir():
+            shutil.copytree(source / sub, dest / sub, ignore=ignore)
+    return dest
+
+
+@dataclass
+class Functions:
+    chalice: ScelleChalice
+    specs: list[FunctionSpec]
+    roles: dict[str, iam.Role]
+    dead_letter_queues: dict[str, sqs.Queue]
+
+    def cfn(self, name: str):
+        spec = next(s for s in self.specs if s.name == name)
+        return self.chalice.get_resource(spec.cfn_id)
+
+
+def _statements(
+    stack: Stack, settings: StackSettings, spec: FunctionSpec, grants: Grants, data: DataResources
+) -> list[iam.PolicyStatement]:
+    fn_name = settings.function_name(spec.name)
+    out = [
+        iam.PolicyStatement(
+            sid="OwnLogs",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[
+                stack.format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=f"/aws/lambda/{fn_name}:*",
+                    arn_format=_colon(),
+                )
+            ],
+        ),
+        iam.PolicyStatement(
+            sid="Tracing", actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]
+        ),
+    ]
+    for logical, actions in sorted(grants.tables.items()):
+        arn = data.tables[logical].table_arn
+        indexes = [f"{arn}/index/{index.name}" for index in RESOURCES.table(logical).indexes]
+        out.append(
+            iam.PolicyStatement(
+                sid=f"Table{_camel(logical)}", actions=sorted(set(actions)), resources=[arn, *indexes]
+            )
+        )
+    for logical, actions in sorted(grants.objects.items()):
+        # From the fixed name, not a Ref: the support bucket's notification depends on a function,
+        # which waits for this policy.
+        bucket_arn = f"arn:{stack.partition}:s3:::{settings.app_settings().bucket_name(logical)}"
+        prefix = grants.object_prefix.get(logical, "")
+        object_actions = sorted(a for a in actions if a != "s3:ListBucket")
+        if object_actions:
+            out.append(
+                iam.PolicyStatement(
+                    sid=f"Objects{_camel(logical)}",
+                    actions=object_actions,
+                    resources=[f"{bucket_arn}/{prefix}*"],
+                )
+            )
+        if "s3:ListBucket" in actions:
+            out.append(
+                iam.PolicyStatement(
+                    sid=f"List{_camel(logical)}", actions=["s3:ListBucket"], resources=[bucket_arn]
+                )
+            )
+    for logical, actions in sorted(grants.keys.items()):
+        out.append(
+            iam.PolicyStatement(
+                sid=f"Key{_camel(logical)}",
+                actions=sorted(set(actions)),
+                resources=[data.keys[logical].key_arn],
+            )
+        )
+    if grants.send_mail:
+        out.append(
+            iam.PolicyStatement(
+                sid="SendMail",
+                actions=["ses:SendEmail", "ses:SendRawEmail"],
+                resources=[
+                    stack.format_arn(
+                        service="ses", resource="identity", resource_name=data.mail_identity_name
+                    )
+                ],
+                conditions={"StringEquals": {"ses:FromAddress": settings.mail_from}},
+            )
+        )
+    if grants.cognito:
+        out.append(
+            iam.PolicyStatement(
+                sid="UserPool", actions=sorted(grants.cognito), resources=[data.user_pool.user_pool_arn]
+            )
+        )
+    if grants.invoke:
+        out.append(
+            iam.PolicyStatement(
+                sid="StartAsyncHandlers",
+                actions=["lambda:InvokeFunction"],
+                resources=[
+                    stack.format_arn(
+                        service="lambda",
+                        resource="function",
+                        resource_name=settings.function_name(n),
+                        arn_format=_colon(),
+                    )
+                    for n in grants.invoke
+                ],
+            )
+        )
+    return out
+
+
+def _colon():
+    from aws_cdk import ArnFormat
+
+    return ArnFormat.COLON_RESOURCE_NAME
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.replace("-", "_").split("_"))
+
+
+def environment(settings: StackSettings, data: DataResources) -> dict[str, str]:
+    """The SCELLE_* variables every function reads (``chalicelib.config.Settings``)."""
+    env = {
+        "SCELLE_MODE": "aws",
+        "SCELLE_STAGE": settings.stage,
+        "SCELLE_REGION": settings.region,
+        "SCELLE_RESOURCE_PREFIX": settings.resource_prefix,
+        "SCELLE_SIGNING_KEY_ID": data.keys["signing"].key_arn,
+        "SCELLE_DATA_KEY_ID": data.keys["data"].key_arn,
+        "SCELLE_USER_POOL_ID": data.user_pool.user_pool_id,
+        "SCELLE_USER_POOL_CLIENT_ID": data.user_pool_client.user_pool_client_id,
+        "SCELLE_MAIL_FROM": settings.mail_from,
+        "SCELLE_EXPOSE_OUTBOX": "false",
+        "SCELLE_LOG_LEVEL": "INFO",
+    }
+    if settings.public_base_url:
+        env["SCELLE_PUBLIC_BASE_URL"] = settings.public_base_url
+    return env
+
+
+def build_functions(
+    scope: Construct,
+    settings: StackSettings,
+    data: DataResources,
+    *,
+    project_dir: str,
+    specs: list[FunctionSpec],
+) -> Functions:
+    stack = Stack.of(scope)
+    roles: dict[str, iam.Role] = {}
+    queues: dict[str, sqs.Queue] = {}
+    for spec in specs:
+        grants = GRANTS.get(spec.name)
+        if grants is None:
+            Annotations.of(scope).add_warning(
+                f"{spec.name}: no grants declared in infra/stacks/permissions.py; it gets logs only"
+            )
+            grants = Grants()
+        role = iam.Role(
+            scope,
+            f"Role{spec.cfn_id}",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Scelle {settings.stage}: {spec.name} only",
+        )
+        for statement in _statements(stack, settings, spec, grants, data):
+            role.add_to_policy(statement)
+        if spec.kind == "stream":
+            queues[spec.name] = _stream_access(scope, settings, spec, role, data)
+        roles[spec.name] = role
+    stage_config = {
+        "api_gateway_stage": API_STAGE,
+        "manage_iam_role": False,
+        "autogen_policy": False,
+        # Chalice's API takes no per-function settings: each function's role, timeout and memory
+        # are set by property override below; this placeholder is never deployed.
+        "iam_role_arn": _PLACEHOLDER_ROLE,
+        "xray": True,
+        "lambda_timeout": DEFAULT_TIMEOUT,
+        "lambda_memory_size": DEFAULT_MEMORY,
+        "environment_variables": environment(settings, data),
+    }
+    app = ScelleChalice(
+        scope,
+        "ChaliceApp",
+        source_dir=project_dir,
+        stage_config=stage_config,
+        vendor_dependencies=settings.vendor_dependencies,
+    )
+    functions = Functions(app, specs, roles, queues)
+    sam = app.sam
+    for spec in specs:
+        cfn = functions.cfn(spec.name)
+        cfn.add_property_override("FunctionName", settings.function_name(spec.name))
+        cfn.add_property_override("Role", roles[spec.name].role_arn)
+        # The function (and its event source mapping, which checks stream access) waits for the
+        # role's policy, not only for the role.
+        cfn.node.add_dependency(roles[spec.name].node.find_child("DefaultPolicy"))
+        cfn.add_property_override("Timeout", TIMEOUTS.get(spec.name, DEFAULT_TIMEOUT))
+        cfn.add_property_override("MemorySize", MEMORY.get(spec.name, DEFAULT_MEMORY))
+        # Our own log group per fixed function name (Chalice's log_retention_in_days names the API
+        # handler's log group wrongly in package mode: ${ApiHandler} instead of ${APIHandler}).
+        logs.CfnLogGroup(
+            scope,
+            f"Logs{spec.cfn_id}",
+            log_group_name=f"/aws/lambda/{settings.function_name(spec.name)}",
+            retention_in_days=settings.log_retention_days,
+        ).apply_removal_policy(RemovalPolicy.RETAIN)
+        if spec.kind == "stream":
+            _wire_stream(functions, spec, sam, data)
+    for name, (bucket, prefix) in S3_NOTIFICATIONS.items():
+        if any(s.name == name for s in specs):
+            _wire_s3_notification(scope, settings, functions, name, data.buckets[bucket], bucket, prefix)
+    if "RestAPI" in sam["Resources"]:
+        _problem_gateway_responses(app, settings)
+    _only_signers_sign(data, roles)
+    return functions
+
+
+def _only_signers_sign(data: DataResources, roles: dict[str, iam.Role]) -> None:
+    """Key policy: kms:Sign is denied to every principal but the signer functions' roles.
+
+    IAM grants alone would let any administrator or future role sign checkpoints; this makes the
+    key itself refuse them (changing it is a logged key-policy change).
+    """
+    signers = [role.role_arn for name, role in sorted(roles.items()) if name in SIGNERS]
+    data.keys["signing"].add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="OnlySignerFunctionsSign",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["kms:Sign"],
+            resources=["*"],
+            conditions={
+                "ArnNotEquals": {"aws:PrincipalArn": signers or ["arn:aws:iam::000000000000:role/none"]}
+            },
+        )
+    )
+
+
+def _stream_access(
+    scope: Construct, settings: StackSettings, spec: FunctionSpec, role: iam.Role, data: DataResources
+) -> sqs.Queue:
+    table = data.tables.get(spec.table or "")
+    if table is None or table.table_stream_arn is None:
+        raise ValueError(f"{spec.name}: its stream_arn names table {spec.table!r}, which has no stream")
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="ReadOwnStream",
+            actions=[
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams",
+            ],
+            resources=[table.table_stream_arn],
+        )
+    )
+    queue = sqs.Queue(
+        scope,
+        f"DeadLetter{spec.cfn_id}",
+        queue_name=f"{settings.resource_prefix}-{spec.name}-dlq",
+        retention_period=Duration.days(14),
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(sid="DeadLetter", actions=["sqs:SendMessage"], resources=[queue.queue_arn])
+    )
+    return queue
+
+
+def _wire_stream(functions: Functions, spec: FunctionSpec, sam: dict[str, Any], data: DataResources) -> None:
+    events = sam["Resources"][spec.cfn_id]["Properties"].get("Events", {})
+    (key,) = [k for k, v in events.items() if v["Type"] == "DynamoDB"]
+    base = f"Events.{key}.Properties"
+    cfn = functions.cfn(spec.name)
+    overrides = {
+        "Stream": data.tables[spec.table].table_stream_arn,
+        "StartingPosition": "TRIM_HORIZON",  # never skip records written before the mapping existed
+        "BatchSize": STREAM_BATCH_SIZE,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "BisectBatchOnFunctionError": True,
+        "MaximumRetryAttempts": STREAM_RETRIES,
+        "ParallelizationFactor": 1,  # one batch per shard at a time: chain order is kept
+        "DestinationConfig": {
+            "OnFailure": {"Type": "SQS", "Destination": functions.dead_letter_queues[spec.name].queue_arn}
+        },
+    }
+    for prop, value in overrides.items():
+        cfn.add_property_override(f"{base}.{prop}", value)
+
+
+def _wire_s3_notification(
+    scope: Construct,
+    settings: StackSettings,
+    functions: Functions,
+    name: str,
+    bucket: s3.Bucket,
+    logical: str,
+    prefix: str,
+) -> None:
+    stack = Stack.of(scope)
+    fn = functions.cfn(name)
+    # The bucket's ARN from its fixed name, not a Ref: the bucket depends on this permission.
+    bucket_arn = f"arn:{stack.partition}:s3:::{settings.app_settings().bucket_name(logical)}"
+    permission = lambda_.CfnPermission(
+        scope,
+        f"S3Invokes{_camel(name)}",
+        action="lambda:InvokeFunction",
+        function_name=fn.ref,
+        principal="s3.amazonaws.com",
+        source_arn=bucket_arn,
+        source_account=stack.account,
+    )
+    cfn_bucket: s3.CfnBucket = bucket.node.default_child
+    cfn_bucket.add_property_override(
+        "NotificationConfiguration.LambdaConfigurations",
+        [
+            {
+                "Event": "s3:ObjectCreated:*",
+                "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": prefix}]}},
+                "Function": fn.get_att("Arn").to_string(),
+            }
+        ],
+    )
+    cfn_bucket.node.add_dependency(permission)
+
+
+def problem_template(status: int | None, code: str, title: str, detail: str) -> str:
+    """A gateway response body: the same problem object ``chalicelib.local.gateway`` returns."""
+    body: dict[str, Any] = {"type": f"https://scelle.example/problems/{code}", "title": title}
+    if status is not None:
+        body["status"] = status
+    body["detail"] = detail
+    # $context.error.messageString is already a quoted JSON string: unquote the placeholder.
+    return json.dumps(body).replace('"$context.error.messageString"', "$context.error.messageString")
+
+
+def gateway_responses() -> dict[str, dict[str, Any]]:
+    """``x-amazon-apigateway-gateway-responses`` for API Gateway's own refusals."""
+
+    def response(status: int | None, code: str, title: str, detail: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "responseParameters": {"gatewayresponse.header.Content-Type": f"'{PROBLEM_JSON}'"},
+            "responseTemplates": {"application/json": problem_template(status, code, title, detail)},
+        }
+        if status is not None:
+            out["statusCode"] = str(status)
+        return out
+
+    unauthenticated = (
+        "unauthenticated",
+        "Authentication required",
+        "a valid bearer token is required (missing, invalid or expired)",
+    )
+    return {
+        # API Gateway answers "Missing Authentication Token" (403) for an unknown route.
+        "MISSING_AUTHENTICATION_TOKEN": response(404, "not-found", "Not found", "no such route"),
+        "UNAUTHORIZED": response(401, *unauthenticated),
+        "ACCESS_DENIED": response(401, *unauthenticated),
+        "REQUEST_TOO_LARGE": response(
+            413, "payload-too-large", "Request body too large", "the body is over API Gateway's 10 MB limit"
+        ),
+        "THROTTLED": response(429, "throttled", "Too many requests", "slow down and retry later"),
+        "DEFAULT_4XX": response(None, "gateway-error", "Gateway error", "$context.error.messageString"),
+        "DEFAULT_5XX": response(None, "gateway-error", "Gateway error", "$context.error.messageString"),
+    }
+
+
+def _problem_gateway_responses(app: ScelleChalice, settings: StackSettings) -> None:
+    rest = app.get_resource("RestAPI")
+    rest.add_property_override("Name", f"{settings.resource_prefix}-api")
+    rest.add_property_override("DefinitionBody.x-amazon-apigateway-gateway-responses", gateway_responses())
+    rest.add_property_override(
+        "MethodSettings",
+        [
+            {
+                "ResourcePath": "/*",
+                "HttpMethod": "*",
+                "MetricsEnabled": True,
+                "ThrottlingBurstLimit": 200,
+                "ThrottlingRateLimit": 100,
+            }
+        ],
+    )

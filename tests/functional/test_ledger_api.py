@@ -1,0 +1,271 @@
+"""The ledger through HTTP: sales, journal entries, reversals, proofs, closures."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.domain.merkle import record_leaf_hash, verify_inclusion
+from tests.support.users import member, signed_up_account
+
+pytestmark = pytest.mark.functional
+
+
+def sale_body(**overrides):
+    body = {
+        "client_receipt_id": f"rcpt-{uuid.uuid4().hex[:10]}",
+        "register_id": "R1",
+        "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "lines": [{"description": "Espresso", "quantity": "2", "unit_price": "2.50", "vat_rate": "21"}],
+        "payments": [{"method": "card", "amount": "5.00"}],
+    }
+    body.update(overrides)
+    return body
+
+
+def journal_entry(**overrides):
+    entry = {
+        "journal_code": "OD",
+        "piece_ref": f"P-{uuid.uuid4().hex[:6]}",
+        "piece_date": datetime.now(UTC).date().isoformat(),
+        "label": "Loyer novembre",
+        "lines": [
+            {"account": "613000", "debit": "1000.00"},
+            {"account": "440000", "credit": "1000.00"},
+        ],
+    }
+    entry.update(overrides)
+    return entry
+
+
+@pytest.fixture
+def admin(api, stack):
+    account = signed_up_account(api, stack)
+    return account, api.with_token(account.token)
+
+
+def _head(container, tenant_id, chain):
+    return container.journal_store.head(f"TENANT#{tenant_id}#CHAIN#{chain}")
+
+
+# ---- sales -----------------------------------------------------------------------------------
+def test_a_sale_is_sealed_in_its_register_chain_and_says_which_checkpoint_covers_it(admin):
+    account, client = admin
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body())
+    assert reply.status == 201, reply
+    sale = reply.json
+    assert (sale["chain"], sale["seq"], sale["type"]) == ("test.sales.R1", 1, "sale")
+    assert sale["training"] is True  # a new tenant is in test mode
+    assert sale["prev_hash"] == "0" * 64 and len(sale["hash"]) == 64
+    assert sale["data"]["totals"] == {"excl": 413, "vat": 87, "incl": 500}
+    assert sale["checkpoint"] == {"covered": False, "size": 100, "signed_within_seconds": 300}
+
+
+def test_a_retried_sale_with_the_same_idempotency_key_is_recorded_once(admin, container):
+    account, client = admin
+    body = sale_body()
+    headers = {"Idempotency-Key": "till-7-rcpt-1"}
+    first = client.post(f"/v1/tenants/{account.tenant_id}/sales", body, headers=headers)
+    again = client.post(f"/v1/tenants/{account.tenant_id}/sales", body, headers=headers)
+    assert first.status == again.status == 201
+    assert again.json["seq"] == first.json["seq"] and again.json["hash"] == first.json["hash"]
+    assert _head(container, account.tenant_id, "test.sales.R1").seq == 1
+
+
+def test_the_same_idempotency_key_with_another_body_is_a_409_problem(admin, container):
+    account, client = admin
+    headers = {"Idempotency-Key": "till-7-rcpt-2"}
+    assert client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body(), headers=headers).status == 201
+    other = client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body(), headers=headers)
+    assert other.status == 409
+    assert other.json["field"] == "Idempotency-Key"
+    assert _head(container, account.tenant_id, "test.sales.R1").seq == 1
+
+
+def test_an_offline_till_resending_a_receipt_gets_the_first_entry_back(admin, container):
+    account, client = admin
+    body = sale_body()
+    first = client.post(f"/v1/tenants/{account.tenant_id}/sales", body)
+    again = client.post(f"/v1/tenants/{account.tenant_id}/sales", body)
+    assert first.json["seq"] == again.json["seq"] == 1
+    assert _head(container, account.tenant_id, "test.sales.R1").seq == 1
+
+
+BAD_SALES = [
+    ("unknown VAT rate", {"lines": [{"description": "x", "quantity": "1", "unit_price": "1.00", "vat_rate": "19"}]},
+     "lines.0.vat_rate"),
+    ("three decimals", {"lines": [{"description": "x", "quantity": "1", "unit_price": "1.001", "vat_rate": "21"}]},
+     "lines.0.unit_price"),
+    ("no lines", {"lines": []}, "lines"),
+    ("negative quantity in a sale",
+     {"lines": [{"description": "x", "quantity": "-1", "unit_price": "1.00", "vat_rate": "21"}],
+      "payments": [{"method": "card", "amount": "-1.00"}]}, "lines.0.quantity"),
+    ("zero quantity", {"lines": [{"description": "x", "quantity": "0", "unit_price": "1.00", "vat_rate": "21"}]},
+     "lines.0.quantity"),
+    ("payments do not add up", {"payments": [{"method": "card", "amount": "4.00"}]}, "payments"),
+    ("total does not match", {"expected_total": "6.00"}, "expected_total"),
+    ("in the future", {"occurred_at": (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")},
+     "occurred_at"),
+    ("a JSON number with three decimals",
+     {"lines": [{"description": "x", "quantity": "1", "unit_price": 1.555, "vat_rate": "21"}]}, "lines.0.unit_price"),
+    ("a bad register", {"register_id": "R#1"}, "register_id"),
+    ("an unknown field", {"discount_code": "X"}, "discount_code"),
+]
+
+
+@pytest.mark.parametrize("why, change, field", BAD_SALES, ids=[c[0] for c in BAD_SALES])
+def test_a_bad_sale_is_a_4xx_problem_naming_the_field_and_writes_nothing(admin, container, why, change, field):
+    account, client = admin
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body(**change))
+    assert 400 <= reply.status < 500, reply
+    assert reply.json["field"] == field, reply.json
+    assert _head(container, account.tenant_id, "test.sales.R1") is None
+
+
+def test_a_float_json_number_is_kept_exact_not_refused_when_it_has_two_decimals(admin):
+    account, client = admin
+    body = sale_body()
+    raw = (str(body).replace("'", '"').replace('"unit_price": "2.50"', '"unit_price": 2.50')
+           .replace("True", "true").replace("False", "false"))
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/sales", raw=raw.encode())
+    assert reply.status == 201, reply
+    assert reply.json["data"]["totals"]["incl"] == 500
+
+
+# ---- journal entries ---------------------------------------------------------------------------
+def test_a_batch_of_journal_entries_is_sealed_in_one_transaction(admin):
+    account, client = admin
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/journal-entries",
+                        {"entries": [journal_entry() for _ in range(3)]})
+    assert reply.status == 201, reply
+    assert [e["seq"] for e in reply.json["entries"]] == [1, 2, 3]
+    assert {e["chain"] for e in reply.json["entries"]} == {"test.journal"}
+
+
+def test_an_unbalanced_entry_in_a_batch_refuses_the_whole_batch_naming_it(admin, container):
+    account, client = admin
+    bad = journal_entry(lines=[{"account": "613000", "debit": "10.00"}, {"account": "440000", "credit": "9.99"}])
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/journal-entries", {"entries": [journal_entry(), bad]})
+    assert reply.status == 422
+    assert reply.json["field"].startswith("entries.1.lines")
+    assert _head(container, account.tenant_id, "test.journal") is None
+
+
+def test_a_batch_of_101_entries_is_refused(admin, container):
+    account, client = admin
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/journal-entries",
+                        {"entries": [journal_entry() for _ in range(101)]})
+    assert reply.status == 422
+    assert reply.json["field"] == "entries"
+    assert _head(container, account.tenant_id, "test.journal") is None
+
+
+# ---- reversals -------------------------------------------------------------------------------
+def test_a_sale_is_corrected_by_a_reversal_that_references_it_and_only_once(admin):
+    account, client = admin
+    sale = client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body()).json
+    path = f"/v1/tenants/{account.tenant_id}/entries/{sale['chain']}/{sale['seq']}/reversal"
+    reversal = client.post(path, {"reason": "wrong item"})
+    assert reversal.status == 201, reversal
+    assert reversal.json["type"] == "reversal"
+    assert reversal.json["data"]["original"]["seq"] == sale["seq"]
+    assert reversal.json["data"]["original"]["hash"] == sale["hash"]
+    twice = client.post(path, {"reason": "again"})
+    assert twice.status == 409 and twice.json["field"] == "seq"
+    of_reversal = client.post(
+        f"/v1/tenants/{account.tenant_id}/entries/{sale['chain']}/{reversal.json['seq']}/reversal", {"reason": "x"})
+    assert of_reversal.status == 422 and of_reversal.json["field"] == "seq"
+
+
+def test_a_reversal_without_a_reason_is_refused(admin, container):
+    account, client = admin
+    sale = client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body()).json
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/entries/{sale['chain']}/1/reversal", {"reason": ""})
+    assert reply.status == 422 and reply.json["field"] == "reason"
+    assert _head(container, account.tenant_id, sale["chain"]).seq == 1
+
+
+def test_reversing_an_unknown_entry_is_a_404(admin):
+    account, client = admin
+    client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body())
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/entries/test.sales.R1/99/reversal", {"reason": "x"})
+    assert reply.status == 404
+
+
+# ---- reading, proofs ---------------------------------------------------------------------------
+def test_entries_are_listed_by_time_with_an_opaque_cursor(admin):
+    account, client = admin
+    for _ in range(5):
+        client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body())
+    first = client.get(f"/v1/tenants/{account.tenant_id}/entries?chain=test.sales.R1&limit=2")
+    assert first.status == 200, first
+    assert [e["seq"] for e in first.json["entries"]] == [1, 2]
+    cursor = first.json["next_cursor"]
+    rest = client.get(f"/v1/tenants/{account.tenant_id}/entries?chain=test.sales.R1&limit=10&cursor={cursor}")
+    assert [e["seq"] for e in rest.json["entries"]] == [3, 4, 5]
+    assert rest.json["next_cursor"] is None
+
+
+def test_an_entry_comes_with_an_inclusion_proof_once_a_checkpoint_is_signed(admin):
+    account, client = admin
+    for _ in range(3):
+        client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body())
+    before = client.get(f"/v1/tenants/{account.tenant_id}/entries/test.sales.R1/2").json
+    assert before["proof"] is None
+    signed = client.post(f"/v1/tenants/{account.tenant_id}/checkpoints", {"chain": "test.sales.R1"})
+    assert signed.status == 201 and signed.json["size"] == 3
+    entry = client.get(f"/v1/tenants/{account.tenant_id}/entries/test.sales.R1/2").json
+    proof = entry["proof"]
+    verify_inclusion(record_leaf_hash(entry["hash"]), proof["leaf_index"], proof["tree_size"],
+                     [bytes.fromhex(h) for h in proof["hashes"]], bytes.fromhex(proof["root"]))
+    keys = client.with_token(None).get("/v1/keys").json["keys"]
+    assert any(k["key_id"] == signed.json["key_id"] and k["not_after"] is None for k in keys)
+
+
+def test_verification_of_a_healthy_chain_is_ok(admin):
+    account, client = admin
+    for _ in range(2):
+        client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body())
+    client.post(f"/v1/tenants/{account.tenant_id}/checkpoints", {"chain": "test.sales.R1"})
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/verifications", {"chain": "test.sales.R1"})
+    assert reply.status == 200
+    assert reply.json["ok"] is True and reply.json["verified_size"] == 2 and reply.json["proven_size"] == 2
+
+
+def test_an_unknown_chain_is_a_404_not_a_500(admin):
+    account, client = admin
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/verifications", {"chain": "prod.sales.NOPE"})
+    assert reply.status == 404 and reply.json["field"] == "chain"
+
+
+# ---- roles -----------------------------------------------------------------------------------
+def test_a_seller_sees_only_their_own_sales(api, stack, admin):
+    account, client = admin
+    seller = member(api, stack, account.tenant_id, account.token, "seller")
+    other = member(api, stack, account.tenant_id, account.token, "seller")
+    seller_client, other_client = api.with_token(seller.token), api.with_token(other.token)
+    mine = seller_client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body()).json
+    theirs = other_client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body()).json
+    listed = seller_client.get(f"/v1/tenants/{account.tenant_id}/entries?chain=test.sales.R1").json["entries"]
+    assert [e["seq"] for e in listed] == [mine["seq"]]
+    assert seller_client.get(f"/v1/tenants/{account.tenant_id}/entries/test.sales.R1/{theirs['seq']}").status == 404
+    everyone = client.get(f"/v1/tenants/{account.tenant_id}/entries?chain=test.sales.R1").json["entries"]
+    assert len(everyone) == 2
+
+
+def test_a_seller_cannot_reverse_nor_close_and_a_manager_closes_days_only(api, stack, admin, container):
+    account, client = admin
+    seller = api.with_token(member(api, stack, account.tenant_id, account.token, "seller").token)
+    manager = api.with_token(member(api, stack, account.tenant_id, account.token, "manager").token)
+    sale = seller.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body()).json
+    refused = seller.post(f"/v1/tenants/{account.tenant_id}/entries/test.sales.R1/{sale['seq']}/reversal",
+                          {"reason": "x"})
+    assert refused.status == 403
+    assert seller.post(f"/v1/tenants/{account.tenant_id}/closures",
+                       {"chain": "test.sales.R1", "kind": "day", "period": "2026-01-01"}).status == 403
+    month = manager.post(f"/v1/tenants/{account.tenant_id}/closures",
+                         {"chain": "test.sales.R1", "kind": "month", "period": "2026-01"})
+    assert month.status == 403 and month.json["field"] == "kind"
+    assert _head(container, account.tenant_id, "test.sales.R1").seq == 1

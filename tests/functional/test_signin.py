@@ -1,0 +1,111 @@
+"""Sign-in, refresh and sign-out through Cognito (moto), the throttle, and the events they leave."""
+
+from datetime import timedelta
+
+import pytest
+
+from tests.support.users import PASSWORD, sign_in, signed_up_account, unique_email
+
+pytestmark = pytest.mark.functional
+
+
+def events(api, account):
+    return api.with_token(account.token).get(f"/v1/tenants/{account.tenant_id}/events").json["events"]
+
+
+def test_signing_in_returns_tokens_that_the_authorizer_accepts(api, stack):
+    account = signed_up_account(api, stack)
+    tokens = sign_in(api, account.email)
+    assert set(tokens) >= {"access_token", "id_token", "refresh_token", "expires_in", "token_type"}
+    for kind in ("access_token", "id_token"):
+        me = api.with_token(tokens[kind]).get("/v1/me")
+        assert me.status == 200 and me.json["user_id"] == account.user_id
+
+
+def test_a_wrong_password_and_an_unknown_email_get_the_same_401_and_both_are_recorded(api, stack):
+    account = signed_up_account(api, stack)
+    wrong = api.post("/v1/auth/signin", {"email": account.email, "password": "Wrong-Password-9"})
+    unknown = api.post("/v1/auth/signin", {"email": unique_email(), "password": PASSWORD})
+    assert wrong.status == unknown.status == 401
+    assert wrong.json == unknown.json and wrong.json["field"] == "password"
+    failed = [e for e in events(api, account) if e["kind"] == "signin_failed"]
+    assert len(failed) == 1 and failed[0]["details"]["reason"] == "bad_credentials" and failed[0]["actor"] is None
+
+
+def test_a_failure_for_an_address_without_a_tenant_is_recorded_on_the_platform_journal(api, stack):
+    from chalicelib import bootstrap
+
+    email = unique_email("ghost")
+    api.post("/v1/auth/signin", {"email": email, "password": PASSWORD})
+    records = bootstrap.event_journal().list("_platform", start="2000-01-01T00:00:00.000000Z",
+                                             end="2999-01-01T00:00:00.000000Z", limit=10_000)
+    assert any(r.data["kind"] == "signin_failed" and r.data["details"]["email"] == email for r in records)
+
+
+@pytest.mark.parametrize(("body", "field"), [({"email": "x", "password": PASSWORD}, "email"),
+                                             ({"email": "a@b.example"}, "password"),
+                                             ({"email": "a@b.example", "password": ""}, "password")])
+def test_a_malformed_sign_in_is_a_422_naming_the_field(api, body, field):
+    reply = api.post("/v1/auth/signin", body)
+    assert reply.status == 422 and reply.json["field"] == field
+
+
+def test_repeated_failures_slow_down_then_lock_even_the_right_password(api, stack):
+    from chalicelib.domain.accounts import SignInPolicy
+
+    stack.container(signin_policy=SignInPolicy(free_failures=2, base_delay=timedelta(seconds=30), lock_after=3))
+    account = signed_up_account(api, stack)
+    for _ in range(2):
+        assert api.post("/v1/auth/signin", {"email": account.email, "password": "Wrong-Password-9"}).status == 401
+    slowed = api.post("/v1/auth/signin", {"email": account.email, "password": PASSWORD})
+    assert slowed.status == 429 and slowed.json["field"] == "email"
+    assert 1 <= int(slowed.headers["retry-after"]) <= 30
+    kinds = [e["kind"] for e in events(api, account)]
+    assert kinds.count("signin_failed") == 2 and kinds[-1] == "signin_locked"
+
+
+def test_a_locked_address_says_how_long_to_wait(api, stack):
+    from chalicelib.domain.accounts import SignInPolicy
+
+    stack.container(signin_policy=SignInPolicy(free_failures=5, lock_after=1, lock_for=timedelta(minutes=15)))
+    account = signed_up_account(api, stack)
+    first = api.post("/v1/auth/signin", {"email": account.email, "password": "Wrong-Password-9"})
+    assert first.status == 401 and "locked for 15 minutes" in first.json["detail"]
+    locked = api.post("/v1/auth/signin", {"email": account.email, "password": PASSWORD})
+    assert locked.status == 429 and "locked" in locked.json["detail"]
+    assert 890 <= int(locked.headers["retry-after"]) <= 900
+
+
+def test_refresh_gives_new_tokens(api, stack):
+    account = signed_up_account(api, stack)
+    tokens = sign_in(api, account.email)
+    refreshed = api.post("/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    assert refreshed.status == 200, refreshed
+    assert api.with_token(refreshed.json["access_token"]).get("/v1/me").status == 200
+    bad = api.post("/v1/auth/refresh", {"refresh_token": "not-a-refresh-token"})
+    assert bad.status == 401 and bad.json["field"] == "refresh_token"
+
+
+def test_signing_out_ends_the_session_its_token_belongs_to(api, stack):
+    account = signed_up_account(api, stack)
+    this = sign_in(api, account.email)
+    other = sign_in(api, account.email)
+    assert api.with_token(this["access_token"]).post("/v1/auth/signout").status == 204
+    for token in (this["access_token"], this["id_token"]):
+        assert api.with_token(token).get("/v1/me").status == 401
+    assert api.post("/v1/auth/refresh", {"refresh_token": this["refresh_token"]}).status == 401
+    assert api.with_token(other["access_token"]).get("/v1/me").status == 200
+    assert "signout" in [e["kind"] for e in events(api, account)]
+
+
+def test_signing_out_everywhere_revokes_every_refresh_token(api, stack):
+    account = signed_up_account(api, stack)
+    this = sign_in(api, account.email)
+    other = sign_in(api, account.email)
+    assert api.with_token(this["access_token"]).post("/v1/auth/signout?everywhere=true").status == 204
+    assert api.post("/v1/auth/refresh", {"refresh_token": other["refresh_token"]}).status == 401
+    assert api.post("/v1/auth/signin", {"email": account.email, "password": PASSWORD}).status == 200
+
+
+def test_signing_out_needs_a_token(api):
+    assert api.post("/v1/auth/signout").status == 401

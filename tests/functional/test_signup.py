@@ -1,0 +1,197 @@
+"""Sign-up and email verification through the HTTP API on the embedded stack."""
+
+import pytest
+
+from tests.support.users import (
+    PASSWORD,
+    count_all,
+    mailed_token,
+    signed_up_account,
+    signup_body,
+    unique_email,
+)
+
+pytestmark = pytest.mark.functional
+
+
+def pool_users(stack, email: str) -> list:
+    from chalicelib import bootstrap
+
+    cognito = bootstrap.container().cognito
+    return cognito.list_users(UserPoolId=stack.settings.user_pool_id, Filter=f'email = "{email}"')["Users"]
+
+
+def test_a_company_signs_up_and_its_new_user_is_the_admin_of_a_test_mode_tenant(api, stack):
+    body = signup_body("BE")
+    reply = api.post("/v1/signup", body)
+    assert reply.status == 201, reply
+    assert reply.json["mode"] == "test" and reply.json["verification_mail"] == "sent"
+    assert set(reply.json) == {"tenant_id", "user_id", "email", "mode", "verification_mail", "next_step"}
+    # Unverified: Cognito refuses the sign-in until the mailed token is used.
+    refused = api.post("/v1/auth/signin", {"email": body["email"], "password": PASSWORD})
+    assert refused.status == 403 and refused.json["type"].endswith("/email-not-verified")
+    verified = api.post("/v1/verify-email", {"token": mailed_token(api, body["email"], "Verify")})
+    assert verified.status == 200 and verified.json == {"email": body["email"], "email_verified": True}
+    token = api.post("/v1/auth/signin", {"email": body["email"], "password": PASSWORD}).json["access_token"]
+    me = api.with_token(token).get("/v1/me").json
+    assert me["email_verified"] is True and me["operator"] is False
+    assert [(m["tenant_id"], m["role"], m["mode"]) for m in me["memberships"]] == [
+        (reply.json["tenant_id"], "admin", "test")]
+    events = api.with_token(token).get(f"/v1/tenants/{reply.json['tenant_id']}/events").json["events"]
+    assert [e["kind"] for e in events] == ["signup", "signin_failed", "email_verified", "signin_succeeded"]
+    assert events[1]["details"]["reason"] == "email_not_verified"
+    assert all(e["training"] for e in events)
+
+
+def test_a_french_company_signs_up_with_siren_and_vat_key(api, stack):
+    account = signed_up_account(api, stack, "FR")
+    tenant = api.with_token(account.token).get(f"/v1/tenants/{account.tenant_id}").json
+    assert tenant["country"] == "FR" and tenant["time_zone"] == "Europe/Paris"
+    assert tenant["vat_number"].startswith("FR") and tenant["vat_number"].endswith(tenant["company_number"])
+
+
+def test_identifiers_typed_with_separators_are_stored_canonical(api, stack):
+    body = signup_body("BE")
+    n = body["company_number"]
+    body.update(company_number=f"{n[:4]}.{n[4:7]}.{n[7:]}", vat_number=f"be {n[:4]} {n[4:7]} {n[7:]}",
+                email=body["email"].upper())
+    reply = api.post("/v1/signup", body)
+    assert reply.status == 201, reply
+    assert reply.json["email"] == body["email"].lower()
+
+
+def _without(body: dict, field: str) -> dict:
+    copy = {k: (dict(v) if isinstance(v, dict) else v) for k, v in body.items()}
+    if "." in field:
+        outer, inner = field.split(".")
+        del copy[outer][inner]
+    else:
+        del copy[field]
+    return copy
+
+
+BAD = [
+    ({"email": "not-an-email"}, "email"),
+    ({"email": 42}, "email"),
+    ({"password": "short"}, "password"),
+    ({"password": "alllowercase-1"}, "password"),
+    ({"company_name": "  "}, "company_name"),
+    ({"country": "NL"}, "country"),
+    ({"country": "be"}, "country"),
+    ({"company_number": 403170701}, "company_number"),
+    ({"company_number": "0403170702"}, "company_number"),
+    ({"vat_number": "BE0403170702"}, "vat_number"),
+    ({"vat_number": "BE0202239951"}, "vat_number"),
+    ({"address": {"line1": "Rue 1", "postal_code": "75008", "city": "Bruxelles"}}, "address.postal_code"),
+    ({"address": {"line1": "", "postal_code": "1000", "city": "Bruxelles"}}, "address.line1"),
+    ({"address": "Rue 1, 1000 Bruxelles"}, "address"),
+    ({"tenant_id": "t" + "0" * 20}, "tenant_id"),
+    ({"role": "operator"}, "role"),
+]
+
+
+@pytest.mark.parametrize(("change", "field"), BAD)
+def test_each_bad_sign_up_input_is_a_422_naming_the_field_and_nothing_is_written(api, stack, change, field):
+    body = {**signup_body("BE"), **change}
+    before = count_all(stack)
+    reply = api.post("/v1/signup", body)
+    assert reply.status == 422, reply
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert reply.json["field"] == field
+    assert count_all(stack) == before
+    assert pool_users(stack, body["email"]) == [] if isinstance(body["email"], str) else True
+
+
+@pytest.mark.parametrize("field", ["email", "password", "company_name", "country", "company_number", "vat_number",
+                                   "address", "address.city", "address.postal_code", "address.line1"])
+def test_each_missing_sign_up_field_is_named(api, stack, field):
+    before = count_all(stack)
+    reply = api.post("/v1/signup", _without(signup_body("BE"), field))
+    assert reply.status == 422 and reply.json["field"] == field, reply
+    assert count_all(stack) == before
+
+
+def test_french_checksums_are_checked_and_named(api, stack):
+    body = signup_body("FR")
+    siren = body["company_number"]
+    bad_siren = siren[:-1] + str((int(siren[-1]) + 1) % 10)
+    for change, field in (({"company_number": bad_siren}, "company_number"),
+                          ({"vat_number": "FR00" + siren}, "vat_number")):
+        reply = api.post("/v1/signup", {**body, **change})
+        assert reply.status == 422 and reply.json["field"] == field, reply
+
+
+def test_the_password_rule_is_stated_in_the_error(api):
+    reply = api.post("/v1/signup", signup_body("BE", password="nodigitsHere"))
+    assert reply.status == 422 and reply.json["field"] == "password"
+    assert "10 to 64 characters" in reply.json["detail"] and "a digit" in reply.json["detail"]
+
+
+def test_a_duplicate_email_or_company_number_is_a_409_naming_the_field(api, stack):
+    first = signup_body("BE")
+    assert api.post("/v1/signup", first).status == 201
+    before = count_all(stack)
+    same_email = signup_body("BE", email=first["email"].upper())
+    same_company = {**signup_body("BE"), "company_number": first["company_number"], "vat_number": first["vat_number"]}
+    for body, field in ((same_email, "email"), (same_company, "company_number")):
+        reply = api.post("/v1/signup", body)
+        assert reply.status == 409 and reply.json["field"] == field, reply
+    assert count_all(stack) == before
+    assert pool_users(stack, same_company["email"]) == []
+
+
+def test_when_a_table_write_fails_the_cognito_user_is_deleted_and_nothing_is_left(api, stack, container):
+    from chalicelib.domain.errors import Unavailable
+
+    real = container.accounts_store
+
+    class Broken:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def create_signup(self, *args):
+            raise Unavailable("the accounts table is down")
+
+    container.__dict__["accounts_store"] = Broken()
+    container.__dict__.pop("accounts", None)
+    body = signup_body("BE")
+    before = count_all(stack)
+    reply = api.post("/v1/signup", body)
+    assert reply.status == 503, reply
+    assert pool_users(stack, body["email"]) == []
+    assert count_all(stack) == before
+
+
+def test_a_verification_token_works_once(api, stack):
+    body = signup_body("BE")
+    api.post("/v1/signup", body)
+    token = mailed_token(api, body["email"], "Verify")
+    assert api.post("/v1/verify-email", {"token": token}).status == 200
+    again = api.post("/v1/verify-email", {"token": token})
+    assert again.status == 422 and again.json["field"] == "token" and "already" in again.json["detail"]
+    unknown = api.post("/v1/verify-email", {"token": "not-a-token"})
+    assert unknown.status == 422 and unknown.json["field"] == "token"
+
+
+def test_a_new_verification_mail_can_be_asked_without_learning_whether_the_address_exists(api, stack):
+    body = signup_body("BE")
+    api.post("/v1/signup", body)
+    known = api.post("/v1/verify-email/resend", {"email": body["email"]})
+    unknown = api.post("/v1/verify-email/resend", {"email": unique_email()})
+    assert known.status == unknown.status == 202 and known.json == unknown.json
+    messages = api.get(f"/v1/local/outbox?to={body['email']}").json["messages"]
+    assert len(messages) == 2
+    assert api.post("/v1/verify-email", {"token": mailed_token(api, body["email"], "Verify")}).status == 200
+
+
+def test_the_outbox_route_answers_404_unless_exposed_in_local_mode(stack):
+    from app import app
+    from chalicelib import bootstrap
+    from tests.support.client import ApiClient
+
+    bootstrap.configure(stack.settings.model_copy(update={"expose_outbox": False}))
+    try:
+        reply = ApiClient(app).get("/v1/local/outbox")
+    finally:
+        bootstrap.configure(stack.settings)
+    assert reply.status == 404 and reply.json["type"].endswith("/not-found")

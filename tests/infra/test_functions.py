@@ -1,0 +1,201 @@
+"""The functions Chalice packages: names, roles, event sources, settings and gateway errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from chalice.app import DynamoDBEventConfig, ScheduledEventConfig
+from chalice.local import LocalGatewayException
+
+from chalicelib.config import Settings, load_settings
+from chalicelib.local.gateway import PROBLEM_JSON, ProblemLocalGateway
+from infra.stacks.functions import STREAM_RETRIES
+
+PREFIX = "scelle-prod"
+# docs/decisions/0000-contracts-between-modules.md
+CONTRACT_STREAMS = {
+    "on_journal_record": "journal",
+    "on_events_record": "events",
+    "on_checkpoint_record": "checkpoints",
+}
+CONTRACT_SCHEDULES = {
+    "sign_checkpoints": "rate(5 minutes)",
+    "close_periods": "rate(1 hour)",
+    "verify_chains": "rate(1 hour)",
+    "check_ticket_sla": "rate(15 minutes)",
+}
+CONTRACT_ASYNC = ("build_export", "send_mailing", "inbound_mail")
+
+
+def registered(chalice_app) -> set[str]:
+    """Every Lambda function the app registers, read straight from the Chalice app object."""
+    names = {s.name for s in chalice_app.event_sources}
+    names |= {f.name for f in chalice_app.pure_lambda_functions}
+    names |= {a.name for a in chalice_app.builtin_auth_handlers}
+    if chalice_app.routes:
+        names.add("api_handler")
+    assert names <= set(chalice_app.handler_map) | {"api_handler"}
+    return names
+
+
+def _table_id(synth, logical):
+    (found,) = [
+        k
+        for k, r in synth.resources("AWS::DynamoDB::Table").items()
+        if r["Properties"]["TableName"] == f"{PREFIX}-{logical}"
+    ]
+    return found
+
+
+def test_every_function_the_app_registers_is_deployed_under_its_fixed_name(each):
+    assert each.handler_names() == registered(each.chalice_app)
+    for name, fn in each.functions().items():
+        assert name.startswith(PREFIX + "-") and len(name) <= 64
+
+
+def test_the_contract_stand_in_registers_every_contract_handler(contract):
+    expected = set(CONTRACT_STREAMS) | set(CONTRACT_SCHEDULES) | set(CONTRACT_ASYNC) | {"api_handler", "jwt_authorizer"}
+    assert registered(contract.chalice_app) == expected
+
+
+def test_each_function_has_a_role_of_its_own(each):
+    roles = [fn["Properties"]["Role"] for fn in each.functions().values()]
+    assert all(isinstance(r, dict) and "Fn::GetAtt" in r for r in roles)
+    assert len({r["Fn::GetAtt"][0] for r in roles}) == len(roles)
+    for fn in each.functions().values():
+        # The function waits for its role's policy (event source mappings check stream access).
+        role_id = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+        policies = [each.template["Resources"][d] for d in fn.get("DependsOn", [])]
+        assert any(p["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in p["Properties"]["Roles"] for p in policies)
+
+
+@pytest.mark.parametrize("handler,table", CONTRACT_STREAMS.items())
+def test_stream_handlers_get_partial_batch_responses_bisect_retries_and_a_dead_letter_queue(each, handler, table):
+    if handler not in registered(each.chalice_app):
+        pytest.skip(f"{handler} is not registered in the {each.name} app yet")
+    fn = each.functions()[f"{PREFIX}-{handler}"]
+    (event,) = fn["Properties"]["Events"].values()
+    props = event["Properties"]
+
+    assert event["Type"] == "DynamoDB"
+    assert props["Stream"] == {"Fn::GetAtt": [_table_id(each, table), "StreamArn"]}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["BisectBatchOnFunctionError"] is True
+    assert props["MaximumRetryAttempts"] == STREAM_RETRIES
+    assert props["StartingPosition"] == "TRIM_HORIZON"
+    queue_id = props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    assert props["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
+    queue = each.template["Resources"][queue_id]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 86400
+
+
+def test_every_stream_source_the_app_declares_is_wired_to_a_real_stream(each):
+    for source in each.chalice_app.event_sources:
+        if isinstance(source, DynamoDBEventConfig):
+            (event,) = each.functions()[f"{PREFIX}-{source.name}"]["Properties"]["Events"].values()
+            assert "Fn::GetAtt" in event["Properties"]["Stream"], source.name
+
+
+@pytest.mark.parametrize("handler,expression", CONTRACT_SCHEDULES.items())
+def test_scheduled_handlers_run_on_the_contract_schedule(each, handler, expression):
+    if handler not in registered(each.chalice_app):
+        pytest.skip(f"{handler} is not registered in the {each.name} app yet")
+    (event,) = each.functions()[f"{PREFIX}-{handler}"]["Properties"]["Events"].values()
+    assert event == {"Type": "Schedule", "Properties": {"Schedule": expression}}
+
+
+def test_every_schedule_the_app_declares_is_deployed(each):
+    for source in each.chalice_app.event_sources:
+        if isinstance(source, ScheduledEventConfig):
+            (event,) = each.functions()[f"{PREFIX}-{source.name}"]["Properties"]["Events"].values()
+            assert event["Type"] == "Schedule"
+
+
+def test_inbound_mail_is_notified_of_new_objects_under_inbound_in_the_support_bucket(contract):
+    (bucket,) = [
+        r
+        for r in contract.resources("AWS::S3::Bucket").values()
+        if r["Properties"]["BucketName"] == f"{PREFIX}-support"
+    ]
+    (config,) = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
+    assert config["Event"] == "s3:ObjectCreated:*"
+    assert config["Filter"] == {"S3Key": {"Rules": [{"Name": "prefix", "Value": "inbound/"}]}}
+    fn_id = config["Function"]["Fn::GetAtt"][0]
+    assert contract.template["Resources"][fn_id]["Properties"]["FunctionName"] == f"{PREFIX}-inbound_mail"
+    permissions = [
+        r
+        for r in contract.resources("AWS::Lambda::Permission").values()
+        if r["Properties"]["Principal"] == "s3.amazonaws.com"
+    ]
+    assert len(permissions) == 1 and permissions[0]["Properties"]["FunctionName"] == {"Ref": fn_id}
+
+
+def test_functions_get_the_settings_the_app_validates_at_start(each):
+    for fn in each.functions().values():
+        env = fn["Properties"]["Environment"]["Variables"]
+        scelle = {k: v for k, v in env.items() if k.startswith("SCELLE_")}
+        fields = {f"SCELLE_{name.upper()}" for name in Settings.model_fields}
+        assert set(scelle) <= fields, set(scelle) - fields
+        for required in (
+            "SCELLE_SIGNING_KEY_ID",
+            "SCELLE_DATA_KEY_ID",
+            "SCELLE_USER_POOL_ID",
+            "SCELLE_USER_POOL_CLIENT_ID",
+            "SCELLE_RESOURCE_PREFIX",
+            "SCELLE_REGION",
+        ):
+            assert required in scelle
+        # Deploy-time values (Refs) replaced by placeholders: the app's own validation must pass.
+        resolved = {k: v if isinstance(v, str) else "resolved-at-deploy" for k, v in scelle.items()}
+        settings = load_settings(resolved)
+        assert settings.mode == "aws" and settings.expose_outbox is False
+        assert settings.resource_prefix == PREFIX and settings.aws_endpoint_url is None
+
+
+def _gateway_responses(synth):
+    (api,) = synth.resources("AWS::Serverless::Api").values()
+    return api["Properties"]["DefinitionBody"]["x-amazon-apigateway-gateway-responses"]
+
+
+def _local_problem(message: str, headers: dict[str, str], code: int = 403) -> tuple[int, dict]:
+    exc = LocalGatewayException({}, json.dumps({"message": message}).encode())
+    exc.CODE = code
+    answer = ProblemLocalGateway._as_problem(exc, headers)
+    assert answer["headers"]["Content-Type"] == PROBLEM_JSON
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+def test_an_unknown_route_is_a_404_problem_as_in_local_mode(each):
+    response = _gateway_responses(each)["MISSING_AUTHENTICATION_TOKEN"]
+    status, local = _local_problem("Missing Authentication Token", {})
+
+    assert int(response["statusCode"]) == status == 404
+    assert response["responseParameters"]["gatewayresponse.header.Content-Type"] == f"'{PROBLEM_JSON}'"
+    assert json.loads(response["responseTemplates"]["application/json"]) == local
+
+
+@pytest.mark.parametrize("kind", ["UNAUTHORIZED", "ACCESS_DENIED"])
+def test_refused_tokens_are_401_problems_as_in_local_mode(each, kind):
+    response = _gateway_responses(each)[kind]
+    status, local = _local_problem("Unauthorized", {"Authorization": "Bearer x"}, code=401)
+    body = json.loads(response["responseTemplates"]["application/json"])
+
+    assert int(response["statusCode"]) == status == 401
+    assert response["responseParameters"]["gatewayresponse.header.Content-Type"] == f"'{PROBLEM_JSON}'"
+    assert {k: body[k] for k in ("type", "title", "status")} == {k: local[k] for k in ("type", "title", "status")}
+
+
+def test_default_gateway_errors_are_problems_too(each):
+    responses = _gateway_responses(each)
+    for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        template = responses[kind]["responseTemplates"]["application/json"]
+        body = json.loads(template.replace("$context.error.messageString", '"message"'))
+        assert body["type"].endswith("/gateway-error")
+
+
+def test_the_api_is_named_after_the_prefix_for_its_metrics(each):
+    (api,) = each.resources("AWS::Serverless::Api").values()
+    assert api["Properties"]["Name"] == f"{PREFIX}-api"
+    assert api["Properties"]["StageName"] == "v1"

@@ -1,0 +1,85 @@
+"""Alarms on the verification metrics, Lambda and API health, and the dashboard."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chalicelib.observability import NAMESPACE, SERVICE
+
+PREFIX = "scelle-prod"
+NOTIFYING = (
+    "VerificationFailures",
+    "TamperAlarms",
+    "ArchiveLagSeconds",
+    "StreamBatchFailures",
+    "AppendConflicts",
+    "TicketsOverdue",
+)
+CONTRACT_METRICS = (
+    "EntriesAppended",
+    "AppendConflicts",
+    "VerificationFailures",
+    "TamperAlarms",
+    "ArchiveLagSeconds",
+    "StreamBatchFailures",
+    "CheckpointsSigned",
+    "ClosuresWritten",
+    "SignInFailures",
+    "Anomalies",
+    "TicketsOverdue",
+    "FirstResponseBusinessMinutes",
+    "MailsSent",
+)
+
+
+def _alarms(synth, namespace, metric):
+    return [
+        r["Properties"]
+        for r in synth.resources("AWS::CloudWatch::Alarm").values()
+        if r["Properties"].get("Namespace") == namespace and r["Properties"].get("MetricName") == metric
+    ]
+
+
+def _topic_id(synth):
+    (topic,) = synth.resources("AWS::SNS::Topic")
+    return topic
+
+
+@pytest.mark.parametrize("metric", NOTIFYING)
+def test_each_verification_metric_has_an_alarm_that_notifies(real, metric):
+    (alarm,) = _alarms(real, NAMESPACE, metric)
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE}]
+    assert alarm["AlarmActions"] == [{"Ref": _topic_id(real)}]
+    assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_low_traffic_is_an_informational_alarm_only(real):
+    (alarm,) = _alarms(real, NAMESPACE, "EntriesAppended")
+    assert alarm["ActionsEnabled"] is False
+    assert alarm["ComparisonOperator"] == "LessThanThreshold"
+
+
+def test_every_function_has_error_and_throttle_alarms(each):
+    for name in each.functions():
+        for metric in ("Errors", "Throttles"):
+            assert [
+                a
+                for a in _alarms(each, "AWS/Lambda", metric)
+                if a["Dimensions"] == [{"Name": "FunctionName", "Value": name}]
+            ], (name, metric)
+
+
+def test_api_5xx_and_dead_letters_alarm(contract):
+    (api,) = _alarms(contract, "AWS/ApiGateway", "5XXError")
+    assert {"Name": "ApiName", "Value": f"{PREFIX}-api"} in api["Dimensions"]
+    assert len(_alarms(contract, "AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 3
+    assert len(_alarms(contract, "AWS/Lambda", "IteratorAge")) == 3
+
+
+def test_the_dashboard_shows_every_contract_metric(real):
+    (dashboard,) = real.resources("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for metric in CONTRACT_METRICS:
+        assert f'\\"{metric}\\"' in body, metric

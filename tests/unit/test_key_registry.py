@@ -1,0 +1,42 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.adapters.checkpoint_store import InMemoryCheckpointStore
+from chalicelib.adapters.signing import LocalSigner
+from chalicelib.config import ConfigError
+from chalicelib.services.checkpoints import KeyRegistry
+
+
+class Clock:
+    def __init__(self):
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self):
+        return self.now
+
+
+def test_the_first_key_is_published_open_ended(tmp_path):
+    store, clock = InMemoryCheckpointStore(), Clock()
+    key = KeyRegistry(store, LocalSigner(tmp_path, "a"), clock=clock).ensure_current()
+    assert key.not_after is None
+    assert key.not_before == "2026-01-01T00:00:00.000000Z"
+
+
+def test_rotating_closes_the_old_key_at_that_instant_and_keeps_it_published(tmp_path):
+    store, clock = InMemoryCheckpointStore(), Clock()
+    old = KeyRegistry(store, LocalSigner(tmp_path, "a"), clock=clock).ensure_current()
+    clock.now += timedelta(days=30)
+    new = KeyRegistry(store, LocalSigner(tmp_path, "b"), clock=clock).ensure_current()
+    published = {k.key_id: k for k in store.keys()}
+    assert published[old.key_id].not_after == new.not_before == "2026-01-31T00:00:00.000000Z"
+    assert published[new.key_id].not_after is None
+
+
+def test_a_retired_key_cannot_be_brought_back(tmp_path):
+    store, clock = InMemoryCheckpointStore(), Clock()
+    KeyRegistry(store, LocalSigner(tmp_path, "a"), clock=clock).ensure_current()
+    clock.now += timedelta(days=1)
+    KeyRegistry(store, LocalSigner(tmp_path, "b"), clock=clock).ensure_current()
+    with pytest.raises(ConfigError, match="retired"):
+        KeyRegistry(store, LocalSigner(tmp_path, "a"), clock=clock).ensure_current()
