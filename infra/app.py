@@ -17,13 +17,13 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 import aws_cdk as cdk  # noqa: E402
 import cdk_nag  # noqa: E402
 
-from infra.stacks import ScelleStack, StackSettings  # noqa: E402
+from infra.stacks.scelle_stack import ScelleStack  # noqa: E402
+from infra.stacks.settings import StackSettings  # noqa: E402
 
 
 def main() -> None:
     app = cdk.App()
     settings = StackSettings.from_context(app.node.try_get_context)
-    os.environ.setdefault("AWS_DEFAULT_REGION", settings.region)  # `chalice package` needs one
     ScelleStack(app, settings, project_dir=str(PROJECT_DIR), account=os.environ.get("CDK_DEFAULT_ACCOUNT"))
     cdk.Aspects.of(app).add(cdk_nag.AwsSolutionsChecks(verbose=True))
     app.synth()

@@ -13,3 +13,8 @@ def register_handlers(app) -> None:
     app.register_blueprint(stream_bp)
     app.register_blueprint(archive_bp)
     app.register_blueprint(schedules_bp)
+
+    # Ledger: automatic daily/monthly/yearly closures.
+    from chalicelib.handlers.closures import closures_bp
+
+    app.register_blueprint(closures_bp)

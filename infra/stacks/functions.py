@@ -3,8 +3,8 @@
 Chalice's CDK construct packages the app into a SAM template and includes it; this module fills in
 what ``chalice package`` cannot express (see docs/decisions/0005-infra.md):
 
-* every function gets its own role (``manage_iam_role: false`` + per-function ``iam_role_arn``)
-  and a fixed name ``<prefix>-<handler>``, so the code can address a function like a table;
+* every function gets its own role (by property override; Chalice's placeholder role never
+  reaches the template) and a fixed name ``<prefix>-<handler>``, so the code can address a function like a table;
 * DynamoDB stream sources get the real stream ARN, partial batch responses, bisect, retries and an
   SQS dead-letter queue by property override;
 * ``inbound_mail`` (a plain ``@app.lambda_function``: SAM refuses ``on_s3_event`` on a bucket it
@@ -15,7 +15,9 @@ what ``chalice package`` cannot express (see docs/decisions/0005-infra.md):
 from __future__ import annotations
 
 import json
-import shutil
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,14 +28,14 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
-from chalice import api as chalice_api
 from chalice.cdk import Chalice
 from constructs import Construct
 
 from chalicelib.local.gateway import PROBLEM_JSON
 from chalicelib.resources import RESOURCES
-from infra.stacks.app_model import FunctionSpec, isolated_app_import
+from infra.stacks.app_model import FunctionSpec
 from infra.stacks.data import DataResources
+from infra.stacks.packaging import VENDOR_KEY
 from infra.stacks.permissions import GRANTS, SIGNERS, Grants
 from infra.stacks.settings import StackSettings
 
@@ -59,7 +61,7 @@ STREAM_BATCH_SIZE = 100
 
 
 class ScelleChalice(Chalice):
-    """Chalice's construct, able to package without third-party dependencies.
+    """Chalice's construct, packaging in a child process with the functions' AWS environment.
 
     ``chalice package`` downloads Lambda wheels for requirements.txt (from PyPI, cached under
     .chalice/deployments). With ``vendor_dependencies=False`` it packages a copy of the project
@@ -74,38 +76,52 @@ class ScelleChalice(Chalice):
         *,
         source_dir: str,
         stage_config: dict[str, Any],
+        child_environment: dict[str, str],
         vendor_dependencies: bool = True,
     ) -> None:
         self._vendor_dependencies = vendor_dependencies
+        self._child_environment = child_environment
         super().__init__(scope, id, source_dir=source_dir, stage_config=stage_config)
 
     def _package_app(self) -> None:
-        project = self.source_dir
-        if not self._vendor_dependencies:
-            project = _copy_without_requirements(Path(self.source_dir), Path(self._sam_package_dir + "-src"))
-        # The staged copy's app is the source's app: reuse the module already imported.
-        with isolated_app_import(Path(self.source_dir) / "app.py"):
-            chalice_api.package_app(
-                project_dir=str(project),
-                output_dir=self._sam_package_dir,
-                stage=self.stage_name,
-                chalice_config=self.stage_config,
-            )
+        out = Path(self._sam_package_dir)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        config_file = out.parent / f"{out.name}.config.json"
+        config_file.write_text(json.dumps({**self.stage_config, VENDOR_KEY: self._vendor_dependencies}))
+        infra_root = str(Path(__file__).resolve().parents[2])
+        env = {
+            **os.environ,
+            **self._child_environment,
+            "PYTHONPATH": os.pathsep.join(filter(None, [infra_root, os.environ.get("PYTHONPATH")])),
+        }
+        done = subprocess.run(  # noqa: S603 - our own interpreter and module, fixed arguments
+            [
+                sys.executable,
+                "-m",
+                "infra.stacks.packaging",
+                self.source_dir,
+                str(out),
+                self.stage_name,
+                str(config_file),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"chalice package failed:\n{done.stdout}\n{done.stderr}")
 
     @property
     def sam(self) -> dict[str, Any]:
         """The SAM template ``chalice package`` wrote (before CDK tokens were resolved)."""
         return json.loads((Path(self._sam_package_dir) / "sam.json").read_text())
 
-
-def _copy_without_requirements(source: Path, dest: Path) -> Path:
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "deployments", "venv")
-    dest.mkdir(parents=True)
-    shutil.copy2(source / "app.py", dest / "app.py")
-    for sub in ("chalicelib", ".chalice", "vendor"):
-        if (source / sub).is_dir():
-            shutil.copytree(source / sub, dest / sub, ignore=ignore)
-    return dest
+    @property
+    def specs(self) -> list[FunctionSpec]:
+        """The functions the app registered, as the packaging child saw it."""
+        raw = json.loads((Path(self._sam_package_dir) / "functions.json").read_text())
+        return [FunctionSpec(**item) for item in raw]
 
 
 @dataclass
@@ -145,9 +161,7 @@ def _statements(
         arn = data.tables[logical].table_arn
         indexes = [f"{arn}/index/{index.name}" for index in RESOURCES.table(logical).indexes]
         out.append(
-            iam.PolicyStatement(
-                sid=f"Table{_camel(logical)}", actions=sorted(set(actions)), resources=[arn, *indexes]
-            )
+            iam.PolicyStatement(sid=f"Table{_camel(logical)}", actions=sorted(set(actions)), resources=[arn, *indexes])
         )
     for logical, actions in sorted(grants.objects.items()):
         # From the fixed name, not a Ref: the support bucket's notification depends on a function,
@@ -165,9 +179,7 @@ def _statements(
             )
         if "s3:ListBucket" in actions:
             out.append(
-                iam.PolicyStatement(
-                    sid=f"List{_camel(logical)}", actions=["s3:ListBucket"], resources=[bucket_arn]
-                )
+                iam.PolicyStatement(sid=f"List{_camel(logical)}", actions=["s3:ListBucket"], resources=[bucket_arn])
             )
     for logical, actions in sorted(grants.keys.items()):
         out.append(
@@ -182,11 +194,7 @@ def _statements(
             iam.PolicyStatement(
                 sid="SendMail",
                 actions=["ses:SendEmail", "ses:SendRawEmail"],
-                resources=[
-                    stack.format_arn(
-                        service="ses", resource="identity", resource_name=data.mail_identity_name
-                    )
-                ],
+                resources=[stack.format_arn(service="ses", resource="identity", resource_name=data.mail_identity_name)],
                 conditions={"StringEquals": {"ses:FromAddress": settings.mail_from}},
             )
         )
@@ -245,15 +253,41 @@ def environment(settings: StackSettings, data: DataResources) -> dict[str, str]:
     return env
 
 
-def build_functions(
-    scope: Construct,
-    settings: StackSettings,
-    data: DataResources,
-    *,
-    project_dir: str,
-    specs: list[FunctionSpec],
-) -> Functions:
+def child_environment(settings: StackSettings) -> dict[str, str]:
+    """What ``app.py`` sees at packaging: the literal part of the functions' AWS environment."""
+    return {
+        "SCELLE_MODE": "aws",
+        "SCELLE_STAGE": settings.stage,
+        "SCELLE_REGION": settings.region,
+        "SCELLE_RESOURCE_PREFIX": settings.resource_prefix,
+        "SCELLE_MAIL_FROM": settings.mail_from,
+        "AWS_DEFAULT_REGION": settings.region,  # `chalice package` needs one
+    }
+
+
+def build_functions(scope: Construct, settings: StackSettings, data: DataResources, *, project_dir: str) -> Functions:
     stack = Stack.of(scope)
+    stage_config = {
+        "api_gateway_stage": API_STAGE,
+        "manage_iam_role": False,
+        "autogen_policy": False,
+        # Chalice's API takes no per-function settings: each function's role, timeout and memory
+        # are set by property override below; this placeholder is never deployed.
+        "iam_role_arn": _PLACEHOLDER_ROLE,
+        "xray": True,
+        "lambda_timeout": DEFAULT_TIMEOUT,
+        "lambda_memory_size": DEFAULT_MEMORY,
+        "environment_variables": environment(settings, data),
+    }
+    app = ScelleChalice(
+        scope,
+        "ChaliceApp",
+        source_dir=project_dir,
+        stage_config=stage_config,
+        child_environment=child_environment(settings),
+        vendor_dependencies=settings.vendor_dependencies,
+    )
+    specs = app.specs
     roles: dict[str, iam.Role] = {}
     queues: dict[str, sqs.Queue] = {}
     for spec in specs:
@@ -274,25 +308,6 @@ def build_functions(
         if spec.kind == "stream":
             queues[spec.name] = _stream_access(scope, settings, spec, role, data)
         roles[spec.name] = role
-    stage_config = {
-        "api_gateway_stage": API_STAGE,
-        "manage_iam_role": False,
-        "autogen_policy": False,
-        # Chalice's API takes no per-function settings: each function's role, timeout and memory
-        # are set by property override below; this placeholder is never deployed.
-        "iam_role_arn": _PLACEHOLDER_ROLE,
-        "xray": True,
-        "lambda_timeout": DEFAULT_TIMEOUT,
-        "lambda_memory_size": DEFAULT_MEMORY,
-        "environment_variables": environment(settings, data),
-    }
-    app = ScelleChalice(
-        scope,
-        "ChaliceApp",
-        source_dir=project_dir,
-        stage_config=stage_config,
-        vendor_dependencies=settings.vendor_dependencies,
-    )
     functions = Functions(app, specs, roles, queues)
     sam = app.sam
     for spec in specs:
@@ -337,9 +352,7 @@ def _only_signers_sign(data: DataResources, roles: dict[str, iam.Role]) -> None:
             principals=[iam.AnyPrincipal()],
             actions=["kms:Sign"],
             resources=["*"],
-            conditions={
-                "ArnNotEquals": {"aws:PrincipalArn": signers or ["arn:aws:iam::000000000000:role/none"]}
-            },
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": signers or ["arn:aws:iam::000000000000:role/none"]}},
         )
     )
 
@@ -370,9 +383,7 @@ def _stream_access(
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
     )
-    role.add_to_policy(
-        iam.PolicyStatement(sid="DeadLetter", actions=["sqs:SendMessage"], resources=[queue.queue_arn])
-    )
+    role.add_to_policy(iam.PolicyStatement(sid="DeadLetter", actions=["sqs:SendMessage"], resources=[queue.queue_arn]))
     return queue
 
 

@@ -42,14 +42,10 @@ class ProductAlarm:
 PRODUCT_ALARMS = (
     ProductAlarm("VerificationFailures", "Sum", 1, GTE, "a chain, checkpoint or archive failed verification"),
     ProductAlarm("TamperAlarms", "Sum", 1, GTE, "a sealed record was modified or removed"),
-    ProductAlarm(
-        "ArchiveLagSeconds", "Maximum", 900, GT, "the archive is more than 15 minutes behind", periods=3
-    ),
+    ProductAlarm("ArchiveLagSeconds", "Maximum", 900, GT, "the archive is more than 15 minutes behind", periods=3),
     ProductAlarm("StreamBatchFailures", "Sum", 1, GTE, "a stream handler reported failed records"),
     ProductAlarm("AppendConflicts", "Sum", 100, GT, "sustained write contention on chain heads", periods=3),
-    ProductAlarm(
-        "TicketsOverdue", "Maximum", 1, GTE, "a support ticket is past its response time", period_minutes=15
-    ),
+    ProductAlarm("TicketsOverdue", "Maximum", 1, GTE, "a support ticket is past its response time", period_minutes=15),
     # Informational: no entry appended for 24 hours (quiet tenants are normal; a dead API is not).
     ProductAlarm(
         "EntriesAppended",
@@ -172,9 +168,7 @@ def build_monitoring(scope: Construct, settings: StackSettings, functions: Funct
     for name, queue in functions.dead_letter_queues.items():
         alarm(
             f"{_camel(name)}DeadLetters",
-            queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic="Maximum"
-            ),
+            queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
             1,
             GTE,
             f"stream batches of {name} gave up after retries: redrive them (docs/deploy.md)",

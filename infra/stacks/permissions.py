@@ -33,6 +33,7 @@ READ_WRITE = (
 OBJECT_READ = ("s3:GetObject",)
 OBJECT_WRITE = ("s3:PutObject",)
 LIST = ("s3:ListBucket",)
+ARCHIVER = OBJECT_READ + OBJECT_WRITE + LIST  # head before put: an archived record is never rewritten
 
 SIGN = ("kms:Sign", "kms:GetPublicKey", "kms:DescribeKey")
 PUBLIC_KEY = ("kms:GetPublicKey", "kms:Verify", "kms:DescribeKey")
@@ -79,24 +80,25 @@ GRANTS: dict[str, Grants] = {
             "cognito-idp:AdminEnableUser",
             "cognito-idp:AdminUserGlobalSignOut",
             "cognito-idp:AdminUpdateUserAttributes",
+            "cognito-idp:AdminDeleteUser",
         ),
         invoke=("build_export", "send_mailing"),
     ),
     "jwt_authorizer": Grants(),  # verifies tokens against the pool's public JWKS: no AWS call
     "on_journal_record": Grants(
         tables={"journal": READ, "events": READ_APPEND, "checkpoints": READ, **_OPS},
-        objects={"archive": OBJECT_WRITE},
-        keys={"data": ENCRYPT},
+        objects={"archive": ARCHIVER},
+        keys={"data": ENCRYPT, "signing": PUBLIC_KEY},
     ),
     "on_events_record": Grants(
         tables={"events": READ_APPEND, **_OPS},
-        objects={"archive": OBJECT_WRITE},
-        keys={"data": ENCRYPT},
+        objects={"archive": ARCHIVER},
+        keys={"data": ENCRYPT, "signing": PUBLIC_KEY},
     ),
     "on_checkpoint_record": Grants(
         tables={"checkpoints": READ, "events": READ_APPEND, **_OPS},
-        objects={"archive": OBJECT_WRITE},
-        keys={"data": ENCRYPT},
+        objects={"archive": ARCHIVER},
+        keys={"data": ENCRYPT, "signing": PUBLIC_KEY},
     ),
     "sign_checkpoints": Grants(
         tables={"journal": READ, "events": READ, "checkpoints": READ_APPEND, **_OPS},

@@ -5,8 +5,6 @@ from __future__ import annotations
 from aws_cdk import Annotations, CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
-from infra.stacks.app_model import functions as app_functions
-from infra.stacks.app_model import load_app
 from infra.stacks.data import build_data
 from infra.stacks.functions import build_functions
 from infra.stacks.monitoring import build_monitoring
@@ -32,8 +30,8 @@ class ScelleStack(Stack):
         Tags.of(self).add("app", "scelle")
         Tags.of(self).add("stage", settings.stage)
         self.data = build_data(self, settings)
-        self.specs = app_functions(load_app(project_dir))
-        self.functions = build_functions(self, settings, self.data, project_dir=project_dir, specs=self.specs)
+        self.functions = build_functions(self, settings, self.data, project_dir=project_dir)
+        self.specs = self.functions.specs
         self.monitoring = build_monitoring(self, settings, self.functions)
         if not settings.vendor_dependencies:
             Annotations.of(self).add_error(

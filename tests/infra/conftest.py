@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +41,7 @@ class Synth:
     stack: Any  # infra.stacks.ScelleStack
     template: dict[str, Any]
     assertions: Any  # aws_cdk.assertions.Template
-    chalice_app: Any
+    listing: dict[str, Any]  # what app.py registers in AWS mode (``app_listing``)
 
     def resources(self, type_: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.template["Resources"].items() if v["Type"] == type_}
@@ -63,21 +66,55 @@ class Synth:
         return {name.removeprefix(prefix) for name in self.functions()}
 
 
+_LISTING = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from app import app
+names = {s.name for s in app.event_sources} | {f.name for f in app.pure_lambda_functions}
+names |= {a.name for a in app.builtin_auth_handlers} | ({"api_handler"} if app.routes else set())
+assert names <= set(app.handler_map) | {"api_handler"}
+print(json.dumps({
+    "names": sorted(names),
+    "streams": {s.name: s.stream_arn for s in app.event_sources if type(s).__name__ == "DynamoDBEventConfig"},
+    "schedules": {s.name: str(s.schedule_expression if isinstance(s.schedule_expression, str)
+                              else s.schedule_expression.to_string())
+                  for s in app.event_sources if type(s).__name__ == "ScheduledEventConfig"},
+}))
+"""
+
+
+def app_listing(project_dir: Path) -> dict[str, Any]:
+    """The functions ``app.py`` registers when imported as on AWS (``SCELLE_MODE=aws``), read from
+    ``app.event_sources`` and ``handler_map`` in a fresh interpreter, independently of infra/."""
+    env = {
+        **os.environ,
+        "SCELLE_MODE": "aws",
+        "SCELLE_STAGE": "prod",
+        "SCELLE_RESOURCE_PREFIX": "scelle-prod",
+        "SCELLE_REGION": "eu-west-1",
+        "PYTHONPATH": str(PROJECT_DIR),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _LISTING, str(project_dir)], env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def _synth(name: str, project_dir: Path, outdir: Path) -> Synth:
     started = time.perf_counter()  # the first synth includes importing aws_cdk and starting jsii
     import aws_cdk as cdk
     import cdk_nag
     from aws_cdk.assertions import Template
 
-    from infra.stacks import ScelleStack, StackSettings
-    from infra.stacks.app_model import load_app
+    from infra.stacks.scelle_stack import ScelleStack
+    from infra.stacks.settings import StackSettings
 
     app = cdk.App(outdir=str(outdir))
     stack = ScelleStack(app, StackSettings(vendor_dependencies=False), project_dir=str(project_dir))
     cdk.Aspects.of(stack).add(cdk_nag.AwsSolutionsChecks())
     template = Template.from_stack(stack)
     SYNTH_SECONDS[name] = time.perf_counter() - started
-    return Synth(name, stack, template.to_json(), template, load_app(str(project_dir)))
+    return Synth(name, stack, template.to_json(), template, app_listing(project_dir))
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from chalice.app import DynamoDBEventConfig, ScheduledEventConfig
 from chalice.local import LocalGatewayException
 
 from chalicelib.config import Settings, load_settings
@@ -28,15 +27,9 @@ CONTRACT_SCHEDULES = {
 CONTRACT_ASYNC = ("build_export", "send_mailing", "inbound_mail")
 
 
-def registered(chalice_app) -> set[str]:
-    """Every Lambda function the app registers, read straight from the Chalice app object."""
-    names = {s.name for s in chalice_app.event_sources}
-    names |= {f.name for f in chalice_app.pure_lambda_functions}
-    names |= {a.name for a in chalice_app.builtin_auth_handlers}
-    if chalice_app.routes:
-        names.add("api_handler")
-    assert names <= set(chalice_app.handler_map) | {"api_handler"}
-    return names
+def registered(synth) -> set[str]:
+    """Every Lambda function the app registers in AWS mode (from app.event_sources + handler_map)."""
+    return set(synth.listing["names"])
 
 
 def _table_id(synth, logical):
@@ -49,14 +42,14 @@ def _table_id(synth, logical):
 
 
 def test_every_function_the_app_registers_is_deployed_under_its_fixed_name(each):
-    assert each.handler_names() == registered(each.chalice_app)
+    assert each.handler_names() == registered(each)
     for name, fn in each.functions().items():
         assert name.startswith(PREFIX + "-") and len(name) <= 64
 
 
 def test_the_contract_stand_in_registers_every_contract_handler(contract):
     expected = set(CONTRACT_STREAMS) | set(CONTRACT_SCHEDULES) | set(CONTRACT_ASYNC) | {"api_handler", "jwt_authorizer"}
-    assert registered(contract.chalice_app) == expected
+    assert registered(contract) == expected
 
 
 def test_each_function_has_a_role_of_its_own(each):
@@ -72,7 +65,7 @@ def test_each_function_has_a_role_of_its_own(each):
 
 @pytest.mark.parametrize("handler,table", CONTRACT_STREAMS.items())
 def test_stream_handlers_get_partial_batch_responses_bisect_retries_and_a_dead_letter_queue(each, handler, table):
-    if handler not in registered(each.chalice_app):
+    if handler not in registered(each):
         pytest.skip(f"{handler} is not registered in the {each.name} app yet")
     fn = each.functions()[f"{PREFIX}-{handler}"]
     (event,) = fn["Properties"]["Events"].values()
@@ -91,26 +84,25 @@ def test_stream_handlers_get_partial_batch_responses_bisect_retries_and_a_dead_l
     assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 86400
 
 
-def test_every_stream_source_the_app_declares_is_wired_to_a_real_stream(each):
-    for source in each.chalice_app.event_sources:
-        if isinstance(source, DynamoDBEventConfig):
-            (event,) = each.functions()[f"{PREFIX}-{source.name}"]["Properties"]["Events"].values()
-            assert "Fn::GetAtt" in event["Properties"]["Stream"], source.name
+def test_every_stream_source_the_app_declares_is_wired_to_its_tables_real_stream(each):
+    for name, declared_arn in each.listing["streams"].items():
+        (event,) = each.functions()[f"{PREFIX}-{name}"]["Properties"]["Events"].values()
+        logical = declared_arn.split(":table/")[1].split("/")[0].rsplit("-", 1)[-1]
+        assert event["Properties"]["Stream"] == {"Fn::GetAtt": [_table_id(each, logical), "StreamArn"]}, name
 
 
 @pytest.mark.parametrize("handler,expression", CONTRACT_SCHEDULES.items())
 def test_scheduled_handlers_run_on_the_contract_schedule(each, handler, expression):
-    if handler not in registered(each.chalice_app):
+    if handler not in registered(each):
         pytest.skip(f"{handler} is not registered in the {each.name} app yet")
     (event,) = each.functions()[f"{PREFIX}-{handler}"]["Properties"]["Events"].values()
     assert event == {"Type": "Schedule", "Properties": {"Schedule": expression}}
 
 
 def test_every_schedule_the_app_declares_is_deployed(each):
-    for source in each.chalice_app.event_sources:
-        if isinstance(source, ScheduledEventConfig):
-            (event,) = each.functions()[f"{PREFIX}-{source.name}"]["Properties"]["Events"].values()
-            assert event["Type"] == "Schedule"
+    for name, expression in each.listing["schedules"].items():
+        (event,) = each.functions()[f"{PREFIX}-{name}"]["Properties"]["Events"].values()
+        assert event == {"Type": "Schedule", "Properties": {"Schedule": expression}}
 
 
 def test_inbound_mail_is_notified_of_new_objects_under_inbound_in_the_support_bucket(contract):

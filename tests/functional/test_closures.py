@@ -1,0 +1,108 @@
+"""Closures: daily, monthly and yearly, by hand and by the hourly schedule, in the tenant's time
+zone, with a perpetual grand total that never resets."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.domain.closures import check_rollup
+from chalicelib.domain.records import chain_key
+from tests.support.ledger import at, ledger_on, sale_request
+from tests.support.users import signed_up_account
+
+pytestmark = pytest.mark.functional
+CHAIN = "prod.sales.R1"
+
+
+def _closures(container, tenant_id, chain=CHAIN):
+    return [r for r in container.journal_store.scan(chain_key(tenant_id, chain)) if r.type == "closure"]
+
+
+def test_the_schedule_closes_each_ended_day_then_the_month_then_the_year_and_the_chain_verifies(container, tmp_path):
+    t = ledger_on(container, tmp_path, start=at("2025-12-30", 10))
+    # GIVEN sales on 30 and 31 December 2025 and on 2 January 2026
+    for day, amounts in (("2025-12-30", [1000, 250]), ("2025-12-31", [700]), ("2026-01-02", [1234, 66])):
+        t.clock.set(at(day, 10))
+        for cents in amounts:
+            t.ledger.record_sale(t.caller, sale_request(t.clock, cents), None)
+    # WHEN the hourly schedule runs on 3 January 2026
+    t.clock.set(at("2026-01-03", 12))
+    written = t.ledger.close_due_periods(t.tenant.tenant_id, CHAIN)
+    # THEN three days, December and 2025 are closed, in that order
+    assert [(r.data["kind"], r.data["period"]) for r in written] == [
+        ("day", "2025-12-30"), ("day", "2025-12-31"), ("day", "2026-01-02"), ("month", "2025-12"), ("year", "2025"),
+    ]
+    days = {r.data["period"]: r.data for r in written if r.data["kind"] == "day"}
+    month = next(r.data for r in written if r.data["kind"] == "month")
+    year = next(r.data for r in written if r.data["kind"] == "year")
+    assert days["2025-12-30"]["period_grand_total"] == 1250
+    assert month["period_grand_total"] == 1950 == year["period_grand_total"]
+    check_rollup(month, [days["2025-12-30"], days["2025-12-31"]])
+    # AND the perpetual grand total carries over the year boundary
+    assert days["2026-01-02"]["perpetual_grand_total"] == 1950 + 1300
+    # AND running it again closes nothing more
+    assert t.ledger.close_due_periods(t.tenant.tenant_id, CHAIN) == []
+    report = t.verification.verify(t.tenant.tenant_id, CHAIN)
+    assert report.ok, report
+
+
+def test_a_day_is_closed_in_the_tenant_time_zone_with_its_cutoff(container, tmp_path):
+    # 02:30 in Brussels on 11 March is before the 04:00 cut-off: it belongs to 10 March.
+    t = ledger_on(container, tmp_path, start=at("2026-03-10", 12))
+    t.ledger.record_sale(t.caller, sale_request(t.clock, 500), None)
+    t.clock.set(at("2026-03-11", 1))  # 01:00 UTC = 02:00 Brussels
+    t.ledger.record_sale(t.caller, sale_request(t.clock, 300), None)
+    t.clock.set(at("2026-03-11", 12))
+    closure = t.ledger.close_period(t.caller, t.tenant.tenant_id, CHAIN, "day", "2026-03-10")
+    assert closure.data["period_grand_total"] == 800
+    assert closure.data["entry_count"] == 2
+    assert closure.data["time_zone"] == "Europe/Brussels"
+
+
+def test_a_period_is_closed_once(container, tmp_path):
+    t = ledger_on(container, tmp_path, start=at("2026-03-10", 12))
+    t.ledger.record_sale(t.caller, sale_request(t.clock, 500), None)
+    t.clock.set(at("2026-03-11", 12))
+    t.ledger.close_period(t.caller, t.tenant.tenant_id, CHAIN, "day", "2026-03-10")
+    from chalicelib.domain.errors import Conflict
+
+    with pytest.raises(Conflict) as err:
+        t.ledger.close_period(t.caller, t.tenant.tenant_id, CHAIN, "day", "2026-03-10")
+    assert err.value.field == "period"
+
+
+@pytest.fixture
+def tenant_with_a_sale(api, stack):
+    account = signed_up_account(api, stack)
+    client = api.with_token(account.token)
+    from tests.functional.test_ledger_api import sale_body
+
+    assert client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body()).status == 201
+    return account, client
+
+
+@pytest.mark.parametrize(
+    "body, status, field",
+    [
+        ({"chain": "test.sales.R1", "kind": "day", "period": "2026-13-01"}, 422, "period"),
+        ({"chain": "test.sales.R1", "kind": "day", "period": "2026-11"}, 422, "period"),
+        ({"chain": "test.sales.R1", "kind": "week", "period": "2026-11-23"}, 422, "kind"),
+        ({"chain": "test.sales.R9", "kind": "day", "period": "2026-11-23"}, 404, "chain"),
+        ({"chain": "test.sales.R1", "kind": "day", "period": "2099-01-01"}, 409, "period"),
+    ],
+    ids=["no such date", "month given for a day", "unknown kind", "unknown chain", "not ended yet"],
+)
+def test_a_bad_closure_request_is_a_problem_naming_the_field_and_writes_nothing(
+    tenant_with_a_sale, container, body, status, field
+):
+    account, client = tenant_with_a_sale
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/closures", body)
+    assert reply.status == status, reply
+    assert reply.json["field"] == field
+    assert container.journal_store.head(chain_key(account.tenant_id, "test.sales.R1")).seq == 1
+
+
+def test_closures_are_listed_for_readers(tenant_with_a_sale):
+    account, client = tenant_with_a_sale
+    reply = client.get(f"/v1/tenants/{account.tenant_id}/closures?chain=test.sales.R1")
+    assert reply.status == 200 and reply.json == {"closures": []}
