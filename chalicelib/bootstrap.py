@@ -31,7 +31,14 @@ class Container:
         s = self.settings
         kwargs: dict[str, Any] = {
             "region_name": s.region,
-            "config": Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=15),
+            "config": Config(
+                retries={"max_attempts": 3, "mode": "standard"},
+                connect_timeout=3,
+                read_timeout=15,
+                # Every DynamoDB parameter is built by our code, not by users; botocore's own check of
+                # nested item maps costs ~20% of a 100-item transaction (bench/bench_append.py).
+                parameter_validation=service != "dynamodb",
+            ),
         }
         if s.aws_endpoint_url:
             kwargs["endpoint_url"] = s.aws_endpoint_url
@@ -345,6 +352,7 @@ class Container:
             mailer=lambda: self.mailer,
             journal=lambda: self.event_journal,
             on_anomaly=lambda: count("Anomalies"),
+            entry_amount=lambda tenant_id, chain, seq: _cv_entry_amount(self, tenant_id, chain, seq),
         )
 
     def stream_processor(self, table: str):
@@ -446,6 +454,106 @@ class Container:
                                                            with_stream=False),
         )
 
+    # ---- Support (tickets, news, mailings; docs/decisions/0008-support.md) -------------------
+    @cached_property
+    def support_config(self):
+        from chalicelib.services.support import support_config_from_env
+
+        return support_config_from_env(mail_from=self.settings.mail_from, local=self.settings.mode == "local")
+
+    @cached_property
+    def support_store(self):
+        from chalicelib.adapters.support_dynamodb import DynamoSupportStore
+
+        return DynamoSupportStore(self.dynamodb, self.settings.table_name("support"))
+
+    @cached_property
+    def support_bucket(self):
+        from chalicelib.adapters.support_dynamodb import SupportBucket
+
+        return SupportBucket(self.s3, self.settings.bucket_name("support"))
+
+    @cached_property
+    def support(self):
+        from chalicelib.services.support import SupportService
+
+        return SupportService(
+            self.support_store, self.accounts_store, self.support_bucket, lambda: self.mailer, self.support_config,
+            public_base_url=self.settings.public_base_url,
+            operator_emails=lambda: _cv_operator_emails(self.settings),
+            on_first_response=lambda minutes: _support_metric("FirstResponseBusinessMinutes", minutes),
+            on_overdue=lambda n: _support_metric("TicketsOverdue", n),
+            touch=lambda principal: self.mailing.touch(principal),
+            clock=self.clock,
+        )
+
+    @cached_property
+    def news(self):
+        from chalicelib.services.news import NewsService
+
+        return NewsService(self.support_store, self.accounts_store, touch=lambda p: self.mailing.touch(p),
+                           clock=self.clock)
+
+    @cached_property
+    def unsubscribe_tokens(self):
+        import os
+
+        from chalicelib.adapters.support_dynamodb import load_unsubscribe_key
+        from chalicelib.domain.support import UnsubscribeTokens
+
+        s = self.settings
+        key_dir = s.local_key_dir or s.data_dir / "keys"
+        key_file = key_dir / "unsubscribe.key" if s.mode == "local" else None
+        return UnsubscribeTokens(load_unsubscribe_key(os.environ.get("SCELLE_UNSUBSCRIBE_KEY"), key_file))
+
+    @cached_property
+    def mailing_invoker(self):
+        """Starts ``send_mailing`` asynchronously: Lambda on AWS, a thread in local mode."""
+        from chalicelib.adapters.support_dynamodb import LambdaInvoker, ThreadInvoker
+
+        if self.settings.mode == "local":
+            return ThreadInvoker(lambda payload: _support_run_mailing(self, payload))
+        return LambdaInvoker(self.client("lambda"), f"{self.settings.resource_prefix}-send_mailing")
+
+    @cached_property
+    def mailing(self):
+        from chalicelib.adapters.support_dynamodb import AccountsUserScan
+        from chalicelib.services.mailing import MailingService
+
+        scan = AccountsUserScan(self.dynamodb, self.settings.table_name("accounts"))
+        return MailingService(
+            self.support_store, self.accounts_store, scan.users, lambda: self.mailer, lambda: self.unsubscribe_tokens,
+            lambda payload: self.mailing_invoker(payload), rate=self.support_config.mailing_rate,
+            public_base_url=self.settings.public_base_url, clock=self.clock,
+        )
+
+    # ---- Exports and receipt proofs (issue 7; docs/decisions/0007-export-format.md) -----------
+    @cached_property
+    def exports(self):
+        from chalicelib.adapters.exports import DynamoDBExportJobs, S3ExportObjects, presign_client
+        from chalicelib.services.exports import ExportService, LambdaDispatcher, StoreSource, ThreadDispatcher
+
+        s = self.settings
+        dispatcher = (LambdaDispatcher(self.client("lambda"), f"{s.resource_prefix}-build_export")
+                      if s.mode == "aws" else ThreadDispatcher())
+        return ExportService(
+            jobs=DynamoDBExportJobs(self.dynamodb, s.table_name("ops")),
+            objects=S3ExportObjects(self.s3, presign_client(s), s.bucket_name("exports")),
+            tenants=self.tenants, directory=self.chain_directory,
+            source_for=lambda tenant_id: StoreSource(
+                tenant_id, journal_store=self.journal_store, events_store=self.events_store,
+                checkpoints=self.checkpoints, events_checkpoints=self.events_checkpoints,
+                key_registry=self.key_registry, archive=lambda: self.archive),
+            signer=lambda: self.signer, events=self.event_journal, idempotency=self.idempotency,
+            dispatcher=dispatcher, clock=self.clock,
+        )
+
+    @cached_property
+    def receipts(self):
+        from chalicelib.receipts import ReceiptVerifier
+
+        return ReceiptVerifier(journal_store=self.journal_store, checkpoint_store=self.checkpoint_store)
+
 def _ledger_extra_checks() -> list:
     """Checks beyond the chain itself: closure totals and the perpetual grand total."""
     from chalicelib.domain.closures import ClosureCheck
@@ -485,6 +593,17 @@ def _cv_tenant_country(c: Container, tenant_id: str) -> str | None:
 
 def _cv_admin_emails(c: Container, tenant_id: str) -> list[str]:
     return [m.email for m in c.accounts_store.roster(tenant_id).members if m.counts_as_admin and m.email]
+
+
+def _cv_entry_amount(c: Container, tenant_id: str, chain: str, seq: int) -> int | None:
+    """The amount incl. VAT a ledger entry moves (a sale reversal's ``negated.totals.incl``)."""
+    from chalicelib.domain.records import chain_key
+
+    record = c.journal_store.get(chain_key(tenant_id, chain), seq)
+    data = record.data if record is not None else {}
+    totals = (data.get("negated") or {}).get("totals") or data.get("totals") or {}
+    amount = totals.get("incl")
+    return abs(amount) if isinstance(amount, int) else None
 
 
 def _cv_operator_emails(s: Settings) -> list[str]:
@@ -638,3 +757,38 @@ def backups():
 
 def restore_drill():
     return container().restore_drill
+
+
+# ---- Support -------------------------------------------------------------------------------------
+def support():
+    return container().support
+
+
+def news():
+    return container().news
+
+
+def mailing():
+    return container().mailing
+
+
+def _support_metric(name: str, value: float) -> None:
+    """``TicketsOverdue`` is a count; ``FirstResponseBusinessMinutes`` a number of minutes."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from chalicelib.observability import metrics
+
+    unit = MetricUnit.Count if name == "TicketsOverdue" else MetricUnit.NoUnit
+    metrics.add_metric(name=name, unit=unit, value=value)
+
+
+def _support_run_mailing(c: Container, payload: dict) -> None:
+    """Local mode: what the ``send_mailing`` Lambda does, run in a background thread."""
+    from chalicelib.observability import flush_metrics, logger
+
+    try:
+        c.mailing.handle(payload)
+    except Exception:
+        logger.exception("send_mailing failed", extra={"mailing_id": payload.get("mailing_id")})
+    finally:
+        flush_metrics()

@@ -13,3 +13,12 @@ def _restore_drill(subparsers) -> None:  # `scelle restore-drill`, `scelle backu
 
 
 REGISTRARS.append(_restore_drill)
+
+
+def _support_mail(subparsers) -> None:  # `scelle support-mail FILE.eml` (local mode)
+    from chalicelib.handlers.support import register_cli
+
+    register_cli(subparsers)
+
+
+REGISTRARS.append(_support_mail)

@@ -7,13 +7,15 @@ A batch is one ``TransactWriteItems`` (up to 100 puts), all or nothing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from chalicelib.domain.errors import SequenceConflict, Unavailable, ValidationFailed
+from chalicelib.domain.canonical import canonical_bytes
+from chalicelib.domain.errors import ScelleError, SequenceConflict, Unavailable, ValidationFailed
 from chalicelib.domain.records import SealedRecord
 
 MAX_BATCH = 100
@@ -22,8 +24,14 @@ _deserializer = TypeDeserializer()
 
 
 def to_item(record: SealedRecord, ttl: int | None = None) -> dict[str, Any]:
-    """The DynamoDB item of a record: its ten fields plus pk/sk (and ttl for the event journal)."""
+    """The DynamoDB item of a record: its fields plus pk/sk (and ttl for the event journal).
+
+    ``data`` is stored as its canonical JSON text, exactly the bytes the hash covers (decision
+    0003): a flat item is 4-6x cheaper to write in a transaction than a nested map, and nothing
+    is lost converting numbers back and forth.
+    """
     plain = record.to_dict()
+    plain["data"] = canonical_bytes(record.data).decode("utf-8")
     plain["pk"] = record.chain_key
     plain["sk"] = record.seq
     if ttl is not None:
@@ -31,8 +39,26 @@ def to_item(record: SealedRecord, ttl: int | None = None) -> dict[str, Any]:
     return {k: _serializer.serialize(v) for k, v in plain.items()}
 
 
-def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+def decode_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored item (DynamoDB JSON, e.g. a stream image) as a plain record dict.
+
+    ``data`` is parsed back only when its text is canonical; otherwise the raw text is kept, so
+    the verifier reports the record as ``non_canonical`` at its seq instead of crashing.
+    """
+    plain = {k: _deserializer.deserialize(v) for k, v in item.items()}
+    text = plain.get("data")
+    if isinstance(text, str):
+        try:
+            parsed = json.loads(text)
+            if canonical_bytes(parsed) == text.encode("utf-8"):
+                plain["data"] = parsed
+        except (ValueError, ScelleError):
+            pass
+    return plain
+
+
+# Kept for callers that only need plain values.
+from_item = decode_item
 
 
 class DynamoDBChainStore:

@@ -9,6 +9,7 @@ reads that file back (and only exists when ``SCELLE_EXPOSE_OUTBOX`` is on in loc
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -62,7 +63,8 @@ class OutboxMailer(SesMailer):
         }
         with self._lock:
             self.outbox.parent.mkdir(parents=True, exist_ok=True)
-            with self.outbox.open("a", encoding="utf-8") as fh:
+            fd = os.open(self.outbox, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)  # tokens: owner only
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
         token = next((line for line in text.splitlines() if line.startswith("token: ")), "")
         logger.info(

@@ -101,7 +101,10 @@ def decode_cursor(cursor: str | None) -> str | None:
     if not cursor:
         return None
     try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
+        decoded = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
+        if not decoded or encode_cursor(decoded) != cursor:
+            raise ValueError(cursor)
+        return decoded
     except (ValueError, UnicodeDecodeError):
         from chalicelib.domain.errors import ValidationFailed
 
@@ -128,14 +131,20 @@ class DynamoDBOpsStore:
 
     def advance_head(
         self, before: ChainState, *, table: str, seq: int, hash: str, stream_seq: str, stream_arn: str,
-        add_pending: dict[int, str], now: str,
+        add_pending: dict[int, str], now: str, move_head: bool = True,
     ) -> None:
-        """Move the verifier's head and add entries to ``pending``, if nobody moved it meanwhile."""
+        """Move the verifier's head and add entries to ``pending``, if nobody moved it meanwhile.
+        With ``move_head=False`` only the entries are added (a large batch saved in parts: the head
+        moves with the last part, so a crash in between replays the parts, never skips one)."""
         names: dict[str, str] = {}
-        values: dict[str, Any] = {":table": table, ":seq": seq, ":hash": hash, ":sseq": stream_seq,
-                                  ":arn": stream_arn}
-        sets = ["#t = :table", "seq = :seq", "#h = :hash", "stream_seq = :sseq", "stream_arn = :arn"]
-        names.update({"#t": "table", "#h": "hash"})
+        values: dict[str, Any] = {}
+        sets: list[str] = []
+        if move_head:
+            values.update({":table": table, ":seq": seq, ":hash": hash, ":sseq": stream_seq, ":arn": stream_arn})
+            sets += ["#t = :table", "seq = :seq", "#h = :hash", "stream_seq = :sseq", "stream_arn = :arn"]
+            names.update({"#t": "table", "#h": "hash"})
+        elif not add_pending:
+            return
         conditions = []
         if before.stream_seq is None:
             conditions.append("attribute_not_exists(stream_seq)")
@@ -278,12 +287,16 @@ class InMemoryOpsStore:
             return ChainState(chain_key)
         return replace(state, pending=None if state.pending is None else dict(state.pending))
 
-    def advance_head(self, before, *, table, seq, hash, stream_seq, stream_arn, add_pending, now) -> None:
+    def advance_head(self, before, *, table, seq, hash, stream_seq, stream_arn, add_pending, now,
+                     move_head=True) -> None:
         self._maybe_fail()
         with self._lock:
             current = self._states.get(before.chain_key, ChainState(before.chain_key))
             if current.stream_seq != before.stream_seq:
                 raise Conflict("ops advance_head: condition failed")
+            if not move_head:
+                table, seq, hash = current.table, current.seq, current.hash
+                stream_seq, stream_arn = current.stream_seq, current.stream_arn
             pending = dict(current.pending or {}) if (add_pending or current.pending is not None) else None
             since = current.pending_since
             if add_pending:

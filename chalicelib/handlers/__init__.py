@@ -18,3 +18,13 @@ def register_handlers(app) -> None:
     from chalicelib.handlers.closures import closures_bp
 
     app.register_blueprint(closures_bp)
+
+    # Exports: the asynchronous archive builder (build_export).
+    from chalicelib.handlers.exports import exports_bp
+
+    app.register_blueprint(exports_bp)
+
+    # Support: ticket SLA schedule, newsletter sender, inbound mail (SES -> S3 -> Lambda).
+    from chalicelib.handlers.support import support_handlers_bp
+
+    app.register_blueprint(support_handlers_bp)

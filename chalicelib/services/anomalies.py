@@ -7,8 +7,9 @@ Rules (each one testable on its own, configured by ``AnomalyConfig``):
   one account (``details.email`` / ``details.user_id``) or one address (``details.ip`` /
   ``details.source_ip`` / ``details.address``);
 * ``reversal_share`` — on a reversal, the tenant's reversals of the business day exceed
-  ``reversal_share`` of its sales (by amount when the events carry ``total_cents`` /
-  ``amount_cents``, else by count), from ``min_reversals`` reversals;
+  ``reversal_share`` of its sales (by amount: ``total_cents`` of ``sale_recorded`` events and the
+  reversal entries' ``negated.totals.incl`` read from the ledger; by count when an amount is
+  unknown), from ``min_reversals`` reversals;
 * ``after_hours``    — a sale recorded outside the tenant's opening hours (its own
   ``opening_hours`` when the tenant has them, else ``opening_hours``), in its time zone;
 * ``first_export``   — an export requested by someone who never exported for this tenant;
@@ -231,6 +232,7 @@ class AnomalyService:
         mailer: Callable[[], Any] = lambda: None,
         journal: Callable[[], Any] | None = None,
         on_anomaly: Callable[[], None] | None = None,
+        entry_amount: Callable[[str, str, int], int | None] | None = None,
     ) -> None:
         self._ops = ops
         self._events = events_store
@@ -241,11 +243,12 @@ class AnomalyService:
         self._mailer = mailer
         self._journal = journal
         self._on_anomaly = on_anomaly or (lambda: None)
+        self._entry_amount = entry_amount
 
     # -- evaluation -------------------------------------------------------------------------------
     def on_event(self, record: SealedRecord) -> list[Anomaly]:
         """Run the rules on one new event; file what they find. Returns the anomalies filed now."""
-        event = Event.from_record(record)
+        event = self._with_amount(Event.from_record(record))
         if event.kind == "anomaly":
             return []
         if event.kind == "export_requested":
@@ -268,7 +271,22 @@ class AnomalyService:
 
         records = self._events.by_time(chain_key(tenant_id, EVENTS_CHAIN), utc_timestamp(start), utc_timestamp(end),
                                        limit=self.rules.config.history_limit)
-        return [Event.from_record(r) for r in records]
+        return [self._with_amount(Event.from_record(r)) for r in records]
+
+    def _with_amount(self, event: Event) -> Event:
+        """A reversal event names its ledger entry (chain, seq), not its amount: read it there."""
+        if event.kind != "entry_reversed" or self._entry_amount is None or _amount(event.details) is not None:
+            return event
+        chain, seq = event.details.get("chain"), event.details.get("seq")
+        try:
+            amount = self._entry_amount(event.tenant_id, chain, int(seq)) if chain and seq else None
+        except Exception:
+            logger.exception("could not read a reversal's amount", extra={"chain": chain, "seq": seq})
+            amount = None
+        if amount is None:
+            return event
+        return Event(event.tenant_id, event.seq, event.kind, event.actor, {**event.details, "total_cents": amount},
+                     event.at)
 
     def _first_export(self, event: Event) -> list[Anomaly]:
         actor = event.actor or _first(event.details, ("user_id", "email")) or "unknown"

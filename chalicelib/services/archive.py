@@ -313,22 +313,25 @@ class Archive:
         return [cp for cp in found if cp is not None]
 
     def write_key(self, key: PublicKeyInfo) -> bool:
+        """Archive a published key; a new version when its validity changed (closed by a rotation)."""
+        if self.key(key.key_id) == key:
+            return False
         body = json.dumps(asdict(key), sort_keys=True).encode()
         encrypted = self._crypto.encrypt(body, {"scelle:kind": "public-key", "scelle:key-id": key.key_id})
-        return self._objects.put_new(public_key_key(key.key_id), encrypted, retain_until=self._retain(None),
-                                     metadata={"key-id": quote(key.key_id, safe="")})
+        self._objects.put_version(public_key_key(key.key_id), encrypted, retain_until=self._retain(None),
+                                  metadata={"key-id": quote(key.key_id, safe="")})
+        return True
 
-    def has_key(self, key_id: str) -> bool:
-        return self._objects.head(public_key_key(key_id)) is not None
+    def key(self, key_id: str) -> PublicKeyInfo | None:
+        stored = self._objects.get(public_key_key(key_id))
+        if stored is None:
+            return None
+        body = self._crypto.decrypt(stored.body, {"scelle:kind": "public-key", "scelle:key-id": key_id})
+        return PublicKeyInfo(**json.loads(body))
 
     def keys(self) -> list[PublicKeyInfo]:
-        found = []
-        for object_key in self._objects.keys("v1/keys/"):
-            key_id = unquote(object_key[len("v1/keys/"):].removesuffix(".json"))
-            stored = self._objects.get(object_key)
-            body = self._crypto.decrypt(stored.body, {"scelle:kind": "public-key", "scelle:key-id": key_id})
-            found.append(PublicKeyInfo(**json.loads(body)))
-        return sorted(found, key=lambda k: k.not_before)
+        found = [self.key(unquote(k[len("v1/keys/"):].removesuffix(".json"))) for k in self._objects.keys("v1/keys/")]
+        return sorted((k for k in found if k is not None), key=lambda k: k.not_before)
 
     def chains(self) -> Iterator[tuple[str, str]]:
         """(tenant_id, chain) of every chain with a manifest."""

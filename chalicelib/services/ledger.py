@@ -255,7 +255,7 @@ class LedgerService:
         """What a write answers: the sealed entry and the checkpoint that will cover it."""
         latest = self._checkpoints.latest(record.tenant_id, record.chain)
         covered = latest is not None and latest.checkpoint.size >= record.seq
-        return {
+        view = {
             **entry_view(record),
             "checkpoint": {
                 "covered": covered,
@@ -263,6 +263,11 @@ class LedgerService:
                 "signed_within_seconds": 0 if covered else CHECKPOINT_SCHEDULE_SECONDS,
             },
         }
+        if record.type == "sale":  # the receipt's verification code and QR payload (chalicelib/receipts.py)
+            from chalicelib.receipts import receipt_proof
+
+            view["receipt_proof"] = receipt_proof(record)
+        return view
 
     def _append(self, tenant: Tenant, chain: str, type_: str, payload: dict) -> SealedRecord:
         self._directory.register(tenant.tenant_id, chain)

@@ -168,12 +168,10 @@ class RestoreDrill:
                           checkpoint_size, detail)
 
     def _restore_from_archive(self, target: str, wanted: set[str] | None) -> str:
-        from boto3.dynamodb.types import TypeSerializer
-
-        from chalicelib.domain.records import chain_key
+        from chalicelib.adapters.dynamodb_chain_store import to_item
+        from chalicelib.domain.records import SealedRecord, chain_key
         from chalicelib.services.events import EVENTS_CHAIN
 
-        serializer = TypeSerializer()
         self._create_table(target)
         self._backups.wait_active(target)
         batch: list[dict] = []
@@ -184,8 +182,7 @@ class RestoreDrill:
             chains += 1
             key = chain_key(tenant_id, chain)
             for record in self._archive.records(key):
-                item = {**record, "pk": key, "sk": record["seq"]}
-                batch.append({"PutRequest": {"Item": {k: serializer.serialize(v) for k, v in item.items()}}})
+                batch.append({"PutRequest": {"Item": to_item(SealedRecord.from_item(record))}})
                 if len(batch) == 25:
                     self._write(target, batch)
                     batch = []

@@ -79,15 +79,22 @@ class StreamChange:
 
 
 def _image(value: dict | None) -> dict[str, Any] | None:
+    """A stream image as a record dict, decoded like any stored item (decision 0003)."""
     if value is None:
         return None
-    return {k: _de.deserialize(v) for k, v in value.items()}
+    from chalicelib.adapters.dynamodb_chain_store import decode_item
+
+    return decode_item(value)
+
+
+def _keys(value: dict | None) -> dict[str, Any]:
+    return {k: _de.deserialize(v) for k, v in (value or {}).items()}
 
 
 def parse_stream_record(raw: dict[str, Any], table: str) -> StreamChange:
     """A Lambda DynamoDB stream record (as Lambda or the local pump delivers it) as a change."""
     ddb = raw.get("dynamodb") or {}
-    keys = _image(ddb.get("Keys")) or {}
+    keys = _keys(ddb.get("Keys"))
     created = ddb.get("ApproximateCreationDateTime")
     identity = raw.get("userIdentity") or {}
     return StreamChange(
@@ -180,6 +187,7 @@ class ChainStreamVerifier:
         after_insert: Callable[[SealedRecord], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         catch_up_limit: int = 10_000,
+        commit_chunk: int = 50,
     ) -> None:
         self.table = table
         self._ops = ops
@@ -192,6 +200,8 @@ class ChainStreamVerifier:
         self._clock = clock
         self._catch_up_limit = catch_up_limit
         self._states: dict[str, Any] = {}
+        self._staged: dict[str, dict[str, Any]] = {}
+        self._commit_chunk = commit_chunk
 
     @property
     def source(self) -> str:
@@ -199,6 +209,40 @@ class ChainStreamVerifier:
 
     def begin_batch(self) -> None:
         self._states.clear()
+        self._staged.clear()
+
+    def commit(self) -> set[str]:
+        """Persist what the batch staged, one conditional write per chain (split when large).
+        Returns the chain keys whose write failed: their records must be retried."""
+        failed: set[str] = set()
+        for key in list(self._staged):
+            try:
+                self._commit(key)
+            except Exception:
+                logger.exception("stream verifier state not saved; the chain's records will be retried",
+                                 extra={"chain": key})
+                failed.add(key)
+                self._staged.pop(key, None)
+                self._states.pop(key, None)
+        return failed
+
+    def _commit(self, key: str) -> None:
+        staged = self._staged.pop(key, None)
+        if staged is None:
+            return
+        before, last = staged["before"], self._states[key]
+        adds = sorted(staged["add"].items())
+        chunks = [adds[i:i + self._commit_chunk] for i in range(0, len(adds), self._commit_chunk)] or [[]]
+        for i, chunk in enumerate(chunks):
+            add = dict(chunk)
+            final = i == len(chunks) - 1  # the head moves with the last part only
+            since = json.loads(add[min(add)])["recorded_at"] if add else utc_timestamp(self._clock())
+            self._ops.advance_head(before, table=self.table, seq=last.seq, hash=last.hash,
+                                   stream_seq=last.stream_seq, stream_arn=last.stream_arn or "",
+                                   add_pending=add, now=since, move_head=final)
+            before = replace(before, pending=(before.pending or {}) | add if (add or before.pending is not None)
+                             else None)
+        self._states[key] = replace(last, exists=True)
 
     def end_batch(self) -> None:
         """Write the segments that filled up during the batch (failures wait for the next try)."""
@@ -222,22 +266,19 @@ class ChainStreamVerifier:
                                              evidence=f"{change.event}@{change.sequence_number}@{change.source_arn}"))
 
     def _advance(self, change: StreamChange, state, *, seq: int, hash: str, add: dict[int, str]) -> None:
-        pending_since = None
-        if add:
-            pending_since = json.loads(add[min(add)])["recorded_at"]
-        try:
-            self._ops.advance_head(state, table=self.table, seq=seq, hash=hash, stream_seq=change.sequence_number,
-                                   stream_arn=change.source_arn, add_pending=add,
-                                   now=pending_since or utc_timestamp(self._clock()))
-        except Exception:
-            self._states.pop(change.pk, None)
-            raise
+        """Stage the new head (and the entries for the archive); ``commit`` writes it."""
+        staged = self._staged.setdefault(change.pk, {"before": state, "add": {}})
+        staged["add"].update(add)
         pending = None if (state.pending is None and not add) else {**(state.pending or {}), **add}
+        since = state.pending_since
+        if add and not since:
+            since = json.loads(add[min(add)])["recorded_at"]
         self._states[change.pk] = replace(
             state, table=self.table, seq=seq, hash=hash, stream_seq=change.sequence_number,
-            stream_arn=change.source_arn, pending=pending,
-            pending_since=state.pending_since or pending_since, exists=True,
+            stream_arn=change.source_arn, pending=pending, pending_since=since, exists=True,
         )
+        if len(staged["add"]) >= self._commit_chunk * 2:
+            self._commit(change.pk)  # a large batch of one chain: save progress, keep the item small
 
     # -- dispatch --------------------------------------------------------------------------------
     def handle(self, change: StreamChange) -> None:
@@ -383,6 +424,9 @@ class CheckpointStreamArchiver:
     def begin_batch(self) -> None:
         pass
 
+    def commit(self) -> set[str]:
+        return set()
+
     def end_batch(self) -> None:
         pass
 
@@ -431,8 +475,15 @@ class StreamProcessor:
         self._on_failures = on_failures or (lambda n: None)
 
     def process(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        """Stage every record in order (Powertools reports each failure), then save the staged
+        state per chain; a chain whose save fails fails from its first record of the batch on."""
         from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
+        records = event.get("Records") or []
+        if not records:
+            return {"batchItemFailures": []}
+        ids = [str((r.get("dynamodb") or {}).get("SequenceNumber")) for r in records]
+        chains: list[str] = []
         failed: list[str] = []
 
         def record_handler(record) -> None:
@@ -440,7 +491,9 @@ class StreamProcessor:
             if failed:
                 raise SkippedAfterFailure(f"not processed: record {failed[0]} failed earlier in this batch")
             try:
-                self._handler.handle(parse_stream_record(raw, self.table))
+                change = parse_stream_record(raw, self.table)
+                chains.append(change.pk)
+                self._handler.handle(change)
             except Exception as exc:
                 failed.append(str((raw.get("dynamodb") or {}).get("SequenceNumber")))
                 logger.exception("stream record failed; it will be retried",
@@ -451,9 +504,14 @@ class StreamProcessor:
         processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
         response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                             context=context)
-        if not failed:
+        reported = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        first_bad = min((i for i, sid in enumerate(ids) if sid in reported), default=len(ids))
+        unsaved = self._handler.commit()
+        if unsaved:
+            first_bad = min([first_bad, *(i for i, pk in enumerate(chains) if pk in unsaved)])
+        if first_bad == len(ids):
             self._handler.end_batch()
-        failures = response.get("batchItemFailures", [])
+        failures = [{"itemIdentifier": sid} for sid in ids[first_bad:]]
         if failures:
             self._on_failures(len(failures))
-        return {"batchItemFailures": list(failures)}
+        return {"batchItemFailures": failures}

@@ -1,12 +1,14 @@
 """Alarms and the dashboard: the product's Powertools metrics, plus Lambda, API and DLQ health.
 
-Metric names and the namespace/dimension come from ``chalicelib.observability`` and the contract
-in docs/decisions/0000-contracts-between-modules.md. Alarms notify one SNS topic; informational
-alarms (``notify=False``) only change state on the dashboard.
+The product alarms and dashboard widgets are ``chalicelib.alarms`` (the runbook's list, with
+metric names of docs/decisions/0000); this module adds Lambda errors/throttles, stream iterator
+age, dead letters and API 5xx. Alarms notify one SNS topic; informational ones (severity
+``info``) only change state on the dashboard.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from aws_cdk import Duration
@@ -16,55 +18,55 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
+from chalicelib.alarms import ALARMS, DASHBOARD, AlarmSpec
 from chalicelib.observability import NAMESPACE, SERVICE
 from infra.stacks.functions import API_STAGE, Functions
 from infra.stacks.settings import StackSettings
 
 GTE = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 GT = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
-LT = cw.ComparisonOperator.LESS_THAN_THRESHOLD
 NOT_BREACHING = cw.TreatMissingData.NOT_BREACHING
 
 
-@dataclass(frozen=True)
-class ProductAlarm:
-    metric: str
-    statistic: str
-    threshold: float
-    comparison: cw.ComparisonOperator
-    why: str
-    period_minutes: int = 5
-    periods: int = 1
-    missing: cw.TreatMissingData = NOT_BREACHING
-    notify: bool = True
-
-
-PRODUCT_ALARMS = (
-    ProductAlarm("VerificationFailures", "Sum", 1, GTE, "a chain, checkpoint or archive failed verification"),
-    ProductAlarm("TamperAlarms", "Sum", 1, GTE, "a sealed record was modified or removed"),
-    ProductAlarm("ArchiveLagSeconds", "Maximum", 900, GT, "the archive is more than 15 minutes behind", periods=3),
-    ProductAlarm("StreamBatchFailures", "Sum", 1, GTE, "a stream handler reported failed records"),
-    ProductAlarm("AppendConflicts", "Sum", 100, GT, "sustained write contention on chain heads", periods=3),
-    ProductAlarm("TicketsOverdue", "Maximum", 1, GTE, "a support ticket is past its response time", period_minutes=15),
-    # Informational: no entry appended for 24 hours (quiet tenants are normal; a dead API is not).
-    ProductAlarm(
-        "EntriesAppended",
-        "Sum",
-        1,
-        LT,
-        "no entry appended for 24 hours (informational)",
-        period_minutes=60,
-        periods=24,
-        missing=cw.TreatMissingData.BREACHING,
-        notify=False,
+# Alarms the issue asks for that chalicelib/alarms.py (the runbook's list) does not hold yet.
+# They belong there, with a runbook section in docs/operations.md; until then they live here.
+EXTRA_ALARMS = (
+    AlarmSpec(
+        name="tickets-overdue",
+        metric="TicketsOverdue",
+        statistic="Maximum",
+        comparison="GreaterThanOrEqualToThreshold",
+        threshold=1,
+        period_seconds=900,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+        severity="ticket",
+        meaning="a support ticket is past its response time",
+        action="answer it",
+        runbook="tickets-overdue",
+    ),
+    AlarmSpec(
+        # Informational (no notification): quiet tenants are normal, a dead API is not.
+        name="no-entries-24h",
+        metric="EntriesAppended",
+        statistic="Sum",
+        comparison="LessThanThreshold",
+        threshold=1,
+        period_seconds=3600,
+        evaluation_periods=24,
+        datapoints_to_alarm=24,
+        severity="info",
+        meaning="no entry appended for 24 hours",
+        action="check the API and its clients",
+        runbook="no-entries-24h",
+        treat_missing_data="breaching",
     ),
 )
-DASHBOARD_METRICS = (
-    ("Ledger", ("EntriesAppended", "AppendConflicts", "CheckpointsSigned", "ClosuresWritten")),
-    ("Integrity", ("VerificationFailures", "TamperAlarms", "StreamBatchFailures", "Anomalies")),
-    ("Archive lag (s)", ("ArchiveLagSeconds",)),
-    ("Users and support", ("SignInFailures", "TicketsOverdue", "FirstResponseBusinessMinutes", "MailsSent")),
-)
+PRODUCT_ALARMS = ALARMS + EXTRA_ALARMS
+
+
+def _enum_name(camel: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", camel).upper()
 
 
 def product_metric(name: str, statistic: str = "Sum", period_minutes: int = 5) -> cw.Metric:
@@ -121,17 +123,26 @@ def build_monitoring(scope: Construct, settings: StackSettings, functions: Funct
         alarms.append(made)
         return made
 
-    for a in PRODUCT_ALARMS:
-        alarm(
-            a.metric,
-            product_metric(a.metric, a.statistic, a.period_minutes),
-            a.threshold,
-            a.comparison,
-            a.why,
-            periods=a.periods,
-            missing=a.missing,
-            notify=a.notify,
+    for spec in PRODUCT_ALARMS:
+        metric = cw.Metric(
+            namespace=spec.namespace,
+            metric_name=spec.metric,
+            dimensions_map=spec.resolved_dimensions(prefix),
+            statistic=spec.statistic,
+            period=Duration.seconds(spec.period_seconds),
         )
+        made = alarm(
+            spec.name,
+            metric,
+            spec.threshold,
+            getattr(cw.ComparisonOperator, _enum_name(spec.comparison)),
+            f"[{spec.severity}] {spec.meaning} Action: {spec.action} (docs/operations.md#{spec.runbook})",
+            periods=spec.evaluation_periods,
+            notify=spec.severity != "info",
+            missing=getattr(cw.TreatMissingData, _enum_name(spec.treat_missing_data)),
+        )
+        made.node.default_child.datapoints_to_alarm = spec.datapoints_to_alarm
+    iterator_alarmed = {s.resolved_dimensions(prefix).get("FunctionName") for s in ALARMS if s.metric == "IteratorAge"}
 
     for spec in functions.specs:
         name = settings.function_name(spec.name)
@@ -150,7 +161,7 @@ def build_monitoring(scope: Construct, settings: StackSettings, functions: Funct
                 GTE,
                 f"{name}: {metric.lower()}",
             )
-        if spec.kind == "stream":
+        if spec.kind == "stream" and name not in iterator_alarmed:
             alarm(
                 f"{spec.cfn_id}IteratorAge",
                 cw.Metric(
@@ -196,11 +207,11 @@ def build_monitoring(scope: Construct, settings: StackSettings, functions: Funct
     dashboard.add_widgets(
         *[
             cw.GraphWidget(
-                title=title,
+                title=widget.title,
                 width=6,
-                left=[product_metric(m, "Maximum" if m == "ArchiveLagSeconds" else "Sum") for m in names],
+                left=[product_metric(m, widget.statistic) for m in widget.metrics],
             )
-            for title, names in DASHBOARD_METRICS
+            for widget in DASHBOARD
         ]
     )
     fn_names = [settings.function_name(s.name) for s in functions.specs]

@@ -173,3 +173,13 @@ def test_a_range_is_verified_from_the_signed_checkpoint_before_it(sealed):
     tamper.modify(11, lambda item: _set_total(item, 1))
     report = _verify(container, tenant, first_seq=11)
     assert (report.reason, report.first_bad_seq) == ("hash_mismatch", 11)
+
+
+def test_data_text_rewritten_in_a_non_canonical_form_is_reported_at_its_seq(sealed):
+    container, tenant, tamper, _ = sealed
+    raw = container.dynamodb.get_item(TableName=container.settings.table_name("journal"),
+                                      Key={"pk": {"S": tamper.pk}, "sk": {"N": "4"}})["Item"]
+    raw["data"]["S"] = raw["data"]["S"].replace(",", ", ", 1)  # same meaning, other bytes
+    container.dynamodb.put_item(TableName=container.settings.table_name("journal"), Item=raw)
+    report = _verify(container, tenant)
+    assert (report.reason, report.first_bad_seq) == ("non_canonical", 4)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from chalicelib.alarms import ALARMS
 from chalicelib.observability import NAMESPACE, SERVICE
 
 PREFIX = "scelle-prod"
@@ -53,6 +54,19 @@ def test_each_verification_metric_has_an_alarm_that_notifies(real, metric):
     assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE}]
     assert alarm["AlarmActions"] == [{"Ref": _topic_id(real)}]
     assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_every_alarm_of_the_runbook_list_is_deployed_under_its_name(real):
+    names = {r["Properties"]["AlarmName"] for r in real.resources("AWS::CloudWatch::Alarm").values()}
+    for spec in ALARMS:
+        assert f"{PREFIX}-{spec.name}" in names
+        (alarm,) = [
+            r["Properties"]
+            for r in real.resources("AWS::CloudWatch::Alarm").values()
+            if r["Properties"]["AlarmName"] == f"{PREFIX}-{spec.name}"
+        ]
+        assert alarm["Threshold"] == spec.threshold and alarm["DatapointsToAlarm"] == spec.datapoints_to_alarm
+        assert alarm["Period"] == spec.period_seconds and alarm["ComparisonOperator"] == spec.comparison
 
 
 def test_low_traffic_is_an_informational_alarm_only(real):

@@ -4,10 +4,12 @@ with database access would do. Used by the tamper-matrix tests only."""
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from chalicelib.domain.canonical import canonical_bytes
 from chalicelib.domain.records import SealedRecord
 
 _ser, _de = TypeSerializer(), TypeDeserializer()
@@ -18,11 +20,15 @@ class Tamperer:
         self.client, self.table, self.pk = client, table, chain_key
 
     def read(self, seq: int) -> dict[str, Any]:
+        """The stored item with ``data`` parsed from its stored JSON text, ready to edit."""
         item = self.client.get_item(TableName=self.table, Key={"pk": {"S": self.pk}, "sk": {"N": str(seq)}})["Item"]
-        return {k: _de.deserialize(v) for k, v in item.items()}
+        plain = {k: _de.deserialize(v) for k, v in item.items()}
+        plain["data"] = json.loads(plain["data"])
+        return plain
 
     def write(self, item: dict[str, Any]) -> None:
-        self.client.put_item(TableName=self.table, Item={k: _ser.serialize(v) for k, v in item.items()})
+        stored = {**item, "data": canonical_bytes(item["data"]).decode()}
+        self.client.put_item(TableName=self.table, Item={k: _ser.serialize(v) for k, v in stored.items()})
 
     def delete(self, seq: int) -> None:
         self.client.delete_item(TableName=self.table, Key={"pk": {"S": self.pk}, "sk": {"N": str(seq)}})

@@ -1,0 +1,93 @@
+"""Export routes: request a fiscal or FEC archive (202 + a job), follow it, download it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib import bootstrap
+from chalicelib.api.routing import endpoint
+from chalicelib.api.schemas import ChainName
+from chalicelib.domain.identity import Caller
+from chalicelib.domain.permissions import Permission
+
+exports_bp = Blueprint(__name__)
+TAGS = ("exports",)
+
+
+class ExportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    format: Literal["fiscal", "fec"] = Field(
+        description="fiscal: CSV views (BOI-TVA-DECLA-30-10-30) + sealed records; fec: the French FEC + sealed records")
+    from_: dt.date = Field(alias="from", description="first business day, YYYY-MM-DD")
+    to: dt.date = Field(description="last business day (inclusive), YYYY-MM-DD; the FEC's closing date")
+    chains: list[ChainName] | None = Field(
+        None, min_length=1, max_length=200,
+        description="ledger chains to export (default: all of the tenant's current mode); the event journal is "
+                    "always included")
+
+
+class ExportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expires_in: int = Field(900, ge=1, le=3600, description="lifetime of the download URL in seconds (max 3600)")
+
+
+class Progress(BaseModel):
+    entries_done: int
+    entries_total: int | None
+    percent: int
+
+
+class Download(BaseModel):
+    url: str = Field(description="pre-signed GET of exactly this archive; S3 refuses it after expires_at")
+    expires_in: int
+    expires_at: str
+    file_name: str
+    bytes: int
+    sha256: str = Field(description="SHA-256 of the whole archive")
+    manifest_sha256: str
+
+
+class ExportJob(BaseModel):
+    job_id: str
+    status: Literal["queued", "running", "done", "failed", "expired"]
+    format: str
+    from_: str = Field(alias="from")
+    to: str
+    chains: list[str]
+    fiscal: bool = Field(description="false for a test-mode tenant: the archive is training data, never official")
+    requested_by: str
+    requested_at: str
+    started_at: str | None
+    finished_at: str | None
+    progress: Progress
+    error: dict[str, Any] | None
+    download: Download | None = Field(description="present once done: a fresh URL each time, each one journaled")
+
+
+def _service():
+    return bootstrap.container().exports
+
+
+@endpoint(exports_bp, "POST", "/v1/tenants/{tenant_id}/exports",
+          summary="Request a fiscal or FEC export archive (built asynchronously)", tags=TAGS, body=ExportIn,
+          response=ExportJob, status=202, permission=Permission.EXPORT, idempotent=True)
+def request_export(tenant_id: str, caller: Caller, body: ExportIn):
+    from chalicelib.services.exports import ExportRequest
+
+    key = (exports_bp.current_request.headers or {}).get("idempotency-key")
+    job = _service().request(caller, ExportRequest(body.format, body.from_, body.to, body.chains), key)
+    location = f"/v1/tenants/{tenant_id}/exports/{job['job_id']}"
+    return Response(body=job, status_code=202, headers={"Content-Type": "application/json", "Location": location})
+
+
+@endpoint(exports_bp, "GET", "/v1/tenants/{tenant_id}/exports/{job_id}",
+          summary="An export job's status, progress and, when done, a short-lived download URL", tags=TAGS,
+          query=ExportQuery, response=ExportJob, permission=Permission.EXPORT)
+def get_export(tenant_id: str, job_id: str, caller: Caller, query: ExportQuery):
+    return _service().status(caller, job_id, query.expires_in)

@@ -1,0 +1,176 @@
+"""Exceptional mailings (operator, ``mailing.send``) and the public unsubscribe link.
+
+A mailing is prepared (``POST /v1/operator/mailings``: the audience is resolved in the background),
+then confirmed by quoting the recipient count back (``POST .../confirm``), then sent by
+``send_mailing`` at a bounded rate; ``GET .../{mailing_id}`` shows the progress and ``POST
+.../resume`` continues after a failure without mailing anyone twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+from typing import Annotated, Literal
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from chalicelib import bootstrap
+from chalicelib.api.routing import endpoint
+from chalicelib.domain.identity import Principal
+from chalicelib.domain.permissions import PlatformPermission
+from chalicelib.domain.support import MAX_MONTHS, Mailing, Progress
+
+mailings_bp = Blueprint(__name__)
+TAGS = ("mailings",)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MailingIn(Strict):
+    kind: Literal["newsletter", "recent_users"] = Field(
+        description="newsletter: every verified user; recent_users: users active in the last `months` months"
+    )
+    subject: str = Field(max_length=1000, description="at most 200 characters once trimmed")
+    body: str = Field(max_length=100_000, description="Markdown; an unsubscribe link is added to every mail")
+    months: int | None = Field(None, ge=1, le=MAX_MONTHS, description="recent_users only")
+
+
+class ConfirmIn(Strict):
+    recipients: int = Field(ge=0, description="the recipient count of the prepared mailing, quoted back")
+
+
+class PageQuery(Strict):
+    limit: int = Field(20, ge=1, le=100)
+    cursor: Annotated[str, StringConstraints(max_length=1024)] | None = None
+
+
+class TokenQuery(Strict):
+    token: Annotated[str, StringConstraints(min_length=3, max_length=800)]
+
+
+class ProgressOut(BaseModel):
+    total: int
+    pending: int
+    sent: int
+    skipped: int = Field(description="unsubscribed before their turn")
+    failed: int = Field(description="refused by SES: retried by a resume")
+    uncertain: int = Field(description="claimed, send outcome unknown (crash): never retried, so never mailed twice")
+
+
+class MailingOut(BaseModel):
+    mailing_id: str
+    kind: Literal["newsletter", "recent_users"]
+    subject: str
+    status: Literal["preparing", "prepared", "sending", "failed", "done", "cancelled"]
+    months: int | None
+    recipients: int | None
+    created_at: datetime
+    confirmed_at: datetime | None
+    finished_at: datetime | None
+    last_error: str | None
+    rate_per_second: float
+    progress: ProgressOut | None = None
+    next_step: str | None = None
+
+
+class MailingList(BaseModel):
+    mailings: list[MailingOut]
+    next_cursor: str | None = None
+
+
+class UnsubscribeOut(BaseModel):
+    email: str = Field(description="masked")
+    unsubscribed: bool
+
+
+def progress_out(p: Progress) -> ProgressOut:
+    c = p.counts
+    return ProgressOut(total=p.total, pending=c["pending"], sent=c["sent"], skipped=c["skipped"], failed=c["failed"],
+                       uncertain=c["claimed"])
+
+
+_NEXT = {
+    "preparing": "wait: the recipients are being listed",
+    "prepared": "check the count, then POST .../confirm with {\"recipients\": <count>}",
+    "sending": "sending at a bounded rate; GET this mailing for progress",
+    "failed": "fix the cause (last_error), then POST .../resume",
+}
+
+
+def mailing_out(m: Mailing, progress: Progress | None = None) -> MailingOut:
+    return MailingOut(
+        mailing_id=m.mailing_id, kind=m.kind, subject=m.subject, status=m.status, months=m.months,
+        recipients=m.recipients, created_at=m.created_at, confirmed_at=m.confirmed_at, finished_at=m.finished_at,
+        last_error=m.last_error, rate_per_second=bootstrap.mailing().rate,
+        progress=progress_out(progress) if progress is not None else None, next_step=_NEXT.get(m.status),
+    )
+
+
+@endpoint(mailings_bp, "POST", "/v1/operator/mailings", summary="Prepare a mailing (step 1 of 2)", tags=TAGS,
+          body=MailingIn, response=MailingOut, status=202, permission=PlatformPermission.MAILING_SEND)
+def prepare(principal: Principal, body: MailingIn):
+    return mailing_out(bootstrap.mailing().prepare(principal, kind=body.kind, subject=body.subject, body=body.body,
+                                                   months=body.months))
+
+
+@endpoint(mailings_bp, "GET", "/v1/operator/mailings", summary="Mailings, newest first", tags=TAGS,
+          query=PageQuery, response=MailingList, permission=PlatformPermission.MAILING_SEND)
+def list_mailings(query: PageQuery):
+    mailings, cursor = bootstrap.mailing().list(limit=query.limit, cursor=query.cursor)
+    return MailingList(mailings=[mailing_out(m) for m in mailings], next_cursor=cursor)
+
+
+@endpoint(mailings_bp, "GET", "/v1/operator/mailings/{mailing_id}", summary="A mailing and its progress",
+          tags=TAGS, response=MailingOut, permission=PlatformPermission.MAILING_SEND)
+def get_mailing(mailing_id: str):
+    service = bootstrap.mailing()
+    mailing = service.get(mailing_id)
+    return mailing_out(mailing, service.progress(mailing_id))
+
+
+@endpoint(mailings_bp, "POST", "/v1/operator/mailings/{mailing_id}/confirm",
+          summary="Confirm a prepared mailing and start sending (step 2 of 2)", tags=TAGS, body=ConfirmIn,
+          response=MailingOut, status=202, permission=PlatformPermission.MAILING_SEND)
+def confirm(mailing_id: str, principal: Principal, body: ConfirmIn):
+    return mailing_out(bootstrap.mailing().confirm(principal, mailing_id, body.recipients))
+
+
+@endpoint(mailings_bp, "POST", "/v1/operator/mailings/{mailing_id}/resume",
+          summary="Resume a failed or stalled mailing (nobody is mailed twice)", tags=TAGS, response=MailingOut,
+          status=202, permission=PlatformPermission.MAILING_SEND)
+def resume(mailing_id: str, principal: Principal):
+    return mailing_out(bootstrap.mailing().resume(principal, mailing_id))
+
+
+@endpoint(mailings_bp, "POST", "/v1/operator/mailings/{mailing_id}/cancel", summary="Cancel a mailing",
+          tags=TAGS, response=MailingOut, permission=PlatformPermission.MAILING_SEND)
+def cancel(mailing_id: str, principal: Principal):
+    return mailing_out(bootstrap.mailing().cancel(principal, mailing_id))
+
+
+# ---- public: the link in every mailing -------------------------------------------------------------
+@endpoint(mailings_bp, "GET", "/v1/unsubscribe", summary="The unsubscribe page of a mailing's link (no change)",
+          tags=TAGS, query=TokenQuery, public=True, content_type="text/html")
+def unsubscribe_page(query: TokenQuery):
+    status = bootstrap.mailing().unsubscribe_status(query.token)
+    if status["unsubscribed"]:
+        inner = f"<p>{escape(status['email'])} is unsubscribed from Scellé mailings.</p>"
+    else:
+        inner = (f"<p>Stop Scellé mailings to {escape(status['email'])}?</p>"
+                 f'<form method="post" action="?token={escape(query.token, quote=True)}">'
+                 '<button type="submit">Unsubscribe</button></form>')
+    html = ("<!doctype html><html><head><meta charset=\"utf-8\"><title>Unsubscribe</title></head>"
+            f"<body>{inner}<p>Service mail (tickets, security) is not affected.</p></body></html>")
+    return Response(body=html, status_code=200,
+                    headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
+                             "Content-Security-Policy": "default-src 'none'; form-action 'self'"})
+
+
+@endpoint(mailings_bp, "POST", "/v1/unsubscribe",
+          summary="Unsubscribe from mailings (one click, RFC 8058 style; the body is ignored)", tags=TAGS,
+          query=TokenQuery, response=UnsubscribeOut, public=True)
+def unsubscribe(query: TokenQuery):
+    return UnsubscribeOut(**bootstrap.mailing().unsubscribe(query.token))

@@ -1,0 +1,371 @@
+"""Export jobs: request an archive, build it asynchronously, hand out short-lived download URLs.
+
+* ``request`` checks the request (period, chains, format against the tenant), records the job
+  (``queued``) and the ``export_requested`` event, and dispatches the build: on AWS an
+  asynchronous invocation of the ``build_export`` Lambda function; locally a background thread
+  of the API process (docs/decisions/0007-export-format.md says why).
+* ``build`` claims the job (``queued`` -> ``running``, conditionally: a retried invocation does
+  nothing), streams the archive into the exports bucket (``export_archive.build_archive``),
+  updating the progress, and ends ``done`` (with the archive's and the manifest's SHA-256) or
+  ``failed`` (with the reasons, e.g. every FEC check that failed).
+* ``status`` reports the job; once done it issues a pre-signed URL for exactly that object,
+  valid ``expires_in`` seconds (15 minutes by default, one hour at most), and records the
+  ``export_url_issued`` event with the archive's fingerprint.
+
+Test-mode tenants export training data: the archive says NON-FISCAL everywhere, and auditors may
+not export them at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from chalicelib.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chalicelib.domain.permissions import Role
+from chalicelib.domain.records import SealedRecord, chain_key, utc_timestamp
+from chalicelib.domain.tenant import Tenant
+from chalicelib.services.export_archive import ArchiveSpec, FecInvalid, archive_name, build_archive
+
+KINDS = ("fiscal", "fec")
+URL_TTL_DEFAULT = 900
+URL_TTL_MAX = 3600
+MAX_DAYS = 3 * 366 + 1
+STALE_AFTER = timedelta(minutes=20)
+EVENTS_CHAIN = "events"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---- where records come from ------------------------------------------------------------------
+class StoreSource:
+    """A tenant's chains as stored: records from the journal/events tables (older events that left
+    the 30-day hot table are read back from the archive), checkpoints and published keys."""
+
+    def __init__(self, tenant_id: str, *, journal_store, events_store, checkpoints, events_checkpoints,
+                 key_registry, archive: Callable[[], Any] | None = None) -> None:
+        self._tenant_id = tenant_id
+        self._journal = journal_store
+        self._events = events_store
+        self._checkpoints = checkpoints
+        self._events_checkpoints = events_checkpoints
+        self._keys = key_registry
+        self._archive = archive
+
+    def _services(self, chain: str):
+        if chain == EVENTS_CHAIN:
+            return self._events, self._events_checkpoints
+        return self._journal, self._checkpoints
+
+    def end(self, chain: str) -> int:
+        _, service = self._services(chain)
+        checkpoint = service.checkpoint(self._tenant_id, chain)
+        return checkpoint.size if checkpoint is not None else 0
+
+    def records(self, chain: str, first: int, last: int) -> Iterator[SealedRecord]:
+        store, _ = self._services(chain)
+        key = chain_key(self._tenant_id, chain)
+        expected = first
+        for item in store.raw_items(key, first, last):
+            seq = int(item["sk"]) if "sk" in item else int(item["seq"])
+            if seq > expected and self._archive is not None:
+                for old in self._archive().records(key, expected, seq - 1):
+                    yield SealedRecord.from_item(old)
+            yield SealedRecord.from_item(item)
+            expected = seq + 1
+
+    def checkpoints(self, chain: str, end: int):
+        _, service = self._services(chain)
+        return [s.checkpoint for s in service.list(self._tenant_id, chain) if s.checkpoint.size <= end]
+
+    def keys(self):
+        return self._keys.published()
+
+
+# ---- dispatch ------------------------------------------------------------------------------------
+class ThreadDispatcher:
+    """Local mode: build in a background thread of the API process."""
+
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []
+
+    def __call__(self, service: ExportService, tenant_id: str, job_id: str) -> None:
+        thread = threading.Thread(target=service.build_quietly, args=(tenant_id, job_id),
+                                  name=f"export-{job_id}", daemon=True)
+        self.threads = [t for t in self.threads if t.is_alive()] + [thread]
+        thread.start()
+
+
+class InlineDispatcher:
+    """Build before answering (``scelle export-sample``, some tests)."""
+
+    def __call__(self, service: ExportService, tenant_id: str, job_id: str) -> None:
+        service.build_quietly(tenant_id, job_id)
+
+
+class LambdaDispatcher:
+    """AWS: an asynchronous (``Event``) invocation of the ``build_export`` function."""
+
+    def __init__(self, lambda_client, function_name: str) -> None:
+        self._client = lambda_client
+        self._function = function_name
+
+    def __call__(self, service: ExportService, tenant_id: str, job_id: str) -> None:
+        self._client.invoke(FunctionName=self._function, InvocationType="Event",
+                            Payload=json.dumps({"tenant_id": tenant_id, "job_id": job_id}).encode())
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    kind: str
+    first_day: date
+    last_day: date
+    chains: list[str] | None = None
+
+
+class ExportService:
+    def __init__(
+        self,
+        *,
+        jobs,
+        objects,
+        tenants,
+        directory,
+        source_for: Callable[[str], Any],
+        signer: Callable[[], Any],
+        events,
+        idempotency=None,
+        dispatcher: Callable[[ExportService, str, str], None] | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        on_built: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self._jobs = jobs
+        self._objects = objects
+        self._tenants = tenants
+        self._directory = directory
+        self._source_for = source_for
+        self._signer = signer
+        self._events = events
+        self._idempotency = idempotency
+        self.dispatcher = dispatcher or ThreadDispatcher()
+        self._clock = clock
+        self._on_built = on_built or (lambda job: None)
+
+    # ---- request -------------------------------------------------------------------------------
+    def request(self, caller, req: ExportRequest, idempotency_key: str | None = None) -> dict[str, Any]:
+        tenant = self._tenants.get(caller.tenant_id)
+        if tenant.training and caller.role == Role.AUDITOR:
+            raise Forbidden("this tenant is in test mode: its data is training data, which auditors cannot export",
+                            field="tenant_id")
+        chains = self._chains(tenant, req)
+        self._check(tenant, req)
+        payload = {"format": req.kind, "from": req.first_day.isoformat(), "to": req.last_day.isoformat(),
+                   "chains": chains}
+
+        def work() -> dict[str, Any]:
+            now = utc_timestamp(self._clock())
+            job_id = f"x{uuid.uuid4().hex[:20]}"
+            job = {
+                "job_id": job_id, "tenant_id": tenant.tenant_id, "status": "queued", "format": req.kind,
+                "from": req.first_day.isoformat(), "to": req.last_day.isoformat(), "chains": chains,
+                "fiscal": not tenant.training, "requested_by": caller.user_id, "requested_role": str(caller.role),
+                "requested_at": now, "updated_at": now, "started_at": None, "finished_at": None,
+                "progress": {"entries_done": 0, "entries_total": None}, "object_key": None, "file_name": None,
+                "bytes": None, "sha256": None, "manifest_sha256": None, "error": None,
+            }
+            self._jobs.put(tenant.tenant_id, job_id, job, create=True)
+            self._events.record(tenant.tenant_id, "export_requested", actor=caller.user_id, training=tenant.training,
+                                details={"job_id": job_id, "format": req.kind, "from": job["from"], "to": job["to"],
+                                         "chains": chains, "role": str(caller.role), "fiscal": not tenant.training})
+            self.dispatcher(self, tenant.tenant_id, job_id)
+            return self.view(self._jobs.get(tenant.tenant_id, job_id) or job)
+
+        if self._idempotency is None:
+            return work()
+        return self._idempotency.run(f"{tenant.tenant_id}#export#{caller.user_id}", idempotency_key, payload, work)
+
+    def _chains(self, tenant: Tenant, req: ExportRequest) -> list[str]:
+        mode = f"{tenant.chain_mode}."
+        known = [c for c in self._directory.chains(tenant.tenant_id) if c != EVENTS_CHAIN]
+        if req.chains is None:
+            return sorted(c for c in known if c.startswith(mode))
+        chosen: list[str] = []
+        for index, chain in enumerate(req.chains):
+            field = f"chains.{index}"
+            if chain == EVENTS_CHAIN:
+                raise ValidationFailed("the event journal is always in the archive; list ledger chains only",
+                                       field=field)
+            if not chain.startswith(mode):
+                what = "training (test-mode) data" if chain.startswith("test.") else "production data"
+                raise ValidationFailed(f"{chain!r} holds {what}; this tenant's exports hold only {mode}* chains",
+                                       field=field)
+            if chain not in known:
+                raise ValidationFailed(f"this tenant has no chain {chain!r}", field=field)
+            if chain in chosen:
+                raise ValidationFailed(f"{chain!r} is listed twice", field=field)
+            chosen.append(chain)
+        if not chosen:
+            raise ValidationFailed("list at least one chain, or leave chains out for all of them", field="chains")
+        return sorted(chosen)
+
+    def _check(self, tenant: Tenant, req: ExportRequest) -> None:
+        if req.kind not in KINDS:
+            raise ValidationFailed(f"format is one of {', '.join(KINDS)}", field="format")
+        if req.kind == "fec" and tenant.country != "FR":
+            raise ValidationFailed("the FEC is a French file; this tenant is not French (use format fiscal)",
+                                   field="format")
+        if req.last_day < req.first_day:
+            raise ValidationFailed(f"the period ends ({req.last_day}) before it starts ({req.first_day})", field="to")
+        if (req.last_day - req.first_day).days + 1 > MAX_DAYS:
+            raise ValidationFailed(f"a period is at most {MAX_DAYS} days; export longer spans in several archives",
+                                   field="to")
+        if req.first_day < date(2000, 1, 1):
+            raise ValidationFailed("the period starts before 2000", field="from")
+        today = self._clock().date()
+        if req.first_day > today + timedelta(days=1):
+            raise ValidationFailed(f"the period starts after today ({today})", field="from")
+
+    # ---- build ---------------------------------------------------------------------------------
+    def build_quietly(self, tenant_id: str, job_id: str) -> None:
+        """``build`` for a worker: failures end in the job's status, never in an exception."""
+        try:
+            self.build(tenant_id, job_id)
+        except Exception:
+            from chalicelib.observability import logger
+
+            logger.exception("export build failed", extra={"tenant_id": tenant_id, "job_id": job_id})
+
+    def build(self, tenant_id: str, job_id: str) -> dict[str, Any] | None:
+        job = self._jobs.get(tenant_id, job_id)
+        if job is None or job["status"] != "queued":
+            return job  # done, failed or taken by another invocation: nothing to do
+        now = utc_timestamp(self._clock())
+        job.update(status="running", started_at=now, updated_at=now)
+        try:
+            self._jobs.put(tenant_id, job_id, job, expect_status="queued")
+        except Conflict:
+            return None
+        tenant = self._tenants.get(tenant_id)
+        spec = ArchiveSpec(job_id=job_id, kind=job["format"], first_day=date.fromisoformat(job["from"]),
+                           last_day=date.fromisoformat(job["to"]), chains=tuple(job["chains"]),
+                           requested_by=job["requested_by"], requested_at=job["requested_at"])
+        name = archive_name(tenant, spec)
+        key = f"exports/{tenant_id}/{job_id}/{name}"
+        writer = self._objects.writer(key)
+        sink = _HashingSink(writer)
+
+        def progress(done: int, total: int) -> None:
+            job["progress"] = {"entries_done": done, "entries_total": total}
+            job["updated_at"] = utc_timestamp(self._clock())
+            self._jobs.put(tenant_id, job_id, job)
+
+        try:
+            result = build_archive(sink, tenant=tenant, spec=spec, source=self._source_for(tenant_id),
+                                   signer=self._signer(), clock=self._clock, progress=progress)
+            writer.close()
+        except Exception as exc:
+            writer.abort()
+            job.update(status="failed", finished_at=utc_timestamp(self._clock()), error=_error(exc))
+            job["updated_at"] = job["finished_at"]
+            self._jobs.put(tenant_id, job_id, job)
+            if isinstance(exc, FecInvalid):
+                return job
+            raise
+        job.update(status="done", finished_at=utc_timestamp(self._clock()), object_key=key, file_name=name,
+                   bytes=sink.bytes, sha256=sink.sha256.hexdigest(), manifest_sha256=result.manifest_sha256)
+        job["progress"] = {"entries_done": result.entries, "entries_total": result.entries}
+        job["updated_at"] = job["finished_at"]
+        self._jobs.put(tenant_id, job_id, job)
+        self._on_built(job)
+        return job
+
+    # ---- status and download ----------------------------------------------------------------------
+    def status(self, caller, job_id: str, expires_in: int = URL_TTL_DEFAULT) -> dict[str, Any]:
+        if not 1 <= expires_in <= URL_TTL_MAX:
+            raise ValidationFailed(f"expires_in is 1 to {URL_TTL_MAX} seconds", field="expires_in")
+        job = self._jobs.get(caller.tenant_id, job_id)
+        if job is None:
+            raise NotFound(f"no export job {job_id!r} in this tenant", field="job_id")
+        tenant = self._tenants.get(caller.tenant_id)
+        if tenant.training and caller.role == Role.AUDITOR:
+            raise Forbidden("this tenant is in test mode: auditors cannot export its training data",
+                            field="tenant_id")
+        job = self._stale(job)
+        download = None
+        if job["status"] == "done":
+            if self._objects.size(job["object_key"]) is None:
+                job = {**job, "status": "expired"}
+            else:
+                now = self._clock()
+                url = self._objects.presign(job["object_key"], expires_in, job["file_name"])
+                expires_at = utc_timestamp(now + timedelta(seconds=expires_in))
+                self._events.record(caller.tenant_id, "export_url_issued", actor=caller.user_id,
+                                    training=tenant.training,
+                                    details={"job_id": job_id, "file": job["file_name"], "sha256": job["sha256"],
+                                             "manifest_sha256": job["manifest_sha256"], "expires_in": expires_in,
+                                             "expires_at": expires_at, "role": str(caller.role)})
+                download = {"url": url, "expires_in": expires_in, "expires_at": expires_at,
+                            "file_name": job["file_name"], "bytes": job["bytes"], "sha256": job["sha256"],
+                            "manifest_sha256": job["manifest_sha256"]}
+        return self.view(job, download)
+
+    def _stale(self, job: dict[str, Any]) -> dict[str, Any]:
+        """A queued or running job without progress for 20 minutes has lost its worker."""
+        if job["status"] not in ("queued", "running"):
+            return job
+        try:
+            updated = datetime.fromisoformat(job["updated_at"].replace("Z", "+00:00"))
+        except (KeyError, ValueError):
+            return job
+        if self._clock() - updated < STALE_AFTER:
+            return job
+        return {**job, "status": "failed",
+                "error": {"title": "Worker stopped", "detail": "the export stopped before finishing; request it again"}}
+
+    @staticmethod
+    def view(job: dict[str, Any], download: dict[str, Any] | None = None) -> dict[str, Any]:
+        progress = job.get("progress") or {}
+        done, total = progress.get("entries_done") or 0, progress.get("entries_total")
+        percent = 100 if job["status"] == "done" else (int(100 * done / total) if total else 0)
+        return {
+            "job_id": job["job_id"], "status": job["status"], "format": job["format"], "from": job["from"],
+            "to": job["to"], "chains": job["chains"], "fiscal": job["fiscal"],
+            "requested_by": job["requested_by"], "requested_at": job["requested_at"],
+            "started_at": job.get("started_at"), "finished_at": job.get("finished_at"),
+            "progress": {"entries_done": done, "entries_total": total, "percent": min(percent, 100)},
+            "error": job.get("error"), "download": download,
+        }
+
+
+def _error(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, FecInvalid):
+        return {"title": exc.title, "detail": exc.detail, "problems": [str(p) for p in exc.problems]}
+    from chalicelib.domain.errors import ScelleError
+
+    if isinstance(exc, ScelleError):
+        return {"title": exc.title, "detail": exc.detail}
+    return {"title": "Export failed", "detail": "the archive could not be built; it has been logged"}
+
+
+class _HashingSink:
+    def __init__(self, inner) -> None:
+        self._inner = inner
+        self.sha256 = hashlib.sha256()
+        self.bytes = 0
+
+    def write(self, data) -> int:
+        self._inner.write(data)
+        self.sha256.update(data)
+        self.bytes += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        return None

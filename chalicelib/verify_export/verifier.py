@@ -1,0 +1,731 @@
+"""``scelle verify EXPORT.zip``: check a Scellé export archive offline, trusting nothing in it.
+
+What is checked, in this order (the report lists every problem; the *first* one names the bad
+file, row and seq):
+
+1. the archive opens, ``manifest.json`` and ``manifest.sig`` are present, the manifest is strict
+   JSON (no duplicate keys) in the ``scelle-export/v1`` format;
+2. every key file matches the manifest, the manifest's signature verifies with the published
+   key it names (valid at the export's time) and, with ``trusted_keys``, every key is one the
+   auditor obtained elsewhere (``GET /v1/keys``, the tax office);
+3. the archive holds exactly the files the manifest lists (none missing, none added, no
+   duplicate member) and each one has the SHA-256 the manifest states;
+4. each chain's ``records/<chain>.jsonl`` (one canonical JSON record per line): every hash is
+   recomputed, every link, seq, closure total and perpetual grand total (``ClosureCheck``), the
+   Merkle root at every signed checkpoint of ``checkpoints.csv`` and each checkpoint's signature
+   by a key valid at its time (``domain.verification.verify_chain``), and the chain's size, root
+   and last hash against the signed manifest;
+5. every row of ``entries.csv``, ``lines.csv``, ``closures.csv`` and ``events.csv`` is recomputed
+   from its record and compared cell by cell (a changed, removed, added or reordered row is
+   named with its row number and seq); the FEC file is regenerated from the records and checked
+   against the rules of the administration's checker.
+
+Imports: standard library, ``cryptography`` and ``chalicelib.domain`` only (never boto3).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, time
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from chalicelib.domain import fec as fec_rules
+from chalicelib.domain.checkpoint import Checkpoint, CheckpointError, PublicKeyInfo, find_key, key_valid_at
+from chalicelib.domain.closures import ClosureCheck
+from chalicelib.domain.records import RecordError, SealedRecord, chain_key
+from chalicelib.domain.verification import verify_chain
+from chalicelib.verify_export import format as fmt
+
+try:  # the same optional accelerator as chalicelib.domain.canonical
+    import orjson
+except ImportError:  # pragma: no cover
+    orjson = None  # type: ignore[assignment]
+
+_CHUNK = 1 << 20
+
+
+# ---- report --------------------------------------------------------------------------------------
+@dataclass
+class Finding:
+    """One problem. ``row`` is the data row of a CSV (1 = first row after the header; 0 = the
+    header) or the line of a records / FEC file; ``seq`` the sealed record it concerns."""
+
+    file: str
+    reason: str
+    detail: str
+    row: int | None = None
+    seq: int | None = None
+    chain: str | None = None
+    column: str | None = None
+    rank: int = field(default=5, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("rank")
+        return data
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.row is not None:
+            where.append(f"row {self.row}" if self.file.endswith(".csv") else f"line {self.row}")
+        if self.chain is not None or self.seq is not None:
+            where.append(f"({self.chain or '?'} seq {self.seq if self.seq is not None else '?'})")
+        if self.column:
+            where.append(f"column {self.column}")
+        return f"{' '.join(where)}: [{self.reason}] {self.detail}"
+
+
+@dataclass
+class Report:
+    archive: str
+    findings: list[Finding] = field(default_factory=list)
+    chains: list[dict[str, Any]] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    keys: list[dict[str, Any]] = field(default_factory=list)
+    export: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def first(self) -> Finding | None:
+        return min(self.findings, key=lambda f: f.rank) if self.findings else None
+
+    def ordered(self) -> list[Finding]:
+        return sorted(self.findings, key=lambda f: f.rank)  # stable: discovery order within a rank
+
+    def to_dict(self) -> dict[str, Any]:
+        first = self.first
+        return {
+            "ok": self.ok,
+            "archive": self.archive,
+            "export": self.export,
+            "first_problem": first.to_dict() if first else None,
+            "problems": [f.to_dict() for f in self.ordered()],
+            "chains": self.chains,
+            "files": self.files,
+            "keys": self.keys,
+        }
+
+    def text(self) -> str:
+        out = [f"scelle verify {self.archive}"]
+        exp = self.export
+        if exp:
+            tenant = exp.get("tenant", {})
+            marker = "FISCAL" if exp.get("fiscal") else "NOT FISCAL (training data / données de formation)"
+            out.append(f"  export    {exp.get('kind')} {exp.get('first_day')} .. {exp.get('last_day')}  {marker}")
+            out.append(f"  tenant    {tenant.get('company_name')} ({tenant.get('tenant_id')}, {tenant.get('country')} "
+                       f"{tenant.get('company_number')})")
+        for key in self.keys:
+            out.append(f"  key       {key['key_id']}  sha256:{key['fingerprint']}  valid {key['not_before']} .. "
+                       f"{key['not_after'] or 'now'}")
+        for chain in self.chains:
+            status = "ok" if chain.get("ok") else f"FAILED ({chain.get('reason')})"
+            out.append(f"  chain     {chain['chain']}: {chain.get('entries', 0)} entries, "
+                       f"{chain.get('checkpoints_verified', 0)} signed checkpoint(s) verified, "
+                       f"rows {chain.get('rows', 0)}, {status}")
+        out.append(f"  files     {len(self.files)} listed in the signed manifest")
+        if self.ok:
+            out.append("RESULT: OK - every hash, link, closure, Merkle root, signature and row verifies.")
+            out.append("Compare the key fingerprints above with the ones the company or Scellé publishes "
+                       "(GET /v1/keys), or pass --trusted-key.")
+        else:
+            first = self.first
+            out.append(f"RESULT: FAILED - {len(self.findings)} problem(s). First: {first}")
+            for finding in self.ordered()[1:20]:
+                out.append(f"  also: {finding}")
+            if len(self.findings) > 20:
+                out.append(f"  ... and {len(self.findings) - 20} more (use --json for all)")
+        return "\n".join(out)
+
+
+# ranks: the smaller, the more fundamental (the first problem reported)
+_R_ARCHIVE, _R_KEY, _R_SIGNATURE, _R_FILES, _R_CONTENT, _R_HASH, _R_SECONDARY = 0, 1, 2, 3, 4, 5, 6
+
+
+class _Abort(Exception):
+    pass
+
+
+# ---- crypto --------------------------------------------------------------------------------------
+def _public_key(pem: str):
+    key = serialization.load_pem_public_key(pem.encode("ascii"))
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise ValueError("not an ECDSA P-256 public key")
+    return key
+
+
+def fingerprint(pem: str) -> str:
+    """SHA-256 (hex) of the key's DER SubjectPublicKeyInfo: ``openssl pkey -pubin -outform DER | sha256sum``."""
+    der = _public_key(pem).public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+def _verify(pem: str, message: bytes, signature: bytes) -> bool:
+    try:
+        _public_key(pem).verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+
+def load_trusted_keys(paths: Sequence[str | Path]) -> set[str]:
+    """Fingerprints of trusted keys from PEM files or JSON files shaped like ``GET /v1/keys``."""
+    found: set[str] = set()
+    for path in paths:
+        text = Path(path).read_text(encoding="utf-8")
+        if text.lstrip().startswith("{"):
+            for key in json.loads(text).get("keys", []):
+                found.add(fingerprint(key["public_key_pem"]))
+        else:
+            for block in text.split("-----END PUBLIC KEY-----"):
+                if "-----BEGIN PUBLIC KEY-----" in block:
+                    found.add(fingerprint(block.strip() + "\n-----END PUBLIC KEY-----\n"))
+    return found
+
+
+# ---- reading -------------------------------------------------------------------------------------
+def _parse_record_line(body: bytes) -> tuple[dict | None, str | None, bool]:
+    """``(object, problem, fatal)``: the fast path accepts a line only when it is byte-for-byte
+    the canonical encoding of what it parses to (which also rules out duplicate keys)."""
+    if orjson is not None:
+        try:
+            obj = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            obj = None
+        if type(obj) is dict:
+            try:
+                if orjson.dumps(obj, option=orjson.OPT_SORT_KEYS) == body:
+                    return obj, None, False
+            except TypeError:
+                pass
+    try:
+        obj = fmt.strict_json(body.decode("utf-8"))
+    except fmt.DuplicateKey as exc:
+        return None, f"the record has a {exc}: JSON with duplicate keys is refused", True
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, f"the line is not JSON: {exc}", True
+    if type(obj) is not dict:
+        return None, "the line is not a JSON object", True
+    if orjson is None:
+        from chalicelib.domain.canonical import encode_stdlib
+
+        try:
+            if encode_stdlib(obj) == body:
+                return obj, None, False
+        except Exception:  # noqa: S110 - reported just below as non-canonical
+            pass
+    return obj, "the line is not the record's canonical JSON (sorted keys, no spaces, integers only)", False
+
+
+class _Rows:
+    """A CSV member read row by row, compared with the rows recomputed from the records."""
+
+    def __init__(self, report: Report, zf: zipfile.ZipFile, name: str, header: list[str], present: bool) -> None:
+        self.report, self.name, self.header = report, name, header
+        self.failed = not present
+        self.row = 0
+        self.compared = 0
+        self._peeked: list[str] | None = None
+        self._reader: Iterator[list[str]] | None = None
+        if present:
+            raw = zf.open(name)
+            head = raw.read(3)
+            if head != fmt.BOM.encode("utf-8"):
+                self._fail(0, None, None, "encoding", "the file does not start with the UTF-8 byte-order mark",
+                           column=None)
+                return
+            text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            self._reader = fmt.csv_reader(text)
+            try:
+                first = next(self._reader, None)
+            except Exception as exc:  # csv.Error, UnicodeDecodeError
+                self._fail(0, None, None, "csv", f"unreadable header: {exc}")
+                return
+            if first != header:
+                self._fail(0, None, None, "header", f"the header is not the {name} header of {fmt.FORMAT}")
+
+    def _fail(self, row: int, chain: str | None, seq: int | None, reason: str, detail: str,
+              column: str | None = None) -> None:
+        self.failed = True
+        self.report.findings.append(Finding(self.name, reason, detail, row=row, seq=seq, chain=chain, column=column,
+                                            rank=_R_CONTENT))
+
+    def _next(self) -> list[str] | None:
+        if self._peeked is not None:
+            row, self._peeked = self._peeked, None
+            return row
+        assert self._reader is not None
+        try:
+            return next(self._reader, None)
+        except Exception as exc:  # csv.Error, UnicodeDecodeError
+            self._fail(self.row + 1, None, None, "csv", f"unreadable row: {exc}")
+            return None
+
+    def _peek(self) -> list[str] | None:
+        if self._peeked is None:
+            self._peeked = self._next()
+        return self._peeked
+
+    def expect(self, chain: str, seq: int, rows: Sequence[list[str]], seq_column: int) -> None:
+        """The next ``len(rows)`` rows must be ``rows`` (the rows of record ``chain``/``seq``)."""
+        for expected in rows:
+            if self.failed:
+                return
+            found = self._next()
+            if self.failed:
+                return
+            self.row += 1
+            if found is None:
+                self._fail(self.row, chain, seq, "row_missing",
+                           f"the file ends before the row of {chain} seq {seq}: rows were removed or the tail was cut")
+                return
+            if found == expected:
+                self.compared += 1
+                continue
+            self._mismatch(chain, seq, expected, found, seq_column)
+            return
+
+    def _mismatch(self, chain: str, seq: int, expected: list[str], found: list[str], seq_column: int) -> None:
+        header = self.header
+        found_seq = found[seq_column] if len(found) > seq_column else "?"
+        found_chain = found[0] if seq_column == 1 and found else chain
+        if len(found) != len(expected):
+            self._fail(self.row, chain, seq, "row_changed",
+                       f"{len(found)} cells where the record gives {len(expected)}")
+            return
+        if (found_chain, found_seq) != ((chain if seq_column == 1 else found_chain), str(seq)):
+            self._fail(self.row, chain, seq, "row_order",
+                       f"expected the row of {chain} seq {seq}, found the row of {found_chain} seq {found_seq}: "
+                       "a row was removed, added or moved")
+            return
+        for index, (want, got) in enumerate(zip(expected, found, strict=True)):
+            if want != got:
+                self._fail(self.row, chain, seq, "cell_changed",
+                           f"expected {want!r} (from the sealed record), found {got!r}", column=header[index])
+                return
+
+    def skip_chain(self, chain: str) -> None:
+        """Skip the remaining rows of a chain whose records failed (they cannot be recomputed)."""
+        while not self.failed:
+            row = self._peek()
+            if row is None or not row or row[0] != chain:
+                return
+            self._next()
+            self.row += 1
+
+    def skip_all(self) -> None:
+        while not self.failed and self._next() is not None:
+            self.row += 1
+
+    def finish(self) -> None:
+        if self.failed:
+            return
+        extra = self._next()
+        if extra is not None and not self.failed:
+            self.row += 1
+            chain = extra[0] if extra else "?"
+            self._fail(self.row, None, None, "row_added",
+                       f"row {self.row} ({';'.join(extra[:2])}) matches no sealed record in the export's period "
+                       f"(first cells: chain/seq {chain})")
+
+
+# ---- the verifier ----------------------------------------------------------------------------------
+class _ArchiveVerifier:
+    def __init__(self, path: str | Path, trusted: set[str] | None) -> None:
+        self.path = str(path)
+        self.trusted = trusted
+        self.report = Report(self.path)
+        self.zf: zipfile.ZipFile | None = None
+
+    def add(self, file: str, reason: str, detail: str, rank: int, **kw: Any) -> None:
+        self.report.findings.append(Finding(file, reason, detail, rank=rank, **kw))
+
+    # -- structure ---------------------------------------------------------------------------
+    def _open(self) -> zipfile.ZipFile:
+        try:
+            zf = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            self.add(Path(self.path).name, "unreadable", f"not a readable ZIP archive: {exc}", _R_ARCHIVE)
+            raise _Abort from None
+        names = zf.namelist()
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                self.add(name, "duplicate_member", "the archive holds two files with this name", _R_FILES)
+            seen.add(name)
+        self.names = seen
+        return zf
+
+    def _read(self, name: str, rank: int = _R_ARCHIVE) -> bytes | None:
+        assert self.zf is not None
+        if name not in self.names:
+            self.add(name, "file_missing", "required file is missing from the archive", rank)
+            return None
+        return self.zf.read(name)
+
+    def _manifest(self) -> tuple[dict[str, Any], bytes, bytes | None]:
+        raw = self._read(fmt.MANIFEST)
+        signature = self._read(fmt.SIGNATURE, _R_SIGNATURE)
+        if raw is None:
+            raise _Abort
+        try:
+            manifest = fmt.strict_json(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            self.add(fmt.MANIFEST, "bad_manifest", f"not strict JSON: {exc}", _R_ARCHIVE)
+            raise _Abort from None
+        if not isinstance(manifest, dict) or manifest.get("format") != fmt.FORMAT:
+            self.add(fmt.MANIFEST, "bad_manifest", f"not a {fmt.FORMAT} manifest", _R_ARCHIVE)
+            raise _Abort
+        try:
+            export, tenant = manifest["export"], manifest["tenant"]
+            self.tenant_id = tenant["tenant_id"]
+            self.scope = fmt.Scope(tenant["country"], tenant["time_zone"], export["start_utc"], export["end_utc"])
+            self.files = {entry["path"]: entry for entry in manifest["files"]}
+            self.chains = list(manifest["chains"])
+        except (KeyError, TypeError, ValueError) as exc:
+            self.add(fmt.MANIFEST, "bad_manifest", f"missing or malformed field: {exc}", _R_ARCHIVE)
+            raise _Abort from None
+        self.report.export = {**export, "tenant": tenant}
+        return manifest, raw, signature
+
+    def _sha256(self, name: str) -> tuple[str, int]:
+        assert self.zf is not None
+        digest, size = hashlib.sha256(), 0
+        with self.zf.open(name) as member:
+            while chunk := member.read(_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+        return digest.hexdigest(), size
+
+    def _check_files(self) -> dict[str, Finding]:
+        bad: dict[str, Finding] = {}
+        for name, entry in self.files.items():
+            if name not in self.names:
+                self.add(name, "file_missing", "listed in the signed manifest but missing from the archive", _R_FILES)
+                continue
+            try:
+                digest, size = self._sha256(name)
+            except (zipfile.BadZipFile, OSError, EOFError) as exc:  # a corrupt member (CRC error...)
+                self.add(name, "unreadable", f"the member cannot be read: {exc}", _R_FILES)
+                continue
+            self.report.files.append({"path": name, "sha256": digest, "bytes": size})
+            if digest != entry.get("sha256"):
+                bad[name] = Finding(name, "sha256_mismatch",
+                                    f"SHA-256 {digest} differs from the signed manifest's {entry.get('sha256')}: "
+                                    "the file was changed", rank=_R_HASH)
+        for name in sorted(self.names - set(self.files) - {fmt.MANIFEST, fmt.SIGNATURE}):
+            self.add(name, "file_added", "not listed in the signed manifest: a file was added", _R_FILES)
+        return bad
+
+    # -- keys and signature ----------------------------------------------------------------------
+    def _keys(self, manifest: dict[str, Any], raw: bytes, signature: bytes | None, bad: dict[str, Finding]) -> None:
+        self.keys: list[PublicKeyInfo] = []
+        index_raw = self._read(fmt.KEYS_INDEX, _R_KEY)
+        entries: list[dict[str, Any]] = []
+        if index_raw is not None:
+            try:
+                entries = list(fmt.strict_json(index_raw.decode("utf-8"))["keys"])
+            except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+                self.add(fmt.KEYS_INDEX, "bad_keys", f"not a key list: {exc}", _R_KEY)
+        for entry in entries:
+            try:
+                name = entry["file"]
+                pem_raw = self._read(name, _R_KEY)
+                if pem_raw is None:
+                    continue
+                if name in bad:
+                    self.add(name, "key_replaced", "the key file differs from the one the manifest lists: a key was "
+                                                   "replaced", _R_KEY)
+                    bad.pop(name)
+                pem = pem_raw.decode("ascii")
+                key = PublicKeyInfo(entry["key_id"], entry["not_before"], entry["not_after"], pem)
+                print_ = fingerprint(pem)
+            except (KeyError, TypeError, ValueError, CheckpointError) as exc:
+                self.add(fmt.KEYS_INDEX, "bad_keys", f"key entry {entry!r:.80}: {exc}", _R_KEY)
+                continue
+            self.keys.append(key)
+            self.report.keys.append({"key_id": key.key_id, "fingerprint": print_, "not_before": key.not_before,
+                                     "not_after": key.not_after, "file": name})
+            if self.trusted is not None and print_ not in self.trusted:
+                self.add(name, "key_not_trusted", f"key {key.key_id} (sha256:{print_}) is not among the trusted keys",
+                         _R_KEY)
+        sig_info = manifest.get("signature") or {}
+        key = find_key(self.keys, str(sig_info.get("key_id")))
+        if signature is None:
+            return
+        if key is None:
+            self.add(fmt.MANIFEST, "key_not_valid", f"the manifest is signed by unknown key {sig_info.get('key_id')!r}",
+                     _R_SIGNATURE)
+            return
+        if not _verify(key.public_key_pem, raw, signature):
+            self.add(fmt.MANIFEST, "bad_signature",
+                     f"manifest.sig does not verify manifest.json with key {key.key_id}: the manifest or its "
+                     "signature was altered", _R_SIGNATURE)
+            return
+        generated = manifest["export"].get("generated_at", "")
+        try:
+            valid = key_valid_at(key, generated)
+        except ValueError:
+            valid = False
+        if not valid:
+            self.add(fmt.MANIFEST, "key_not_valid",
+                     f"the manifest is dated {generated}, outside the validity of key {key.key_id}", _R_SIGNATURE)
+
+    def _signature_verifier(self) -> Callable[[str, bytes, bytes], bool]:
+        by_id = {k.key_id: k.public_key_pem for k in self.keys}
+
+        def verify(key_id: str, message: bytes, signature: bytes) -> bool:
+            pem = by_id.get(key_id)
+            return pem is not None and _verify(pem, message, signature)
+
+        return verify
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def _checkpoints(self) -> dict[str, list[Checkpoint]]:
+        found: dict[str, list[Checkpoint]] = {c["chain"]: [] for c in self.chains}
+        expected = [(c["chain"], size) for c in self.chains for size in c.get("checkpoint_sizes", [])]
+        if fmt.CHECKPOINTS not in self.names:
+            return found
+        assert self.zf is not None
+        rows = _Rows(self.report, self.zf, fmt.CHECKPOINTS, fmt.CHECKPOINTS_HEADER, True)
+        if rows.failed:
+            return found
+        position = 0
+        while True:
+            row = rows._next()
+            if row is None or rows.failed:
+                break
+            rows.row += 1
+            chain = row[0] if row else ""
+            if chain not in found or len(row) != len(fmt.CHECKPOINTS_HEADER):
+                rows._fail(rows.row, None, None, "row_added", f"row for unknown chain {chain!r}")
+                break
+            try:
+                checkpoint = fmt.checkpoint_from_row(chain_key(self.tenant_id, chain), row)
+            except (ValueError, CheckpointError, RecordError) as exc:
+                rows._fail(rows.row, chain, None, "cell_changed", f"malformed checkpoint: {exc}")
+                break
+            want = expected[position] if position < len(expected) else None
+            if want != (chain, checkpoint.size):
+                detail = (f"expected the checkpoint of {want[0]} at size {want[1]}" if want else
+                          "the signed manifest lists no more checkpoints")
+                rows._fail(rows.row, chain, checkpoint.size, "row_order",
+                           f"{detail}, found {chain} at size {checkpoint.size}: a row was removed, added or moved")
+                break
+            position += 1
+            found[chain].append(checkpoint)
+        if not rows.failed and position < len(expected):
+            chain, size = expected[position]
+            rows._fail(rows.row + 1, chain, size, "row_missing",
+                       f"the checkpoint of {chain} at size {size} is missing: rows were removed or the tail was cut")
+        return found
+
+    # -- chains and CSV rows -----------------------------------------------------------------------
+    def _records(self, name: str, chain: str, lines: dict[int, int], stop: list[Finding]) -> Iterator[dict]:
+        assert self.zf is not None
+        with self.zf.open(name) as member:
+            for number, line in enumerate(member, start=1):
+                if not line.endswith(b"\n"):
+                    self.add(name, "non_canonical", "the last line has no line feed", _R_CONTENT, row=number,
+                             chain=chain)
+                body = line[:-1] if line.endswith(b"\n") else line
+                obj, problem, fatal = _parse_record_line(body)
+                seq = obj.get("seq") if isinstance(obj, dict) else None
+                if problem is not None:
+                    finding = Finding(name, "non_canonical", problem, row=number, seq=seq if type(seq) is int else None,
+                                      chain=chain, rank=_R_CONTENT)
+                    if fatal:
+                        stop.append(finding)
+                        return
+                    self.report.findings.append(finding)
+                if type(seq) is int:
+                    lines[seq] = number
+                    if len(lines) > 4096:
+                        lines.pop(next(iter(lines)))
+                yield obj  # type: ignore[misc]
+
+    def _chains(self, checkpoints: dict[str, list[Checkpoint]], bad: dict[str, Finding]) -> None:
+        assert self.zf is not None
+        scope, zf = self.scope, self.zf
+        fec_kind = self.report.export.get("kind") == "fec"
+        csv_files = {} if fec_kind else {
+            "entries": _Rows(self.report, zf, fmt.ENTRIES, fmt.entries_header(scope), fmt.ENTRIES in self.files
+                             and fmt.ENTRIES in self.names),
+            "lines": _Rows(self.report, zf, fmt.LINES, fmt.LINES_HEADER, fmt.LINES in self.files
+                           and fmt.LINES in self.names),
+            "closures": _Rows(self.report, zf, fmt.CLOSURES, fmt.closures_header(scope), fmt.CLOSURES in self.files
+                              and fmt.CLOSURES in self.names),
+            "events": _Rows(self.report, zf, fmt.EVENTS, fmt.EVENTS_HEADER, fmt.EVENTS in self.files
+                            and fmt.EVENTS in self.names),
+        }
+        keys, verifier = self.keys, self._signature_verifier()
+        for info in self.chains:
+            chain = info["chain"]
+            name = fmt.records_path(chain)
+            summary: dict[str, Any] = {"chain": chain, "ok": False, "entries": 0, "rows": 0}
+            self.report.chains.append(summary)
+            if name not in self.names or name not in self.files:
+                for rows in csv_files.values():
+                    rows.skip_chain(chain)
+                continue
+            events = chain == fmt.EVENTS_CHAIN
+            cps = checkpoints.get(chain, [])
+            render_errors: list[Finding] = []
+
+            def tap(record: SealedRecord, chain: str = chain, events: bool = events, cps=cps,
+                    summary: dict[str, Any] = summary, errors: list[Finding] = render_errors) -> None:
+                if not scope.covers(record) or not csv_files:
+                    return None
+                summary["rows"] += 1
+                try:
+                    if events:
+                        csv_files["events"].expect(chain, record.seq, [fmt.event_row(record, scope)], 0)
+                        return None
+                    csv_files["entries"].expect(chain, record.seq, [fmt.entry_row(record, scope)], 1)
+                    csv_files["lines"].expect(chain, record.seq, fmt.line_rows(record), 1)
+                    if record.type == "closure":
+                        csv_files["closures"].expect(chain, record.seq, [fmt.closure_row(record, scope, cps)], 1)
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    errors.append(Finding(fmt.records_path(chain), "entry_payload",
+                                          f"the record cannot be shown in the CSV views: {exc!r}", seq=record.seq,
+                                          chain=chain, rank=_R_CONTENT))
+                return None
+
+            lines: dict[int, int] = {}
+            stop: list[Finding] = []
+            extra = [tap] if events else [ClosureCheck(), tap]
+            report = verify_chain(self._records(name, chain, lines, stop), tenant_id=self.tenant_id, chain=chain,
+                                  checkpoints=cps, keys=keys, signature_verifier=verifier, extra_checks=extra)
+            summary.update(entries=report.size, root=report.root, reason=report.reason,
+                           checkpoints_verified=report.checkpoints_verified, proven_size=report.proven_size)
+            self.report.findings.extend(render_errors)
+            if stop:
+                self.report.findings.append(stop[0])
+            elif not report.ok:
+                seq = report.first_bad_seq
+                row = lines.get(seq) if seq is not None else None
+                if row is None and seq is not None:
+                    row = lines.get(seq - 1, seq - 1) + 1
+                self.add(name, report.reason, report.detail, _R_CONTENT, row=row, seq=seq, chain=chain)
+            else:
+                for field_name, want, got in (("last_seq", info.get("last_seq"), report.size),
+                                              ("root", info.get("root"), report.root),
+                                              ("last_hash", info.get("last_hash"), report.head.last_hash)):
+                    if want != got:
+                        self.add(name, "manifest_mismatch",
+                                 f"the signed manifest states {field_name} {want}, the records give {got}: entries "
+                                 "were removed or added", _R_CONTENT, seq=report.size + 1 if field_name == "last_seq"
+                                 else None, chain=chain, row=report.size + 1 if field_name == "last_seq" else None)
+                        break
+                else:
+                    summary["ok"] = not render_errors
+            if stop or not report.ok:
+                for rows in csv_files.values():
+                    rows.skip_chain(chain)
+        for rows in csv_files.values():
+            rows.finish()
+
+    # -- FEC ---------------------------------------------------------------------------------------
+    def _fec(self, manifest: dict[str, Any]) -> None:
+        info = manifest.get("fec")
+        if not info:
+            return
+        assert self.zf is not None
+        name = info["file"]
+        if name not in self.names or name not in self.files:
+            return
+        export, tenant = manifest["export"], manifest["tenant"]
+        first_day, last_day = date.fromisoformat(export["first_day"]), date.fromisoformat(export["last_day"])
+        cutoff = time.fromisoformat(tenant["business_day_cutoff"])
+        ctx = fec_rules.FecContext(siren=tenant["company_number"], country=tenant["country"],
+                                   time_zone=tenant["time_zone"], cutoff=cutoff, first_day=first_day, last_day=last_day)
+        validator = fec_rules.FecValidator(first_day=first_day, last_day=last_day)
+        validator.check_file_name(name, siren=ctx.siren, closing=last_day)
+
+        def records(chain: str) -> Iterator[SealedRecord]:
+            for obj in self._records(fmt.records_path(chain), chain, {}, []):
+                yield SealedRecord.from_item(obj)
+
+        ledger = {c["chain"]: records(c["chain"]) for c in self.chains if c["chain"] != fmt.EVENTS_CHAIN}
+        expected = fec_rules.fec_rows(ledger, ctx)
+        with self.zf.open(name) as member:
+            data = io.TextIOWrapper(member, encoding=fec_rules.ENCODING, newline="")
+            compared = False
+            for number, line in enumerate(data, start=1):
+                text = line[:-2] if line.endswith("\r\n") else line.rstrip("\n")
+                validator.feed(text)
+                if compared:
+                    continue
+                if number == 1:
+                    continue
+                try:
+                    want = next(expected, None)
+                except (fec_rules.FecError, RecordError, KeyError, TypeError, ValueError) as exc:
+                    self.add(name, "fec_regeneration", f"the records cannot be posted: {exc}", _R_CONTENT, row=number)
+                    compared = True
+                    continue
+                if want is None:
+                    self.add(name, "row_added", "no sealed record gives this line", _R_CONTENT, row=number)
+                    compared = True
+                elif want.text != text:
+                    self.add(name, "cell_changed", f"expected {want.text!r} (from the sealed records), found {text!r}",
+                             _R_CONTENT, row=number, seq=want.seq, chain=want.chain)
+                    compared = True
+            if not compared:
+                missing = next(expected, None)
+                if missing is not None:
+                    self.add(name, "row_missing", "the file ends before the lines of this record", _R_CONTENT,
+                             seq=missing.seq, chain=missing.chain)
+        for problem in validator.finish():
+            self.add(name, f"fec_{problem.rule}", problem.detail, _R_SECONDARY, row=problem.line or None,
+                     column=problem.column or None)
+
+    # -- run ------------------------------------------------------------------------------------------
+    def run(self) -> Report:
+        try:
+            self.zf = self._open()
+            manifest, raw, signature = self._manifest()
+            bad = self._check_files()
+            self._keys(manifest, raw, signature, bad)
+            checkpoints = self._checkpoints()
+            self._chains(checkpoints, bad)
+            self._fec(manifest)
+            # A file whose hash differs but whose rows all matched (a README, a reformatted cell...)
+            covered = {f.file for f in self.report.findings}
+            for name, finding in bad.items():
+                if name in covered:
+                    for other in self.report.findings:
+                        if other.file == name and other.rank == _R_CONTENT:
+                            other.detail += " (the file's SHA-256 also differs from the signed manifest)"
+                            break
+                else:
+                    self.report.findings.append(finding)
+        except _Abort:
+            pass
+        finally:
+            if self.zf is not None:
+                self.zf.close()
+        return self.report
+
+
+def verify_archive(path: str | Path, *, trusted_keys: set[str] | None = None) -> Report:
+    """Verify an export archive; ``trusted_keys`` are key fingerprints (``fingerprint``) that every
+    key of the archive must be among. Never raises for bad content: it is in the report."""
+    return _ArchiveVerifier(path, trusted_keys).run()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
