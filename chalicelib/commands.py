@@ -22,3 +22,19 @@ def _support_mail(subparsers) -> None:  # `scelle support-mail FILE.eml` (local 
 
 
 REGISTRARS.append(_support_mail)
+
+
+def _verify_export(subparsers) -> None:  # `scelle verify EXPORT.zip` (offline: stdlib + cryptography only)
+    from chalicelib.verify_export.cli import register
+
+    register(subparsers)
+
+
+def _export_sample(subparsers) -> None:  # `scelle export-sample OUT.zip`
+    from chalicelib.services.export_sample import register_cli
+
+    register_cli(subparsers)
+
+
+REGISTRARS.append(_verify_export)
+REGISTRARS.append(_export_sample)

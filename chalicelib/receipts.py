@@ -13,7 +13,7 @@
 * **Proofs without reading the chain.** An RFC 6962 inclusion proof needs roots of subtrees on
   both sides of the leaf. Every stored checkpoint keeps its compact range (the roots of the
   perfect subtrees of its size), so most of those roots are already known; only the small
-  subtrees next to the receipt (typically fewer than ~2 × the checkpoint interval) are read from
+  subtrees next to the receipt (typically fewer than about twice the checkpoint interval) are read from
   the table. The proof is checked against the signed root before it is returned.
 * **Rate limit.** ``TokenBucket``: per client IP, in memory, per API instance (a Lambda container
   or the local server): 20 requests in a burst, one more every 3 seconds. Several instances each

@@ -310,11 +310,9 @@ class InMemoryIdentity:
     def delete(self, user_id: str) -> None:
         self.users.pop(self._by_email(user_id) or user_id, None)
 
-    def unconfirmed_since(self, email: str):
+    def pool_user_since(self, email: str):
         uid = self._by_email(email)
-        if uid is None or self.users[uid]["confirmed"]:
-            return None
-        return self.users[uid]["created"]
+        return None if uid is None else self.users[uid]["created"]
 
     def sign_in(self, email: str, password: str):
         uid = self._by_email(email)

@@ -75,28 +75,16 @@ class CognitoUsers:
         except BotoCoreError as exc:
             raise self._unavailable(exc) from exc
 
-    def unconfirmed_since(self, email: str) -> datetime | None:
-        """When an unconfirmed pool user with this email was created (None: absent or confirmed)."""
+    def pool_user_since(self, email: str) -> datetime | None:
+        """When the pool user with this email was created (None: there is none)."""
         try:
             user = self._idp.admin_get_user(UserPoolId=self._pool, Username=email)
         except ClientError as exc:
             if _code(exc) == "UserNotFoundException":
                 return None
             raise self._unavailable(exc) from exc
-        if user.get("UserStatus") != "UNCONFIRMED":
-            return None
         created = user.get("UserCreateDate")
         return created.astimezone(UTC) if isinstance(created, datetime) else datetime.now(UTC)
-
-    def user_id(self, email: str) -> str | None:
-        try:
-            user = self._idp.admin_get_user(UserPoolId=self._pool, Username=email)
-        except ClientError as exc:
-            if _code(exc) == "UserNotFoundException":
-                return None
-            raise self._unavailable(exc) from exc
-        attrs = {a["Name"]: a["Value"] for a in user.get("UserAttributes", [])}
-        return attrs.get("sub")
 
     def sign_in(self, email: str, password: str) -> Tokens:
         try:

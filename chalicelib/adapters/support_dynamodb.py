@@ -401,13 +401,15 @@ class DynamoSupportStore:
     def move_recipient(self, mailing_id: str, email: str, from_state: str, to_state: str, **attrs: Any) -> bool:
         """``from_state`` -> ``to_state`` (plus attributes) if the recipient is still in ``from_state``."""
         values: dict[str, Any] = {":from": from_state, ":to": to_state}
+        names = {"#st": "state"}
         sets = ["#st = :to"]
         for i, (name, value) in enumerate((n, v) for n, v in attrs.items() if v is not None):
             values[f":a{i}"] = _iso(value) if isinstance(value, datetime) else value
-            sets.append(f"{name} = :a{i}")
+            names[f"#a{i}"] = name
+            sets.append(f"#a{i} = :a{i}")
         return self._conditional(
             "update_item", Key=_dump(recipient_key(mailing_id, email)), UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression="#st = :from", ExpressionAttributeNames={"#st": "state"},
+            ConditionExpression="#st = :from", ExpressionAttributeNames=names,
             ExpressionAttributeValues=_dump(values),
         )
 

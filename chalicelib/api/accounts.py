@@ -3,6 +3,7 @@ the local-only mail outbox."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -141,31 +142,44 @@ class OutboxOut(BaseModel):
     response=SignUpOut,
     status=201,
     public=True,
+    idempotent=True,
 )
-def signup(body: SignUpIn):
-    a = body.address
-    result = bootstrap.accounts().signup(
-        SignUp(
-            email=body.email,
-            password=body.password,
-            company_name=body.company_name,
-            country=body.country,
-            company_number=body.company_number,
-            vat_number=body.vat_number,
-            address_line1=a.line1,
-            address_postal_code=a.postal_code,
-            address_city=a.city,
-            address_line2=a.line2,
+def signup(body: SignUpIn, request):
+    def work() -> dict:
+        a = body.address
+        result = bootstrap.accounts().signup(
+            SignUp(
+                email=body.email,
+                password=body.password,
+                company_name=body.company_name,
+                country=body.country,
+                company_number=body.company_number,
+                vat_number=body.vat_number,
+                address_line1=a.line1,
+                address_postal_code=a.postal_code,
+                address_city=a.city,
+                address_line2=a.line2,
+            )
         )
-    )
-    return SignUpOut(
-        tenant_id=result.tenant.tenant_id,
-        user_id=result.user.user_id,
-        email=result.user.email,
-        mode=result.tenant.mode,
-        verification_mail="sent" if result.mail_sent else "failed",
-        next_step="verify the email address with the mailed token: POST /v1/verify-email",
-    )
+        return SignUpOut(
+            tenant_id=result.tenant.tenant_id,
+            user_id=result.user.user_id,
+            email=result.user.email,
+            mode=result.tenant.mode,
+            verification_mail="sent" if result.mail_sent else "failed",
+            next_step="verify the email address with the mailed token: POST /v1/verify-email",
+        ).model_dump(mode="json")
+
+    # Scoped by the address; the password never enters the idempotency record (not even hashed).
+    email = body.email.strip().lower()
+    scope = "signup#" + hashlib.sha256(email.encode()).hexdigest()
+    return idempotent(request, scope, body.model_dump(mode="json", exclude={"password"}), work)
+
+
+def idempotent(request, scope: str, payload: dict, work):
+    """Run ``work`` once per ``Idempotency-Key`` (when the client sends one) within ``scope``."""
+    key = (request.headers or {}).get("idempotency-key")
+    return bootstrap.idempotency().run(scope, key, payload, work) if key else work()
 
 
 @endpoint(

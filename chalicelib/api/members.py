@@ -9,6 +9,7 @@ from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from chalicelib import bootstrap
+from chalicelib.api.accounts import idempotent
 from chalicelib.api.routing import endpoint
 from chalicelib.domain.accounts import MAX_GRANT_DAYS, AuditorGrant, Invitation, Membership
 from chalicelib.domain.identity import Caller
@@ -275,9 +276,15 @@ def update_member(tenant_id: str, user_id: str, caller: Caller, body: MemberUpda
     response=InvitationOut,
     status=201,
     permission=Permission.MEMBERS_MANAGE,
+    idempotent=True,
 )
-def invite(tenant_id: str, caller: Caller, body: InvitationIn):
-    return invitation_out(bootstrap.accounts().invite(caller, body.email, body.role).invitation)
+def invite(tenant_id: str, caller: Caller, body: InvitationIn, request):
+    def work() -> dict:
+        return invitation_out(bootstrap.accounts().invite(caller, body.email, body.role).invitation).model_dump(
+            mode="json"
+        )
+
+    return idempotent(request, f"{tenant_id}#{caller.user_id}#invitations", body.model_dump(mode="json"), work)
 
 
 @endpoint(
@@ -326,11 +333,15 @@ def list_grants(tenant_id: str):
     response=GrantOut,
     status=201,
     permission=Permission.AUDITOR_GRANT,
+    idempotent=True,
 )
-def grant_auditor(tenant_id: str, caller: Caller, body: GrantIn):
-    result = bootstrap.accounts().grant_auditor(caller, body.email, body.days, body.note)
-    assert result.grant is not None
-    return grant_out(result.grant)
+def grant_auditor(tenant_id: str, caller: Caller, body: GrantIn, request):
+    def work() -> dict:
+        result = bootstrap.accounts().grant_auditor(caller, body.email, body.days, body.note)
+        assert result.grant is not None
+        return grant_out(result.grant).model_dump(mode="json")
+
+    return idempotent(request, f"{tenant_id}#{caller.user_id}#auditor-grants", body.model_dump(mode="json"), work)
 
 
 @endpoint(

@@ -20,6 +20,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def ensure_port_free(host: str, port: int, what: str) -> None:
     with socket.socket() as s:
+        # As the HTTP server binds: connections in TIME_WAIT after a clean stop do not count,
+        # while a live listener on the port still makes bind() fail.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:

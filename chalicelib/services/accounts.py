@@ -52,7 +52,7 @@ from chalicelib.services.account_ports import (
 )
 
 _POSTAL_CODE = {"BE": re.compile(r"^[1-9]\d{3}$"), "FR": re.compile(r"^\d{5}$")}
-ORPHAN_AGE = timedelta(minutes=10)  # an unconfirmed pool user without records, older than this, is debris
+ORPHAN_AGE = timedelta(minutes=10)  # a pool user without records, older than this, is debris
 
 
 def _now() -> datetime:
@@ -178,6 +178,8 @@ class AccountsService:
             if isinstance(exc, Conflict) and exc.field == "company_number":
                 raise Conflict("a tenant with this company number already exists", field="company_number") from exc
             raise
+        # Mail first: the account exists now, so its owner must get the token even if recording fails.
+        sent = self._send_quietly(email, "Verify your email address for Scellé", self._verification_text(secret))
         self._record(
             tenant,
             "signup",
@@ -189,7 +191,6 @@ class AccountsService:
                 "country": tenant.country,
             },
         )
-        sent = self._send_quietly(email, "Verify your email address for Scellé", self._verification_text(secret))
         return SignUpResult(tenant, user, secret, sent)
 
     def _pool_sign_up(self, email: str, password: str) -> str:
@@ -197,8 +198,9 @@ class AccountsService:
             return self._identity.sign_up(email, password)
         except Conflict:
             # A pool user with no records: debris of a sign-up that died between the pool and the
-            # table. Reclaim it once it is old enough not to be a sign-up still in flight.
-            since = self._identity.unconfirmed_since(email)
+            # table (and whose clean-up failed too). Reclaim it once it is old enough not to be a
+            # sign-up still in flight.
+            since = self._identity.pool_user_since(email)
             if since is None or self._clock() - since < ORPHAN_AGE or self._store.user_id_for_email(email):
                 raise
             logger.warning("reclaiming an orphan pool user", extra={"pool_user_created": _iso(since)})
@@ -367,6 +369,8 @@ class AccountsService:
             grant_id=grant.grant_id if grant else None,
         )
         try:
+            if new_user is not None:
+                self._identity.confirm(user_id)  # the mailed token proved the mailbox
             self._store.accept_invitation(token, invitation, membership, new_user, now)
         except Exception as exc:
             if new_user is not None:
@@ -380,8 +384,6 @@ class AccountsService:
                     detail.get(exc.field or "", "This invitation is no longer valid."), field="token"
                 ) from exc
             raise
-        if new_user is not None:
-            self._identity.confirm(user_id)
         tenant = self._tenant(invitation.tenant_id)
         self._record(
             tenant,
@@ -539,11 +541,11 @@ class AccountsService:
         user_id = self._pool_sign_up(email, password)
         user = User(user_id, email, email_verified=True, operator=True, created_at=self._clock())
         try:
+            self._identity.confirm(user_id)
             self._store.create_user(user)
         except Exception:
             self._forget_pool_user(user_id)
             raise
-        self._identity.confirm(user_id)
         return user
 
     # ---- helpers --------------------------------------------------------------------------

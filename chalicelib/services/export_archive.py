@@ -309,8 +309,9 @@ def build_archive(
     zf.comment = (b"NOT FISCAL - training data / NON FISCAL - donnees de formation" if tenant.training
                   else b"Scelle export - verify with: scelle verify " + archive_name(tenant, spec).encode("ascii"))
     zf.close()
-    return ArchiveResult(file_name=archive_name(tenant, spec), manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
-                         entries=done, files=files, fiscal=not tenant.training)
+    return ArchiveResult(file_name=archive_name(tenant, spec),
+                         manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(), entries=done, files=files,
+                         fiscal=not tenant.training)
 
 
 def _json(value: Any) -> bytes:
@@ -399,7 +400,8 @@ def readme_texts(tenant: Tenant, spec: ArchiveSpec, scope: fmt.Scope, generated_
         + csv_fr + fec_fr
         + "- records/<chaîne>.jsonl : chaque enregistrement scellé, une ligne JSON canonique par enregistrement, "
         "depuis le premier (seq 1) jusqu'au dernier checkpoint signé ;\n"
-        "- checkpoints.csv : les checkpoints signés (racine de Merkle) ; keys/ : les clés publiques et leur validité ;\n"
+        "- checkpoints.csv : les checkpoints signés (racine de Merkle) ;\n"
+        "- keys/ : les clés publiques et leur validité ;\n"
         "- manifest.json : l'empreinte SHA-256 de chaque fichier ; manifest.sig : sa signature ECDSA P-256.\n\n"
         "Vérifier\n  scelle verify CETTE_ARCHIVE.zip      (hors ligne, sans compte AWS)\n"
         "  openssl dgst -sha256 -verify keys/<clé>.pem -signature manifest.sig manifest.json\n"

@@ -105,6 +105,7 @@ class ScelleChalice(Chalice):
                 str(config_file),
             ],
             env=env,
+            cwd=self.source_dir,  # `python -m` puts the cwd first on sys.path: it must hold the app's app.py
             capture_output=True,
             text=True,
             check=False,

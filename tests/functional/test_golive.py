@@ -40,8 +40,15 @@ def test_after_go_live_the_sign_in_events_are_official(api, stack):
     assert events[-1]["training"] is False
 
 
-@pytest.mark.parametrize(("body", "field"), [({}, "confirm"), ({"confirm": False}, "confirm"),
-                                             ({"confirm": "yes"}, "confirm"), ({"confirm": True, "mode": "test"}, "mode")])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "confirm"),
+        ({"confirm": False}, "confirm"),
+        ({"confirm": "yes"}, "confirm"),
+        ({"confirm": True, "mode": "test"}, "mode"),
+    ],
+)
 def test_going_live_needs_an_explicit_confirmation(api, stack, body, field):
     owner = signed_up_account(api, stack)
     before = count_all(stack)

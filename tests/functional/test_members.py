@@ -21,7 +21,9 @@ def owner(api, stack):
 
 
 def kinds(api, account):
-    return [e["kind"] for e in api.with_token(account.token).get(f"/v1/tenants/{account.tenant_id}/events").json["events"]]
+    return [
+        e["kind"] for e in api.with_token(account.token).get(f"/v1/tenants/{account.tenant_id}/events").json["events"]
+    ]
 
 
 def test_an_admin_invites_a_seller_who_joins_and_signs_in(api, stack, owner):
@@ -44,8 +46,9 @@ def test_an_admin_invites_a_seller_who_joins_and_signs_in(api, stack, owner):
 def test_an_accountant_keeps_the_books_of_many_tenants_and_picks_one_in_the_path(api, stack, owner):
     other = signed_up_account(api, stack, "FR")
     accountant = member(api, stack, owner.tenant_id, owner.token, "accountant")
-    api.with_token(other.token).post(f"/v1/tenants/{other.tenant_id}/invitations",
-                                     {"email": accountant.email, "role": "accountant"})
+    api.with_token(other.token).post(
+        f"/v1/tenants/{other.tenant_id}/invitations", {"email": accountant.email, "role": "accountant"}
+    )
     joined = api.post("/v1/invitations/accept", {"token": mailed_token(api, accountant.email)})
     assert joined.status == 200 and joined.json["account"] == "existing"
     client = api.with_token(accountant.token)
@@ -62,8 +65,11 @@ def test_the_admin_changes_roles_and_the_change_is_journaled(api, stack, owner):
     assert changed.status == 200 and changed.json["role"] == "manager", changed
     assert api.with_token(seller.token).get(f"/v1/tenants/{owner.tenant_id}/members").status == 403
     event = api.with_token(owner.token).get(f"/v1/tenants/{owner.tenant_id}/events").json["events"][-1]
-    assert event["kind"] == "role_changed" and event["details"] == {"user_id": seller.user_id, "from": "seller",
-                                                                    "to": "manager"}
+    assert event["kind"] == "role_changed" and event["details"] == {
+        "user_id": seller.user_id,
+        "from": "seller",
+        "to": "manager",
+    }
     assert event["actor"] == owner.user_id
 
 
@@ -89,13 +95,16 @@ def test_the_last_admin_cannot_be_demoted_or_disabled(api, stack, owner):
     assert api.with_token(second.token).put(path, {"role": "accountant"}).status == 200
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"email": "nope", "role": "seller"}, "email"),
-    ({"email": "a@b.example", "role": "auditor"}, "role"),
-    ({"email": "a@b.example", "role": "owner"}, "role"),
-    ({"email": "a@b.example"}, "role"),
-    ({"email": "a@b.example", "role": "seller", "tenant_id": "t" + "0" * 20}, "tenant_id"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "nope", "role": "seller"}, "email"),
+        ({"email": "a@b.example", "role": "auditor"}, "role"),
+        ({"email": "a@b.example", "role": "owner"}, "role"),
+        ({"email": "a@b.example"}, "role"),
+        ({"email": "a@b.example", "role": "seller", "tenant_id": "t" + "0" * 20}, "tenant_id"),
+    ],
+)
 def test_a_bad_invitation_is_a_422_naming_the_field_and_nothing_is_written(api, stack, owner, body, field):
     before = count_all(stack)
     reply = api.with_token(owner.token).post(f"/v1/tenants/{owner.tenant_id}/invitations", body)
@@ -104,13 +113,21 @@ def test_a_bad_invitation_is_a_422_naming_the_field_and_nothing_is_written(api, 
 
 
 def test_inviting_an_active_member_is_a_409(api, stack, owner):
-    reply = api.with_token(owner.token).post(f"/v1/tenants/{owner.tenant_id}/invitations",
-                                             {"email": owner.email.upper(), "role": "seller"})
+    reply = api.with_token(owner.token).post(
+        f"/v1/tenants/{owner.tenant_id}/invitations", {"email": owner.email.upper(), "role": "seller"}
+    )
     assert reply.status == 409 and reply.json["field"] == "email"
 
 
-@pytest.mark.parametrize(("body", "field"), [({}, "body"), ({"role": "auditor"}, "role"), ({"disabled": "yes"}, "disabled"),
-                                             ({"role": "seller", "extra": 1}, "extra")])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "body"),
+        ({"role": "auditor"}, "role"),
+        ({"disabled": "yes"}, "disabled"),
+        ({"role": "seller", "extra": 1}, "extra"),
+    ],
+)
 def test_a_bad_member_change_is_a_422_naming_the_field(api, stack, owner, body, field):
     before = count_all(stack)
     reply = api.with_token(owner.token).put(f"/v1/tenants/{owner.tenant_id}/members/{owner.user_id}", body)
@@ -128,8 +145,11 @@ def test_an_invitation_token_is_single_use_and_a_new_account_needs_a_good_passwo
     api.with_token(owner.token).post(f"/v1/tenants/{owner.tenant_id}/invitations", {"email": email, "role": "manager"})
     token = mailed_token(api, email)
     before = count_all(stack)
-    for body, field in (({"token": token}, "password"), ({"token": token, "password": "weak"}, "password"),
-                        ({"token": "forged"}, "token")):
+    for body, field in (
+        ({"token": token}, "password"),
+        ({"token": token, "password": "weak"}, "password"),
+        ({"token": "forged"}, "token"),
+    ):
         reply = api.post("/v1/invitations/accept", body)
         assert reply.status == 422 and reply.json["field"] == field, reply
     assert count_all(stack) == before
@@ -141,15 +161,18 @@ def test_an_invitation_token_is_single_use_and_a_new_account_needs_a_good_passwo
 def test_an_auditor_gets_read_only_access_until_the_grant_is_revoked(api, stack, owner):
     admin = api.with_token(owner.token)
     email = unique_email("inspector")
-    granted = admin.post(f"/v1/tenants/{owner.tenant_id}/auditor-grants",
-                         {"email": email, "days": 10, "note": "SPF Finances, case 7"})
+    granted = admin.post(
+        f"/v1/tenants/{owner.tenant_id}/auditor-grants", {"email": email, "days": 10, "note": "SPF Finances, case 7"}
+    )
     assert granted.status == 201 and granted.json["status"] == "pending", granted
     accepted = api.post("/v1/invitations/accept", {"token": mailed_token(api, email), "password": PASSWORD})
     assert accepted.json["role"] == "auditor" and accepted.json["valid_until"] == granted.json["valid_until"]
     auditor = api.with_token(sign_in(api, email)["id_token"])
     assert auditor.get(f"/v1/tenants/{owner.tenant_id}/events").status == 200
-    assert auditor.post(f"/v1/tenants/{owner.tenant_id}/invitations",
-                        {"email": unique_email(), "role": "seller"}).status == 403
+    assert (
+        auditor.post(f"/v1/tenants/{owner.tenant_id}/invitations", {"email": unique_email(), "role": "seller"}).status
+        == 403
+    )
     grants = admin.get(f"/v1/tenants/{owner.tenant_id}/auditor-grants").json["grants"]
     assert [(g["grant_id"], g["status"]) for g in grants] == [(granted.json["grant_id"], "active")]
     revoked = admin.delete(f"/v1/tenants/{owner.tenant_id}/auditor-grants/{granted.json['grant_id']}")
@@ -161,11 +184,16 @@ def test_an_auditor_gets_read_only_access_until_the_grant_is_revoked(api, stack,
     assert "auditor_granted" in kinds(api, owner) and "invitation_accepted" in kinds(api, owner)
 
 
-@pytest.mark.parametrize(("body", "field"), [({"email": "a@b.example", "days": 0}, "days"),
-                                             ({"email": "a@b.example", "days": 367}, "days"),
-                                             ({"email": "a@b.example", "days": "ten"}, "days"),
-                                             ({"email": "bad", "days": 3}, "email"),
-                                             ({"days": 3}, "email")])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "a@b.example", "days": 0}, "days"),
+        ({"email": "a@b.example", "days": 367}, "days"),
+        ({"email": "a@b.example", "days": "ten"}, "days"),
+        ({"email": "bad", "days": 3}, "email"),
+        ({"days": 3}, "email"),
+    ],
+)
 def test_a_bad_auditor_grant_is_a_422_naming_the_field_and_nothing_is_written(api, stack, owner, body, field):
     before = count_all(stack)
     reply = api.with_token(owner.token).post(f"/v1/tenants/{owner.tenant_id}/auditor-grants", body)
@@ -175,8 +203,9 @@ def test_a_bad_auditor_grant_is_a_422_naming_the_field_and_nothing_is_written(ap
 
 def test_an_auditor_cannot_be_changed_through_members(api, stack, owner):
     auditor = member(api, stack, owner.tenant_id, owner.token, "auditor")
-    reply = api.with_token(owner.token).put(f"/v1/tenants/{owner.tenant_id}/members/{auditor.user_id}",
-                                            {"role": "admin"})
+    reply = api.with_token(owner.token).put(
+        f"/v1/tenants/{owner.tenant_id}/members/{auditor.user_id}", {"role": "admin"}
+    )
     assert reply.status == 409
 
 
@@ -185,9 +214,21 @@ def test_a_platform_operator_cannot_join_or_read_a_tenant(api, stack, owner):
 
     email = unique_email("operator")
     bootstrap.accounts().create_operator(email, PASSWORD)
-    refused = api.with_token(owner.token).post(f"/v1/tenants/{owner.tenant_id}/invitations",
-                                               {"email": email, "role": "accountant"})
+    refused = api.with_token(owner.token).post(
+        f"/v1/tenants/{owner.tenant_id}/invitations", {"email": email, "role": "accountant"}
+    )
     assert refused.status == 422 and refused.json["field"] == "email"
     operator = api.with_token(sign_in(api, email)["id_token"])
     assert operator.get("/v1/me").json["operator"] is True
     assert operator.get(f"/v1/tenants/{owner.tenant_id}").status == 404
+
+
+def test_an_invitation_retried_with_the_same_idempotency_key_is_sent_once(api, stack, owner):
+    email = unique_email()
+    admin = api.with_token(owner.token)
+    headers = {"Idempotency-Key": "invite-1"}
+    path = f"/v1/tenants/{owner.tenant_id}/invitations"
+    first = admin.post(path, {"email": email, "role": "seller"}, headers=headers)
+    again = admin.post(path, {"email": email, "role": "seller"}, headers=headers)
+    assert first.status == again.status == 201 and first.json == again.json
+    assert len(admin.get(f"/v1/tenants/{owner.tenant_id}/members").json["invitations"]) == 1

@@ -37,14 +37,20 @@ def test_a_failure_for_an_address_without_a_tenant_is_recorded_on_the_platform_j
 
     email = unique_email("ghost")
     api.post("/v1/auth/signin", {"email": email, "password": PASSWORD})
-    records = bootstrap.event_journal().list("_platform", start="2000-01-01T00:00:00.000000Z",
-                                             end="2999-01-01T00:00:00.000000Z", limit=10_000)
+    records = bootstrap.event_journal().list(
+        "_platform", start="2000-01-01T00:00:00.000000Z", end="2999-01-01T00:00:00.000000Z", limit=10_000
+    )
     assert any(r.data["kind"] == "signin_failed" and r.data["details"]["email"] == email for r in records)
 
 
-@pytest.mark.parametrize(("body", "field"), [({"email": "x", "password": PASSWORD}, "email"),
-                                             ({"email": "a@b.example"}, "password"),
-                                             ({"email": "a@b.example", "password": ""}, "password")])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "x", "password": PASSWORD}, "email"),
+        ({"email": "a@b.example"}, "password"),
+        ({"email": "a@b.example", "password": ""}, "password"),
+    ],
+)
 def test_a_malformed_sign_in_is_a_422_naming_the_field(api, body, field):
     reply = api.post("/v1/auth/signin", body)
     assert reply.status == 422 and reply.json["field"] == field
@@ -109,3 +115,53 @@ def test_signing_out_everywhere_revokes_every_refresh_token(api, stack):
 
 def test_signing_out_needs_a_token(api):
     assert api.post("/v1/auth/signout").status == 401
+
+
+def test_a_token_issued_to_another_app_client_is_refused(api, stack):
+    from chalicelib import bootstrap
+
+    account = signed_up_account(api, stack)
+    cognito = bootstrap.container().cognito
+    other = cognito.create_user_pool_client(
+        UserPoolId=stack.settings.user_pool_id,
+        ClientName="other-app",
+        GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"],
+    )
+    result = cognito.initiate_auth(
+        ClientId=other["UserPoolClient"]["ClientId"],
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": account.email, "PASSWORD": PASSWORD},
+    )
+    for token in (result["AuthenticationResult"]["AccessToken"], result["AuthenticationResult"]["IdToken"]):
+        assert api.with_token(token).get("/v1/me").status == 401
+
+
+def test_the_event_journal_is_read_page_by_page(api, stack):
+    account = signed_up_account(api, stack)
+    for _ in range(2):
+        sign_in(api, account.email)
+    client = api.with_token(account.token)
+    first = client.get(f"/v1/tenants/{account.tenant_id}/events?limit=2").json
+    assert len(first["events"]) == 2 and first["next_cursor"]
+    rest = client.get(f"/v1/tenants/{account.tenant_id}/events?limit=100&cursor={first['next_cursor']}").json
+    seqs = [e["seq"] for e in first["events"] + rest["events"]]
+    assert seqs == list(range(1, len(seqs) + 1)) and rest["next_cursor"] is None
+    assert [e["kind"] for e in rest["events"]][-2:] == ["signin_succeeded", "signin_succeeded"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=0", "limit"),
+        ("limit=x", "limit"),
+        ("cursor=abc", "cursor"),
+        ("start=2025-01-01T00:00:00", "start"),
+        ("foo=1", "foo"),
+        ("start=2025-02-01T00:00:00Z&end=2025-01-01T00:00:00Z", "start"),
+    ],
+)
+def test_a_bad_event_query_is_a_422_naming_the_field(api, stack, query, field):
+    account = signed_up_account(api, stack)
+    reply = api.with_token(account.token).get(f"/v1/tenants/{account.tenant_id}/events?{query}")
+    assert reply.status == 422 and reply.json["field"] == field, reply

@@ -36,7 +36,8 @@ def test_a_company_signs_up_and_its_new_user_is_the_admin_of_a_test_mode_tenant(
     me = api.with_token(token).get("/v1/me").json
     assert me["email_verified"] is True and me["operator"] is False
     assert [(m["tenant_id"], m["role"], m["mode"]) for m in me["memberships"]] == [
-        (reply.json["tenant_id"], "admin", "test")]
+        (reply.json["tenant_id"], "admin", "test")
+    ]
     events = api.with_token(token).get(f"/v1/tenants/{reply.json['tenant_id']}/events").json["events"]
     assert [e["kind"] for e in events] == ["signup", "signin_failed", "email_verified", "signin_succeeded"]
     assert events[1]["details"]["reason"] == "email_not_verified"
@@ -53,8 +54,11 @@ def test_a_french_company_signs_up_with_siren_and_vat_key(api, stack):
 def test_identifiers_typed_with_separators_are_stored_canonical(api, stack):
     body = signup_body("BE")
     n = body["company_number"]
-    body.update(company_number=f"{n[:4]}.{n[4:7]}.{n[7:]}", vat_number=f"be {n[:4]} {n[4:7]} {n[7:]}",
-                email=body["email"].upper())
+    body.update(
+        company_number=f"{n[:4]}.{n[4:7]}.{n[7:]}",
+        vat_number=f"be {n[:4]} {n[4:7]} {n[7:]}",
+        email=body["email"].upper(),
+    )
     reply = api.post("/v1/signup", body)
     assert reply.status == 201, reply
     assert reply.json["email"] == body["email"].lower()
@@ -102,8 +106,21 @@ def test_each_bad_sign_up_input_is_a_422_naming_the_field_and_nothing_is_written
     assert pool_users(stack, body["email"]) == [] if isinstance(body["email"], str) else True
 
 
-@pytest.mark.parametrize("field", ["email", "password", "company_name", "country", "company_number", "vat_number",
-                                   "address", "address.city", "address.postal_code", "address.line1"])
+@pytest.mark.parametrize(
+    "field",
+    [
+        "email",
+        "password",
+        "company_name",
+        "country",
+        "company_number",
+        "vat_number",
+        "address",
+        "address.city",
+        "address.postal_code",
+        "address.line1",
+    ],
+)
 def test_each_missing_sign_up_field_is_named(api, stack, field):
     before = count_all(stack)
     reply = api.post("/v1/signup", _without(signup_body("BE"), field))
@@ -115,8 +132,10 @@ def test_french_checksums_are_checked_and_named(api, stack):
     body = signup_body("FR")
     siren = body["company_number"]
     bad_siren = siren[:-1] + str((int(siren[-1]) + 1) % 10)
-    for change, field in (({"company_number": bad_siren}, "company_number"),
-                          ({"vat_number": "FR00" + siren}, "vat_number")):
+    for change, field in (
+        ({"company_number": bad_siren}, "company_number"),
+        ({"vat_number": "FR00" + siren}, "vat_number"),
+    ):
         reply = api.post("/v1/signup", {**body, **change})
         assert reply.status == 422 and reply.json["field"] == field, reply
 
@@ -197,3 +216,14 @@ def test_the_outbox_route_answers_404_unless_exposed_in_local_mode(stack):
     finally:
         bootstrap.configure(stack.settings)
     assert reply.status == 404 and reply.json["type"].endswith("/not-found")
+
+
+def test_a_sign_up_retried_with_the_same_idempotency_key_returns_the_first_result(api, stack):
+    body = signup_body("BE")
+    headers = {"Idempotency-Key": f"signup-{body['email']}"}
+    first = api.post("/v1/signup", body, headers=headers)
+    again = api.post("/v1/signup", body, headers=headers)
+    assert first.status == again.status == 201 and first.json == again.json
+    assert len(api.get(f"/v1/local/outbox?to={body['email']}").json["messages"]) == 1
+    other = api.post("/v1/signup", {**body, "company_name": "Another"}, headers=headers)
+    assert other.status == 409 and other.json["field"] == "Idempotency-Key"

@@ -54,7 +54,8 @@ class LocalRun:
                 raise AssertionError(f"scelle local exited early:\n{self.output()}")
             try:
                 status, _ = _call(self.base, "GET", "/health")
-                if status == 200:
+                # The banner is printed once everything (pump, scheduler) runs, just after serving starts.
+                if status == 200 and "Scellé is running" in self.output():
                     return
             except OSError:
                 pass
@@ -137,8 +138,12 @@ def check_still_there(base: str, data_dir: Path, written: dict) -> None:
 
 
 def _sale_body() -> dict:
+    from datetime import UTC, datetime
+
     return {
-        "register": "R1",
+        "client_receipt_id": "e2e-1",
+        "register_id": "R1",
+        "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "lines": [{"description": "Espresso", "quantity": "2", "unit_price": "2.50", "vat_rate": "21"}],
         "payments": [{"method": "card", "amount": "5.00"}],
     }

@@ -45,9 +45,20 @@ class World:
             number = "732829320" if number == "0403170701" else number
             kw.setdefault("vat_number", "FR44" + number)
             kw.setdefault("address_postal_code", "75008")
-        cmd = SignUp(**{"email": email, "password": PASSWORD, "company_name": "Boulangerie", "country": country,
-                        "company_number": number, "vat_number": "BE" + number, "address_line1": "Rue de la Loi 16",
-                        "address_postal_code": "1000", "address_city": "Bruxelles", **kw})
+        cmd = SignUp(
+            **{
+                "email": email,
+                "password": PASSWORD,
+                "company_name": "Boulangerie",
+                "country": country,
+                "company_number": number,
+                "vat_number": "BE" + number,
+                "address_line1": "Rue de la Loi 16",
+                "address_postal_code": "1000",
+                "address_city": "Bruxelles",
+                **kw,
+            }
+        )
         result = self.accounts.signup(cmd)
         if verify:
             self.accounts.verify_email(result.verification_token)
@@ -69,9 +80,18 @@ class World:
 
 def world(policy: SignInPolicy | None = None) -> World:
     clock = Clock()
-    store, identity, mailer, journal = InMemoryAccountsStore(), InMemoryIdentity(clock), InMemoryMailer(), InMemoryJournal()
+    store, identity, mailer, journal = (
+        InMemoryAccountsStore(),
+        InMemoryIdentity(clock),
+        InMemoryMailer(),
+        InMemoryJournal(),
+    )
     return World(
-        store, identity, mailer, journal, clock,
+        store,
+        identity,
+        mailer,
+        journal,
+        clock,
         AccountsService(store, identity, mailer, lambda: journal, clock=clock),
         TenantService(store, lambda: journal, clock=clock),
         SignInService(store, identity, lambda: journal, policy, clock=clock),

@@ -24,9 +24,7 @@ def documented_matrix() -> dict[str, dict[str, bool]]:
 
 def test_the_documented_matrix_is_the_enforced_matrix():
     documented = documented_matrix()
-    expected = {
-        str(p): {**{str(r): p in MATRIX[r] for r in Role}, "operator": False} for p in Permission
-    }
+    expected = {str(p): {**{str(r): p in MATRIX[r] for r in Role}, "operator": False} for p in Permission}
     expected.update({str(p): {**{str(r): False for r in Role}, "operator": True} for p in PlatformPermission})
     assert documented == expected
 
@@ -37,8 +35,17 @@ def test_no_tenant_role_holds_a_platform_permission():
 
 
 def test_the_auditor_is_read_only():
-    writes = {Permission.SALE_RECORD, Permission.JOURNAL_RECORD, Permission.ENTRY_REVERSE, Permission.CLOSE_DAY,
-              Permission.CLOSE_PERIOD, Permission.CHECKPOINT_SIGN, Permission.MEMBERS_MANAGE,
-              Permission.AUDITOR_GRANT, Permission.TENANT_CONFIGURE, Permission.TENANT_GO_LIVE,
-              Permission.TICKET_OPEN}
+    writes = {
+        Permission.SALE_RECORD,
+        Permission.JOURNAL_RECORD,
+        Permission.ENTRY_REVERSE,
+        Permission.CLOSE_DAY,
+        Permission.CLOSE_PERIOD,
+        Permission.CHECKPOINT_SIGN,
+        Permission.MEMBERS_MANAGE,
+        Permission.AUDITOR_GRANT,
+        Permission.TENANT_CONFIGURE,
+        Permission.TENANT_GO_LIVE,
+        Permission.TICKET_OPEN,
+    }
     assert not MATRIX[Role.AUDITOR] & writes

@@ -16,9 +16,17 @@ def w():
 
 
 def signup_cmd(**kw):
-    base = dict(email="owner@example.com", password=PASSWORD, company_name="Boulangerie", country="BE",
-                company_number="0403.170.701", vat_number="BE 0403 170 701", address_line1="Rue de la Loi 16",
-                address_postal_code="1000", address_city="Bruxelles")
+    base = dict(
+        email="owner@example.com",
+        password=PASSWORD,
+        company_name="Boulangerie",
+        country="BE",
+        company_number="0403.170.701",
+        vat_number="BE 0403 170 701",
+        address_line1="Rue de la Loi 16",
+        address_postal_code="1000",
+        address_city="Bruxelles",
+    )
     base.update(kw)
     return SignUp(**base)
 
@@ -53,15 +61,23 @@ BAD_SIGNUPS = [
     ({"vat_number": "BE0403170702"}, "vat_number"),
     ({"vat_number": "NL0403170701"}, "vat_number"),
     ({"vat_number": "BE0202239951"}, "vat_number"),  # valid, but another company's
-    ({"country": "FR", "company_number": "732829321", "vat_number": "FR44732829320",
-      "address_postal_code": "75008"}, "company_number"),
-    ({"country": "FR", "company_number": "732829320", "vat_number": "FR45732829320",
-      "address_postal_code": "75008"}, "vat_number"),
-    ({"country": "FR", "company_number": "732829320", "vat_number": "FRXY732829320",
-      "address_postal_code": "75008"}, "vat_number"),
+    (
+        {"country": "FR", "company_number": "732829321", "vat_number": "FR44732829320", "address_postal_code": "75008"},
+        "company_number",
+    ),
+    (
+        {"country": "FR", "company_number": "732829320", "vat_number": "FR45732829320", "address_postal_code": "75008"},
+        "vat_number",
+    ),
+    (
+        {"country": "FR", "company_number": "732829320", "vat_number": "FRXY732829320", "address_postal_code": "75008"},
+        "vat_number",
+    ),
     ({"address_postal_code": "75008"}, "address.postal_code"),
-    ({"country": "FR", "company_number": "732829320", "vat_number": "FR44732829320",
-      "address_postal_code": "1000"}, "address.postal_code"),
+    (
+        {"country": "FR", "company_number": "732829320", "vat_number": "FR44732829320", "address_postal_code": "1000"},
+        "address.postal_code",
+    ),
     ({"address_line1": " "}, "address.line1"),
     ({"address_city": ""}, "address.city"),
 ]
@@ -79,8 +95,7 @@ def test_a_second_sign_up_with_the_same_email_is_a_409_on_email(w):
     w.signup()
     before = w.store.count()
     with pytest.raises(Conflict) as refused:
-        w.accounts.signup(signup_cmd(email="OWNER@example.com", company_number="0202239951",
-                                     vat_number="BE0202239951"))
+        w.accounts.signup(signup_cmd(email="OWNER@example.com", company_number="0202239951", vat_number="BE0202239951"))
     assert refused.value.field == "email"
     assert w.store.count() == before and len(w.identity.users) == 1
 
@@ -109,8 +124,7 @@ def test_a_race_lost_in_the_transaction_is_a_409_and_the_pool_user_is_deleted(w)
     w.store.emails.clear()  # the fast pre-check misses; the transaction's condition catches it
     w.store.emails["other@example.com"] = "x"
     with pytest.raises(Conflict) as refused:
-        w.accounts.signup(signup_cmd(email="other@example.com", company_number="0202239951",
-                                     vat_number="BE0202239951"))
+        w.accounts.signup(signup_cmd(email="other@example.com", company_number="0202239951", vat_number="BE0202239951"))
     assert refused.value.field == "email"
     assert [u["email"] for u in w.identity.users.values()] == ["owner@example.com"]
 

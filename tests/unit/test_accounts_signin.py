@@ -13,8 +13,9 @@ from tests.unit.accounts_world import PASSWORD, world
 
 @pytest.fixture
 def w():
-    return world(SignInPolicy(free_failures=2, base_delay=timedelta(seconds=1), lock_after=4,
-                              lock_for=timedelta(minutes=15)))
+    return world(
+        SignInPolicy(free_failures=2, base_delay=timedelta(seconds=1), lock_after=4, lock_for=timedelta(minutes=15))
+    )
 
 
 def test_a_successful_sign_in_is_an_event_in_each_tenant_of_the_account(w):
@@ -26,7 +27,8 @@ def test_a_successful_sign_in_is_an_event_in_each_tenant_of_the_account(w):
     tokens = w.signin.sign_in("Acc@Firm.example", PASSWORD)
     assert tokens.access_token and tokens.refresh_token
     assert sorted((e["tenant_id"], e["kind"], e["training"]) for e in w.journal.events) == sorted(
-        [(a, "signin_succeeded", True), (b, "signin_succeeded", True)])
+        [(a, "signin_succeeded", True), (b, "signin_succeeded", True)]
+    )
 
 
 def test_a_wrong_password_and_an_unknown_address_get_the_same_answer_and_are_recorded(w):

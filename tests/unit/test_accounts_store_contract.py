@@ -35,13 +35,21 @@ def be_number() -> str:
 class Signup:
     def __init__(self, email: str | None = None, number: str | None = None) -> None:
         number = number or be_number()
-        self.tenant = Tenant(new_id("t"), "Co", "BE", number, "BE" + number,
-                             Address("Rue 1", "1000", "Bruxelles", "BE", "boîte 2"),
-                             business_day_cutoff=time(5, 30), created_at=NOW)
+        self.tenant = Tenant(
+            new_id("t"),
+            "Co",
+            "BE",
+            number,
+            "BE" + number,
+            Address("Rue 1", "1000", "Bruxelles", "BE", "boîte 2"),
+            business_day_cutoff=time(5, 30),
+            created_at=NOW,
+        )
         self.user = User(str(uuid.uuid4()), email or f"{uuid.uuid4().hex[:10]}@example.com", False, False, NOW)
         self.admin = Membership(self.tenant.tenant_id, self.user.user_id, self.user.email, Role.ADMIN, "active", NOW)
-        self.secret, self.token = OneTimeToken.issue("verify_email", NOW, timedelta(hours=24),
-                                                     user_id=self.user.user_id)
+        self.secret, self.token = OneTimeToken.issue(
+            "verify_email", NOW, timedelta(hours=24), user_id=self.user.user_id
+        )
 
     def create(self, store) -> Signup:
         store.create_signup(self.tenant, self.user, self.admin, self.token)
@@ -49,12 +57,21 @@ class Signup:
 
 
 def invitation(tenant_id: str, role: Role = Role.SELLER, grant: AuditorGrant | None = None):
-    inv = Invitation(new_id("i"), tenant_id, f"{uuid.uuid4().hex[:10]}@example.com", role, "admin-id", NOW,
-                     NOW + timedelta(days=7), grant_id=grant.grant_id if grant else None)
+    inv = Invitation(
+        new_id("i"),
+        tenant_id,
+        f"{uuid.uuid4().hex[:10]}@example.com",
+        role,
+        "admin-id",
+        NOW,
+        NOW + timedelta(days=7),
+        grant_id=grant.grant_id if grant else None,
+    )
     if grant is not None:
         grant = replace(grant, email=inv.email)
-    secret, token = OneTimeToken.issue("invitation", NOW, timedelta(days=7), tenant_id=tenant_id,
-                                       invitation_id=inv.invitation_id)
+    _secret, token = OneTimeToken.issue(
+        "invitation", NOW, timedelta(days=7), tenant_id=tenant_id, invitation_id=inv.invitation_id
+    )
     return inv, token, grant
 
 
@@ -162,8 +179,9 @@ class AccountsStoreContract:
 
     def test_can_grant_accept_and_revoke_auditor_access(self, store):
         s = Signup().create(store)
-        grant = AuditorGrant(new_id("g"), s.tenant.tenant_id, "", NOW + timedelta(days=30), s.user.user_id, NOW,
-                             note="case 1")
+        grant = AuditorGrant(
+            new_id("g"), s.tenant.tenant_id, "", NOW + timedelta(days=30), s.user.user_id, NOW, note="case 1"
+        )
         inv, token, grant = invitation(s.tenant.tenant_id, Role.AUDITOR, grant)
         store.create_invitation(inv, token, grant)
         assert store.get_grant(s.tenant.tenant_id, grant.grant_id) == grant
