@@ -15,6 +15,8 @@ from bench.common import peak_memory, report, sale_payload, timed
 
 
 def _records(n: int, payloads: list[dict]):
+    """Sealed records as a store hands them to the verifier: decoded from their stored JSON."""
+    from chalicelib.domain.canonical import TrustedItem, canonical_bytes, loads_trusted
     from chalicelib.domain.records import GENESIS_PREV_HASH, seal
 
     prev = GENESIS_PREV_HASH
@@ -22,7 +24,7 @@ def _records(n: int, payloads: list[dict]):
         record = seal("bench", "prod.sales.R1", i, "sale", "2026-03-10T10:00:00.000000Z", False,
                       payloads[i % len(payloads)], prev)
         prev = record.hash
-        yield record.to_dict()
+        yield TrustedItem(loads_trusted(canonical_bytes(record.to_dict())))
 
 
 def main(argv=None) -> None:

@@ -454,7 +454,7 @@ class Container:
                                                            with_stream=False),
         )
 
-    # ---- Support (tickets, news, mailings; docs/decisions/0008-support.md) -------------------
+    # ---- Support (tickets, news, mailings; docs/decisions/0010-support.md) -------------------
     @cached_property
     def support_config(self):
         from chalicelib.services.support import support_config_from_env
@@ -496,15 +496,15 @@ class Container:
 
     @cached_property
     def unsubscribe_tokens(self):
-        import os
-
         from chalicelib.adapters.support_dynamodb import load_unsubscribe_key
         from chalicelib.domain.support import UnsubscribeTokens
 
         s = self.settings
         key_dir = s.local_key_dir or s.data_dir / "keys"
         key_file = key_dir / "unsubscribe.key" if s.mode == "local" else None
-        return UnsubscribeTokens(load_unsubscribe_key(os.environ.get("SCELLE_UNSUBSCRIBE_KEY"), key_file))
+        return UnsubscribeTokens(load_unsubscribe_key(
+            self.settings.unsubscribe_key.get_secret_value() if self.settings.unsubscribe_key else None, key_file
+        ))
 
     @cached_property
     def mailing_invoker(self):
@@ -527,7 +527,7 @@ class Container:
             public_base_url=self.settings.public_base_url, clock=self.clock,
         )
 
-    # ---- Exports and receipt proofs (issue 7; docs/decisions/0007-export-format.md) -----------
+    # ---- Exports and receipt proofs (issue 7; docs/decisions/0009-export-format.md) -----------
     @cached_property
     def exports(self):
         from chalicelib.adapters.exports import DynamoDBExportJobs, S3ExportObjects, presign_client
@@ -608,10 +608,7 @@ def _cv_entry_amount(c: Container, tenant_id: str, chain: str, seq: int) -> int 
 
 def _cv_operator_emails(s: Settings) -> list[str]:
     """Where tamper alarms are mailed: SCELLE_OPERATOR_EMAIL (comma-separated)."""
-    import os
-
-    raw = getattr(s, "operator_email", None) or os.environ.get("SCELLE_OPERATOR_EMAIL", "")
-    return [a.strip() for a in str(raw).split(",") if a.strip()]
+    return [a.strip() for a in s.operator_email.split(",") if a.strip()]
 
 
 def _cv_seconds(name: str, seconds: float) -> None:

@@ -10,7 +10,7 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     user_pool_id: str | None = None
     user_pool_client_id: str | None = None
     mail_from: str = "no-reply@scelle.example"
+    operator_email: str = ""  # comma-separated: where tamper alarms and overdue tickets are mailed
+    # HMAC key of unsubscribe links (on AWS: from a secret). Locally a key file is used when unset.
+    unsubscribe_key: SecretStr | None = None
     public_base_url: str = "http://127.0.0.1:8000"
 
     checkpoint_every: int = Field(100, ge=1, le=100_000)

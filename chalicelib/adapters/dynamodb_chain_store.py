@@ -7,14 +7,13 @@ A batch is one ``TransactWriteItems`` (up to 100 puts), all or nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from chalicelib.domain.canonical import canonical_bytes
+from chalicelib.domain.canonical import TrustedItem, canonical_bytes, encode_trusted, loads_trusted
 from chalicelib.domain.errors import ScelleError, SequenceConflict, Unavailable, ValidationFailed
 from chalicelib.domain.records import SealedRecord
 
@@ -42,16 +41,18 @@ def to_item(record: SealedRecord, ttl: int | None = None) -> dict[str, Any]:
 def decode_item(item: dict[str, Any]) -> dict[str, Any]:
     """A stored item (DynamoDB JSON, e.g. a stream image) as a plain record dict.
 
-    ``data`` is parsed back only when its text is canonical; otherwise the raw text is kept, so
-    the verifier reports the record as ``non_canonical`` at its seq instead of crashing.
+    ``data`` is parsed back only when its text is canonical; the result is then a
+    ``TrustedItem`` (no float can be in it, so verification skips its type walk). Otherwise the
+    raw text is kept, and the verifier reports the record as ``non_canonical`` at its seq.
     """
     plain = {k: _deserializer.deserialize(v) for k, v in item.items()}
     text = plain.get("data")
     if isinstance(text, str):
         try:
-            parsed = json.loads(text)
-            if canonical_bytes(parsed) == text.encode("utf-8"):
+            parsed = loads_trusted(text)
+            if type(parsed) is dict and encode_trusted(parsed) == text.encode("utf-8"):
                 plain["data"] = parsed
+                return TrustedItem(plain)
         except (ValueError, ScelleError):
             pass
     return plain

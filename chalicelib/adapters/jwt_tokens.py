@@ -43,9 +43,9 @@ class CognitoTokenVerifier:
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"invalid token: {exc}") from exc
         token_use = claims.get("token_use")
-        if token_use == "access":
+        if token_use == "access":  # noqa: S105 (a claim value, not a secret)
             audience = claims.get("client_id")
-        elif token_use == "id":
+        elif token_use == "id":  # noqa: S105
             audience = claims.get("aud")
         else:
             raise Unauthenticated(f"invalid token: token_use {token_use!r} is neither access nor id")

@@ -1,6 +1,6 @@
 """The support table, the support bucket, the user directory scan and the async invoker.
 
-Item layout (docs/decisions/0008-support.md):
+Item layout (docs/decisions/0010-support.md):
 
 | record | pk | sk | gsi1pk / gsi1sk |
 |---|---|---|---|
@@ -452,7 +452,7 @@ class DynamoSupportStore:
 class AccountsUserScan:
     """Every user record of the accounts table (read-only). A newsletter is exceptional and runs
     asynchronously, so one paginated Scan of ``sk = USER`` items is the honest way to reach
-    everyone (decision 0008)."""
+    everyone (decision 0010)."""
 
     def __init__(self, client, table_name: str) -> None:
         self._client = client

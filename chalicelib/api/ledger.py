@@ -116,8 +116,14 @@ class Entry(BaseModel):
     data: dict[str, Any]
 
 
+class ReceiptProof(BaseModel):
+    code: str = Field(description="short verification code printed on the receipt")
+    qr: str = Field(description="URL to encode as the receipt's QR code; anyone can check it at /v1/verify/receipt")
+
+
 class Accepted(Entry):
     checkpoint: CheckpointCover
+    receipt_proof: ReceiptProof | None = Field(None, description="sales only")
 
 
 class AcceptedBatch(BaseModel):

@@ -51,6 +51,10 @@ class TokenQuery(Strict):
     token: Annotated[str, StringConstraints(min_length=3, max_length=800)]
 
 
+class PageTokenQuery(TokenQuery):
+    confirm: Literal["yes"] | None = Field(None, description="yes: unsubscribe (the page's button sends it)")
+
+
 class ProgressOut(BaseModel):
     total: int
     pending: int
@@ -152,15 +156,20 @@ def cancel(mailing_id: str, principal: Principal):
 
 
 # ---- public: the link in every mailing -------------------------------------------------------------
-@endpoint(mailings_bp, "GET", "/v1/unsubscribe", summary="The unsubscribe page of a mailing's link (no change)",
-          tags=TAGS, query=TokenQuery, public=True, content_type="text/html")
-def unsubscribe_page(query: TokenQuery):
-    status = bootstrap.mailing().unsubscribe_status(query.token)
+@endpoint(mailings_bp, "GET", "/v1/unsubscribe",
+          summary="The page behind a mailing's unsubscribe link: shows a button; with confirm=yes, unsubscribes",
+          tags=TAGS, query=PageTokenQuery, public=True, content_type="text/html")
+def unsubscribe_page(query: PageTokenQuery):
+    # Opening the link changes nothing (mail scanners follow links); the button does.
+    service = bootstrap.mailing()
+    status = service.unsubscribe(query.token) if query.confirm == "yes" else service.unsubscribe_status(query.token)
     if status["unsubscribed"]:
         inner = f"<p>{escape(status['email'])} is unsubscribed from Scellé mailings.</p>"
     else:
         inner = (f"<p>Stop Scellé mailings to {escape(status['email'])}?</p>"
-                 f'<form method="post" action="?token={escape(query.token, quote=True)}">'
+                 '<form method="get" action="/v1/unsubscribe">'
+                 f'<input type="hidden" name="token" value="{escape(query.token, quote=True)}">'
+                 '<input type="hidden" name="confirm" value="yes">'
                  '<button type="submit">Unsubscribe</button></form>')
     html = ("<!doctype html><html><head><meta charset=\"utf-8\"><title>Unsubscribe</title></head>"
             f"<body>{inner}<p>Service mail (tickets, security) is not affected.</p></body></html>")
@@ -170,7 +179,7 @@ def unsubscribe_page(query: TokenQuery):
 
 
 @endpoint(mailings_bp, "POST", "/v1/unsubscribe",
-          summary="Unsubscribe from mailings (one click, RFC 8058 style; the body is ignored)", tags=TAGS,
+          summary="Unsubscribe from mailings (for apps; JSON or no body, which is ignored)", tags=TAGS,
           query=TokenQuery, response=UnsubscribeOut, public=True)
 def unsubscribe(query: TokenQuery):
     return UnsubscribeOut(**bootstrap.mailing().unsubscribe(query.token))

@@ -2,7 +2,7 @@
 
 Pure data and rules (stdlib only). Storage is ``adapters.support_dynamodb``; use cases are
 ``services.support`` / ``services.news`` / ``services.mailing``; decisions in
-docs/decisions/0008-support.md.
+docs/decisions/0010-support.md.
 """
 
 from __future__ import annotations
@@ -72,16 +72,21 @@ def clean_text(value: object, field_name: str, max_length: int, *, single_line: 
     if not isinstance(value, str):
         raise ValidationFailed("Expected a string.", field=field_name)
     text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
-    allowed = "\t" if single_line else "\t\n"
-    if any(unicodedata.category(c) == "Cc" and c not in allowed for c in text):
-        raise ValidationFailed("Control characters are not allowed.", field=field_name)
     if single_line:
-        text = " ".join(text.split())
+        text = re.sub(r"[ \t\n]+", " ", text)
+    if any(unicodedata.category(c) == "Cc" and c not in "\t\n" for c in text):
+        raise ValidationFailed("Control characters are not allowed.", field=field_name)
     if not text:
         raise ValidationFailed("Must not be empty.", field=field_name)
     if len(text) > max_length:
         raise ValidationFailed(f"At most {max_length} characters (got {len(text)}).", field=field_name)
     return text
+
+
+def strip_controls(text: str) -> str:
+    """Mail text as received can hold stray control characters (form feeds, NULs): drop them
+    rather than refuse a client's message."""
+    return "".join(c for c in text if c in "\t\n" or unicodedata.category(c) != "Cc")
 
 
 def safe_filename(value: object, field_name: str = "attachment.filename") -> str:

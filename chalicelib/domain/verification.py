@@ -375,6 +375,9 @@ def verify_chain(
 ) -> VerificationReport:
     """Verify one chain's records, streamed ascending by seq, against its signed checkpoints.
 
+    Items of type ``canonical.TrustedItem`` (decoded from JSON text that refuses floats) skip the
+    type walk; any other dict is fully checked.
+
     ``records`` are ``SealedRecord`` objects or stored items (dicts, DynamoDB-deserialised or
     parsed JSON). Checks, in order, for each record: well-formed v1 record (``bad_version``,
     ``non_canonical``, ``wrong_chain`` / ``out_of_order`` for a pk/sk that disagrees), tenant and

@@ -15,6 +15,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import inspect
+import collections
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -60,7 +62,48 @@ _PATCH_MARK = "__scelle_moto_patch__"
 _apply_lock = threading.Lock()
 # Serialises transactions with each other, so that one transaction's rollback cannot undo another's
 # writes (moto itself has no lock at all here).
-_transaction_lock = threading.Lock()
+# One re-entrant lock for every DynamoDB item write: moto's backend is not thread-safe, and the
+# threaded server would otherwise let two conditional puts of one key both pass their condition
+# (one silently overwriting the other) — real DynamoDB never does. The transaction code calls
+# the single-item methods, hence re-entrant.
+class _FairRLock:
+    """A re-entrant lock granted in arrival order. Python's own locks are not fair: a thread that
+    loops on requests (the stream pump, a polling client) could starve every other one."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._owner: int | None = None
+        self._depth = 0
+        self._queue: collections.deque[object] = collections.deque()
+
+    def __enter__(self) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return
+            ticket = object()
+            self._queue.append(ticket)
+            while self._owner is not None or self._queue[0] is not ticket:
+                self._cond.wait()
+            self._queue.popleft()
+            self._owner, self._depth = me, 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._cond.notify_all()
+
+
+_transaction_lock = _FairRLock()
+_ATOMIC_WRITES = ("put_item", "update_item", "delete_item", "batch_write_item")
+_original_writes: dict[str, Callable[..., Any]] = {}
+# Reads race too: a Query iterating a partition while another thread inserts raises "dictionary
+# changed size during iteration" (a 500 that boto3 retries). Every DynamoDB and DynamoDB Streams
+# request is therefore handled one at a time, as one consistent service would.
+_original_dispatch: dict[type, Callable[..., Any]] = {}
 _original_transact_write_items: Callable[..., None] | None = None
 
 
@@ -110,6 +153,15 @@ def apply_moto_patches() -> bool:
             return False
         _original_transact_write_items = DynamoDBBackend.__dict__["transact_write_items"]
         DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+        for name in _ATOMIC_WRITES:
+            _original_writes[name] = DynamoDBBackend.__dict__[name]
+            setattr(DynamoDBBackend, name, _atomic(_original_writes[name]))
+        from moto.dynamodb.responses import DynamoHandler
+        from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+        for handler in (DynamoHandler, DynamoDBStreamsHandler):
+            _original_dispatch[handler] = handler.call_action
+            handler.call_action = _atomic(handler.call_action)  # type: ignore[method-assign]
         _log.info("moto %s: patched DynamoDB TransactWriteItems (undo log)", moto.__version__)
         return True
 
@@ -121,6 +173,21 @@ def remove_moto_patches() -> None:
         if is_patched() and _original_transact_write_items is not None:
             DynamoDBBackend.transact_write_items = _original_transact_write_items  # type: ignore[method-assign]
             _original_transact_write_items = None
+            for name, original in _original_writes.items():
+                setattr(DynamoDBBackend, name, original)
+            _original_writes.clear()
+            for handler, original in _original_dispatch.items():
+                handler.call_action = original  # type: ignore[method-assign]
+            _original_dispatch.clear()
+
+
+def _atomic(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def locked(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        with _transaction_lock:
+            return method(self, *args, **kwargs)
+
+    return locked
 
 
 class _UndoLog:

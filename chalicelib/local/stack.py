@@ -56,6 +56,8 @@ class LocalStack:
                 "user_pool_id": saved.get("user_pool_id"),
                 "user_pool_client_id": saved.get("user_pool_client_id"),
                 "public_base_url": f"http://{s.host}:{s.port}",
+                # The product's own email verification needs the captured mail to be readable.
+                "expose_outbox": s.expose_outbox or "SCELLE_EXPOSE_OUTBOX" not in os.environ,
             }
         )
         self._restore_or_provision(settings)

@@ -57,9 +57,14 @@ def _vat_number(siren: str) -> str:
     return f"FR{fr_vat_key(siren)}{siren}"
 
 
-def _sale(rng: random.Random, clock: _Clock, register: str, *, kind: str = "sale") -> dict[str, Any]:
+_BELGIAN_RATE = {"5.5": "6", "10": "12", "20": "21"}
+
+
+def _sale(rng: random.Random, clock: _Clock, register: str, *, kind: str = "sale", country: str = "FR"
+          ) -> dict[str, Any]:
     lines = []
-    for name, price, rate in rng.sample(_CATALOGUE, rng.randint(1, 4)):
+    for name, price, french_rate in rng.sample(_CATALOGUE, rng.randint(1, 4)):
+        rate = french_rate if country == "FR" else _BELGIAN_RATE[french_rate]
         quantity = rng.choice(["1", "1", "2", "3"])
         if kind == "return":
             quantity = f"-{quantity}"
@@ -94,7 +99,7 @@ def _lines_total(request: dict[str, Any]) -> int:
 
 
 def simulate(ledger, clock: _Clock, caller, directory, *, days: int, sales_per_day: int, start: date,
-             rng: random.Random, say=lambda *a: None) -> None:
+             rng: random.Random, say=lambda *a: None, country: str = "FR") -> None:
     """Trade for ``days`` business days on two registers, then let the scheduled job close them."""
     tenant_id = caller.tenant_id
     registers = ("R1", "R2")
@@ -106,7 +111,7 @@ def simulate(ledger, clock: _Clock, caller, directory, *, days: int, sales_per_d
             clock.advance(rng.uniform(60, 540))
             register = registers[number % 2]
             sale_kind = "return" if number % 29 == 17 else "sale"
-            request = _sale(rng, clock, register, kind=sale_kind)
+            request = _sale(rng, clock, register, kind=sale_kind, country=country)
             _pay(request, _lines_total(request), rng)
             accepted = ledger.record_sale(caller, request, None)
             if sale_kind == "sale":
@@ -194,7 +199,7 @@ class MemoryStack:
 
     def trade(self, *, days: int = 2, sales_per_day: int = 20, seed: int = 7, start: date = SAMPLE_START) -> None:
         simulate(self.ledger, self.clock, self.caller, self.directory, days=days, sales_per_day=sales_per_day,
-                 start=start, rng=random.Random(seed))
+                 start=start, rng=random.Random(seed), country=self.tenant.country)
 
     def export(self, kind: str = "fiscal", first_day: date = SAMPLE_START, last_day: date | None = None,
                chains: list[str] | None = None) -> tuple[dict[str, Any], bytes]:

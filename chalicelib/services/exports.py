@@ -3,7 +3,7 @@
 * ``request`` checks the request (period, chains, format against the tenant), records the job
   (``queued``) and the ``export_requested`` event, and dispatches the build: on AWS an
   asynchronous invocation of the ``build_export`` Lambda function; locally a background thread
-  of the API process (docs/decisions/0007-export-format.md says why).
+  of the API process (docs/decisions/0009-export-format.md says why).
 * ``build`` claims the job (``queued`` -> ``running``, conditionally: a retried invocation does
   nothing), streams the archive into the exports bucket (``export_archive.build_archive``),
   updating the progress, and ends ``done`` (with the archive's and the manifest's SHA-256) or

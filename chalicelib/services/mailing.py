@@ -12,7 +12,7 @@ Each recipient moves ``pending -> claimed -> sent`` with conditional writes. The
 sent again (at most once; the progress calls these "uncertain"). A send that SES refused, or that
 never left (no connection), is certainly not delivered: the recipient becomes ``failed`` and a
 resume retries it. Unsubscribed addresses are ``skipped`` at send time, so an unsubscribe made
-during a mailing is honoured. Decision: docs/decisions/0008-support.md.
+during a mailing is honoured. Decision: docs/decisions/0010-support.md.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
 
-from chalicelib.domain.errors import Conflict, NotFound, ScelleError, ValidationFailed
+from chalicelib.domain.errors import Conflict, NotFound, ScelleError, Unavailable, ValidationFailed
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.support import (
     MAILING_KINDS,
@@ -107,6 +107,7 @@ class MailingService:
                 raise ValidationFailed(f"months must be a whole number from 1 to {MAX_MONTHS}.", field="months")
         elif months is not None:
             raise ValidationFailed("months applies to recent_users mailings only.", field="months")
+        self._check_configured()
         now = self._clock()
         mailing = Mailing(new_id("u"), kind, subject_text, body_text, "preparing",  # type: ignore[arg-type]
                           principal.user_id, now, now, months=months)  # type: ignore[arg-type]
@@ -213,6 +214,11 @@ class MailingService:
         mailing = self._store.get_mailing(mailing_id)
         if mailing is None or mailing.status != "sending":
             return {"mailing_id": mailing_id, "status": mailing.status if mailing else "unknown"}
+        try:
+            self._check_configured()  # before any claim: a missing key must not strand a recipient
+        except ScelleError as exc:
+            self._fail(mailing_id, exc.detail)
+            raise
         mailing = replace(mailing, runs=mailing.runs + 1)
         self._store.save_mailing(mailing, expected=("sending",))
         mailer = self._mailer()
@@ -276,6 +282,12 @@ class MailingService:
         if current is not None and current.status == "sending":
             self._store.save_mailing(replace(current, status="failed", last_error=detail[:500],
                                              updated_at=self._clock()), expected=("sending",))
+
+    def _check_configured(self) -> None:
+        try:
+            self._tokens()
+        except Exception as exc:  # ConfigError: no unsubscribe key on AWS
+            raise Unavailable(f"mailings are not configured: {exc}") from exc
 
     def unsubscribe_url(self, email: str) -> str:
         return f"{self._base}/v1/unsubscribe?token={quote(self._tokens().sign(email))}"

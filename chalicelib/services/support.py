@@ -45,6 +45,7 @@ from chalicelib.domain.support import (
     reply_subject,
     safe_filename,
     status_after,
+    strip_controls,
     strip_quoted_reply,
     to_millis,
     with_message,
@@ -375,7 +376,8 @@ class SupportService:
         now = self._clock()
         roles = {m.tenant_id: m.role for m in self._accounts.memberships_of(user.user_id)
                  if m.is_active(now) and allows(m.role, Permission.TICKET_OPEN)}
-        text = strip_quoted_reply(mail.text)[:MAX_BODY] or "(empty message)"
+        text = strip_controls(strip_quoted_reply(mail.text.replace("\r\n", "\n")))[:MAX_BODY].strip()
+        text = text or "(empty message)"
         principal = Principal(user.user_id, user.email)
         tag = TICKET_TAG.search(mail.subject)
         if tag:
@@ -396,7 +398,7 @@ class SupportService:
                            "Please open the ticket in the app, or write to "
                            + " / ".join(self._plus_address(t) for t in sorted(roles)) + ".")
             return self._drop("no single tenant for the sender", mail.sender)
-        subject = " ".join(mail.subject.split())[:MAX_SUBJECT] or "(no subject)"
+        subject = " ".join(strip_controls(mail.subject).split())[:MAX_SUBJECT] or "(no subject)"
         attachment, data = self._inbound_attachment(mail.attachments)
         caller = Caller(principal, tenant_id, roles[tenant_id])
         opened = self._open(caller, subject, clean_text(text, "body", MAX_BODY), attachment, channel="email",

@@ -76,11 +76,19 @@ def rate_text(rate_bp: int) -> str:
     return f"{whole}" if part == 0 else f"{whole},{part:02d}".rstrip("0")
 
 
+_MONEY: dict[int, str] = {}
+
+
 def money(cents: int) -> str:
     """``-1234`` -> ``"-12,34"``: decimal comma, no thousands separator."""
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(cents), 100)
-    return f"{sign}{whole},{part:02d}"
+    text = _MONEY.get(cents)
+    if text is None:
+        sign = "-" if cents < 0 else ""
+        whole, part = divmod(abs(cents), 100)
+        text = f"{sign}{whole},{part:02d}"
+        if len(_MONEY) < 65536:
+            _MONEY[cents] = text
+    return text
 
 
 def quantity(milli: int) -> str:
@@ -120,6 +128,7 @@ class Scope:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_zone", ZoneInfo(self.time_zone))
         object.__setattr__(self, "_rates", country_rates(self.country))
+        object.__setattr__(self, "_minutes", {})
 
     @property
     def rates(self) -> tuple[int, ...]:
@@ -135,11 +144,20 @@ class Scope:
         return self.start_utc <= record.recorded_at < self.end_utc
 
     def local(self, instant: str) -> tuple[str, str]:
-        """``(YYYY-MM-DD, HH:MM:SS)`` of a UTC instant in the tenant's time zone."""
-        moment = datetime(int(instant[:4]), int(instant[5:7]), int(instant[8:10]), int(instant[11:13]),
-                          int(instant[14:16]), int(instant[17:19]), tzinfo=UTC).astimezone(self._zone)  # type: ignore[attr-defined]
-        return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}",
-                f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}")
+        """``(YYYY-MM-DD, HH:MM:SS)`` of a UTC instant in the tenant's time zone (time-zone offsets
+        are whole minutes, so the local date and HH:MM are cached per UTC minute)."""
+        minute = instant[:16]
+        cache = self._minutes  # type: ignore[attr-defined]
+        found = cache.get(minute)
+        if found is None:
+            moment = datetime(int(instant[:4]), int(instant[5:7]), int(instant[8:10]), int(instant[11:13]),
+                              int(instant[14:16]), tzinfo=UTC).astimezone(self._zone)  # type: ignore[attr-defined]
+            found = (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}",
+                     f"{moment.hour:02d}:{moment.minute:02d}:")
+            if len(cache) > 10_000:
+                cache.clear()
+            cache[minute] = found
+        return found[0], found[1] + instant[17:19]
 
 
 # ---- headers -----------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def open_ticket(world, who="seller", **body):
 
 
 def test_a_member_opens_a_ticket_the_operator_answers_and_the_requester_sees_the_thread(world, stack):
-    api, tenant_id, people = world
+    _api, tenant_id, people = world
     opened = open_ticket(world)
     ticket = opened["ticket"]
     tid = ticket["ticket_id"]
@@ -111,7 +111,7 @@ def test_an_attachment_goes_through_a_presigned_upload(world, stack, container):
 
 
 def test_tickets_are_separated_by_tenant_requester_and_role(world, stack):
-    api, tenant_id, people = world
+    _api, tenant_id, people = world
     tid = open_ticket(world)["ticket"]["ticket_id"]
     path = f"/v1/tenants/{tenant_id}/tickets"
     before = count_all(stack)

@@ -1,0 +1,23 @@
+"""The second process of ``verify_archive(jobs=2)``: verifies an archive's chains and prints the
+findings and chain summaries as JSON. ``python -m chalicelib.verify_export.worker ARCHIVE``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+
+
+def main(argv: list[str]) -> int:
+    from chalicelib.verify_export.verifier import _chain_worker
+
+    if len(argv) != 1:
+        print("usage: python -m chalicelib.verify_export.worker ARCHIVE", file=sys.stderr)
+        return 2
+    findings, chains = _chain_worker(argv[0])
+    json.dump({"findings": [asdict(f) for f in findings], "chains": chains}, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

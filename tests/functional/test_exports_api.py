@@ -1,0 +1,264 @@
+"""Export jobs through HTTP on the embedded stack: 202 and a job, a background build into the
+exports bucket, a pre-signed URL for exactly that archive (which downloads and verifies offline),
+every request and URL journaled; roles, other tenants, bad input and training data refused with
+nothing written."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import urllib.request
+import uuid
+import zipfile
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from chalicelib.domain.records import chain_key
+from tests.support.users import count_all, member, signed_up_account
+
+pytestmark = pytest.mark.functional
+TODAY = datetime.now(UTC).date().isoformat()
+
+
+def sale_body(total="5.00"):
+    return {
+        "client_receipt_id": f"r-{uuid.uuid4().hex[:10]}",
+        "register_id": "R1",
+        "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "lines": [{"description": "Espresso", "quantity": "2", "unit_price": "2.50", "vat_rate": "21"}],
+        "payments": [{"method": "card", "amount": total}],
+    }
+
+
+def wait_done(client, tenant_id, job_id, timeout=30.0, **query):
+    deadline = time.monotonic() + timeout
+    suffix = "?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else ""
+    while True:
+        reply = client.get(f"/v1/tenants/{tenant_id}/exports/{job_id}{suffix}")
+        assert reply.status == 200, reply
+        if reply.json["status"] in ("done", "failed") or time.monotonic() > deadline:
+            return reply
+        time.sleep(0.2)
+
+
+def events_of(container, tenant_id, kind):
+    records = container.events_store.scan(chain_key(tenant_id, "events"))
+    return [r for r in records if r.data.get("kind") == kind]
+
+
+@pytest.fixture(scope="module")
+def production(stack):
+    """A production tenant (gone live) with three sales, and one finished export job: shared by the
+    tests of this module (each test makes its own tenants when it needs a clean one)."""
+    from app import app
+    from chalicelib import bootstrap
+    from tests.support.client import ApiClient
+
+    bootstrap.configure(stack.settings)
+    api = ApiClient(app)
+    account = signed_up_account(api, stack)
+    admin = api.with_token(account.token)
+    assert admin.post(f"/v1/tenants/{account.tenant_id}/go-live", {"confirm": True}).status == 200
+    for _ in range(3):
+        assert admin.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body()).status == 201
+    job = admin.post(f"/v1/tenants/{account.tenant_id}/exports", {"format": "fiscal", "from": TODAY, "to": TODAY})
+    assert job.status == 202, job
+    assert wait_done(admin, account.tenant_id, job.json["job_id"]).json["status"] == "done"
+    return account, job.json["job_id"]
+
+
+@pytest.fixture
+def live(production, api):
+    account, _ = production
+    return account, api.with_token(account.token)
+
+
+def test_an_export_is_a_202_job_built_in_the_background_with_a_url_for_exactly_that_archive(live, container, tmp_path):
+    account, admin = live
+    tenant = account.tenant_id
+    reply = admin.post(f"/v1/tenants/{tenant}/exports", {"format": "fiscal", "from": TODAY, "to": TODAY})
+    assert reply.status == 202, reply
+    job = reply.json
+    assert job["status"] in ("queued", "running", "done") and job["fiscal"] is True
+    assert job["chains"] == ["prod.sales.R1"]
+    assert reply.headers["location"] == f"/v1/tenants/{tenant}/exports/{job['job_id']}"
+
+    done = wait_done(admin, tenant, job["job_id"]).json
+    assert done["status"] == "done", done
+    download = done["download"]
+    assert done["progress"]["percent"] == 100 and download["expires_in"] == 900
+    url = urlparse(download["url"])
+    bucket = container.settings.bucket_name("exports")
+    assert url.path == f"/{bucket}/exports/{tenant}/{job['job_id']}/{download['file_name']}"
+    query = parse_qs(url.query)
+    assert query["X-Amz-Expires"] == ["900"] and query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    assert query["X-Amz-SignedHeaders"] == ["host"]
+
+    with urllib.request.urlopen(download["url"], timeout=10) as resp:
+        data = resp.read()
+    import hashlib
+
+    assert len(data) == download["bytes"] and hashlib.sha256(data).hexdigest() == download["sha256"]
+    path = tmp_path / download["file_name"]
+    path.write_bytes(data)
+    from chalicelib.verify_export import verify_archive
+
+    report = verify_archive(path)
+    assert report.ok, report.text()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["export"]["job_id"] == job["job_id"] and manifest["tenant"]["tenant_id"] == tenant
+    assert hashlib.sha256(zf_bytes(data, "manifest.json")).hexdigest() == download["manifest_sha256"]
+
+    requested = [e for e in events_of(container, tenant, "export_requested")
+                 if e.data["details"]["job_id"] == job["job_id"]]
+    issued = [e for e in events_of(container, tenant, "export_url_issued")
+              if e.data["details"]["job_id"] == job["job_id"]]
+    assert len(requested) == 1
+    assert requested[0].data["actor"] == account.user_id and requested[0].data["details"]["format"] == "fiscal"
+    assert len(issued) == 1 and issued[0].data["details"]["sha256"] == download["sha256"]
+    assert issued[0].data["details"]["expires_in"] == 900
+
+
+def zf_bytes(data, name):
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return zf.read(name)
+
+
+def test_the_url_lifetime_is_configurable_up_to_an_hour_and_each_url_is_journaled(live, container):
+    account, admin = live
+    tenant = account.tenant_id
+    job = admin.post(f"/v1/tenants/{tenant}/exports", {"format": "fiscal", "from": TODAY, "to": TODAY}).json
+    wait_done(admin, tenant, job["job_id"])
+    issued = len(events_of(container, tenant, "export_url_issued"))
+    longest = admin.get(f"/v1/tenants/{tenant}/exports/{job['job_id']}?expires_in=3600").json["download"]
+    assert parse_qs(urlparse(longest["url"]).query)["X-Amz-Expires"] == ["3600"]
+    before = count_all(container_stack(container))
+    too_long = admin.get(f"/v1/tenants/{tenant}/exports/{job['job_id']}?expires_in=3601")
+    assert too_long.status == 422 and too_long.json["field"] == "expires_in"
+    assert count_all(container_stack(container)) == before
+    assert len(events_of(container, tenant, "export_url_issued")) == issued + 1
+
+
+def container_stack(container):
+    class _Stack:
+        settings = container.settings
+
+    return _Stack()
+
+
+def test_another_tenants_job_is_a_404_and_so_is_an_unknown_job(production, api, stack):
+    account, job_id = production
+    job = {"job_id": job_id}
+    other = signed_up_account(api, stack)
+    outsider = api.with_token(other.token)
+    mine = outsider.get(f"/v1/tenants/{other.tenant_id}/exports/{job['job_id']}")
+    assert mine.status == 404 and mine.json["field"] == "job_id"
+    theirs = outsider.get(f"/v1/tenants/{account.tenant_id}/exports/{job['job_id']}")
+    assert theirs.status == 404 and theirs.json["detail"] == "tenant not found"
+    before = count_all(stack)
+    refused = outsider.post(f"/v1/tenants/{account.tenant_id}/exports", {"format": "fiscal", "from": TODAY,
+                                                                          "to": TODAY})
+    assert refused.status == 404 and count_all(stack) == before
+
+
+@pytest.mark.parametrize("role", ["seller", "manager"])
+def test_a_too_weak_role_gets_403_and_nothing_is_written(production, api, stack, role):
+    account, job_id = production
+    job = {"job_id": job_id}
+    weak = api.with_token(member(api, stack, account.tenant_id, account.token, role).token)
+    before = count_all(stack)
+    posted = weak.post(f"/v1/tenants/{account.tenant_id}/exports", {"format": "fiscal", "from": TODAY, "to": TODAY})
+    got = weak.get(f"/v1/tenants/{account.tenant_id}/exports/{job['job_id']}")
+    for reply in (posted, got):
+        assert reply.status == 403 and reply.json["permission"] == "export.create", reply
+    assert count_all(stack) == before
+
+
+@pytest.mark.parametrize("role", ["accountant", "auditor"])
+def test_accountants_and_auditors_export_a_production_tenant(live, api, stack, role):
+    account, _ = live
+    client = api.with_token(member(api, stack, account.tenant_id, account.token, role).token)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/exports", {"format": "fiscal", "from": TODAY, "to": TODAY})
+    assert reply.status == 202, reply
+    assert wait_done(client, account.tenant_id, reply.json["job_id"]).json["status"] == "done"
+
+
+BAD = [
+    ("no format", {"from": TODAY, "to": TODAY}, "format"),
+    ("unknown format", {"format": "xml", "from": TODAY, "to": TODAY}, "format"),
+    ("bad date", {"format": "fiscal", "from": "2026-02-30", "to": TODAY}, "from"),
+    ("end before start", {"format": "fiscal", "from": TODAY, "to": "2001-01-01"}, "to"),
+    ("too long", {"format": "fiscal", "from": "2001-01-01", "to": TODAY}, "to"),
+    ("unknown chain", {"format": "fiscal", "from": TODAY, "to": TODAY, "chains": ["prod.sales.R9"]}, "chains.0"),
+    ("training chain", {"format": "fiscal", "from": TODAY, "to": TODAY, "chains": ["test.sales.R1"]}, "chains.0"),
+    ("event journal", {"format": "fiscal", "from": TODAY, "to": TODAY, "chains": ["events"]}, "chains.0"),
+    ("malformed chain", {"format": "fiscal", "from": TODAY, "to": TODAY, "chains": ["R1"]}, "chains.0"),
+    ("unknown field", {"format": "fiscal", "from": TODAY, "to": TODAY, "zip": True}, "zip"),
+    ("FEC of a Belgian tenant", {"format": "fec", "from": TODAY, "to": TODAY}, "format"),
+]
+
+
+@pytest.mark.parametrize("why, body, field", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_is_a_4xx_problem_naming_the_field_and_writes_nothing(live, stack, why, body, field):
+    account, admin = live
+    before = count_all(stack)
+    reply = admin.post(f"/v1/tenants/{account.tenant_id}/exports", body)
+    assert 400 <= reply.status < 500 and reply.json["field"] == field, reply
+    assert count_all(stack) == before
+
+
+def test_a_test_mode_tenant_exports_training_data_marked_not_fiscal_and_auditors_cannot(api, stack, tmp_path):
+    account = signed_up_account(api, stack)
+    admin = api.with_token(account.token)
+    assert admin.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body()).status == 201
+    auditor = api.with_token(member(api, stack, account.tenant_id, account.token, "auditor").token)
+    before = count_all(stack)
+    refused = auditor.post(f"/v1/tenants/{account.tenant_id}/exports", {"format": "fiscal", "from": TODAY,
+                                                                         "to": TODAY})
+    assert refused.status == 403 and refused.json["field"] == "tenant_id" and "training" in refused.json["detail"]
+    assert count_all(stack) == before
+    job = admin.post(f"/v1/tenants/{account.tenant_id}/exports", {"format": "fiscal", "from": TODAY,
+                                                                   "to": TODAY}).json
+    assert job["fiscal"] is False and job["chains"] == ["test.sales.R1"]
+    done = wait_done(admin, account.tenant_id, job["job_id"]).json
+    assert done["download"]["file_name"].startswith("NON-FISCAL-")
+    with urllib.request.urlopen(done["download"]["url"], timeout=10) as resp:
+        data = resp.read()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert "NON-FISCAL.txt" in zf.namelist()
+        assert json.loads(zf.read("manifest.json"))["export"]["fiscal"] is False
+    path = tmp_path / "training.zip"
+    path.write_bytes(data)
+    from chalicelib.verify_export import verify_archive
+
+    report = verify_archive(path)
+    assert report.ok and "NOT FISCAL" in report.text()
+    assert auditor.get(f"/v1/tenants/{account.tenant_id}/exports/{job['job_id']}").status == 403
+
+
+def test_a_french_tenant_gets_a_fec_that_verifies(api, stack, tmp_path):
+    account = signed_up_account(api, stack, country="FR")
+    admin = api.with_token(account.token)
+    assert admin.post(f"/v1/tenants/{account.tenant_id}/go-live", {"confirm": True}).status == 200
+    body = sale_body()
+    body["lines"][0]["vat_rate"] = "20"
+    assert admin.post(f"/v1/tenants/{account.tenant_id}/sales", body).status == 201
+    job = admin.post(f"/v1/tenants/{account.tenant_id}/exports", {"format": "fec", "from": TODAY, "to": TODAY}).json
+    done = wait_done(admin, account.tenant_id, job["job_id"]).json
+    assert done["status"] == "done", done
+    with urllib.request.urlopen(done["download"]["url"], timeout=10) as resp:
+        data = resp.read()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = [n for n in zf.namelist() if "FEC" in n]
+        assert len(names) == 1 and names[0].endswith(f"FEC{TODAY.replace('-', '')}.txt")
+        lines = zf.read(names[0]).decode("iso-8859-15").split("\r\n")
+    assert lines[0].split("\t")[0] == "JournalCode" and len(lines[1].split("\t")) == 18
+    path = tmp_path / "fec.zip"
+    path.write_bytes(data)
+    from chalicelib.verify_export import verify_archive
+
+    assert verify_archive(path).ok
