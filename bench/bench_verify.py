@@ -84,7 +84,8 @@ def main(argv=None) -> None:
         ("ratio verify / checked canonicalise loop", f"{base / ours:.2f}"),
         (f"peak Python allocations verifying {small_n:,}", f"{small_peak / 2**10:,.0f} KiB"),
         (f"peak Python allocations verifying {args.memory_entries:,}", f"{big_peak / 2**10:,.0f} KiB (aim < 200 MiB)"),
-        ("process max RSS (includes the test data above)", f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB"),
+        ("process max RSS (includes the test data above)",
+         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB"),
         ("ratio peak memory 10x entries / 1x (flat = ~1)", f"{big_peak / small_peak:.2f}"),
     ])
 

@@ -26,7 +26,8 @@ def _as_problem(response: Response) -> Response:
     status, cls = _CHALICE_ERRORS.get(body["Code"], (response.status_code, None))
     extra_headers = {k: v for k, v in response.headers.items() if k.lower() == "allow"}
     if cls is None:
-        return problems.problem(status, "internal", "Internal error", "An unexpected error occurred; it has been logged.")
+        return problems.problem(status, "internal", "Internal error",
+                                "An unexpected error occurred; it has been logged.")
     detail = str(body.get("Message", ""))
     if extra_headers:
         detail = f"{detail}; allowed: {next(iter(extra_headers.values()))}"

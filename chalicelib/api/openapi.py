@@ -74,7 +74,8 @@ def _operation(ep: Endpoint, components: dict[str, Any]) -> dict[str, Any]:
             }
         )
     if ep.body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _schema(ep.body, components)}}}
+        schema = _schema(ep.body, components)
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
     ok: dict[str, Any] = {"description": "Success"}
     if ep.response is not None:
         ok["content"] = {ep.content_type: {"schema": _schema(ep.response, components)}}

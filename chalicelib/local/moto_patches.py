@@ -12,11 +12,11 @@ See docs/decisions/0002-moto-transact-write-patch.md.
 
 from __future__ import annotations
 
+import collections
 import copy
+import functools
 import hashlib
 import inspect
-import collections
-import functools
 import logging
 import threading
 from collections.abc import Callable

@@ -15,7 +15,6 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from chalicelib.config import Settings
 from chalicelib.local import snapshot
@@ -66,7 +65,7 @@ class LocalStack:
         return self
 
     def _lock_data_dir(self) -> None:
-        self._lock_file = open(self.data_dir / "scelle.lock", "a+")  # noqa: SIM115 (held for the run)
+        self._lock_file = open(self.data_dir / "scelle.lock", "a+")
         try:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -17,6 +17,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from chalicelib.local.clock import MovingClock
+
 SAMPLE_START = date(2026, 2, 25)  # crosses the end of February: a monthly closure too
 DEMO_SIREN = "732829320"  # a made-up SIREN with a valid Luhn key (not a real company)
 
@@ -34,23 +36,6 @@ _CATALOGUE = [
 ]
 
 
-class _Clock:
-    """Every reading is one second after the previous one; ``set`` jumps."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
-
-    def set(self, moment: datetime) -> None:
-        self.now = moment
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 def _vat_number(siren: str) -> str:
     from chalicelib.domain.identifiers import fr_vat_key
 
@@ -60,7 +45,7 @@ def _vat_number(siren: str) -> str:
 _BELGIAN_RATE = {"5.5": "6", "10": "12", "20": "21"}
 
 
-def _sale(rng: random.Random, clock: _Clock, register: str, *, kind: str = "sale", country: str = "FR"
+def _sale(rng: random.Random, clock: MovingClock, register: str, *, kind: str = "sale", country: str = "FR"
           ) -> dict[str, Any]:
     lines = []
     for name, price, french_rate in rng.sample(_CATALOGUE, rng.randint(1, 4)):
@@ -98,7 +83,7 @@ def _lines_total(request: dict[str, Any]) -> int:
     return int(total * 100)
 
 
-def simulate(ledger, clock: _Clock, caller, directory, *, days: int, sales_per_day: int, start: date,
+def simulate(ledger, clock: MovingClock, caller, directory, *, days: int, sales_per_day: int, start: date,
              rng: random.Random, say=lambda *a: None, country: str = "FR") -> None:
     """Trade for ``days`` business days on two registers, then let the scheduled job close them."""
     tenant_id = caller.tenant_id
@@ -170,7 +155,7 @@ class MemoryStack:
         self.tenant = Tenant(tenant_id=f"t{uuid.uuid4().hex[:12]}", company_name="Boulangerie Démo", country=country,
                              company_number=number, vat_number=vat, address=Address(*city, country=country),
                              mode=mode)
-        self.clock = _Clock(datetime.combine(start - timedelta(days=1), datetime.min.time(), tzinfo=UTC))
+        self.clock = MovingClock(datetime.combine(start - timedelta(days=1), datetime.min.time(), tzinfo=UTC))
         self.journal, self.events_store = InMemoryChainStore(), InMemoryChainStore()
         self.directory, self.index = InMemoryChainDirectory(), InMemoryLedgerIndex()
         self.checkpoint_store = InMemoryCheckpointStore()
@@ -254,7 +239,7 @@ def build_sample(out: Path, *, kind: str = "fiscal", days: int = 6, sales_per_da
             provisioned = provision(bootstrap.Container(settings).client, settings)
             settings = settings.model_copy(update={"user_pool_id": provisioned.user_pool_id,
                                                    "user_pool_client_id": provisioned.user_pool_client_id})
-            clock = _Clock(datetime.combine(start - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+            clock = MovingClock(datetime.combine(start - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
                            .replace(hour=9))
             c = bootstrap.configure(settings, clock=clock)
             say(f"export-sample: embedded stack at {moto.endpoint}; signing up the demo company")

@@ -256,7 +256,7 @@ def test_a_seller_sees_only_their_own_sales(api, stack, admin):
 
 
 def test_a_seller_cannot_reverse_nor_close_and_a_manager_closes_days_only(api, stack, admin, container):
-    account, client = admin
+    account, _ = admin
     seller = api.with_token(member(api, stack, account.tenant_id, account.token, "seller").token)
     manager = api.with_token(member(api, stack, account.tenant_id, account.token, "manager").token)
     sale = seller.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body()).json

@@ -28,7 +28,7 @@ def _call(base: str, method: str, path: str, body=None, token: str | None = None
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(req, timeout=30) as resp:
             return resp.status, json.loads(resp.read() or b"null")
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read() or b"null")
@@ -43,7 +43,7 @@ class LocalRun:
         for name in list(env):
             if name.startswith("SCELLE_") and name not in ("SCELLE_DATA_DIR", "SCELLE_PORT", "SCELLE_LOG_LEVEL"):
                 env.pop(name)
-        self.log = open(data_dir.parent / f"run-{port}-{time.monotonic_ns()}.log", "w+")  # noqa: SIM115
+        self.log = open(data_dir.parent / f"run-{port}-{time.monotonic_ns()}.log", "w+")
         self.proc = subprocess.Popen([sys.executable, "-m", "chalicelib.cli", "local"], cwd=ROOT, env=env,
                                      stdout=self.log, stderr=subprocess.STDOUT)
 

@@ -13,6 +13,6 @@ def local_demo_login(base: str, data_dir: Path) -> tuple[str, str]:
     body = json.dumps({"email": demo["admin"]["email"], "password": demo["admin"]["password"]}).encode()
     req = urllib.request.Request(base + "/v1/auth/signin", data=body, method="POST",
                                  headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(req, timeout=30) as resp:
         tokens = json.loads(resp.read())
     return tokens["id_token"], demo["tenant_id"]

@@ -4,34 +4,20 @@ for tests that need days to pass (closures) or data to tamper with."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
-
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from chalicelib.adapters.checkpoint_store import DynamoDBCheckpointStore
 from chalicelib.adapters.signing import LocalSigner
 from chalicelib.domain.identity import Caller, Principal
 from chalicelib.domain.permissions import Role
 from chalicelib.domain.tenant import Tenant
+from chalicelib.local.clock import MovingClock
 from chalicelib.services.checkpoints import CheckpointService, KeyRegistry
 from chalicelib.services.events import EventJournal
 from chalicelib.services.ledger import LedgerService
 from chalicelib.services.sealing import ChainWriter
 from chalicelib.services.verification import VerificationService
-
-
-class MovingClock:
-    """Each reading is one second later than the previous one."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
-
-    def set(self, moment: datetime) -> None:
-        self.now = moment
 
 
 class OneTenant:
