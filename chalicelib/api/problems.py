@@ -53,17 +53,14 @@ class UnsupportedMediaType(errors.ScelleError):
     title = "Unsupported media type"
 
 
-def _ledger_errors() -> dict:
-    from chalicelib.domain.closures import ClosureMismatch
-
-    return {ClosureMismatch: 409}
-
-
-STATUS_BY_ERROR.update(_ledger_errors())
+# Errors of modules this one should not import at cold start, mapped by their stable code.
+STATUS_BY_CODE: dict[str, int] = {"closure-mismatch": 409}
 STATUS_BY_ERROR.update({BadRequest: 400, PayloadTooLarge: 413, MethodNotAllowed: 405, UnsupportedMediaType: 415})
 
 
 def status_for(exc: errors.ScelleError) -> int:
+    if exc.code in STATUS_BY_CODE:
+        return STATUS_BY_CODE[exc.code]
     for cls in type(exc).__mro__:
         if cls in STATUS_BY_ERROR:
             return STATUS_BY_ERROR[cls]

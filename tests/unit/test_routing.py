@@ -114,3 +114,10 @@ def test_an_unknown_route_is_a_404_problem(client):
     reply = client.get("/nowhere")
     assert reply.status == 404
     assert reply.json["type"].endswith("/not-found")
+
+
+def test_a_closure_mismatch_is_a_409_even_though_problems_does_not_import_closures():
+    from chalicelib.api.problems import status_for
+    from chalicelib.domain.closures import ClosureMismatch
+
+    assert status_for(ClosureMismatch("a month differs from its days", field="vat_totals")) == 409
