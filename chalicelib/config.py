@@ -7,10 +7,9 @@ credentials come from the Lambda role; locally every client points at the embedd
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Literal
-
-import os
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
