@@ -24,7 +24,9 @@ class AlarmSpec:
     period_seconds: int
     evaluation_periods: int
     datapoints_to_alarm: int
-    severity: str  # "page": wake someone up; "ticket": next business day
+    # "page": wake someone up; "ticket": next business day (both notify the alarm topic);
+    # "info": dashboard state only, no notification (INFORMATIONAL)
+    severity: str
     meaning: str
     action: str
     runbook: str  # anchor in docs/operations.md
@@ -152,7 +154,47 @@ ALARMS: tuple[AlarmSpec, ...] = (
         action="Nothing on the platform side unless support is asked; watch for many tenants at once.",
         runbook="anomalies",
     ),
+    AlarmSpec(
+        name="tickets-overdue",
+        metric="TicketsOverdue",
+        statistic="Maximum",
+        comparison="GreaterThanOrEqualToThreshold",
+        threshold=1,
+        period_seconds=900,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+        severity="ticket",
+        meaning="A support ticket has had no first response within its business-hours target (check_ticket_sla, "
+                "every 15 minutes).",
+        action="Open the support queue and answer the overdue tickets first; the alarm clears at the next run "
+               "once none is left.",
+        runbook="tickets-overdue",
+    ),
 )
+
+# Informational alarms: their state shows on the dashboard, they notify nobody.
+INFORMATIONAL: tuple[AlarmSpec, ...] = (
+    AlarmSpec(
+        # Quiet tenants are normal; a whole day without a single entry usually is not.
+        name="no-entries-24h",
+        metric="EntriesAppended",
+        statistic="Sum",
+        comparison="LessThanThreshold",
+        threshold=1,
+        period_seconds=3600,
+        evaluation_periods=24,
+        datapoints_to_alarm=24,
+        severity="info",
+        meaning="No entry was appended for 24 hours (no data counts as none).",
+        action="Check that the API answers (GET /health, Api5xx, the API handler's errors) and that clients can "
+               "sign in; at night or on a holiday it may simply be quiet.",
+        runbook="no-entries-24h",
+        treat_missing_data="breaching",
+    ),
+)
+
+# Everything the stack deploys.
+ALL_ALARMS: tuple[AlarmSpec, ...] = ALARMS + INFORMATIONAL
 
 
 @dataclass(frozen=True)
@@ -174,4 +216,4 @@ DASHBOARD: tuple[Widget, ...] = (
 
 
 def alarm(name: str) -> AlarmSpec:
-    return next(a for a in ALARMS if a.name == name)
+    return next(a for a in ALL_ALARMS if a.name == name)

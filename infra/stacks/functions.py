@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, Duration, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -32,7 +32,6 @@ from chalice.cdk import Chalice
 from constructs import Construct
 
 from chalicelib.local.gateway import PROBLEM_JSON
-from chalicelib.resources import RESOURCES
 from infra.stacks.app_model import FunctionSpec
 from infra.stacks.data import DataResources
 from infra.stacks.packaging import VENDOR_KEY
@@ -55,6 +54,8 @@ DEFAULT_TIMEOUT = 60
 DEFAULT_MEMORY = 512
 # S3 notifications the stack wires to plain Lambda functions: handler -> (bucket, key prefix).
 S3_NOTIFICATIONS = {"inbound_mail": ("support", "inbound/")}
+# Functions that sign or check unsubscribe links (MailingService): only they get the HMAC key.
+UNSUBSCRIBE_KEY_USERS = ("api_handler", "send_mailing")
 STREAM_RETRIES = 10
 _PLACEHOLDER_ROLE = "arn:aws:iam::000000000000:role/replaced-per-function-by-cdk"
 STREAM_BATCH_SIZE = 100
@@ -160,28 +161,28 @@ def _statements(
     ]
     for logical, actions in sorted(grants.tables.items()):
         arn = data.tables[logical].table_arn
-        indexes = [f"{arn}/index/{index.name}" for index in RESOURCES.table(logical).indexes]
+        # Only the indexes this function queries (an index needs its own ARN for Query).
+        indexes = [f"{arn}/index/{index}" for index in grants.indexes.get(logical, ())]
         out.append(
             iam.PolicyStatement(sid=f"Table{_camel(logical)}", actions=sorted(set(actions)), resources=[arn, *indexes])
         )
-    for logical, actions in sorted(grants.objects.items()):
-        # From the fixed name, not a Ref: the support bucket's notification depends on a function,
-        # which waits for this policy.
-        bucket_arn = f"arn:{stack.partition}:s3:::{settings.app_settings().bucket_name(logical)}"
-        prefix = grants.object_prefix.get(logical, "")
-        object_actions = sorted(a for a in actions if a != "s3:ListBucket")
-        if object_actions:
+    for logical, prefixes in sorted(grants.objects.items()):
+        for prefix, actions in sorted(prefixes.items()):
             out.append(
                 iam.PolicyStatement(
-                    sid=f"Objects{_camel(logical)}",
-                    actions=object_actions,
-                    resources=[f"{bucket_arn}/{prefix}*"],
+                    sid=f"Objects{_camel(logical)}{_camel(prefix.strip('/'))}",
+                    actions=sorted(set(actions)),
+                    resources=[f"{_bucket_arn(stack, settings, logical)}/{prefix}*"],
                 )
             )
-        if "s3:ListBucket" in actions:
-            out.append(
-                iam.PolicyStatement(sid=f"List{_camel(logical)}", actions=["s3:ListBucket"], resources=[bucket_arn])
+    for logical in sorted(grants.list_buckets):
+        out.append(
+            iam.PolicyStatement(
+                sid=f"List{_camel(logical)}",
+                actions=["s3:ListBucket"],
+                resources=[_bucket_arn(stack, settings, logical)],
             )
+        )
     for logical, actions in sorted(grants.keys.items()):
         out.append(
             iam.PolicyStatement(
@@ -194,7 +195,7 @@ def _statements(
         out.append(
             iam.PolicyStatement(
                 sid="SendMail",
-                actions=["ses:SendEmail", "ses:SendRawEmail"],
+                actions=["ses:SendEmail"],  # SesMailer calls SendEmail only
                 resources=[stack.format_arn(service="ses", resource="identity", resource_name=data.mail_identity_name)],
                 conditions={"StringEquals": {"ses:FromAddress": settings.mail_from}},
             )
@@ -224,6 +225,12 @@ def _statements(
     return out
 
 
+def _bucket_arn(stack: Stack, settings: StackSettings, logical: str) -> str:
+    # From the fixed name, not a Ref: the support bucket's notification depends on a function,
+    # which waits for its role's policy.
+    return f"arn:{stack.partition}:s3:::{settings.app_settings().bucket_name(logical)}"
+
+
 def _colon():
     from aws_cdk import ArnFormat
 
@@ -251,7 +258,17 @@ def environment(settings: StackSettings, data: DataResources) -> dict[str, str]:
     }
     if settings.public_base_url:
         env["SCELLE_PUBLIC_BASE_URL"] = settings.public_base_url
+    if settings.operator_emails:
+        env["SCELLE_OPERATOR_EMAIL"] = ",".join(settings.operator_emails)
     return env
+
+
+def unsubscribe_key_reference(settings: StackSettings) -> str:
+    """``SCELLE_UNSUBSCRIBE_KEY`` as a CloudFormation dynamic reference to the Secrets Manager
+    secret (``{{resolve:secretsmanager:...}}``): CloudFormation reads it at deploy time, so the
+    template and cdk.out never hold the key, and the functions need no Secrets Manager access.
+    (SSM SecureString references are not resolved in Lambda environment variables.)"""
+    return SecretValue.secrets_manager(settings.unsubscribe_key_secret).unsafe_unwrap()
 
 
 def child_environment(settings: StackSettings) -> dict[str, str]:
@@ -291,6 +308,10 @@ def build_functions(scope: Construct, settings: StackSettings, data: DataResourc
     specs = app.specs
     roles: dict[str, iam.Role] = {}
     queues: dict[str, sqs.Queue] = {}
+    if not settings.operator_emails:
+        Annotations.of(scope).add_warning(
+            "scelle:operator_email is not set: tamper alarms, anomalies and tickets are not mailed to an operator"
+        )
     for spec in specs:
         grants = GRANTS.get(spec.name)
         if grants is None:
@@ -320,6 +341,10 @@ def build_functions(scope: Construct, settings: StackSettings, data: DataResourc
         cfn.node.add_dependency(roles[spec.name].node.find_child("DefaultPolicy"))
         cfn.add_property_override("Timeout", TIMEOUTS.get(spec.name, DEFAULT_TIMEOUT))
         cfn.add_property_override("MemorySize", MEMORY.get(spec.name, DEFAULT_MEMORY))
+        if spec.name in UNSUBSCRIBE_KEY_USERS:
+            cfn.add_property_override(
+                "Environment.Variables.SCELLE_UNSUBSCRIBE_KEY", unsubscribe_key_reference(settings)
+            )
         # Our own log group per fixed function name (Chalice's log_retention_in_days names the API
         # handler's log group wrongly in package mode: ${ApiHandler} instead of ${APIHandler}).
         logs.CfnLogGroup(

@@ -1,9 +1,10 @@
 """Alarms and the dashboard: the product's Powertools metrics, plus Lambda, API and DLQ health.
 
-The product alarms and dashboard widgets are ``chalicelib.alarms`` (the runbook's list, with
-metric names of docs/decisions/0000); this module adds Lambda errors/throttles, stream iterator
-age, dead letters and API 5xx. Alarms notify one SNS topic; informational ones (severity
-``info``) only change state on the dashboard.
+The product alarms and dashboard widgets are ``chalicelib.alarms`` (one definition for this stack
+and the runbook, docs/operations.md, with metric names of docs/decisions/0000); this module adds
+Lambda errors/throttles, stream iterator age, dead letters and API 5xx. Alarms notify one SNS
+topic; informational ones (severity ``info``, ``chalicelib.alarms.INFORMATIONAL``) only change
+state on the dashboard.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
-from chalicelib.alarms import ALARMS, DASHBOARD, AlarmSpec
+from chalicelib.alarms import ALL_ALARMS, DASHBOARD
 from chalicelib.observability import NAMESPACE, SERVICE
 from infra.stacks.functions import API_STAGE, Functions
 from infra.stacks.settings import StackSettings
@@ -28,41 +29,8 @@ GT = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
 NOT_BREACHING = cw.TreatMissingData.NOT_BREACHING
 
 
-# Alarms the issue asks for that chalicelib/alarms.py (the runbook's list) does not hold yet.
-# They belong there, with a runbook section in docs/operations.md; until then they live here.
-EXTRA_ALARMS = (
-    AlarmSpec(
-        name="tickets-overdue",
-        metric="TicketsOverdue",
-        statistic="Maximum",
-        comparison="GreaterThanOrEqualToThreshold",
-        threshold=1,
-        period_seconds=900,
-        evaluation_periods=1,
-        datapoints_to_alarm=1,
-        severity="ticket",
-        meaning="a support ticket is past its response time",
-        action="answer it",
-        runbook="tickets-overdue",
-    ),
-    AlarmSpec(
-        # Informational (no notification): quiet tenants are normal, a dead API is not.
-        name="no-entries-24h",
-        metric="EntriesAppended",
-        statistic="Sum",
-        comparison="LessThanThreshold",
-        threshold=1,
-        period_seconds=3600,
-        evaluation_periods=24,
-        datapoints_to_alarm=24,
-        severity="info",
-        meaning="no entry appended for 24 hours",
-        action="check the API and its clients",
-        runbook="no-entries-24h",
-        treat_missing_data="breaching",
-    ),
-)
-PRODUCT_ALARMS = ALARMS + EXTRA_ALARMS
+# The runbook's alarms (page, ticket) and the informational ones, all from chalicelib/alarms.py.
+PRODUCT_ALARMS = ALL_ALARMS
 
 
 def _enum_name(camel: str) -> str:
@@ -142,7 +110,9 @@ def build_monitoring(scope: Construct, settings: StackSettings, functions: Funct
             missing=getattr(cw.TreatMissingData, _enum_name(spec.treat_missing_data)),
         )
         made.node.default_child.datapoints_to_alarm = spec.datapoints_to_alarm
-    iterator_alarmed = {s.resolved_dimensions(prefix).get("FunctionName") for s in ALARMS if s.metric == "IteratorAge"}
+    iterator_alarmed = {
+        s.resolved_dimensions(prefix).get("FunctionName") for s in PRODUCT_ALARMS if s.metric == "IteratorAge"
+    }
 
     for spec in functions.specs:
         name = settings.function_name(spec.name)

@@ -1,13 +1,40 @@
 """Least privilege, declared per function: which actions each Lambda may take on which resource.
 
 One role per function. A function that ``app.py`` registers but that is not listed here gets a
-logs-only role (and a synth warning) until someone declares what it uses. Two invariants are
-checked here at synth time and again, on the synthesized template, by tests/infra:
+logs-only role (and a synth warning) until someone declares what it uses. Each grant below is
+exactly what the function's code calls on AWS (boto3 operations, the AWS Encryption SDK, pre-signed
+URLs), read from the code paths it reaches through ``chalicelib.bootstrap``; the comments name
+them. ``tests/infra/needs.py`` declares the same calls independently, as boto3 operations, and
+``tests/infra/test_needs.py`` checks the synthesized roles against it both ways (nothing missing,
+nothing extra). Invariants checked here at synth time and again, on the template, by tests/infra:
 
 * no function may mutate an item of an append-only table (``ITEM_MUTATIONS``);
-* only ``SIGNERS`` may call ``kms:Sign``.
+* only ``SIGNERS`` may call ``kms:Sign``;
+* no function may delete archive objects or touch their lock (``ARCHIVE_DENIED``);
+* no wildcard or PartiQL action.
 
-docs/security.md explains each grant.
+Shared code paths, so that each grant below can be read against them:
+
+* **append** (``ChainWriter``): ``Query`` the chain head, then a conditional ``PutItem`` (a batch
+  is ``TransactWriteItems`` of conditional Puts, which IAM checks as ``PutItem``).
+* **tamper alarm** (``AlarmService.raise_alarm``): ops ``PutItem`` (once per evidence), append a
+  ``tamper_alarm`` event; if the event journal refuses, the fallback files an integrity anomaly
+  and mails the tenant's admins (accounts ``Query``) and the operator (SES).
+* **archive write** (``Archive``/``Archiver``): ``PutObject`` with Object Lock retention
+  (``PutObjectRetention``) and ``If-None-Match``; the manifest is read back (``GetObject``,
+  ``HeadObject``) and segments listed (``ListBucket``); every object is envelope-encrypted by the
+  Encryption SDK (``kms:GenerateDataKey``; reading: ``kms:Decrypt``); the lock period comes from
+  the tenant's country (accounts ``GetItem``).
+* **checkpoint signing** (``CheckpointService.checkpoint``): chain ``Query``, checkpoints
+  ``Query`` + conditional ``PutItem``, ``kms:Sign``; the key registry reads the published keys
+  (ops ``Query``) and publishes the signer's key the first time (``kms:GetPublicKey``, ops
+  ``PutItem``).
+
+No ``kms:DescribeKey``: the stack passes key ARNs (``SCELLE_SIGNING_KEY_ID``,
+``SCELLE_DATA_KEY_ID``), so neither the signer nor the Encryption SDK looks a key up. No
+``kms:Verify``: signatures are verified locally with the published public key.
+
+docs/security.md has the table of grants per function.
 """
 
 from __future__ import annotations
@@ -16,132 +43,226 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from chalicelib.resources import RESOURCES
-from infra.stacks.data import ITEM_MUTATIONS
+from infra.stacks.data import ARCHIVE_DENIED, ITEM_MUTATIONS
 
-READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
-SCAN = ("dynamodb:Scan",)
-APPEND = ("dynamodb:PutItem",)  # conditional put / TransactWriteItems Put, never an overwrite path
-READ_APPEND = READ + APPEND
-READ_WRITE = (
-    *READ,
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:BatchWriteItem",
-)
+# ---- DynamoDB -----------------------------------------------------------------------------------
+GET = "dynamodb:GetItem"
+BATCH_GET = "dynamodb:BatchGetItem"
+QUERY = "dynamodb:Query"
+SCAN = "dynamodb:Scan"
+PUT = "dynamodb:PutItem"  # also each Put of a TransactWriteItems
+UPDATE = "dynamodb:UpdateItem"  # also each Update of a TransactWriteItems
+DELETE = "dynamodb:DeleteItem"
+BATCH_WRITE = "dynamodb:BatchWriteItem"
+CONDITION_CHECK = "dynamodb:ConditionCheckItem"  # a ConditionCheck of a TransactWriteItems
+DESCRIBE = "dynamodb:DescribeTable"  # GET /health
+APPEND = (QUERY, PUT)  # ChainWriter: head, then a conditional put (never an overwrite path)
 
-OBJECT_READ = ("s3:GetObject",)
-OBJECT_WRITE = ("s3:PutObject",)
-LIST = ("s3:ListBucket",)
-ARCHIVER = OBJECT_READ + OBJECT_WRITE + LIST  # head before put: an archived record is never rewritten
+# ---- S3 -----------------------------------------------------------------------------------------
+GET_OBJECT = "s3:GetObject"  # also HeadObject and pre-signed GET URLs
+PUT_OBJECT = "s3:PutObject"  # also multipart uploads and pre-signed POSTs
+RETENTION = "s3:PutObjectRetention"  # PutObject with ObjectLockMode / ObjectLockRetainUntilDate
+ABORT_UPLOAD = "s3:AbortMultipartUpload"
+ARCHIVE_WRITE = (GET_OBJECT, PUT_OBJECT, RETENTION)
 
-SIGN = ("kms:Sign", "kms:GetPublicKey", "kms:DescribeKey")
-PUBLIC_KEY = ("kms:GetPublicKey", "kms:Verify", "kms:DescribeKey")
-ENCRYPT = ("kms:GenerateDataKey", "kms:Encrypt", "kms:DescribeKey")
-DECRYPT = ("kms:Decrypt", "kms:DescribeKey")
+# ---- KMS ----------------------------------------------------------------------------------------
+SIGN = "kms:Sign"
+PUBLIC_KEY = "kms:GetPublicKey"
+GENERATE_DATA_KEY = "kms:GenerateDataKey"  # Encryption SDK, one master key: no kms:Encrypt
+DECRYPT = "kms:Decrypt"
+SIGNER = (SIGN, PUBLIC_KEY)
+ENVELOPE = (GENERATE_DATA_KEY, DECRYPT)
 
 # Who may sign: the API (seals entries, on-demand checkpoints and closures), the checkpoint
 # signer, the period closer, and the export builder (manifest signature).
 SIGNERS = frozenset({"api_handler", "sign_checkpoints", "close_periods", "build_export"})
+ARCHIVE_BUCKET = "archive"
 
 
 @dataclass(frozen=True)
 class Grants:
-    tables: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    objects: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # bucket -> object actions
-    object_prefix: Mapping[str, str] = field(default_factory=dict)  # bucket -> key prefix (default: all)
+    tables: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # table -> DynamoDB actions
+    indexes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # table -> indexes it queries
+    # bucket -> key prefix ("" = every key) -> object actions
+    objects: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    # Buckets it lists, or reads keys of that may be missing (S3 answers 404 rather than 403 only
+    # to a caller that may list the bucket).
+    list_buckets: tuple[str, ...] = ()
     keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    send_mail: bool = False
+    send_mail: bool = False  # ses:SendEmail, From = mail_from only
     cognito: tuple[str, ...] = ()
-    invoke: tuple[str, ...] = ()  # other handlers this one starts asynchronously
+    invoke: tuple[str, ...] = ()  # handlers it starts asynchronously (itself included)
 
 
-_OPS = {"ops": READ_WRITE}
-_LEDGER_READ = {"journal": READ, "events": READ, "checkpoints": READ}
+def _every_table(actions: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    return {t.logical: actions for t in RESOURCES.tables}
+
+
+def _merge(*parts: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for part in parts:
+        for name, actions in part.items():
+            out[name] = tuple(dict.fromkeys((*out.get(name, ()), *actions)))
+    return out
+
+
+# The tamper-alarm path, shared by every verifier and archiver (see the module docstring).
+_ALARMS = {"ops": (PUT,), "events": APPEND, "accounts": (QUERY,)}
+# Writing the archive: objects with their lock, the manifest read back, the tenant's country.
+_ARCHIVE = {"objects": {ARCHIVE_BUCKET: {"": ARCHIVE_WRITE}}, "list_buckets": (ARCHIVE_BUCKET,)}
 
 GRANTS: dict[str, Grants] = {
     "api_handler": Grants(
-        tables={
-            "journal": READ_APPEND,
-            "events": READ_APPEND,
-            "checkpoints": READ_APPEND,
-            "accounts": READ_WRITE,
-            "idempotency": READ_WRITE,
-            "support": READ_WRITE,
-            **_OPS,
+        tables=_merge(
+            _every_table((DESCRIBE,)),  # GET /health: DescribeTable on every table
+            {
+                # ledger: entries (append, GET entry, closures), by_time listing
+                "journal": (GET, *APPEND),
+                # event journal: every action is journaled; GET events lists by_time
+                "events": APPEND,
+                # checkpoints every N entries and on demand, proofs, verification
+                "checkpoints": (QUERY, PUT),
+                # sign-up/in, members, invitations (transactions with ConditionCheck/Update),
+                # throttles (DeleteItem), access (BatchGetItem), memberships (gsi1)
+                "accounts": (GET, BATCH_GET, QUERY, PUT, UPDATE, DELETE, CONDITION_CHECK),
+                # Powertools idempotency: put, get, update, delete of a failed record
+                "idempotency": (GET, PUT, UPDATE, DELETE),
+                # tickets, news, mailings (queue and lists on gsi1, BatchGetItem of tickets)
+                "support": (GET, BATCH_GET, QUERY, PUT, UPDATE),
+                # chain directory, published keys, ledger index (release_reversal deletes),
+                # export jobs, anomaly and alarm lists
+                "ops": (GET, QUERY, PUT, DELETE),
+            },
+        ),
+        indexes={"journal": ("by_time",), "events": ("by_time",), "accounts": ("gsi1",), "support": ("gsi1",)},
+        objects={
+            "exports": {"exports/": (GET_OBJECT,)},  # HeadObject + the pre-signed download URL
+            # pre-signed upload (POST) and download of ticket attachments, HeadObject
+            "support": {"attachments/": (GET_OBJECT, PUT_OBJECT)},
         },
-        objects={"exports": OBJECT_READ, "support": OBJECT_READ + OBJECT_WRITE},
-        keys={"signing": SIGN},
+        list_buckets=("exports", "support"),  # an expired export / missing attachment is a 404
+        keys={"signing": SIGNER},
         send_mail=True,
         cognito=(
-            "cognito-idp:AdminGetUser",
             "cognito-idp:AdminConfirmSignUp",
-            "cognito-idp:AdminDisableUser",
-            "cognito-idp:AdminEnableUser",
-            "cognito-idp:AdminUserGlobalSignOut",
-            "cognito-idp:AdminUpdateUserAttributes",
             "cognito-idp:AdminDeleteUser",
+            "cognito-idp:AdminGetUser",
+            "cognito-idp:AdminUpdateUserAttributes",
+            "cognito-idp:AdminUserGlobalSignOut",
         ),
         invoke=("build_export", "send_mailing"),
     ),
     "jwt_authorizer": Grants(),  # verifies tokens against the pool's public JWKS: no AWS call
+    # Stream verifier + archiver of the journal: head state and pending entries (ops), catch-up
+    # reads of missed entries, chain registration, tamper alarms, archive segments.
     "on_journal_record": Grants(
-        tables={"journal": READ, "events": READ_APPEND, "checkpoints": READ, **_OPS},
-        objects={"archive": ARCHIVER},
-        keys={"data": ENCRYPT, "signing": PUBLIC_KEY},
+        tables=_merge({"journal": (QUERY,), "ops": (GET, PUT, UPDATE), "accounts": (GET,)}, _ALARMS),
+        keys={"data": ENVELOPE},
+        send_mail=True,  # tamper-alarm fallback
+        **_ARCHIVE,
     ),
+    # The same for the event journal, plus the anomaly rules: history by_time, the tenant (time
+    # zone, hours), a reversal's amount (journal GetItem), first-export markers and anomalies in
+    # ops, the anomaly event, mails to the tenant's admins and the operator.
     "on_events_record": Grants(
-        tables={"events": READ_APPEND, **_OPS},
-        objects={"archive": ARCHIVER},
-        keys={"data": ENCRYPT, "signing": PUBLIC_KEY},
+        tables=_merge(
+            {"events": APPEND, "journal": (GET,), "ops": (GET, PUT, UPDATE), "accounts": (GET, QUERY)}, _ALARMS
+        ),
+        indexes={"events": ("by_time",)},
+        keys={"data": ENVELOPE},
+        send_mail=True,
+        **_ARCHIVE,
     ),
+    # Archives each new checkpoint and the published keys (ops Query; an archived key is read back
+    # to compare); a changed or deleted checkpoint is a tamper alarm. The checkpoint itself comes
+    # from the stream image: no read of the checkpoints table.
     "on_checkpoint_record": Grants(
-        tables={"checkpoints": READ, "events": READ_APPEND, **_OPS},
-        objects={"archive": ARCHIVER},
-        keys={"data": ENCRYPT, "signing": PUBLIC_KEY},
+        tables=_merge({"ops": (QUERY,), "accounts": (GET,)}, _ALARMS),
+        keys={"data": ENVELOPE},
+        send_mail=True,
+        **_ARCHIVE,
     ),
+    # Every chain (directory), its head and the stream verifier's, a signed checkpoint, the
+    # archive flush (lease and archived_through in ops), alarms on a head mismatch.
     "sign_checkpoints": Grants(
-        tables={"journal": READ, "events": READ, "checkpoints": READ_APPEND, **_OPS},
-        keys={"signing": SIGN},
+        tables=_merge(
+            {
+                "journal": (QUERY,),
+                "events": (QUERY,),
+                "checkpoints": (QUERY, PUT),
+                "ops": (GET, QUERY, PUT, UPDATE),
+                "accounts": (GET,),
+            },
+            _ALARMS,
+        ),
+        keys={"signing": SIGNER, "data": ENVELOPE},
+        send_mail=True,
+        **_ARCHIVE,
     ),
+    # Closures: the chain directory and closure index (ops), the closed entries, the closure
+    # appended, a checkpoint every N entries, the period_closed event.
     "close_periods": Grants(
         tables={
-            "journal": READ_APPEND,
-            "events": READ_APPEND,
-            "checkpoints": READ_APPEND,
-            "accounts": READ,
-            **_OPS,
+            "journal": (GET, *APPEND),
+            "events": APPEND,
+            "checkpoints": (QUERY, PUT),
+            "ops": (QUERY, PUT),
+            "accounts": (GET,),
         },
-        keys={"signing": SIGN},
+        keys={"signing": SIGNER},
     ),
+    # Full verifier: every production chain from the table (old events from the archive), the
+    # witnesses (archive head and checkpoints, latest checkpoint, stream head), failures journaled.
     "verify_chains": Grants(
-        tables={
-            "journal": READ + SCAN,
-            "events": READ_APPEND + SCAN,
-            "checkpoints": READ + SCAN,
-            "accounts": READ,
-            **_OPS,
-        },
-        objects={"archive": OBJECT_READ + LIST},
-        keys={"signing": PUBLIC_KEY, "data": DECRYPT},
+        tables=_merge(
+            {
+                "journal": (GET, QUERY),
+                "events": (GET, *APPEND),
+                "checkpoints": (QUERY,),
+                "ops": (GET, QUERY, PUT),
+            },
+            _ALARMS,
+        ),
+        objects={ARCHIVE_BUCKET: {"": (GET_OBJECT,)}},
+        list_buckets=(ARCHIVE_BUCKET,),
+        keys={"signing": (PUBLIC_KEY,), "data": (DECRYPT,)},
+        send_mail=True,  # tamper-alarm fallback
     ),
+    # Tickets awaiting a first response (gsi1), marked overdue once, mailed to the operator.
     "check_ticket_sla": Grants(
-        tables={"support": READ_WRITE, "accounts": READ, **_OPS},
+        tables={"support": (QUERY, UPDATE)},
+        indexes={"support": ("gsi1",)},
         send_mail=True,
     ),
+    # The job (ops), the tenant, every chain to its end (a fresh signed checkpoint), events older
+    # than the hot table from the archive, the archive streamed to S3 (multipart), the manifest
+    # signed. Export events are journaled by the API (request, download URL), not here.
     "build_export": Grants(
-        tables={**_LEDGER_READ, "events": READ_APPEND, "accounts": READ, **_OPS},
-        objects={"exports": OBJECT_READ + OBJECT_WRITE, "archive": OBJECT_READ + LIST},
-        keys={"signing": SIGN, "data": DECRYPT},
+        tables={
+            "journal": (QUERY,),
+            "events": (QUERY,),
+            "checkpoints": (QUERY, PUT),
+            "accounts": (GET,),
+            "ops": (GET, QUERY, PUT),
+        },
+        objects={"exports": {"exports/": (PUT_OBJECT, ABORT_UPLOAD)}, ARCHIVE_BUCKET: {"": (GET_OBJECT,)}},
+        list_buckets=(ARCHIVE_BUCKET,),
+        keys={"signing": SIGNER, "data": (DECRYPT,)},
     ),
+    # Audience (accounts Scan of users, or recent activity on gsi1 + GetItem), recipients written
+    # in batches and moved one by one, sends, and a new run of itself before the time limit.
     "send_mailing": Grants(
-        tables={"accounts": READ + SCAN, "support": READ_WRITE, **_OPS},
+        tables={"accounts": (GET, SCAN), "support": (GET, QUERY, PUT, UPDATE, BATCH_WRITE)},
+        indexes={"support": ("gsi1",)},
         send_mail=True,
+        invoke=("send_mailing",),
     ),
+    # The stored message (inbound/), the sender's account and memberships (gsi1), the ticket or
+    # reply (transactions of Puts), an emailed attachment stored under attachments/, mails.
     "inbound_mail": Grants(
-        tables={"support": READ_WRITE, "accounts": READ, "events": READ_APPEND, **_OPS},
-        objects={"support": OBJECT_READ},
-        object_prefix={"support": "inbound/"},
+        tables={"support": (GET, PUT), "accounts": (GET, QUERY)},
+        indexes={"accounts": ("gsi1",)},
+        objects={"support": {"inbound/": (GET_OBJECT,), "attachments/": (PUT_OBJECT,)}},
         send_mail=True,
     ),
 }
@@ -152,9 +273,9 @@ class GrantError(ValueError):
 
 
 def check_grants(grants: Mapping[str, Grants]) -> None:
-    """Refuse, at synth time, a grant that breaks append-only or the signer list."""
+    """Refuse, at synth time, a grant that breaks append-only, the signer list or the archive lock."""
     append_only = {t.logical for t in RESOURCES.tables if t.append_only}
-    known_tables = {t.logical for t in RESOURCES.tables}
+    known_tables = {t.logical: {i.name for i in t.indexes} for t in RESOURCES.tables}
     known_buckets = {b.logical for b in RESOURCES.buckets}
     known_keys = {k.logical for k in RESOURCES.keys}
     for name, grant in grants.items():
@@ -164,13 +285,27 @@ def check_grants(grants: Mapping[str, Grants]) -> None:
             bad = set(actions) & set(ITEM_MUTATIONS)
             if table in append_only and bad:
                 raise GrantError(f"{name}: {sorted(bad)} on append-only table {table!r}")
-            if any("*" in a or "PartiQL" in a for a in actions):
-                raise GrantError(f"{name}: wildcard or PartiQL action on {table!r}")
-        if not set(grant.objects) <= known_buckets:
-            raise GrantError(f"{name}: unknown bucket in {sorted(grant.objects)}")
+            if any("*" in a or "PartiQL" in a or not a.startswith("dynamodb:") for a in actions):
+                raise GrantError(f"{name}: wildcard, PartiQL or non-DynamoDB action on {table!r}")
+        for table, indexes in grant.indexes.items():
+            if table not in grant.tables or QUERY not in grant.tables[table]:
+                raise GrantError(f"{name}: indexes of {table!r} without Query on it")
+            if not set(indexes) <= known_tables[table]:
+                raise GrantError(f"{name}: unknown index in {sorted(indexes)} of {table!r}")
+        if not set(grant.objects) | set(grant.list_buckets) <= known_buckets:
+            raise GrantError(f"{name}: unknown bucket in {sorted(set(grant.objects) | set(grant.list_buckets))}")
+        for bucket, prefixes in grant.objects.items():
+            for prefix, actions in prefixes.items():
+                if any("*" in a or not a.startswith("s3:") or a == "s3:ListBucket" for a in actions):
+                    raise GrantError(f"{name}: wildcard or non-object action on {bucket}/{prefix}")
+                if bucket == ARCHIVE_BUCKET and set(actions) & set(ARCHIVE_DENIED):
+                    raise GrantError(f"{name}: {sorted(set(actions) & set(ARCHIVE_DENIED))} on the WORM archive")
         if not set(grant.keys) <= known_keys:
             raise GrantError(f"{name}: unknown key in {sorted(grant.keys)}")
-        signs = any("kms:Sign" in actions for actions in grant.keys.values())
+        for key, actions in grant.keys.items():
+            if any("*" in a or not a.startswith("kms:") for a in actions):
+                raise GrantError(f"{name}: wildcard or non-KMS action on key {key!r}")
+        signs = any(SIGN in actions for actions in grant.keys.values())
         if signs and name not in SIGNERS:
             raise GrantError(f"{name}: kms:Sign is reserved to {sorted(SIGNERS)}")
 

@@ -6,12 +6,15 @@ by ``chalicelib.config.Settings``, so the stack and the code can never disagree 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from typing import Any
 
 from chalicelib.config import Settings, load_settings
 
 _TRUE = {"1", "true", "yes", "on"}
+_ADDRESS = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+_SECRET_ID = re.compile(r"^(arn:[a-z-]+:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}$")
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,11 @@ class StackSettings:
     mail_domain: str = ""  # verify this domain (DKIM) instead of the single mail_from address
     public_base_url: str = ""
     alarm_email: str = ""  # subscribed to the alarm topic when set
+    # SCELLE_OPERATOR_EMAIL (comma-separated): tamper alarms, anomalies, new and overdue tickets.
+    operator_email: str = ""
+    # Secrets Manager secret (name or ARN) holding SCELLE_UNSUBSCRIBE_KEY; created before the first
+    # deployment (docs/deploy.md). Default: <prefix>/unsubscribe-key.
+    unsubscribe_key_secret: str = ""
     archive_retention_days: int = 3653  # Object Lock COMPLIANCE default retention (10 years)
     log_retention_days: int = 90
     vendor_dependencies: bool = True  # False: package without requirements (synth/tests only)
@@ -30,6 +38,13 @@ class StackSettings:
     def __post_init__(self) -> None:
         if not self.resource_prefix:
             object.__setattr__(self, "resource_prefix", f"scelle-{self.stage}")
+        if not self.unsubscribe_key_secret:
+            object.__setattr__(self, "unsubscribe_key_secret", f"{self.resource_prefix}/unsubscribe-key")
+        if not _SECRET_ID.match(self.unsubscribe_key_secret):
+            raise ValueError("scelle:unsubscribe_key_secret must be a Secrets Manager secret name or ARN")
+        for address in self.operator_emails:
+            if not _ADDRESS.match(address):
+                raise ValueError(f"scelle:operator_email: {address!r} is not an e-mail address")
         if not 1 <= self.archive_retention_days <= 36_500:
             raise ValueError("scelle:archive_retention_days must be between 1 and 36500")
         self.app_settings()  # validates stage, prefix, region and mail_from with the app's own rules
@@ -49,6 +64,10 @@ class StackSettings:
             else:
                 values[f.name] = str(raw)
         return cls(**values)
+
+    @property
+    def operator_emails(self) -> list[str]:
+        return [a.strip() for a in self.operator_email.split(",") if a.strip()]
 
     def app_settings(self) -> Settings:
         """The settings the functions will load, minus the values only known at deploy time."""
