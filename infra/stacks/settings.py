@@ -38,6 +38,7 @@ class StackSettings:
     def __post_init__(self) -> None:
         if not self.resource_prefix:
             object.__setattr__(self, "resource_prefix", f"scelle-{self.stage}")
+        self.app_settings()  # validates stage, prefix, region and mail_from with the app's own rules
         if not self.unsubscribe_key_secret:
             object.__setattr__(self, "unsubscribe_key_secret", f"{self.resource_prefix}/unsubscribe-key")
         if not _SECRET_ID.match(self.unsubscribe_key_secret):
@@ -47,7 +48,6 @@ class StackSettings:
                 raise ValueError(f"scelle:operator_email: {address!r} is not an e-mail address")
         if not 1 <= self.archive_retention_days <= 36_500:
             raise ValueError("scelle:archive_retention_days must be between 1 and 36500")
-        self.app_settings()  # validates stage, prefix, region and mail_from with the app's own rules
 
     @classmethod
     def from_context(cls, get: Any) -> StackSettings:
