@@ -12,6 +12,11 @@ from pathlib import Path
 
 
 def _cmd_local(args: argparse.Namespace) -> int:
+    import os
+
+    # No CloudWatch on a laptop: EMF metric blobs would only clutter the terminal. Set
+    # POWERTOOLS_METRICS_DISABLED=false to see them.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     from chalicelib.config import ConfigError, load_settings
     from chalicelib.local.moto_server import PortInUse
     from chalicelib.local.stack import DataDirBusy, LocalStack
