@@ -45,8 +45,10 @@ class InMemoryCheckpointStore:
         chain = self._items.get(chain_key) or {}
         return [chain[size] for size in sorted(chain)]
 
-    def put_key(self, key: PublicKeyInfo) -> None:
+    def put_key(self, key: PublicKeyInfo, *, if_absent: bool = False) -> None:
         with self._lock:
+            if if_absent and key.key_id in self._keys:
+                raise Conflict(f"key {key.key_id} is already published")
             self._keys[key.key_id] = key
 
     def keys(self) -> list[PublicKeyInfo]:
@@ -104,7 +106,9 @@ class DynamoDBCheckpointStore:
                 return found
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
-    def put_key(self, key: PublicKeyInfo) -> None:
+    def put_key(self, key: PublicKeyInfo, *, if_absent: bool = False) -> None:
+        """Publish (or close) a key. ``if_absent``: only if no key with this id exists, so two
+        processes publishing the same new key cannot give it two different ``not_before``."""
         item = {
             "pk": {"S": self._keys_pk},
             "sk": {"S": key.key_id},
@@ -113,7 +117,13 @@ class DynamoDBCheckpointStore:
         }
         if key.not_after:
             item["not_after"] = {"S": key.not_after}
-        self._client.put_item(TableName=self._ops, Item=item)
+        kwargs = {"ConditionExpression": "attribute_not_exists(pk)"} if if_absent else {}
+        try:
+            self._client.put_item(TableName=self._ops, Item=item, **kwargs)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise Conflict(f"key {key.key_id} is already published") from exc
+            raise
 
     def keys(self) -> list[PublicKeyInfo]:
         items = self._client.query(

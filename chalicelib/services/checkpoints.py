@@ -47,11 +47,15 @@ class KeyRegistry:
                     "(SCELLE_SIGNING_KEY_ID) instead of bringing an old one back"
                 )
         now = utc_timestamp(self._clock())
+        current = PublicKeyInfo(self._signer.key_id, now, None, self._signer.public_key_pem())
+        try:
+            self._store.put_key(current, if_absent=True)
+        except Conflict:
+            # Another process published it first: its not_before stands, whatever ours was.
+            return next(k for k in self._store.keys() if k.key_id == self._signer.key_id)
         for key in keys:
             if key.not_after is None and key.key_id != self._signer.key_id:
                 self._store.put_key(PublicKeyInfo(key.key_id, key.not_before, now, key.public_key_pem))
-        current = PublicKeyInfo(self._signer.key_id, now, None, self._signer.public_key_pem())
-        self._store.put_key(current)
         return current
 
 

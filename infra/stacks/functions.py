@@ -160,11 +160,20 @@ def _statements(
         ),
     ]
     for logical, actions in sorted(grants.tables.items()):
-        arn = data.tables[logical].table_arn
-        # Only the indexes this function queries (an index needs its own ARN for Query).
-        indexes = [f"{arn}/index/{index}" for index in grants.indexes.get(logical, ())]
         out.append(
-            iam.PolicyStatement(sid=f"Table{_camel(logical)}", actions=sorted(set(actions)), resources=[arn, *indexes])
+            iam.PolicyStatement(
+                sid=f"Table{_camel(logical)}", actions=sorted(set(actions)), resources=[data.tables[logical].table_arn]
+            )
+        )
+    for logical, indexes in sorted(grants.indexes.items()):
+        # Query on exactly the indexes this function reads (an index is its own resource ARN).
+        arn = data.tables[logical].table_arn
+        out.append(
+            iam.PolicyStatement(
+                sid=f"Indexes{_camel(logical)}",
+                actions=["dynamodb:Query"],
+                resources=[f"{arn}/index/{index}" for index in sorted(indexes)],
+            )
         )
     for logical, prefixes in sorted(grants.objects.items()):
         for prefix, actions in sorted(prefixes.items()):

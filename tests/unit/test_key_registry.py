@@ -40,3 +40,28 @@ def test_a_retired_key_cannot_be_brought_back(tmp_path):
     KeyRegistry(store, LocalSigner(tmp_path, "b"), clock=clock).ensure_current()
     with pytest.raises(ConfigError, match="retired"):
         KeyRegistry(store, LocalSigner(tmp_path, "a"), clock=clock).ensure_current()
+
+
+def test_two_processes_publishing_the_same_new_key_agree_on_its_not_before(tmp_path):
+    # GIVEN the scheduler read the key list before the API published the new key (a stale read)
+    class StaleFirstRead(InMemoryCheckpointStore):
+        def __init__(self, shared):
+            self.__dict__ = shared.__dict__
+            self.stale = True
+
+        def keys(self):
+            if self.stale:
+                self.stale = False
+                return []
+            return super().keys()
+
+    store = InMemoryCheckpointStore()
+    api_clock, scheduler_clock = Clock(), Clock()
+    scheduler_clock.now += timedelta(milliseconds=5)
+    signer = LocalSigner(tmp_path, "a")
+    published = KeyRegistry(store, signer, clock=api_clock).ensure_current()
+    # WHEN the scheduler, working from its stale read, publishes the same key a moment later
+    again = KeyRegistry(StaleFirstRead(store), signer, clock=scheduler_clock).ensure_current()
+    # THEN the first publication stands: a checkpoint the API signed right after it stays valid
+    assert again.not_before == published.not_before == "2026-01-01T00:00:00.000000Z"
+    assert [k.not_before for k in store.keys()] == [published.not_before]

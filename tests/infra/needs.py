@@ -1,0 +1,266 @@
+"""What each deployed function's code calls on AWS, declared independently of infra/.
+
+Read from the code each handler reaches (``chalicelib/handlers`` -> ``bootstrap.container()`` ->
+services -> adapters), written as the calls the code makes — boto3 client operations, the AWS
+Encryption SDK, pre-signed URLs — never as IAM actions. ``test_needs.py`` translates them into
+IAM actions and resource ARNs (``iam_for``) and checks each function's synthesized role both
+ways: every call is allowed, and nothing is allowed that no call needs.
+
+A need is ``(call, target, via)``:
+
+* ``call``: ``<client>.<operation>`` with an optional ``[variant]``:
+  ``transact_write_items[Put|Update|ConditionCheck]``, ``batch_write_item[Put]``,
+  ``put_object[lock]`` (Object Lock retention on the put), ``get_object[maybe-missing]`` /
+  ``head_object[maybe-missing]`` (the code expects a 404, which S3 only answers to a caller that
+  may list the bucket), ``generate_presigned_url[get_object]``; ``esdk.encrypt|decrypt`` is the
+  AWS Encryption SDK with one KMS master key.
+* ``target``: a table (``journal``, ``events/index/by_time``), ``<bucket>:<object key>`` or a
+  bucket, a key (``signing``, ``data``), a function name, ``mail`` (the sender identity) or
+  ``pool`` (the user pool).
+* ``via``: the code path, for the reader.
+
+Local-mode-only paths (the TTL sweeper, the outbox, ``POST /v1/local/inbound-mail``) are not
+listed: they never run on AWS.
+"""
+
+from __future__ import annotations
+
+Need = tuple[str, str, str]
+
+SEGMENT = "v1/chains/t/prod.sales.r1/segments/000000000001.seg"
+MANIFEST = "v1/chains/t/prod.sales.r1/manifest.json"
+ARCHIVED_CHECKPOINT = "v1/chains/t/prod.sales.r1/checkpoints/000000000100.ckpt"
+ARCHIVED_KEY = "v1/keys/arn%3Aaws%3Akms%3Aeu-west-1%3A1%3Akey%2Fk.json"
+EXPORT = "exports/t/x1/export.zip"
+ATTACHMENT = "attachments/t/k1/m1/invoice.pdf"
+INBOUND = "inbound/0123abcd"
+
+
+def append(table: str, via: str) -> list[Need]:
+    """ChainWriter.append: the head, then a conditional put."""
+    return [("dynamodb.query", table, f"{via} (ChainWriter head)"),
+            ("dynamodb.put_item", table, f"{via} (conditional append)")]
+
+
+def tamper_alarm(via: str) -> list[Need]:
+    """AlarmService.raise_alarm, with its fallback when the event journal refuses the event."""
+    return [
+        ("dynamodb.put_item", "ops", f"{via}: ALARM# item, once per evidence (put_once)"),
+        *append("events", f"{via}: tamper_alarm event"),
+        ("dynamodb.query", "accounts", f"{via}: fallback anomaly mail to the tenant's admins (roster)"),
+        ("ses.send_email", "mail", f"{via}: fallback anomaly mail to admins and SCELLE_OPERATOR_EMAIL"),
+    ]
+
+
+def archive_write(via: str) -> list[Need]:
+    """Archiver.flush / Archive.write_*: locked objects, the manifest read back, segments listed."""
+    return [
+        ("esdk.encrypt", "data", f"{via}: every archive object is envelope-encrypted"),
+        ("s3.put_object[lock]", f"archive:{SEGMENT}", f"{via}: segment, If-None-Match, COMPLIANCE retention"),
+        ("s3.head_object", f"archive:{SEGMENT}", f"{via}: segment already written by an earlier attempt"),
+        ("s3.get_object[maybe-missing]", f"archive:{MANIFEST}", f"{via}: synced_manifest (none yet: 404)"),
+        ("esdk.decrypt", "data", f"{via}: the manifest read back"),
+        ("s3.list_objects_v2", "archive", f"{via}: segments written after the manifest"),
+        ("s3.put_object[lock]", f"archive:{MANIFEST}", f"{via}: a new manifest version"),
+        ("dynamodb.get_item", "accounts", f"{via}: RetentionPolicy, the tenant's country"),
+    ]
+
+
+def archive_read(via: str) -> list[Need]:
+    return [
+        ("s3.get_object[maybe-missing]", f"archive:{MANIFEST}", f"{via}: manifest"),
+        ("s3.list_objects_v2", "archive", f"{via}: segments after the manifest"),
+        ("s3.head_object", f"archive:{SEGMENT}", f"{via}: segment info"),
+        ("s3.get_object", f"archive:{SEGMENT}", f"{via}: segment"),
+        ("esdk.decrypt", "data", f"{via}: manifest and segments"),
+    ]
+
+
+def checkpoint_signing(chain_table: str, via: str) -> list[Need]:
+    """CheckpointService.checkpoint and its KeyRegistry."""
+    return [
+        ("dynamodb.query", chain_table, f"{via}: chain head and entries since the last checkpoint"),
+        ("dynamodb.query", "checkpoints", f"{via}: latest checkpoint (compact range)"),
+        ("dynamodb.query", "ops", f"{via}: KeyRegistry, the published keys"),
+        ("kms.get_public_key", "signing", f"{via}: KeyRegistry publishes the signer's key once"),
+        ("dynamodb.put_item", "ops", f"{via}: KeyRegistry.put_key"),
+        ("kms.sign", "signing", f"{via}: the checkpoint signature"),
+        ("dynamodb.put_item", "checkpoints", f"{via}: conditional put of the checkpoint"),
+    ]
+
+
+def stream_verifier(table: str) -> list[Need]:
+    """ChainStreamVerifier + Archiver for the journal or events stream."""
+    via = f"on_{table}_record"
+    return [
+        ("dynamodb.get_item", "ops", f"{via}: chain_state (head, pending)"),
+        ("dynamodb.update_item", "ops", f"{via}: advance_head, take/release_lease, mark_archived"),
+        ("dynamodb.put_item", "ops", f"{via}: chain directory register"),
+        ("dynamodb.query", table, f"{via}: catch-up of entries the stream did not deliver"),
+        *tamper_alarm(via),
+        *archive_write(via),
+    ]
+
+
+_API = "api_handler"
+TABLES = ("journal", "events", "checkpoints", "accounts", "idempotency", "ops", "support")
+
+NEEDS: dict[str, list[Need]] = {
+    "api_handler": [
+        *[("dynamodb.describe_table", t, "GET /health") for t in TABLES],
+        # ledger (LedgerService), receipts, proofs, verification
+        *append("journal", "sales, reversals, closures"),
+        ("dynamodb.transact_write_items[Put]", "journal", "journal batches (append_batch)"),
+        ("dynamodb.get_item", "journal", "GET entry, reversal source, closures, verification anchor"),
+        ("dynamodb.query", "journal/index/by_time", "GET entries (by_time)"),
+        *append("events", "every action journals an event"),
+        ("dynamodb.query", "events/index/by_time", "GET events"),
+        *checkpoint_signing("journal", "checkpoint every N entries, POST checkpoint"),
+        ("dynamodb.put_item", "ops", "chain directory, ledger index (claim_reversal, add_closure)"),
+        ("dynamodb.delete_item", "ops", "ledger index release_reversal"),
+        ("dynamodb.get_item", "ops", "ledger index is_reversed, export job"),
+        ("dynamodb.query", "ops", "chain directory, closures index, anomalies, alarms"),
+        # accounts, sign-in, members
+        ("dynamodb.get_item", "accounts", "users, tenants, tokens, grants, throttles, sessions"),
+        ("dynamodb.batch_get_item", "accounts", "get_access"),
+        ("dynamodb.query", "accounts", "roster"),
+        ("dynamodb.query", "accounts/index/gsi1", "memberships_of"),
+        ("dynamodb.put_item", "accounts", "put_token, save_throttle, revoke_session"),
+        ("dynamodb.update_item", "accounts", "go_live"),
+        ("dynamodb.delete_item", "accounts", "clear_throttle"),
+        ("dynamodb.transact_write_items[Put]", "accounts", "sign-up, invitations, users"),
+        ("dynamodb.transact_write_items[Update]", "accounts", "verify_email, memberships, grants"),
+        ("dynamodb.transact_write_items[ConditionCheck]", "accounts", "create_invitation (tenant exists)"),
+        ("cognito-idp.admin_confirm_sign_up", "pool", "verify_email, accept_invitation"),
+        ("cognito-idp.admin_update_user_attributes", "pool", "email_verified"),
+        ("cognito-idp.admin_delete_user", "pool", "sign-up rolled back"),
+        ("cognito-idp.admin_get_user", "pool", "pool_user_since"),
+        ("cognito-idp.admin_user_global_sign_out", "pool", "sign out everywhere"),
+        ("ses.send_email", "mail", "verification, invitations, tickets, support replies"),
+        # Powertools idempotency layer
+        ("dynamodb.put_item", "idempotency", "idempotent POSTs (in progress)"),
+        ("dynamodb.get_item", "idempotency", "a retried POST"),
+        ("dynamodb.update_item", "idempotency", "the saved result"),
+        ("dynamodb.delete_item", "idempotency", "a failed attempt"),
+        # exports
+        ("dynamodb.put_item", "ops", "export job (create)"),
+        ("lambda.invoke", "build_export", "LambdaDispatcher, InvocationType=Event"),
+        ("s3.head_object[maybe-missing]", f"exports:{EXPORT}", "export status: expired archive is a 404"),
+        ("s3.generate_presigned_url[get_object]", f"exports:{EXPORT}", "download URL"),
+        # support, news, mailings
+        ("dynamodb.get_item", "support", "ticket, mailing, news, unsubscribed"),
+        ("dynamodb.batch_get_item", "support", "tenant tickets"),
+        ("dynamodb.query", "support", "messages, mailings, recipients, progress"),
+        ("dynamodb.query", "support/index/gsi1", "ticket queue, mailings list"),
+        ("dynamodb.put_item", "support", "save_ticket, news, mailings, unsubscribe, touch_activity"),
+        ("dynamodb.update_item", "support", "resume: move_recipient"),
+        ("dynamodb.transact_write_items[Put]", "support", "create_ticket, save_ticket with a message"),
+        ("s3.generate_presigned_post", f"support:{ATTACHMENT}", "attachment upload"),
+        ("s3.head_object[maybe-missing]", f"support:{ATTACHMENT}", "attachment uploaded yet?"),
+        ("s3.generate_presigned_url[get_object]", f"support:{ATTACHMENT}", "attachment download"),
+        ("lambda.invoke", "send_mailing", "LambdaInvoker: prepare, confirm, resume"),
+    ],
+    "jwt_authorizer": [],  # the pool's JWKS over HTTPS, no AWS API call
+    "on_journal_record": stream_verifier("journal"),
+    "on_events_record": [
+        *stream_verifier("events"),
+        # anomaly rules (AnomalyService.on_event)
+        ("dynamodb.query", "events/index/by_time", "anomaly rules: the tenant's recent events"),
+        ("dynamodb.get_item", "accounts", "anomaly rules: the tenant (time zone, hours)"),
+        ("dynamodb.get_item", "journal", "reversal_share: the reversed entry's amount"),
+        ("dynamodb.get_item", "ops", "first_export marker"),
+        ("dynamodb.put_item", "ops", "anomaly filed once, first_export marker"),
+        *append("events", "anomaly event"),
+        ("dynamodb.query", "accounts", "anomaly mail: the tenant's admins (roster)"),
+        ("ses.send_email", "mail", "anomaly mail"),
+    ],
+    "on_checkpoint_record": [
+        ("dynamodb.query", "ops", "CheckpointStreamArchiver: the published keys"),
+        ("s3.get_object[maybe-missing]", f"archive:{ARCHIVED_KEY}", "an archived key, compared before rewriting"),
+        ("esdk.decrypt", "data", "the archived key read back"),
+        ("esdk.encrypt", "data", "checkpoint and key objects"),
+        ("s3.put_object[lock]", f"archive:{ARCHIVED_KEY}", "a published key (new version when closed)"),
+        ("s3.put_object[lock]", f"archive:{ARCHIVED_CHECKPOINT}", "the signed checkpoint"),
+        ("dynamodb.get_item", "accounts", "RetentionPolicy, the tenant's country"),
+        *tamper_alarm("on_checkpoint_record"),
+    ],
+    "sign_checkpoints": [
+        ("dynamodb.query", "ops", "chain directory all_chains"),
+        ("dynamodb.get_item", "ops", "chain_state: what the stream verifier saw"),
+        ("dynamodb.query", "journal", "table head"),
+        ("dynamodb.query", "events", "table head of the events chains"),
+        *checkpoint_signing("journal", "CheckpointSigner"),
+        *checkpoint_signing("events", "CheckpointSigner, events chains"),
+        ("dynamodb.update_item", "ops", "Archiver lease and mark_archived"),
+        *archive_write("CheckpointSigner flush"),
+        *tamper_alarm("sign_checkpoints head_mismatch"),
+    ],
+    "close_periods": [
+        ("dynamodb.query", "ops", "chain directory, closures index"),
+        ("dynamodb.get_item", "accounts", "the tenant (time zone, cut-off, test mode)"),
+        ("dynamodb.get_item", "journal", "the previous closure"),
+        ("dynamodb.query", "journal", "entries of the period"),
+        *append("journal", "the closure entry"),
+        ("dynamodb.put_item", "ops", "closures index add_closure"),
+        *checkpoint_signing("journal", "compact_at, checkpoint every N entries"),
+        *append("events", "period_closed event"),
+    ],
+    "verify_chains": [
+        ("dynamodb.query", "ops", "chain directory, published keys"),
+        ("kms.get_public_key", "signing", "KeyRegistry.published publishes the signer's key once"),
+        ("dynamodb.put_item", "ops", "KeyRegistry.put_key"),
+        ("dynamodb.query", "journal", "every entry, head"),
+        ("dynamodb.get_item", "journal", "archive comparison, range anchor"),
+        ("dynamodb.query", "events", "the events chain, head"),
+        ("dynamodb.get_item", "events", "archive comparison"),
+        ("dynamodb.query", "checkpoints", "signed checkpoints, latest"),
+        ("dynamodb.get_item", "ops", "chain_state: the stream verifier's head"),
+        *archive_read("witnesses, expired events"),
+        ("s3.head_object[maybe-missing]", f"archive:{MANIFEST}", "archive head (manifest metadata)"),
+        ("s3.list_objects_v2", "archive", "archived checkpoint sizes"),
+        *append("events", "verification_failed event"),
+        *tamper_alarm("verify_chains"),
+    ],
+    "check_ticket_sla": [
+        ("dynamodb.query", "support/index/gsi1", "tickets awaiting a first response"),
+        ("dynamodb.update_item", "support", "mark_overdue, once"),
+        ("ses.send_email", "mail", "OVERDUE mail to SCELLE_OPERATOR_EMAIL"),
+    ],
+    "build_export": [
+        ("dynamodb.get_item", "ops", "the export job"),
+        ("dynamodb.put_item", "ops", "claim (conditional), progress, done/failed"),
+        ("dynamodb.get_item", "accounts", "the tenant"),
+        ("dynamodb.query", "journal", "entries (raw_items)"),
+        ("dynamodb.query", "events", "events (raw_items)"),
+        *checkpoint_signing("journal", "StoreSource.end: a checkpoint at the chain's end"),
+        *checkpoint_signing("events", "StoreSource.end, events chain"),
+        *archive_read("events older than the hot table"),
+        ("s3.create_multipart_upload", f"exports:{EXPORT}", "MultipartWriter"),
+        ("s3.upload_part", f"exports:{EXPORT}", "MultipartWriter, 8 MiB parts"),
+        ("s3.complete_multipart_upload", f"exports:{EXPORT}", "MultipartWriter.close"),
+        ("s3.put_object", f"exports:{EXPORT}", "MultipartWriter.close, small archive"),
+        ("s3.abort_multipart_upload", f"exports:{EXPORT}", "MultipartWriter.abort on failure"),
+        ("kms.sign", "signing", "manifest signature"),
+    ],
+    "send_mailing": [
+        ("dynamodb.get_item", "support", "get_mailing, is_unsubscribed"),
+        ("dynamodb.put_item", "support", "save_mailing (conditional)"),
+        ("dynamodb.scan", "accounts", "newsletter audience: every user (AccountsUserScan)"),
+        ("dynamodb.query", "support/index/gsi1", "recent_users audience: active_since"),
+        ("dynamodb.get_item", "accounts", "recent_users audience: get_user"),
+        ("dynamodb.batch_write_item[Put]", "support", "add_recipients"),
+        ("dynamodb.query", "support", "recipients, progress"),
+        ("dynamodb.update_item", "support", "move_recipient pending -> claimed -> sent"),
+        ("ses.send_email", "mail", "the mailing"),
+        ("lambda.invoke", "send_mailing", "continue in a new run before the time limit"),
+    ],
+    "inbound_mail": [
+        ("s3.get_object", f"support:{INBOUND}", "the stored message"),
+        ("dynamodb.get_item", "accounts", "user_id_for_email, get_user, get_tenant"),
+        ("dynamodb.query", "accounts/index/gsi1", "memberships_of"),
+        ("dynamodb.get_item", "support", "the ticket replied to, seen (dedupe)"),
+        ("dynamodb.transact_write_items[Put]", "support", "create_ticket, save_ticket with the message"),
+        ("s3.put_object", f"support:{ATTACHMENT}", "an emailed attachment"),
+        ("ses.send_email", "mail", "acknowledgement, operators"),
+    ],
+}
