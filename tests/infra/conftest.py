@@ -26,6 +26,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 CONTRACT_APP_DIR = Path(__file__).resolve().parent / "contract_app"
 SYNTH_SECONDS: dict[str, float] = {}
+OPERATOR_EMAIL = "ops@scelle.example,oncall@scelle.example"  # scelle:operator_email of the test synths
 
 
 def pytest_collection_modifyitems(config, items):
@@ -110,7 +111,8 @@ def _synth(name: str, project_dir: Path, outdir: Path) -> Synth:
     from infra.stacks.settings import StackSettings
 
     app = cdk.App(outdir=str(outdir))
-    stack = ScelleStack(app, StackSettings(vendor_dependencies=False), project_dir=str(project_dir))
+    settings = StackSettings(vendor_dependencies=False, operator_email=OPERATOR_EMAIL)
+    stack = ScelleStack(app, settings, project_dir=str(project_dir))
     cdk.Aspects.of(stack).add(cdk_nag.AwsSolutionsChecks())
     template = Template.from_stack(stack)
     SYNTH_SECONDS[name] = time.perf_counter() - started

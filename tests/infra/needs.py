@@ -264,3 +264,11 @@ NEEDS: dict[str, list[Need]] = {
         ("ses.send_email", "mail", "acknowledgement, operators"),
     ],
 }
+
+
+# Functions whose code reads Settings.unsubscribe_key (MailingService's UnsubscribeTokens); every
+# other function must not receive the secret.
+UNSUBSCRIBE_KEY_READERS = {
+    "api_handler": "POST mailings (prepare checks the key), GET/POST /v1/unsubscribe",
+    "send_mailing": "the signed unsubscribe link of each mail, checked before any claim",
+}

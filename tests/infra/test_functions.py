@@ -9,7 +9,10 @@ from chalice.local import LocalGatewayException
 
 from chalicelib.config import Settings, load_settings
 from chalicelib.local.gateway import PROBLEM_JSON, ProblemLocalGateway
-from infra.stacks.functions import STREAM_RETRIES
+from infra.stacks.functions import STREAM_RETRIES, UNSUBSCRIBE_KEY_USERS
+from infra.stacks.settings import StackSettings
+from tests.infra.conftest import OPERATOR_EMAIL
+from tests.infra.needs import UNSUBSCRIBE_KEY_READERS
 
 PREFIX = "scelle-prod"
 # docs/decisions/0000-contracts-between-modules.md
@@ -144,6 +147,40 @@ def test_functions_get_the_settings_the_app_validates_at_start(each):
         settings = load_settings(resolved)
         assert settings.mode == "aws" and settings.expose_outbox is False
         assert settings.resource_prefix == PREFIX and settings.aws_endpoint_url is None
+
+
+def test_the_unsubscribe_key_comes_from_secrets_manager_and_only_to_the_mailing_functions(each):
+    reference = "{{resolve:secretsmanager:scelle-prod/unsubscribe-key:SecretString:::}}"
+    for name, fn in each.functions().items():
+        env = fn["Properties"]["Environment"]["Variables"]
+        if name.removeprefix(PREFIX + "-") in UNSUBSCRIBE_KEY_USERS:
+            # A dynamic reference, resolved by CloudFormation at deploy time: never a literal key.
+            assert env["SCELLE_UNSUBSCRIBE_KEY"] == reference, name
+        else:
+            assert "SCELLE_UNSUBSCRIBE_KEY" not in env, name
+    assert "unsubscribe-key:SecretString" not in json.dumps(each.template).replace(reference, "")
+
+
+def test_exactly_the_functions_that_read_the_unsubscribe_key_get_it():
+    assert set(UNSUBSCRIBE_KEY_USERS) == set(UNSUBSCRIBE_KEY_READERS)
+
+
+def test_the_operator_email_comes_from_the_context(each):
+    for name, fn in each.functions().items():
+        assert fn["Properties"]["Environment"]["Variables"]["SCELLE_OPERATOR_EMAIL"] == OPERATOR_EMAIL, name
+
+
+def test_operator_email_and_secret_settings_are_validated():
+    assert StackSettings().unsubscribe_key_secret == "scelle-prod/unsubscribe-key"
+    assert StackSettings(resource_prefix="acme-x").unsubscribe_key_secret == "acme-x/unsubscribe-key"
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:acme/unsub-AbCdEf"
+    assert StackSettings(unsubscribe_key_secret=arn).unsubscribe_key_secret == arn
+    assert StackSettings(operator_email=" a@x.example , b@y.example ").operator_emails == ["a@x.example", "b@y.example"]
+    with pytest.raises(ValueError, match="operator_email"):
+        StackSettings(operator_email="ops@x.example,not-an-address")
+    with pytest.raises(ValueError, match="unsubscribe_key_secret"):
+        StackSettings(unsubscribe_key_secret="{{resolve:ssm:x}}")
+    assert StackSettings.from_context({"scelle:operator_email": "ops@x.example"}.get).operator_email == "ops@x.example"
 
 
 def _gateway_responses(synth):

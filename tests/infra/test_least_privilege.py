@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from chalicelib.resources import RESOURCES
+from infra.stacks.data import ARCHIVE_DENIED
 from infra.stacks.permissions import GRANTS, SIGNERS, GrantError, Grants, check_grants
 from tests.infra.iam_scan import APPEND_ONLY_FORBIDDEN, allows, covers, function_roles, statements
 
 PREFIX = "scelle-prod"
 APPEND_ONLY = [t.logical for t in RESOURCES.tables if t.append_only]
+STREAM_READ = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
 
 
 def _tables(synth) -> dict[str, str]:
@@ -89,7 +94,7 @@ def test_no_function_gets_a_managed_or_sam_generated_policy(each):
         assert not any(a.startswith("<") for a in st.actions), st.source
 
 
-def test_each_function_role_holds_only_its_declared_tables(each):
+def test_each_function_role_holds_only_its_declared_tables_and_indexes(each):
     roles = function_roles(each.template)
     ids = _tables(each)
     for st in statements(each.template):
@@ -97,20 +102,39 @@ def test_each_function_role_holds_only_its_declared_tables(each):
         handler = roles[principal].removeprefix(PREFIX + "-")
         grants = GRANTS.get(handler, Grants())
         for logical, table_id in ids.items():
-            if (
+            if not (
                 st.effect == "Allow"
                 and covers(st, table_id, f"{PREFIX}-{logical}")
                 and st.actions[0].startswith("dynamodb:")
             ):
-                stream_read = set(st.actions) <= {
-                    "dynamodb:DescribeStream",
-                    "dynamodb:GetRecords",
-                    "dynamodb:GetShardIterator",
-                    "dynamodb:ListStreams",
-                }
-                assert logical in grants.tables or stream_read, f"{handler} reaches {logical}"
-                if not stream_read:
-                    assert set(st.actions) == set(grants.tables[logical])
+                continue
+            rendered = json.dumps(st.resources)
+            if set(st.actions) <= STREAM_READ:
+                assert "StreamArn" in rendered and "/index/" not in rendered, f"{handler}: stream read on {logical}"
+            elif "/index/" in rendered:
+                # Query on exactly the declared indexes, never on the table itself.
+                assert st.actions == ("dynamodb:Query",), f"{handler}: {st.actions} on {logical} indexes"
+                indexes = {i for r in st.resources for i in re.findall(r"/index/([A-Za-z0-9_]+)", json.dumps(r))}
+                assert len(indexes) == len(st.resources), f"{handler}: table and indexes in one statement"
+                assert indexes == set(grants.indexes.get(logical, ())), f"{handler} queries {logical} {indexes}"
+            else:
+                assert logical in grants.tables, f"{handler} reaches {logical}"
+                assert set(st.actions) == set(grants.tables[logical]), f"{handler} on {logical}"
+
+
+def test_index_statements_name_only_indexes_of_the_shared_definition():
+    for name, grant in GRANTS.items():
+        for logical, indexes in grant.indexes.items():
+            assert set(indexes) <= {i.name for i in RESOURCES.table(logical).indexes}, (name, logical)
+
+
+def test_no_function_may_delete_archive_objects_or_change_their_lock(each):
+    for st in statements(each.template):
+        if st.effect != "Allow":
+            continue
+        for action in ARCHIVE_DENIED:
+            if allows(st, action):
+                assert not any("-archive" in json.dumps(r) for r in st.resources), f"{st.source} allows {action}"
 
 
 # --- the scanner and the synth-time check catch what they must (no synth needed) -----------------
@@ -174,6 +198,13 @@ def test_the_scanner_lets_reads_and_appends_through():
         (Grants(tables={"checkpoints": ("dynamodb:BatchWriteItem",)}), "append-only"),
         (Grants(tables={"ops": ("dynamodb:*",)}), "wildcard"),
         (Grants(keys={"signing": ("kms:Sign",)}), "reserved"),
+        (Grants(keys={"signing": ("kms:*",)}), "wildcard"),
+        (Grants(objects={"archive": {"": ("s3:DeleteObject",)}}), "WORM"),
+        (Grants(objects={"archive": {"": ("s3:BypassGovernanceRetention",)}}), "WORM"),
+        (Grants(objects={"exports": {"": ("s3:*",)}}), "wildcard"),
+        (Grants(objects={"support": {"": ("s3:ListBucket",)}}), "non-object"),
+        (Grants(indexes={"journal": ("gsi1",)}), "unknown table or index"),
+        (Grants(list_buckets=("logs",)), "unknown bucket"),
     ],
 )
 def test_the_stack_refuses_to_synthesize_a_forbidden_grant(grant, message):

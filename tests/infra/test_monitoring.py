@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from chalicelib.alarms import ALARMS
+from chalicelib.alarms import ALARMS, ALL_ALARMS, INFORMATIONAL, alarm
 from chalicelib.observability import NAMESPACE, SERVICE
 
 PREFIX = "scelle-prod"
@@ -58,7 +59,7 @@ def test_each_verification_metric_has_an_alarm_that_notifies(real, metric):
 
 def test_every_alarm_of_the_runbook_list_is_deployed_under_its_name(real):
     names = {r["Properties"]["AlarmName"] for r in real.resources("AWS::CloudWatch::Alarm").values()}
-    for spec in ALARMS:
+    for spec in ALL_ALARMS:
         assert f"{PREFIX}-{spec.name}" in names
         (alarm,) = [
             r["Properties"]
@@ -70,9 +71,26 @@ def test_every_alarm_of_the_runbook_list_is_deployed_under_its_name(real):
 
 
 def test_low_traffic_is_an_informational_alarm_only(real):
-    (alarm,) = _alarms(real, NAMESPACE, "EntriesAppended")
-    assert alarm["ActionsEnabled"] is False
-    assert alarm["ComparisonOperator"] == "LessThanThreshold"
+    (made,) = _alarms(real, NAMESPACE, "EntriesAppended")
+    assert made["ActionsEnabled"] is False and "AlarmActions" not in made
+    assert made["ComparisonOperator"] == "LessThanThreshold"
+    assert made["TreatMissingData"] == "breaching"
+    assert alarm("no-entries-24h") in INFORMATIONAL and alarm("tickets-overdue") in ALARMS
+
+
+def test_the_stack_defines_no_product_alarm_of_its_own():
+    """One definition: chalicelib/alarms.py, for the stack and the runbook alike."""
+    from infra.stacks import monitoring
+
+    assert monitoring.PRODUCT_ALARMS == ALL_ALARMS
+    assert not hasattr(monitoring, "EXTRA_ALARMS")
+    assert {a.severity for a in INFORMATIONAL} == {"info"} and "info" not in {a.severity for a in ALARMS}
+
+
+def test_every_deployed_product_alarm_has_a_runbook_section():
+    runbook = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    for spec in ALL_ALARMS:
+        assert f'<a id="{spec.runbook}"></a>' in runbook, spec.name
 
 
 def test_every_function_has_error_and_throttle_alarms(each):

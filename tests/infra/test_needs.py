@@ -1,0 +1,230 @@
+"""Each function's role allows exactly what its code calls (tests/infra/needs.py), no more.
+
+The needs are boto3 operations on named targets; here they become IAM actions on ARNs, and the
+synthesized template's Allow statements (intrinsics rendered into ARNs) are matched against them
+with IAM's wildcard rules, in both directions:
+
+* every need is allowed by the function's own role (the function works on AWS);
+* every (action, resource) the role allows is used by some need (least privilege).
+
+Statements that serve the Lambda runtime rather than the code (its own log group, X-Ray, its
+stream and dead-letter queue for stream functions) are left to test_functions/test_least_privilege.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from typing import Any
+
+import pytest
+
+from chalicelib.resources import RESOURCES
+from infra.stacks.permissions import GRANTS
+from tests.infra.iam_scan import function_roles
+from tests.infra.needs import NEEDS
+
+PREFIX = "scelle-prod"
+PARTITION, REGION, ACCOUNT = "aws", "eu-west-1", "123456789012"
+RUNTIME_SIDS = {"OwnLogs", "Tracing", "ReadOwnStream", "DeadLetter"}
+MAIL_FROM = "no-reply@scelle.example"
+
+# boto3 operations whose IAM action is not simply the operation in CamelCase.
+_SPECIAL = {
+    "s3.head_object": ("s3:GetObject",),
+    "s3.put_object[lock]": ("s3:PutObject", "s3:PutObjectRetention"),
+    "s3.create_multipart_upload": ("s3:PutObject",),
+    "s3.upload_part": ("s3:PutObject",),
+    "s3.complete_multipart_upload": ("s3:PutObject",),
+    "s3.generate_presigned_url[get_object]": ("s3:GetObject",),
+    "s3.generate_presigned_post": ("s3:PutObject",),
+    "dynamodb.transact_write_items[Put]": ("dynamodb:PutItem",),
+    "dynamodb.transact_write_items[Update]": ("dynamodb:UpdateItem",),
+    "dynamodb.transact_write_items[ConditionCheck]": ("dynamodb:ConditionCheckItem",),
+    "dynamodb.batch_write_item[Put]": ("dynamodb:BatchWriteItem",),
+    "esdk.encrypt": ("kms:GenerateDataKey",),  # one KMS master key: it generates, nothing to Encrypt
+    "esdk.decrypt": ("kms:Decrypt",),
+    "lambda.invoke": ("lambda:InvokeFunction",),
+}
+
+
+def _camel(snake: str) -> str:
+    return "".join(p[:1].upper() + p[1:] for p in snake.split("_"))
+
+
+def _bucket_arn(bucket: str) -> str:
+    return f"arn:{PARTITION}:s3:::{PREFIX}-{bucket}"
+
+
+def _target_arn(service: str, target: str) -> str:
+    if service == "dynamodb":
+        return f"arn:{PARTITION}:dynamodb:{REGION}:{ACCOUNT}:table/{PREFIX}-{target}"
+    if service == "s3":
+        bucket, _, key = target.partition(":")
+        return f"{_bucket_arn(bucket)}/{key}" if key else _bucket_arn(bucket)
+    if service in ("kms", "esdk"):
+        return f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT}:key/{target}"
+    if service == "lambda":
+        return f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{PREFIX}-{target}"
+    if service == "ses":
+        return f"arn:{PARTITION}:ses:{REGION}:{ACCOUNT}:identity/{MAIL_FROM}"
+    if service == "cognito-idp":
+        return f"arn:{PARTITION}:cognito-idp:{REGION}:{ACCOUNT}:userpool/{RESOURCES.user_pool.logical}"
+    raise ValueError(f"unknown service {service!r}")
+
+
+def iam_for(call: str, target: str) -> set[tuple[str, str]]:
+    """(IAM action, resource ARN) pairs one call needs."""
+    service, _, operation = call.partition(".")
+    missing = operation.endswith("[maybe-missing]")
+    operation = operation.removesuffix("[maybe-missing]")
+    key = f"{service}.{operation}"
+    if key == "s3.list_objects_v2":
+        return {("s3:ListBucket", _bucket_arn(target))}
+    if key in _SPECIAL:
+        actions = _SPECIAL[key]
+    elif "[" not in operation:
+        iam_service = "kms" if service == "esdk" else service
+        actions = (f"{iam_service}:{_camel(operation)}",)
+    else:
+        raise ValueError(f"no IAM translation for {call!r}")
+    arn = _target_arn(service, target)
+    pairs = {(action, arn) for action in actions}
+    if missing:  # S3 answers 404 (not 403) for a missing key only to a caller that may list
+        pairs.add(("s3:ListBucket", _bucket_arn(target.partition(":")[0])))
+    return pairs
+
+
+def needed(function: str) -> set[tuple[str, str]]:
+    return {pair for call, target, _ in NEEDS[function] for pair in iam_for(call, target)}
+
+
+# ---- the template, rendered into ARNs ----------------------------------------------------------
+def _names(template: dict[str, Any]) -> dict[str, str]:
+    """Logical id -> the ARN the resource would have (tables, keys, the pool, queues)."""
+    out: dict[str, str] = {}
+    resources = template["Resources"]
+    for logical, res in resources.items():
+        props = res.get("Properties", {})
+        if res["Type"] == "AWS::DynamoDB::Table":
+            out[logical] = f"arn:{PARTITION}:dynamodb:{REGION}:{ACCOUNT}:table/{props['TableName']}"
+        elif res["Type"] == "AWS::KMS::Alias":
+            key_id = props["TargetKeyId"]["Fn::GetAtt"][0]
+            name = props["AliasName"].removeprefix(f"alias/{PREFIX}-")
+            out[key_id] = f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT}:key/{name}"
+        elif res["Type"] == "AWS::Cognito::UserPool":
+            out[logical] = f"arn:{PARTITION}:cognito-idp:{REGION}:{ACCOUNT}:userpool/{RESOURCES.user_pool.logical}"
+    return out
+
+
+def render(value: Any, names: dict[str, str]) -> str:
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return {"AWS::Partition": PARTITION, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}.get(
+            value["Ref"], f"<ref {value['Ref']}>"
+        )
+    if "Fn::GetAtt" in value:
+        logical, attribute = value["Fn::GetAtt"]
+        base = names.get(logical, f"<{logical}>")
+        return base if attribute == "Arn" else f"{base}/<{attribute}>"
+    if "Fn::Join" in value:
+        sep, parts = value["Fn::Join"]
+        return sep.join(render(p, names) for p in parts)
+    raise ValueError(f"cannot render {value!r}")
+
+
+def granted(synth, function: str) -> set[tuple[str, str]]:
+    """(action pattern, resource pattern) pairs the function's role allows (runtime Sids aside)."""
+    template = synth.template
+    names = _names(template)
+    roles = {fn.removeprefix(PREFIX + "-"): role for role, fn in function_roles(template).items()}
+    out: set[tuple[str, str]] = set()
+    for res in template["Resources"].values():
+        if res["Type"] != "AWS::IAM::Policy" or {"Ref": roles[function]} not in res["Properties"]["Roles"]:
+            continue
+        for st in res["Properties"]["PolicyDocument"]["Statement"]:
+            if st["Effect"] != "Allow" or st.get("Sid") in RUNTIME_SIDS:
+                continue
+            actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+            out |= {(a, render(r, names)) for a in actions for r in resources}
+    return out
+
+
+def _allows(grant: tuple[str, str], need: tuple[str, str]) -> bool:
+    (action_pattern, resource_pattern), (action, resource) = grant, need
+    return fnmatchcase(action.lower(), action_pattern.lower()) and fnmatchcase(resource, resource_pattern)
+
+
+# ---- the checks -------------------------------------------------------------------------------
+def test_every_declared_function_has_its_needs_and_its_grants():
+    assert set(NEEDS) == set(GRANTS)
+
+
+def test_every_function_the_app_deploys_declares_its_needs(each):
+    assert each.handler_names() <= set(NEEDS)
+
+
+@pytest.mark.parametrize("function", sorted(NEEDS))
+def test_each_need_translates_into_iam(function):
+    for call, target, via in NEEDS[function]:
+        assert iam_for(call, target), (call, target, via)
+        assert via
+
+
+@pytest.mark.parametrize("function", sorted(NEEDS))
+def test_the_role_allows_every_call_the_code_makes(each, function):
+    if function not in each.handler_names():
+        pytest.skip(f"{function} is not registered in the {each.name} app")
+    grants = granted(each, function)
+    missing = sorted(need for need in needed(function) if not any(_allows(g, need) for g in grants))
+    assert missing == [], f"{function} lacks {missing}"
+
+
+@pytest.mark.parametrize("function", sorted(NEEDS))
+def test_the_role_allows_nothing_the_code_does_not_call(each, function):
+    if function not in each.handler_names():
+        pytest.skip(f"{function} is not registered in the {each.name} app")
+    needs = needed(function)
+    extra = sorted(g for g in granted(each, function) if not any(_allows(g, need) for need in needs))
+    assert extra == [], f"{function} is granted more than it uses: {extra}"
+
+
+def test_the_signers_need_kms_sign_and_no_one_else_does():
+    from infra.stacks.permissions import SIGNERS
+
+    signers = {f for f in NEEDS if any(call == "kms.sign" for call, _, _ in NEEDS[f])}
+    assert signers == SIGNERS
+
+
+def test_functions_find_their_keys_by_arn_so_they_need_no_describe_key(each):
+    """KmsSigner and the Encryption SDK call DescribeKey only for a key id that is not an ARN."""
+    for fn in each.functions().values():
+        env = fn["Properties"]["Environment"]["Variables"]
+        for name in ("SCELLE_SIGNING_KEY_ID", "SCELLE_DATA_KEY_ID"):
+            value = env[name]
+            assert isinstance(value, dict) and value.get("Fn::GetAtt", [None, None])[1] == "Arn", (name, value)
+
+
+# ---- the translation itself (no synth) ---------------------------------------------------------
+def test_the_translation_follows_iam_semantics():
+    assert iam_for("dynamodb.transact_write_items[Put]", "journal") == {
+        ("dynamodb:PutItem", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{PREFIX}-journal")
+    }
+    assert ("s3:PutObjectRetention", f"arn:aws:s3:::{PREFIX}-archive/k") in iam_for("s3.put_object[lock]", "archive:k")
+    assert ("s3:ListBucket", f"arn:aws:s3:::{PREFIX}-exports") in iam_for("s3.head_object[maybe-missing]", "exports:k")
+    assert iam_for("esdk.encrypt", "data") == {("kms:GenerateDataKey", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/data")}
+    assert iam_for("cognito-idp.admin_get_user", "pool") == {
+        ("cognito-idp:AdminGetUser", f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/users")
+    }
+    with pytest.raises(ValueError):
+        iam_for("s3.put_object[unknown]", "archive:k")
+
+
+def test_the_matcher_catches_a_missing_and_an_extra_grant():
+    need = ("s3:GetObject", f"arn:aws:s3:::{PREFIX}-support/inbound/x")
+    assert _allows(("s3:GetObject", f"arn:aws:s3:::{PREFIX}-support/inbound/*"), need)
+    assert not _allows(("s3:GetObject", f"arn:aws:s3:::{PREFIX}-support/attachments/*"), need)
+    assert not _allows(("s3:PutObject", f"arn:aws:s3:::{PREFIX}-support/*"), need)
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{PREFIX}-support"
+    assert not _allows(("dynamodb:Query", table), ("dynamodb:Query", f"{table}/index/gsi1"))
