@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def _sdk():
     return aws_encryption_sdk.EncryptionSDKClient(commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
 
 
-class _Envelope:
+class _Envelope(ABC):
     """Encrypts/decrypts with one master key (built lazily by ``_build_key``)."""
 
     key_description = ""
@@ -51,8 +52,9 @@ class _Envelope:
         self._key = None
         self._lock = threading.Lock()
 
-    def _build_key(self):  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def _build_key(self):
+        """The Encryption SDK master key: KMS on AWS, a raw AES key file locally."""
 
     def _ready(self):
         with self._lock:
