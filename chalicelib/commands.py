@@ -38,3 +38,12 @@ def _export_sample(subparsers) -> None:  # `scelle export-sample OUT.zip`
 
 REGISTRARS.append(_verify_export)
 REGISTRARS.append(_export_sample)
+
+
+def _operator(subparsers) -> None:  # `scelle operator add EMAIL`, `scelle operator list`
+    from chalicelib.services.operators import register_cli
+
+    register_cli(subparsers)
+
+
+REGISTRARS.append(_operator)

@@ -23,7 +23,7 @@ from chalicelib.domain.accounts import (
 )
 from chalicelib.domain.errors import Conflict, Unavailable
 from chalicelib.domain.permissions import Role
-from chalicelib.domain.tenant import Address, Tenant
+from chalicelib.domain.tenant import Address, OpeningHours, Tenant
 from chalicelib.services.account_ports import TenantRoster
 
 _ser = TypeSerializer()
@@ -119,7 +119,13 @@ def tenant_item(tenant: Tenant, admin_count: int) -> dict[str, Any]:
         "production_since": _iso(tenant.production_since),
         "created_at": _iso(tenant.created_at),
         "admin_count": admin_count,
+        "opening_hours": _opening_hours_item(tenant.opening_hours),
     }
+
+
+def _opening_hours_item(hours: OpeningHours | None) -> dict[str, list[str]] | None:
+    """Stored as ``{"mon": ["09:00-19:00"], ..., "sun": []}`` (absent: unknown)."""
+    return None if hours is None else {day: windows or [] for day, windows in hours.to_json().items()}
 
 
 def tenant_from(item: dict[str, Any]) -> Tenant:
@@ -144,6 +150,8 @@ def tenant_from(item: dict[str, Any]) -> Tenant:
         mode=item.get("mode", "test"),
         production_since=_dt(item.get("production_since")),
         created_at=_dt(item["created_at"]),
+        # Items written before opening hours existed have none: unknown.
+        opening_hours=OpeningHours.from_json(item["opening_hours"]) if item.get("opening_hours") else None,
     )
 
 
@@ -417,6 +425,45 @@ class DynamoAccountsStore:
     def create_user(self, user: User) -> None:
         self._transact(self._user_ops(user))
 
+    # -- platform operators (the `scelle operator` command; no route reaches these)
+    def set_operator(self, user_id: str) -> None:
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_dump(user_key(user_id)),
+                UpdateExpression="SET #op = :yes",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#op": "operator"},
+                ExpressionAttributeValues=_dump({":yes": True}),
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise Conflict("no such user", field="user_id") from exc
+            raise Unavailable(f"the accounts table cannot be written: {exc}") from exc
+        except BotoCoreError as exc:
+            raise Unavailable(f"the accounts table cannot be written: {exc}") from exc
+
+    def operators(self) -> list[User]:
+        """Every operator account. A Scan: operators are few and this runs from the command line
+        only, never on a request path."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "#type = :user AND #op = :yes",
+            "ExpressionAttributeNames": {"#type": "type", "#op": "operator"},
+            "ExpressionAttributeValues": _dump({":user": "user", ":yes": True}),
+            "ConsistentRead": True,
+        }
+        found: list[User] = []
+        try:
+            while True:
+                reply = self._db.scan(**kwargs)
+                found += [user_from(_load(i)) for i in reply.get("Items", [])]
+                if "LastEvaluatedKey" not in reply:
+                    return found
+                kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+        except (ClientError, BotoCoreError) as exc:
+            raise Unavailable(f"the accounts table cannot be read: {exc}") from exc
+
     def _use_token_op(self, token: OneTimeToken, now: datetime) -> tuple[str, dict[str, Any], str]:
         return (
             "token",
@@ -468,6 +515,49 @@ class DynamoAccountsStore:
                     "the tenant is already in production; going live is irreversible and done once",
                     field="mode",
                 ) from exc
+            raise Unavailable(f"the accounts table cannot be written: {exc}") from exc
+        return tenant_from(_load(reply["Attributes"]))
+
+    def update_tenant_settings(self, before: Tenant, after: Tenant) -> Tenant:
+        """Write ``after``'s settings if the stored ones are still ``before``'s, else Conflict."""
+        names = {"#tz": "time_zone", "#cut": "business_day_cutoff", "#oh": "opening_hours"}
+        values: dict[str, Any] = {
+            ":tz": after.time_zone,
+            ":cut": after.business_day_cutoff.strftime("%H:%M"),
+            ":old_tz": before.time_zone,
+            ":old_cut": before.business_day_cutoff.strftime("%H:%M"),
+        }
+        update = "SET #tz = :tz, #cut = :cut"
+        if after.opening_hours is None:
+            update += " REMOVE #oh"
+        else:
+            update = "SET #tz = :tz, #cut = :cut, #oh = :oh"
+            values[":oh"] = _opening_hours_item(after.opening_hours)
+        # Time zone and cut-off are never removed; an item without them holds the defaults.
+        condition = (
+            "attribute_exists(pk) AND (attribute_not_exists(#tz) OR #tz = :old_tz)"
+            " AND (attribute_not_exists(#cut) OR #cut = :old_cut)"
+        )
+        if before.opening_hours is None:
+            condition += " AND attribute_not_exists(#oh)"
+        else:
+            condition += " AND #oh = :old_oh"
+            values[":old_oh"] = _opening_hours_item(before.opening_hours)
+        try:
+            reply = self._db.update_item(
+                TableName=self._table,
+                Key=_dump(tenant_key(before.tenant_id)),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_dump(values),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise Conflict("the tenant's settings were changed meanwhile", field="settings") from exc
+            raise Unavailable(f"the accounts table cannot be written: {exc}") from exc
+        except BotoCoreError as exc:
             raise Unavailable(f"the accounts table cannot be written: {exc}") from exc
         return tenant_from(_load(reply["Attributes"]))
 

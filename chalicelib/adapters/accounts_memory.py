@@ -105,6 +105,16 @@ class InMemoryAccountsStore:
             self._check_new_user(user)
             self._add_user(user)
 
+    def set_operator(self, user_id: str) -> None:
+        with self._lock:
+            user = self.users.get(user_id)
+            if user is None:
+                raise _conflict("user_id")
+            self.users[user_id] = replace(user, operator=True)
+
+    def operators(self) -> list[User]:
+        return [u for u in self.users.values() if u.operator]
+
     def _check_token(self, token: OneTimeToken, now: datetime) -> None:
         stored = self.tokens.get(token.token_hash)
         if stored is None or not stored.usable(now):
@@ -133,6 +143,19 @@ class InMemoryAccountsStore:
                 )
             self.tenants[tenant_id] = tenant.gone_live(at)
             return self.tenants[tenant_id]
+
+    def update_tenant_settings(self, before: Tenant, after: Tenant) -> Tenant:
+        with self._lock:
+            current = self.tenants.get(before.tenant_id)
+            if current is None or current.changed_settings(before):
+                raise Conflict("the tenant's settings were changed meanwhile", field="settings")
+            self.tenants[before.tenant_id] = replace(
+                current,
+                time_zone=after.time_zone,
+                business_day_cutoff=after.business_day_cutoff,
+                opening_hours=after.opening_hours,
+            )
+            return self.tenants[before.tenant_id]
 
     # tokens
     def get_token(self, token_hash: str) -> OneTimeToken | None:

@@ -1,4 +1,5 @@
-"""A tenant, its members and roles, invitations, auditor grants, go-live and the event journal."""
+"""A tenant, its settings, its members and roles, invitations, auditor grants, go-live and the
+event journal."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, WithJsonSchema, model_validator
 
 from chalicelib import bootstrap
 from chalicelib.api.accounts import idempotent
@@ -14,7 +15,7 @@ from chalicelib.api.routing import endpoint
 from chalicelib.domain.accounts import MAX_GRANT_DAYS, AuditorGrant, Invitation, Membership
 from chalicelib.domain.identity import Caller
 from chalicelib.domain.permissions import Permission
-from chalicelib.domain.tenant import Tenant
+from chalicelib.domain.tenant import WEEKDAYS, Tenant
 
 members_bp = Blueprint(__name__)
 TAGS = ("tenants",)
@@ -50,6 +51,9 @@ class TenantOut(BaseModel):
     chain_mode: Literal["test", "prod"] = Field(description="the prefix of this tenant's chain names now")
     production_since: datetime | None = None
     created_at: datetime
+    opening_hours: dict[str, list[str] | None] | None = Field(
+        None, description="per weekday (mon..sun), local windows; null: not configured (see /settings)"
+    )
 
 
 def tenant_out(t: Tenant) -> TenantOut:
@@ -70,7 +74,61 @@ def tenant_out(t: Tenant) -> TenantOut:
         chain_mode=t.chain_mode,
         production_since=t.production_since,
         created_at=t.created_at,
+        opening_hours=t.opening_hours.to_json() if t.opening_hours else None,
     )
+
+
+# The settings body is validated by ``domain.tenant.parse_settings_change`` (errors name the
+# field, e.g. ``opening_hours.mon.0``); these schemas only describe it in the OpenAPI document.
+_WINDOWS = {
+    "anyOf": [
+        {"type": "array", "maxItems": 6, "items": {"type": "string", "pattern": r"^\d{2}:\d{2}-\d{2}:\d{2}$"}},
+        {"type": "null"},
+    ]
+}
+_OPENING_HOURS = {
+    "anyOf": [
+        {
+            "type": "object",
+            "properties": dict.fromkeys(WEEKDAYS, _WINDOWS),
+            "required": list(WEEKDAYS),
+            "additionalProperties": False,
+        },
+        {"type": "null"},
+    ],
+    "description": 'per weekday, "HH:MM-HH:MM" windows in local time (24:00 ends a day), null for a closed '
+    "day; null as a whole: not configured",
+}
+
+
+class SettingsIn(Strict):
+    time_zone: Annotated[Any, WithJsonSchema({"type": "string", "enum": ["Europe/Brussels", "Europe/Paris"]})] = (
+        Field(None, description="frozen once a period is closed (409)")
+    )
+    business_day_cutoff: Annotated[Any, WithJsonSchema({"type": "string", "pattern": r"^\d{2}:\d{2}$"})] = Field(
+        None, description='"HH:MM" before 12:00; frozen once a period is closed (409)'
+    )
+    opening_hours: Annotated[Any, WithJsonSchema(_OPENING_HOURS)] = None
+
+
+class SettingsOut(BaseModel):
+    time_zone: str
+    business_day_cutoff: str
+    opening_hours: dict[str, list[str] | None] | None = Field(
+        None, description="null: not configured (the after-hours anomaly rule then uses 06:00-22:00)"
+    )
+
+
+def settings_out(t: Tenant) -> SettingsOut:
+    return SettingsOut(**t.settings())
+
+
+def _closed_periods(tenant_id: str):
+    """The tenant's closures, chain by chain, as ``(chain, kind, period)`` (read lazily)."""
+    index = bootstrap.container().ledger_index
+    for chain in bootstrap.chain_directory().chains(tenant_id):
+        for kind, period, _ in index.closures(tenant_id, chain):
+            yield chain, kind, period
 
 
 class MemberOut(BaseModel):
@@ -231,6 +289,34 @@ class EventList(BaseModel):
 )
 def get_tenant(tenant_id: str):
     return tenant_out(bootstrap.tenants().get(tenant_id))
+
+
+@endpoint(
+    members_bp,
+    "GET",
+    "/v1/tenants/{tenant_id}/settings",
+    summary="The tenant's settings: time zone, business-day cut-off, opening hours",
+    tags=TAGS,
+    response=SettingsOut,
+    permission=Permission.TENANT_READ,
+)
+def get_settings(tenant_id: str):
+    return settings_out(bootstrap.tenants().get(tenant_id))
+
+
+@endpoint(
+    members_bp,
+    "PUT",
+    "/v1/tenants/{tenant_id}/settings",
+    summary="Change the settings given (time zone and cut-off only until a period is closed); journaled",
+    tags=TAGS,
+    body=SettingsIn,
+    response=SettingsOut,
+    permission=Permission.TENANT_CONFIGURE,
+)
+def put_settings(tenant_id: str, caller: Caller, body: SettingsIn):
+    change = body.model_dump(exclude_unset=True)
+    return settings_out(bootstrap.tenants().configure(caller, change, closed_periods=_closed_periods))
 
 
 @endpoint(

@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Literal
 
 from chalicelib.domain import identifiers
 from chalicelib.domain.accounts import (
@@ -102,6 +103,13 @@ class Accepted:
 class MembershipView:
     membership: Membership
     tenant: Tenant | None
+
+
+@dataclass(frozen=True)
+class OperatorAdded:
+    user: User
+    outcome: Literal["created", "flagged", "already"]
+    password: str | None = None  # "created" only: generated, shown once, stored nowhere by us
 
 
 class AccountsService:
@@ -547,6 +555,40 @@ class AccountsService:
             self._forget_pool_user(user_id)
             raise
         return user
+
+    def add_operator(self, email: str) -> OperatorAdded:
+        """``scelle operator add``: a new operator account with a generated password, or the
+        operator flag on an existing, verified account that is an active member of no tenant
+        (operators are never tenant members). Adding an operator twice changes nothing."""
+        email = normalise_email(email)
+        user_id = self._store.user_id_for_email(email)
+        if user_id is None:
+            password = self.password_policy.generate()
+            return OperatorAdded(self.create_operator(email, password), "created", password)
+        user = self._store.get_user(user_id)
+        if user is None:
+            raise Conflict("an account with this email address is being created; retry in a minute", field="email")
+        if user.operator:
+            return OperatorAdded(user, "already")
+        if not user.email_verified:
+            raise Conflict(
+                "this account's email address is not verified yet; verify it (POST /v1/verify-email) first",
+                field="email",
+            )
+        now = self._clock()
+        tenants = sorted(m.tenant_id for m in self._store.memberships_of(user_id) if m.is_active(now))
+        if tenants:
+            raise Conflict(
+                f"{email} is an active member of {len(tenants)} tenant(s) ({', '.join(tenants)}); platform "
+                "operators are never tenant members: use another address, or have the memberships disabled first",
+                field="email",
+            )
+        self._store.set_operator(user_id)
+        logger.warning("account flagged as platform operator", extra={"user_id": user_id})
+        return OperatorAdded(replace(user, operator=True), "flagged")
+
+    def operators(self) -> list[User]:
+        return sorted(self._store.operators(), key=lambda u: u.email)
 
     # ---- helpers --------------------------------------------------------------------------
     def _tenant(self, tenant_id: str) -> Tenant:

@@ -10,8 +10,9 @@ Rules (each one testable on its own, configured by ``AnomalyConfig``):
   ``reversal_share`` of its sales (by amount: ``total_cents`` of ``sale_recorded`` events and the
   reversal entries' ``negated.totals.incl`` read from the ledger; by count when an amount is
   unknown), from ``min_reversals`` reversals;
-* ``after_hours``    — a sale recorded outside the tenant's opening hours (its own
-  ``opening_hours`` when the tenant has them, else ``opening_hours``), in its time zone;
+* ``after_hours``    — a sale recorded outside the tenant's opening hours (its own weekly
+  ``opening_hours`` — ``PUT /v1/tenants/{id}/settings`` — when set, else the config's daily
+  ``opening_hours``, 06:00-22:00), in its time zone;
 * ``first_export``   — an export requested by someone who never exported for this tenant;
 * ``integrity``      — any verification failure or tamper alarm (mailed to the operator too).
 
@@ -187,19 +188,25 @@ class Rules:
     # -- sales outside opening hours --------------------------------------------------------------
     def _after_hours(self, event: Event, history, tenant) -> list[Anomaly]:
         hours = getattr(tenant, "opening_hours", None) or self.config.opening_hours
-        opens, closes = hours
         zone = ZoneInfo(getattr(tenant, "time_zone", None) or "UTC")
         local = event.at.astimezone(zone)
-        moment = local.time()
-        inside = opens <= moment < closes if opens <= closes else (moment >= opens or moment < closes)
+        if hasattr(hours, "is_open"):  # the tenant's own weekly hours (domain.tenant.OpeningHours)
+            inside = hours.is_open(local)
+            shown = f"{('Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun')[local.weekday()]} " + hours.describe(
+                local.weekday())
+        else:  # one daily window (the 06:00-22:00 default)
+            opens, closes = hours
+            moment = local.time()
+            inside = opens <= moment < closes if opens <= closes else (moment >= opens or moment < closes)
+            shown = f"{opens:%H:%M}-{closes:%H:%M}"
         if inside:
             return []
         start, _, day = self._business_day(event.at, tenant)
         return [Anomaly(
             event.tenant_id, "after_hours", day, utc_timestamp(start), "warning",
             f"sale recorded at {local:%H:%M} local time on {local:%Y-%m-%d}, outside opening hours "
-            f"{opens:%H:%M}-{closes:%H:%M}",
-            {"local_time": local.isoformat(), "opening_hours": f"{opens:%H:%M}-{closes:%H:%M}",
+            f"{shown}",
+            {"local_time": local.isoformat(), "opening_hours": shown,
              "seller": event.actor, "first_seq": event.seq},
         )]
 
