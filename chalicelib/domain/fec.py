@@ -29,6 +29,7 @@ from datetime import date, time
 from typing import Any
 
 from chalicelib.domain.calendar import business_day_of
+from chalicelib.domain.identifiers import luhn_valid
 from chalicelib.domain.records import parse_timestamp
 
 COLUMNS = (
@@ -554,18 +555,6 @@ def _cents(text: str) -> int:
     return int(whole) * 100 + int(part)
 
 
-def luhn_ok(number: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(number)):
-        digit = int(char)
-        if index % 2:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
-
-
 class FecValidator:
     """Feed the file's lines in order (``feed``), then ``finish()``: every problem found.
 
@@ -606,7 +595,7 @@ class FecValidator:
         if match is None:
             self._add(0, "", "file_name", f"{name!r} is not <SIREN>FEC<AAAAMMJJ>.txt")
             return
-        if not luhn_ok(match.group(1)):
+        if not luhn_valid(match.group(1)):
             self._add(0, "", "file_name", f"SIREN {match.group(1)} has an invalid check digit")
         if siren is not None and match.group(1) != siren:
             self._add(0, "", "file_name", f"SIREN {match.group(1)} is not the company's ({siren})")
