@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint bench clean deploy
+.PHONY: run test install lint bench clean deploy soak
 
 $(STAMP): pyproject.toml requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version' 
@@ -22,6 +22,12 @@ run: $(STAMP)
 ## Run every test (unit, functional, integration, infra) and end with pytest's summary.
 test: $(STAMP)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## More fault-injection schedules than `make test` runs (tests/simulation): make soak SEEDS=1000:20000 [SOAK_SECONDS=600]
+SEEDS ?= 1000:11000
+SOAK_SECONDS ?= 600
+soak: $(STAMP)
+	@$(BIN)/python -m tests.simulation --seeds $(SEEDS) --max-seconds $(SOAK_SECONDS)
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .

@@ -2,22 +2,28 @@
 
 Every write is conditional on ``attribute_not_exists(pk)`` for its (pk = chain key, sk = seq):
 the first writer of a seq wins, a second one gets ``SequenceConflict`` and nothing is written.
-A batch is one ``TransactWriteItems`` (up to 100 puts), all or nothing.
+A batch is one ``TransactWriteItems`` (up to 100 puts), all or nothing. ``commit`` adds claims
+(items of the ops table) to the same transaction (decision 0012), and every condition asks for
+the stored item back (``ReturnValuesOnConditionCheckFailure=ALL_OLD``) so that the writer can
+tell its own earlier attempt from someone else's write.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.canonical import TrustedItem, canonical_bytes, encode_trusted, loads_trusted
+from chalicelib.domain.claims import Claim, CommitRejected
 from chalicelib.domain.errors import ScelleError, SequenceConflict, Unavailable, ValidationFailed
 from chalicelib.domain.records import SealedRecord
 
 MAX_BATCH = 100
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit for one TransactWriteItems
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -62,10 +68,29 @@ def decode_item(item: dict[str, Any]) -> dict[str, Any]:
 from_item = decode_item
 
 
+def _plain_values(item: dict[str, Any]) -> dict[str, Any]:
+    """A claim item as plain values: DynamoDB numbers come back as ``Decimal``; claims hold integers."""
+    plain = {k: _deserializer.deserialize(v) for k, v in item.items()}
+    return {k: int(v) if isinstance(v, Decimal) else v for k, v in plain.items()}
+
+
+def claim_item(claim: Claim) -> dict[str, Any]:
+    item = {"pk": claim.pk, "sk": claim.sk, **claim.values}
+    return {k: _serializer.serialize(v) for k, v in item.items()}
+
+
+def _claim_condition(claim: Claim) -> dict[str, Any]:
+    if claim.expect_seq is None:
+        return {"ConditionExpression": "attribute_not_exists(pk)"}
+    return {"ConditionExpression": "seq = :expected",
+            "ExpressionAttributeValues": {":expected": {"N": str(claim.expect_seq)}}}
+
+
 class DynamoDBChainStore:
-    def __init__(self, client, table_name: str) -> None:
+    def __init__(self, client, table_name: str, claims_table: str | None = None) -> None:
         self._client = client
         self._table = table_name
+        self._claims_table = claims_table
 
     def head(self, chain_key: str) -> SealedRecord | None:
         resp = self._call(
@@ -90,45 +115,70 @@ class DynamoDBChainStore:
         return SealedRecord.from_item(from_item(resp["Item"])) if "Item" in resp else None
 
     def append(self, record: SealedRecord, *, ttl: int | None = None) -> None:
+        self.commit([record], ttl=ttl)
+
+    def append_batch(self, records: Sequence[SealedRecord], *, ttl: int | None = None) -> None:
+        self.commit(records, ttl=ttl)
+
+    def commit(self, records: Sequence[SealedRecord], claims: Sequence[Claim] = (), *,
+               ttl: int | None = None) -> None:
+        if not 1 <= len(records) <= MAX_BATCH:
+            raise ValidationFailed(f"a batch holds 1 to {MAX_BATCH} records, not {len(records)}", field="entries")
+        if len(records) + len(claims) > MAX_TRANSACTION_ITEMS:
+            raise ValidationFailed(f"one commit holds at most {MAX_TRANSACTION_ITEMS} items (records and claims), "
+                                   f"not {len(records) + len(claims)}", field="entries")
+        if claims and self._claims_table is None:
+            raise TypeError("this chain store was built without a claims table")
+        if len(records) == 1 and not claims:
+            return self._put_one(records[0], ttl)
+        items = [{"Put": {"TableName": self._table, "Item": to_item(r, ttl),
+                          "ConditionExpression": "attribute_not_exists(pk)",
+                          "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}} for r in records]
+        items += [{"Put": {"TableName": self._claims_table, "Item": claim_item(c), **_claim_condition(c),
+                           "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}} for c in claims]
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            reasons = exc.response.get("CancellationReasons") or []
+            failed = [i for i, r in enumerate(reasons) if (r or {}).get("Code") == "ConditionalCheckFailed"]
+            if code == "TransactionCanceledException" and failed:
+                taken_records, taken_claims = {}, {}
+                for i in failed:
+                    old = reasons[i].get("Item")
+                    if i < len(records):
+                        taken_records[records[i].seq] = decode_item(old) if old else {}
+                    else:
+                        taken_claims[i - len(records)] = _plain_values(old) if old else None
+                raise CommitRejected(f"{records[0].chain_key}: the commit at seq {records[0].seq} was refused",
+                                     records=taken_records, claims=taken_claims) from exc
+            if code in ("TransactionCanceledException", "TransactionConflictException"):
+                raise SequenceConflict(f"{records[0].chain_key}: concurrent transaction") from exc
+            raise Unavailable(f"journal write failed: {code}") from exc
+        return None
+
+    def _put_one(self, record: SealedRecord, ttl: int | None) -> None:
         try:
             self._client.put_item(
                 TableName=self._table,
                 Item=to_item(record, ttl),
                 ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise SequenceConflict(f"{record.chain_key} seq {record.seq} is taken") from exc
+                old = exc.response.get("Item")
+                raise CommitRejected(f"{record.chain_key} seq {record.seq} is taken",
+                                     records={record.seq: decode_item(old) if old else {}}) from exc
             raise Unavailable(f"journal write failed: {exc.response['Error']['Code']}") from exc
 
-    def append_batch(self, records: Sequence[SealedRecord], *, ttl: int | None = None) -> None:
-        if not 1 <= len(records) <= MAX_BATCH:
-            raise ValidationFailed(f"a batch holds 1 to {MAX_BATCH} records, not {len(records)}", field="entries")
-        if len(records) == 1:
-            return self.append(records[0], ttl=ttl)
-        puts = [
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": to_item(r, ttl),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            }
-            for r in records
-        ]
-        try:
-            self._client.transact_write_items(TransactItems=puts)
-        except ClientError as exc:
-            code = exc.response["Error"]["Code"]
-            reasons = exc.response.get("CancellationReasons") or []
-            if code == "TransactionCanceledException" and any(
-                (r or {}).get("Code") == "ConditionalCheckFailed" for r in reasons
-            ):
-                raise SequenceConflict(f"{records[0].chain_key}: a seq of the batch is taken") from exc
-            if code in ("TransactionCanceledException", "TransactionConflictException"):
-                raise SequenceConflict(f"{records[0].chain_key}: concurrent transaction") from exc
-            raise Unavailable(f"journal batch write failed: {code}") from exc
-        return None
+    def claim(self, pk: str, sk: str) -> dict[str, Any] | None:
+        if self._claims_table is None:
+            raise TypeError("this chain store was built without a claims table")
+        resp = self._call("get_item", TableName=self._claims_table,
+                          Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True)
+        item = resp.get("Item")
+        return _plain_values(item) if item else None
 
     def raw_items(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None) -> Iterator[dict]:
         condition = "pk = :pk AND sk BETWEEN :a AND :b"

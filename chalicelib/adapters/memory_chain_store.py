@@ -6,15 +6,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 
-from chalicelib.domain.errors import SequenceConflict, ValidationFailed
+from chalicelib.domain.claims import Claim, CommitRejected
+from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.records import SealedRecord
 
 MAX_BATCH = 100
+MAX_TRANSACTION_ITEMS = 100
 
 
 class InMemoryChainStore:
     def __init__(self) -> None:
         self._chains: dict[str, dict[int, dict]] = {}
+        self.claims: dict[tuple[str, str], dict] = {}
         self._lock = threading.Lock()
 
     def head(self, chain_key: str) -> SealedRecord | None:
@@ -29,20 +32,43 @@ class InMemoryChainStore:
         return SealedRecord.from_item(item) if item else None
 
     def append(self, record: SealedRecord, *, ttl: int | None = None) -> None:
-        self.append_batch([record], ttl=ttl)
+        self.commit([record], ttl=ttl)
 
     def append_batch(self, records: Sequence[SealedRecord], *, ttl: int | None = None) -> None:
+        self.commit(records, ttl=ttl)
+
+    def commit(self, records: Sequence[SealedRecord], claims: Sequence[Claim] = (), *,
+               ttl: int | None = None) -> None:
         if not 1 <= len(records) <= MAX_BATCH:
             raise ValidationFailed(f"a batch holds 1 to {MAX_BATCH} records, not {len(records)}", field="entries")
+        if len(records) + len(claims) > MAX_TRANSACTION_ITEMS:
+            raise ValidationFailed(f"one commit holds at most {MAX_TRANSACTION_ITEMS} items (records and claims), "
+                                   f"not {len(records) + len(claims)}", field="entries")
         with self._lock:
-            for record in records:
-                if record.seq in self._chains.get(record.chain_key, {}):
-                    raise SequenceConflict(f"{record.chain_key} seq {record.seq} exists")
+            taken_records = {r.seq: dict(self._chains[r.chain_key][r.seq]) for r in records
+                             if r.seq in self._chains.get(r.chain_key, {})}
+            taken_claims = {}
+            for i, claim in enumerate(claims):
+                stored = self.claims.get((claim.pk, claim.sk))
+                ok = stored is None if claim.expect_seq is None else (
+                    stored is not None and stored.get("seq") == claim.expect_seq)
+                if not ok:
+                    taken_claims[i] = dict(stored) if stored is not None else None
+            if taken_records or taken_claims:
+                raise CommitRejected(f"{records[0].chain_key}: the commit at seq {records[0].seq} was refused",
+                                     records=taken_records, claims=taken_claims)
             for record in records:
                 item = record.to_dict()
                 if ttl is not None:
                     item["ttl"] = ttl
                 self._chains.setdefault(record.chain_key, {})[record.seq] = item
+            for claim in claims:
+                self.claims[(claim.pk, claim.sk)] = {"pk": claim.pk, "sk": claim.sk, **claim.values}
+
+    def claim(self, pk: str, sk: str) -> dict | None:
+        with self._lock:
+            stored = self.claims.get((pk, sk))
+            return dict(stored) if stored is not None else None
 
     def scan(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None) -> Iterator[SealedRecord]:
         for item in self.raw_items(chain_key, first_seq, last_seq):

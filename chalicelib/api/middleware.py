@@ -4,6 +4,8 @@ Chalice's own errors (405, 415), and the metrics flush."""
 from __future__ import annotations
 
 import time
+from contextvars import ContextVar
+from typing import Any
 
 from chalice import Response
 
@@ -35,10 +37,19 @@ def _as_problem(response: Response) -> Response:
     return problems.problem(status, cls.code, cls.title, detail, field=fld, headers=extra_headers)
 
 
+_LAMBDA_CONTEXT: ContextVar[Any] = ContextVar("lambda_context", default=None)
+
+
+def current_lambda_context() -> Any:
+    """The Lambda context of the request being served (None outside a request)."""
+    return _LAMBDA_CONTEXT.get()
+
+
 def install(app) -> None:
     @app.middleware("http")
     def observe(event, get_response):
         started = time.perf_counter()
+        _LAMBDA_CONTEXT.set(getattr(event, "lambda_context", None))
         context = getattr(event, "context", None) or {}
         logger.set_correlation_id(context.get("requestId"))
         response = _as_problem(get_response(event))

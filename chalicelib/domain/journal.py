@@ -18,7 +18,7 @@
   legal in the tenant's country on ``piece_date``.
 * The entry balances: total debit == total credit, else ``field="lines"`` with the difference.
 
-A batch (``build_journal_batch``) holds 1 to 100 entries; each is validated in turn and an
+A batch (``build_journal_batch``) holds 1 to 99 entries; each is validated in turn and an
 error names its index (``entries.3.lines.1.debit``).
 """
 
@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 MAX_LINES = 200
-MAX_BATCH = 100
+MAX_BATCH = 99  # one slot of DynamoDB's 100-item transaction is the request's claim (decision 0012)
 MAX_PIECE_REF = 64
 MAX_LABEL = 200
 MIN_PIECE_DATE = date(2000, 1, 1)

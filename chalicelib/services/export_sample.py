@@ -84,8 +84,9 @@ def _lines_total(request: dict[str, Any]) -> int:
 
 
 def simulate(ledger, clock: MovingClock, caller, directory, *, days: int, sales_per_day: int, start: date,
-             rng: random.Random, say=lambda *a: None, country: str = "FR") -> None:
-    """Trade for ``days`` business days on two registers, then let the scheduled job close them."""
+             rng: random.Random, say=lambda *a: None, country: str = "FR", deriver=None) -> None:
+    """Trade for ``days`` business days on two registers, then let the scheduled job close them.
+    ``deriver`` seals the entries' events, as the journal stream does where one runs."""
     tenant_id = caller.tenant_id
     registers = ("R1", "R2")
     for day_index in range(days):
@@ -99,11 +100,15 @@ def simulate(ledger, clock: MovingClock, caller, directory, *, days: int, sales_
             request = _sale(rng, clock, register, kind=sale_kind, country=country)
             _pay(request, _lines_total(request), rng)
             accepted = ledger.record_sale(caller, request, None)
+            if deriver is not None:
+                deriver.catch_up(tenant_id, [accepted["chain"]])
             if sale_kind == "sale":
                 recorded.append((accepted["chain"], accepted["seq"]))
         for chain, seq in rng.sample(recorded, min(2, len(recorded))):
             clock.advance(30)
             ledger.reverse(caller, chain, seq, "Erreur de saisie : article compté deux fois", None)
+            if deriver is not None:
+                deriver.catch_up(tenant_id, [chain])
         clock.advance(600)
         cash = rng.randint(150, 450)
         ledger.record_journal(caller, [
@@ -123,6 +128,8 @@ def simulate(ledger, clock: MovingClock, caller, directory, *, days: int, sales_
         for chain in directory.chains(tenant_id):
             if chain != "events":
                 ledger.close_due_periods(tenant_id, chain)
+        if deriver is not None:
+            deriver.catch_up(tenant_id, directory.chains(tenant_id))
         say(f"export-sample: {day} recorded and closed")
 
 
@@ -142,9 +149,8 @@ class MemoryStack:
         from chalicelib.domain.permissions import Role
         from chalicelib.domain.tenant import Address, Tenant
         from chalicelib.services.checkpoints import CheckpointService, KeyRegistry
-        from chalicelib.services.events import EventJournal
+        from chalicelib.services.events import EventDeriver, EventJournal, event_writer
         from chalicelib.services.exports import ExportService, InlineDispatcher, StoreSource
-        from chalicelib.services.idempotency import IdempotentRunner, InMemoryPersistence
         from chalicelib.services.ledger import LedgerService
         from chalicelib.services.sealing import ChainWriter
 
@@ -154,10 +160,11 @@ class MemoryStack:
             number, vat, city = "0403170701", "BE0403170701", ("Rue de la Loi 16", "1000", "Bruxelles")
         self.tenant = Tenant(tenant_id=f"t{uuid.uuid4().hex[:12]}", company_name="Boulangerie Démo", country=country,
                              company_number=number, vat_number=vat, address=Address(*city, country=country),
-                             mode=mode)
-        self.clock = MovingClock(datetime.combine(start - timedelta(days=1), datetime.min.time(), tzinfo=UTC))
+                             mode=mode,
+                             created_at=datetime.combine(start - timedelta(days=1), datetime.min.time(), tzinfo=UTC))
+        self.clock = MovingClock(self.tenant.created_at)
         self.journal, self.events_store = InMemoryChainStore(), InMemoryChainStore()
-        self.directory, self.index = InMemoryChainDirectory(), InMemoryLedgerIndex()
+        self.directory, self.index = InMemoryChainDirectory(), InMemoryLedgerIndex(self.journal)
         self.checkpoint_store = InMemoryCheckpointStore()
         self.signer = LocalSigner(key_dir, f"sample-{self.tenant.tenant_id}")
         self.keys = KeyRegistry(self.checkpoint_store, self.signer, clock=self.clock)
@@ -166,12 +173,12 @@ class MemoryStack:
                                              clock=self.clock)
         self.events_checkpoints = CheckpointService(self.events_store, self.checkpoint_store, self.signer, self.keys,
                                                     clock=self.clock)
-        self.events = EventJournal(ChainWriter(self.events_store, clock=self.clock))
+        self.events = EventJournal(event_writer(self.events_store, clock=self.clock))
+        self.deriver = EventDeriver(self.journal, self.events_store, self.events.writer)
         tenants = _OneTenant(self.tenant)
         self.ledger = LedgerService(
             writer=ChainWriter(self.journal, clock=self.clock), directory=self.directory, index=self.index,
-            checkpoints=self.checkpoints, tenants=tenants, events=self.events,
-            idempotency=IdempotentRunner(InMemoryPersistence()), checkpoint_every=checkpoint_every,
+            checkpoints=self.checkpoints, tenants=tenants, checkpoint_every=checkpoint_every,
             clock_skew=timedelta(minutes=5), clock=self.clock)
         self.caller = Caller(Principal("u-gerant", "gerant@boulangerie-demo.example"), self.tenant.tenant_id,
                              Role.ADMIN)
@@ -184,7 +191,7 @@ class MemoryStack:
 
     def trade(self, *, days: int = 2, sales_per_day: int = 20, seed: int = 7, start: date = SAMPLE_START) -> None:
         simulate(self.ledger, self.clock, self.caller, self.directory, days=days, sales_per_day=sales_per_day,
-                 start=start, rng=random.Random(seed), country=self.tenant.country)
+                 start=start, rng=random.Random(seed), country=self.tenant.country, deriver=self.deriver)
 
     def export(self, kind: str = "fiscal", first_day: date = SAMPLE_START, last_day: date | None = None,
                chains: list[str] | None = None) -> tuple[dict[str, Any], bytes]:
@@ -254,7 +261,7 @@ def build_sample(out: Path, *, kind: str = "fiscal", days: int = 6, sales_per_da
             tenant = c.tenants.go_live(caller)
             tenant_id = tenant.tenant_id
             simulate(c.ledger, clock, caller, c.chain_directory, days=days, sales_per_day=sales_per_day, start=start,
-                     rng=rng, say=say)
+                     rng=rng, say=say, deriver=c.event_deriver)
             exports = c.exports
             exports.dispatcher = InlineDispatcher()
             clock.advance(3600)

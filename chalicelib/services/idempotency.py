@@ -30,9 +30,14 @@ _KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
 class IdempotentRunner:
-    def __init__(self, persistence: BasePersistenceLayer, *, expires_after_seconds: int = 7 * 86400) -> None:
-        # No Lambda context is registered: in-progress records expire by ``expires_after_seconds``.
+    def __init__(self, persistence: BasePersistenceLayer, *, expires_after_seconds: int = 7 * 86400,
+                 lambda_context: Callable[[], Any] = lambda: None) -> None:
+        # The invocation's Lambda context (``lambda_context()``) is registered on every run, so
+        # that an in-progress record expires when its Lambda's time is up: a request killed by a
+        # timeout blocks its key until then, not for ``expires_after_seconds``. Without one (a
+        # command, a unit test) in-progress records expire with the record.
         warnings.filterwarnings("ignore", message="Couldn't determine the remaining time left")
+        self._lambda_context = lambda_context
         config = IdempotencyConfig(
             event_key_jmespath="key",
             payload_validation_jmespath="payload",
@@ -46,12 +51,16 @@ class IdempotentRunner:
             return work()
 
         self._run = _run
+        self._config = config
 
     def run(self, scope: str, key: str | None, payload: Any, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         if key is None:
             return work()
         if not _KEY.fullmatch(key):
             raise ValidationFailed("use 1 to 128 visible ASCII characters", field=HEADER)
+        context = self._lambda_context()
+        if context is not None:
+            self._config.register_lambda_context(context)
         try:
             return self._run(request={"key": f"{scope}#{key}", "payload": payload}, work=work)
         except IdempotencyValidationError:
@@ -76,6 +85,8 @@ class InMemoryPersistence(BasePersistenceLayer):
 
     def _put_record(self, data_record: DataRecord) -> None:
         existing = self.records.get(data_record.idempotency_key)
+        if existing is not None and _in_progress_timed_out(existing):
+            existing = None  # as the DynamoDB layer's condition: its Lambda's time is up
         if existing is not None and not existing.is_expired:
             # As the DynamoDB layer does: a different body under the same key is refused here.
             self._validate_payload(data_payload=data_record, stored_data_record=existing)
@@ -87,3 +98,10 @@ class InMemoryPersistence(BasePersistenceLayer):
 
     def _delete_record(self, data_record: DataRecord) -> None:
         self.records.pop(data_record.idempotency_key, None)
+
+
+def _in_progress_timed_out(record: DataRecord) -> bool:
+    import time
+
+    expiry = record.in_progress_expiry_timestamp
+    return record.status == "INPROGRESS" and expiry is not None and expiry < int(time.time() * 1000)

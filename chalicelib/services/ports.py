@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
+from chalicelib.domain.claims import Claim
 from chalicelib.domain.records import SealedRecord
 
 
@@ -22,6 +23,16 @@ class ChainStore(Protocol):
     def append(self, record: SealedRecord, *, ttl: int | None = None) -> None: ...
 
     def append_batch(self, records: Sequence[SealedRecord], *, ttl: int | None = None) -> None: ...
+
+    def commit(self, records: Sequence[SealedRecord], claims: Sequence[Claim] = (), *,
+               ttl: int | None = None) -> None:
+        """Write ``records`` and ``claims`` in one all-or-nothing conditional request (at most
+        100 items in all). Raises ``CommitRejected`` naming what stood in the way."""
+        ...
+
+    def claim(self, pk: str, sk: str) -> dict[str, Any] | None:
+        """The stored values of a claim or pointer, read consistently; ``None`` if absent."""
+        ...
 
     def scan(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None) -> Iterator[SealedRecord]:
         """Records in ascending seq order, read lazily page by page (constant memory)."""

@@ -88,9 +88,11 @@ def tenant_with_a_sale(api, stack):
         ({"chain": "test.sales.R1", "kind": "day", "period": "2026-11"}, 422, "period"),
         ({"chain": "test.sales.R1", "kind": "week", "period": "2026-11-23"}, 422, "kind"),
         ({"chain": "test.sales.R9", "kind": "day", "period": "2026-11-23"}, 404, "chain"),
-        ({"chain": "test.sales.R1", "kind": "day", "period": "2099-01-01"}, 409, "period"),
+        ({"chain": "test.sales.R1", "kind": "day", "period": "2099-01-01"}, 422, "period"),
+        ({"chain": "test.sales.R1", "kind": "day", "period": "2000-01-01"}, 422, "period"),
     ],
-    ids=["no such date", "month given for a day", "unknown kind", "unknown chain", "not ended yet"],
+    ids=["no such date", "month given for a day", "unknown kind", "unknown chain", "in the future",
+         "before the company existed"],
 )
 def test_a_bad_closure_request_is_a_problem_naming_the_field_and_writes_nothing(
     tenant_with_a_sale, container, body, status, field
@@ -99,6 +101,21 @@ def test_a_bad_closure_request_is_a_problem_naming_the_field_and_writes_nothing(
     reply = client.post(f"/v1/tenants/{account.tenant_id}/closures", body)
     assert reply.status == status, reply
     assert reply.json["field"] == field
+    assert container.journal_store.head(chain_key(account.tenant_id, "test.sales.R1")).seq == 1
+
+
+def test_the_day_still_running_is_a_409_saying_when_it_can_be_closed(tenant_with_a_sale, container):
+    from datetime import UTC, datetime
+
+    from chalicelib.domain.calendar import business_day_of
+
+    account, client = tenant_with_a_sale
+    tenant = container.tenants.get(account.tenant_id)
+    today = business_day_of(datetime.now(UTC), tenant.time_zone, tenant.business_day_cutoff).isoformat()
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/closures",
+                        {"chain": "test.sales.R1", "kind": "day", "period": today})
+    assert reply.status == 409, reply
+    assert reply.json["field"] == "period" and "still open" in reply.json["detail"]
     assert container.journal_store.head(chain_key(account.tenant_id, "test.sales.R1")).seq == 1
 
 

@@ -111,8 +111,10 @@ def test_an_older_copy_restored_over_the_tables_is_reported_by_the_full_verifier
         assert (finding.reason, finding.seq, finding.table_size) == ("rollback", 6, 5)
         assert "the archive holds entries up to seq 9" in finding.detail
         assert "a signed checkpoint in the archive covers 9 entries" in finding.detail
-        alarm = next(a for a in alarms(container, tenant) if a["source"] == "full")
+        # (the events chain, whose sale events were derived and signed after the backup, has its
+        # checkpoints rolled back too, and is reported on its own)
+        alarm = next(a for a in alarms(container, tenant) if a["source"] == "full" and a["chain"] == CHAIN)
         assert (alarm["chain"], alarm["seq"], alarm["reason"]) == (CHAIN, 6, "rollback")
         # AND the next hourly run reports the same state without a second alarm
         container.full_verifier.run(tenants=[tenant])
-        assert len([a for a in alarms(container, tenant) if a["source"] == "full"]) == 1
+        assert len([a for a in alarms(container, tenant) if a["source"] == "full" and a["chain"] == CHAIN]) == 1

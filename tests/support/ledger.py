@@ -14,7 +14,6 @@ from chalicelib.domain.permissions import Role
 from chalicelib.domain.tenant import Tenant
 from chalicelib.local.clock import MovingClock
 from chalicelib.services.checkpoints import CheckpointService, KeyRegistry
-from chalicelib.services.events import EventJournal
 from chalicelib.services.ledger import LedgerService
 from chalicelib.services.sealing import ChainWriter
 from chalicelib.services.verification import VerificationService
@@ -48,6 +47,7 @@ def ledger_on(container, tmp_path, *, start: datetime, mode: str = "production",
         company_number="0403170701",
         vat_number="BE0403170701",
         mode=mode,
+        created_at=start - timedelta(days=1),
     )
     clock = MovingClock(start - timedelta(days=1))
     s = container.settings
@@ -67,8 +67,6 @@ def ledger_on(container, tmp_path, *, start: datetime, mode: str = "production",
         index=container.ledger_index,
         checkpoints=checkpoints,
         tenants=OneTenant(tenant),
-        events=EventJournal(ChainWriter(container.events_store, clock=clock)),
-        idempotency=container.idempotency,
         checkpoint_every=every,
         clock_skew=timedelta(minutes=5),
         clock=clock,

@@ -8,8 +8,10 @@ import uuid
 import pytest
 
 from chalicelib.adapters.memory_chain_store import InMemoryChainStore
+from chalicelib.domain.claims import Claim, CommitRejected
 from chalicelib.domain.errors import SequenceConflict, ValidationFailed
 from chalicelib.domain.records import GENESIS_PREV_HASH, chain_key, seal
+from chalicelib.services.sealing import ChainWriter, landed
 
 NOW = "2026-11-23T10:00:00.000000Z"
 
@@ -87,6 +89,55 @@ class ChainStoreContract:
         assert [r.tenant_id for r in self.store.scan(chain_key(tenant, "prod.sales.R1"))] == [tenant]
 
 
+    # ---- commits with claims (decision 0012) ----------------------------------------------------
+    def test_records_and_claims_are_written_together_and_a_held_claim_refuses_both(self, tenant):
+        first, second = _chain(self.store, tenant, 2)
+        claim = Claim(f"RECEIPT#{tenant}", "r-1", {"seq": 1, "hash": first.hash})
+        self.store.commit([first], [claim])
+        assert self.store.claim(claim.pk, claim.sk) == {"pk": claim.pk, "sk": "r-1", "seq": 1, "hash": first.hash}
+        with pytest.raises(CommitRejected) as refused:
+            self.store.commit([second], [Claim(claim.pk, "r-1", {"seq": 2, "hash": second.hash})])
+        assert refused.value.records == {}
+        assert refused.value.claims == {0: {"pk": claim.pk, "sk": "r-1", "seq": 1, "hash": first.hash}}
+        assert self.store.head(chain_key(tenant, "prod.sales.R1")).seq == 1  # nothing of the second
+
+    def test_a_refused_commit_returns_the_record_that_stood_in_the_way(self, tenant):
+        first = _chain(self.store, tenant, 1)[0]
+        rival = seal(tenant, "prod.sales.R1", 1, "sale", NOW, False, {"n": "rival"}, GENESIS_PREV_HASH)
+        self.store.commit([rival])
+        with pytest.raises(CommitRejected) as refused:
+            self.store.commit([first], [Claim(f"RECEIPT#{tenant}", "r-1", {"seq": 1})])
+        assert refused.value.records[1]["hash"] == rival.hash
+        assert 0 not in refused.value.claims  # the claim itself was free
+        assert not landed([first], [Claim(f"RECEIPT#{tenant}", "r-1", {"seq": 1})], refused.value)
+
+    def test_a_commit_sent_twice_meets_its_own_items_and_says_so(self, tenant):
+        records = _chain(self.store, tenant, 3)
+        claims = [Claim(f"OPKEY#{tenant}", "k", {"request": "abc", "seq": 1, "hash": records[0].hash})]
+        self.store.commit(records, claims)
+        with pytest.raises(CommitRejected) as again:
+            self.store.commit(records, claims)
+        assert landed(records, claims, again.value)
+
+    def test_a_pointer_moves_only_from_the_value_it_is_expected_to_hold(self, tenant):
+        a, b, c = _chain(self.store, tenant, 3)
+        pk = f"HEAD#{tenant}"
+        self.store.commit([a], [Claim(pk, "pointer", {"seq": 1, "hash": a.hash})])
+        with pytest.raises(CommitRejected) as stale:
+            self.store.commit([b], [Claim(pk, "pointer", {"seq": 2, "hash": b.hash}, expect_seq=0)])
+        assert stale.value.claims[0]["seq"] == 1
+        self.store.commit([b], [Claim(pk, "pointer", {"seq": 2, "hash": b.hash}, expect_seq=1)])
+        with pytest.raises(CommitRejected):
+            self.store.commit([c], [Claim(pk, "pointer", {"seq": 3, "hash": c.hash}, expect_seq=1)])
+        assert self.store.claim(pk, "pointer")["seq"] == 2
+
+    def test_a_commit_holds_at_most_100_items_records_and_claims_together(self, tenant):
+        records = _chain(self.store, tenant, 100)
+        with pytest.raises(ValidationFailed):
+            self.store.commit(records, [Claim(f"OPKEY#{tenant}", "k", {"seq": 1})])
+        assert self.store.head(chain_key(tenant, "prod.sales.R1")) is None
+
+
 class TestInMemoryChainStore(ChainStoreContract):
     @pytest.fixture(autouse=True)
     def _store(self):
@@ -98,3 +149,44 @@ class TestDynamoDBChainStore(ChainStoreContract):
     @pytest.fixture(autouse=True)
     def _store(self, container):
         self.store = container.journal_store
+
+
+class _ResendingClient:
+    """What botocore does when a request was applied but its answer was lost: it sends the
+    same request again, and returns the answer to the second one."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+        self.resent = 0
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def _twice(self, name, **kwargs):
+        getattr(self._client, name)(**kwargs)
+        self.resent += 1
+        return getattr(self._client, name)(**kwargs)
+
+    def put_item(self, **kwargs):
+        return self._twice("put_item", **kwargs)
+
+    def transact_write_items(self, **kwargs):
+        return self._twice("transact_write_items", **kwargs)
+
+
+@pytest.mark.functional
+@pytest.mark.parametrize("with_claim", [False, True])
+def test_on_dynamodb_a_resent_write_is_recognised_as_our_own_and_sealed_once(container, with_claim):
+    from chalicelib.adapters.dynamodb_chain_store import DynamoDBChainStore
+
+    s = container.settings
+    client = _ResendingClient(container.dynamodb)
+    store = DynamoDBChainStore(client, s.table_name("journal"), s.table_name("ops"))
+    writer = ChainWriter(store, sleep=lambda seconds: None)
+    tenant = f"t{uuid.uuid4().hex[:12]}"
+    claims = (lambda records: [Claim(f"RECEIPT#{tenant}", "r-1", {"seq": records[0].seq, "hash": records[0].hash})]
+              ) if with_claim else None
+    record = writer.append(tenant, "prod.sales.R1", "sale", {"n": 1}, training=False, claims=claims)
+    assert client.resent == 1
+    stored = list(container.journal_store.scan(chain_key(tenant, "prod.sales.R1")))
+    assert stored == [record]  # before decision 0012: seq 2 held the same payload again

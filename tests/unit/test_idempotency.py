@@ -53,3 +53,39 @@ def test_a_malformed_key_is_refused_naming_the_header(runner, bad):
     with pytest.raises(ValidationFailed) as err:
         runner.run("s", bad, {}, lambda: {})
     assert err.value.field == "Idempotency-Key"
+
+
+class _Killed(BaseException):
+    """The Lambda is killed at its timeout: no handler code runs after this."""
+
+
+class _Context:
+    def __init__(self, remaining_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def test_a_request_killed_by_its_lambda_timeout_frees_its_key_when_its_time_is_up():
+    import time
+
+    runner = IdempotentRunner(InMemoryPersistence(), lambda_context=lambda: _Context(remaining_ms=50))
+
+    def killed():
+        raise _Killed
+
+    with pytest.raises(_Killed):
+        runner.run("t1#export#u1", "k-1", {"a": 1}, killed)
+    with pytest.raises(Conflict):  # its Lambda could still be running
+        runner.run("t1#export#u1", "k-1", {"a": 1}, lambda: {"job": 2})
+    time.sleep(0.08)
+    assert runner.run("t1#export#u1", "k-1", {"a": 1}, lambda: {"job": 2}) == {"job": 2}
+
+
+def test_without_a_lambda_context_a_killed_request_keeps_its_key_blocked():
+    runner = IdempotentRunner(InMemoryPersistence())
+    with pytest.raises(_Killed):
+        runner.run("t1#export#u1", "k-1", {"a": 1}, lambda: (_ for _ in ()).throw(_Killed()))
+    with pytest.raises(Conflict):
+        runner.run("t1#export#u1", "k-1", {"a": 1}, lambda: {"job": 2})

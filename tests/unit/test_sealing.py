@@ -45,7 +45,7 @@ def test_a_stale_head_cache_is_corrected_after_a_conflict():
 
 def test_conflicts_are_counted_and_retries_are_bounded():
     class AlwaysTaken(InMemoryChainStore):
-        def append(self, record, *, ttl=None):
+        def commit(self, records, claims=(), *, ttl=None):
             raise SequenceConflict("taken")
 
     conflicts = []

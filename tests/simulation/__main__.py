@@ -1,0 +1,5 @@
+import sys
+
+from tests.simulation.sim import main
+
+sys.exit(main())
