@@ -97,13 +97,13 @@ class Container:
     def journal_store(self):
         from chalicelib.adapters.dynamodb_chain_store import DynamoDBChainStore
 
-        return DynamoDBChainStore(self.dynamodb, self.settings.table_name("journal"))
+        return DynamoDBChainStore(self.dynamodb, self.settings.table_name("journal"), self.settings.table_name("ops"))
 
     @cached_property
     def events_store(self):
         from chalicelib.adapters.dynamodb_chain_store import DynamoDBChainStore
 
-        return DynamoDBChainStore(self.dynamodb, self.settings.table_name("events"))
+        return DynamoDBChainStore(self.dynamodb, self.settings.table_name("events"), self.settings.table_name("ops"))
 
     @cached_property
     def chain_writer(self):
@@ -119,10 +119,15 @@ class Container:
 
     @cached_property
     def event_journal(self):
-        from chalicelib.services.events import HOT_DAYS, EventJournal
-        from chalicelib.services.sealing import ChainWriter
+        from chalicelib.services.events import EventJournal, event_writer
 
-        return EventJournal(ChainWriter(self.events_store, clock=self.clock, ttl_seconds=HOT_DAYS * 86400))
+        return EventJournal(event_writer(self.events_store, clock=self.clock))
+
+    @cached_property
+    def event_deriver(self):
+        from chalicelib.services.events import EventDeriver
+
+        return EventDeriver(self.journal_store, self.events_store, self.event_journal.writer)
 
     @cached_property
     def signer(self):
@@ -178,6 +183,7 @@ class Container:
     def idempotency(self):
         from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
+        from chalicelib.api.middleware import current_lambda_context
         from chalicelib.services.idempotency import IdempotentRunner
 
         layer = DynamoDBPersistenceLayer(
@@ -186,7 +192,7 @@ class Container:
             expiry_attr="expires_at",
             boto3_client=self.dynamodb,
         )
-        return IdempotentRunner(layer)
+        return IdempotentRunner(layer, lambda_context=current_lambda_context)
 
     @cached_property
     def verification(self):
@@ -198,6 +204,9 @@ class Container:
             self.key_registry,
             extra_checks=_ledger_extra_checks,
             on_failure=_report_verification_failure,
+            # the event journal: its own table, and the archive for entries expired from it (0006)
+            events_store=self.events_store,
+            archive=lambda: self.archive,
         )
 
     @cached_property
@@ -218,8 +227,6 @@ class Container:
             index=self.ledger_index,
             checkpoints=self.checkpoints,
             tenants=self.tenants,
-            events=self.event_journal,
-            idempotency=self.idempotency,
             checkpoint_every=self.settings.checkpoint_every,
             clock_skew=timedelta(seconds=self.settings.clock_skew_seconds),
             clock=self.clock,
@@ -291,7 +298,7 @@ class Container:
 
         return AccountsService(self.accounts_store, self.identity, self.mailer, self.accounts_journal,
                                public_base_url=self.settings.public_base_url,
-                               password_policy=self.password_policy)
+                               password_policy=self.password_policy, clock=self.clock)
 
     @cached_property
     def signin_policy(self):
@@ -303,7 +310,15 @@ class Container:
     def signin(self):
         from chalicelib.services.signin import SignInService
 
-        return SignInService(self.accounts_store, self.identity, self.accounts_journal, self.signin_policy)
+        return SignInService(self.accounts_store, self.identity, self.accounts_journal, self.signin_policy,
+                             failures=self.signin_failures)
+
+    @cached_property
+    def signin_failures(self):
+        """Failed sign-ins counted per tenant and window in ops, sealed as aggregates (decision 0011)."""
+        from chalicelib.services.signin_failures import SignInFailures
+
+        return SignInFailures(self.ops_store, self.accounts_journal, clock=self.clock)
 
     # ---- Continuous verification (stream verifier, archive, anomalies; decisions 0006-0008) ----
     @cached_property
@@ -382,6 +397,7 @@ class Container:
                                         clock=self.clock) if events else None,
                     after_insert=self.anomalies.on_event if events else None,
                     clock=self.clock,
+                    deriver=None if events else self.event_deriver,
                 )
             else:
                 raise ValueError(f"no stream handler for table {table!r}")
@@ -705,6 +721,10 @@ def accounts():
 
 def signin():
     return container().signin
+
+
+def signin_failures():
+    return container().signin_failures
 
 
 def ledger():

@@ -164,6 +164,7 @@ def user_item(user: User) -> dict[str, Any]:
         "email_verified": user.email_verified,
         "operator": user.operator,
         "created_at": _iso(user.created_at),
+        "display_name": user.display_name or None,
     }
 
 
@@ -174,6 +175,7 @@ def user_from(item: dict[str, Any]) -> User:
         bool(item.get("email_verified")),
         bool(item.get("operator")),
         _dt(item.get("created_at")),
+        item.get("display_name", ""),  # absent in items older than display names: the email stands in
     )
 
 
@@ -191,6 +193,7 @@ def member_item(m: Membership) -> dict[str, Any]:
         "joined_at": _iso(m.joined_at),
         "valid_until": _iso(m.valid_until),
         "grant_id": m.grant_id,
+        "display_name": m.display_name or None,
     }
 
 
@@ -204,6 +207,7 @@ def member_from(item: dict[str, Any]) -> Membership:
         _dt(item.get("joined_at")),
         _dt(item.get("valid_until")),
         item.get("grant_id"),
+        item.get("display_name", ""),  # absent in items older than display names: the email stands in
     )
 
 
@@ -246,6 +250,7 @@ def invitation_item(i: Invitation) -> dict[str, Any]:
         "expires": _iso(i.expires_at),
         "status": i.status,
         "grant_id": i.grant_id,
+        "display_name": i.display_name or None,
     }
 
 
@@ -260,6 +265,7 @@ def invitation_from(item: dict[str, Any]) -> Invitation:
         _dt(item["expires"]),
         item["status"],
         item.get("grant_id"),
+        item.get("display_name", ""),
     )
 
 
@@ -695,21 +701,36 @@ class DynamoAccountsStore:
         return ("last_admin", op, "Update")
 
     def update_membership(self, old: Membership, new: Membership) -> None:
+        """Role, status and display name of ``new``, if the stored ones are still ``old``'s. An
+        empty display name is no attribute (as in items written before display names existed)."""
+        values: dict[str, Any] = {
+            ":role": str(new.role),
+            ":status": new.status,
+            ":old_role": str(old.role),
+            ":old_status": old.status,
+            ":now": _iso(datetime.now(UTC)),
+        }
+        update = "SET #role = :role, #status = :status, updated_at = :now"
+        condition = "#role = :old_role AND #status = :old_status"
+        if new.display_name:
+            update += ", #dn = :dn"
+            values[":dn"] = new.display_name
+        else:
+            update += " REMOVE #dn"
+        if old.display_name:
+            condition += " AND #dn = :old_dn"
+            values[":old_dn"] = old.display_name
+        else:
+            condition += " AND attribute_not_exists(#dn)"
         ops = [
             (
                 "membership",
                 {
                     "Key": member_key(old.tenant_id, old.user_id),
-                    "UpdateExpression": "SET #role = :role, #status = :status, updated_at = :now",
-                    "ConditionExpression": "#role = :old_role AND #status = :old_status",
-                    "ExpressionAttributeNames": {"#role": "role", "#status": "status"},
-                    "ExpressionAttributeValues": {
-                        ":role": str(new.role),
-                        ":status": new.status,
-                        ":old_role": str(old.role),
-                        ":old_status": old.status,
-                        ":now": _iso(datetime.now(UTC)),
-                    },
+                    "UpdateExpression": update,
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": {"#role": "role", "#status": "status", "#dn": "display_name"},
+                    "ExpressionAttributeValues": values,
                 },
                 "Update",
             )

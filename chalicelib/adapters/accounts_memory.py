@@ -31,6 +31,11 @@ def _conflict(field: str) -> Conflict:
     return Conflict(f"a condition on {field} failed", field=field)
 
 
+def _changeable(m: Membership) -> tuple[str, str, str]:
+    """What ``update_membership`` changes, and so what must still be as read."""
+    return str(m.role), m.status, m.display_name
+
+
 class InMemoryAccountsStore:
     def __init__(self) -> None:
         self.users: dict[str, User] = {}
@@ -235,13 +240,13 @@ class InMemoryAccountsStore:
         with self._lock:
             key = (old.tenant_id, old.user_id)
             current = self.members.get(key)
-            if current is None or (current.role, current.status) != (old.role, old.status):
+            if current is None or _changeable(current) != _changeable(old):
                 raise _conflict("membership")
             delta = int(new.counts_as_admin) - int(old.counts_as_admin)
             if delta < 0 and self.admin_counts[old.tenant_id] <= 1:
                 raise _conflict("last_admin")
             self.admin_counts[old.tenant_id] += delta
-            self.members[key] = replace(current, role=new.role, status=new.status)
+            self.members[key] = replace(current, role=new.role, status=new.status, display_name=new.display_name)
 
     def get_grant(self, tenant_id: str, grant_id: str) -> AuditorGrant | None:
         return self.grants.get((tenant_id, grant_id))

@@ -242,6 +242,71 @@ class DynamoDBOpsStore:
         self._call("update_item", Key=_key(pk, sk), UpdateExpression="ADD #n :a",
                    ExpressionAttributeNames={"#n": name}, ExpressionAttributeValues={":a": {"N": str(amount)}})
 
+    def increment(
+        self, pk: str, sk: str, counts: dict[str, int], *, values: dict[str, Any] | None = None,
+        initial: dict[str, Any] | None = None, refuse_if: str | None = None, expires_at: int | None = None,
+    ) -> dict[str, Any]:
+        """Add ``counts`` to the item's counters (created at 0), set ``values``, set ``initial``
+        only where absent; refused (``Conflict``) when the item has attribute ``refuse_if``.
+        Returns the item as it is after the update (one atomic ``UpdateItem``)."""
+        names: dict[str, str] = {}
+        vals: dict[str, Any] = {}
+        adds, sets = [], []
+        for i, (name, amount) in enumerate(counts.items()):
+            names[f"#a{i}"], vals[f":a{i}"] = name, amount
+            adds.append(f"#a{i} :a{i}")
+        for i, (name, value) in enumerate((values or {}).items()):
+            names[f"#s{i}"], vals[f":s{i}"] = name, value
+            sets.append(f"#s{i} = :s{i}")
+        first = dict(initial or {})
+        if expires_at is not None:
+            first["expires_at"] = expires_at
+        for i, (name, value) in enumerate(first.items()):
+            names[f"#i{i}"], vals[f":i{i}"] = name, value
+            sets.append(f"#i{i} = if_not_exists(#i{i}, :i{i})")
+        expression = ("ADD " + ", ".join(adds) if adds else "") + (" SET " + ", ".join(sets) if sets else "")
+        kwargs: dict[str, Any] = {}
+        if refuse_if is not None:
+            names["#refuse"] = refuse_if
+            kwargs["ConditionExpression"] = "attribute_not_exists(#refuse)"
+        resp = self._call(
+            "update_item", Key=_key(pk, sk), UpdateExpression=expression.strip(), ExpressionAttributeNames=names,
+            ExpressionAttributeValues={k: _ser.serialize(v) for k, v in _dynamo_safe(vals).items()},
+            ReturnValues="ALL_NEW", **kwargs,
+        )
+        return _plain(resp.get("Attributes", {}))
+
+    def set_values(self, pk: str, sk: str, values: dict[str, Any]) -> None:
+        """Set attributes of an existing item (``Conflict`` if it does not exist)."""
+        names = {f"#s{i}": name for i, name in enumerate(values)}
+        vals = {f":s{i}": value for i, value in enumerate(values.values())}
+        expression = "SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(values)))
+        self._call(
+            "update_item", Key=_key(pk, sk), UpdateExpression=expression,
+            ConditionExpression="attribute_exists(pk)", ExpressionAttributeNames=names,
+            ExpressionAttributeValues={k: _ser.serialize(v) for k, v in _dynamo_safe(vals).items()},
+        )
+
+    def claim(self, pk: str, sk: str, *, now: str, until: str, unless: str) -> dict[str, Any] | None:
+        """Close an existing item (``closed_at``, set once) and lease it until ``until``, unless it
+        has attribute ``unless`` or an unexpired lease. The item after the update, or None."""
+        try:
+            resp = self._call(
+                "update_item", Key=_key(pk, sk),
+                UpdateExpression="SET closed_at = if_not_exists(closed_at, :now), lease_until = :until",
+                ConditionExpression=("attribute_exists(pk) AND attribute_not_exists(#unless) AND "
+                                     "(attribute_not_exists(lease_until) OR lease_until < :now)"),
+                ExpressionAttributeNames={"#unless": unless},
+                ExpressionAttributeValues={":now": {"S": now}, ":until": {"S": until}},
+                ReturnValues="ALL_NEW",
+            )
+        except Conflict:
+            return None
+        return _plain(resp.get("Attributes", {}))
+
+    def delete(self, pk: str, sk: str) -> None:
+        self._call("delete_item", Key=_key(pk, sk))
+
     def query(self, pk: str, *, limit: int, after_sk: str | None = None,
               descending: bool = True) -> tuple[list[dict[str, Any]], str | None]:
         kwargs: dict[str, Any] = {
@@ -355,6 +420,45 @@ class InMemoryOpsStore:
         with self._lock:
             item = self._items.setdefault((pk, sk), {"pk": pk, "sk": sk})
             item[name] = item.get(name, 0) + amount
+
+    def increment(self, pk, sk, counts, *, values=None, initial=None, refuse_if=None, expires_at=None):
+        self._maybe_fail()
+        with self._lock:
+            item = self._items.get((pk, sk))
+            if refuse_if is not None and item is not None and refuse_if in item:
+                raise Conflict("ops update_item: condition failed")
+            item = dict(item) if item is not None else {"pk": pk, "sk": sk}
+            for name, amount in counts.items():
+                item[name] = item.get(name, 0) + amount
+            item.update(_dynamo_safe(values or {}))
+            first = dict(initial or {})
+            if expires_at is not None:
+                first["expires_at"] = expires_at
+            for name, value in _dynamo_safe(first).items():
+                item.setdefault(name, value)
+            self._items[(pk, sk)] = item
+            return dict(item)
+
+    def set_values(self, pk, sk, values) -> None:
+        self._maybe_fail()
+        with self._lock:
+            if (pk, sk) not in self._items:
+                raise Conflict("ops update_item: condition failed")
+            self._items[(pk, sk)].update(_dynamo_safe(values))
+
+    def claim(self, pk, sk, *, now, until, unless):
+        self._maybe_fail()
+        with self._lock:
+            item = self._items.get((pk, sk))
+            if item is None or unless in item or ("lease_until" in item and item["lease_until"] >= now):
+                return None
+            item.setdefault("closed_at", now)
+            item["lease_until"] = until
+            return dict(item)
+
+    def delete(self, pk, sk) -> None:
+        with self._lock:
+            self._items.pop((pk, sk), None)
 
     def query(self, pk, *, limit, after_sk=None, descending=True):
         sks = sorted((sk for p, sk in self._items if p == pk), reverse=descending)

@@ -8,10 +8,12 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
+from chalicelib.api.schemas import StrictModel as Strict
+from chalicelib.domain.accounts import MAX_DISPLAY_NAME
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.identity import Principal
 from chalicelib.services.accounts import SignUp
@@ -23,10 +25,12 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# Checked again by ``domain.accounts.parse_display_name`` (white space, control characters).
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_DISPLAY_NAME)]
+DISPLAY_NAME_HELP = (
+    "the name sealed as seller / recorded_by / closed_by in what this person records, shown on "
+    "receipts and in exports (the operateur column); default: the email address"
+)
 
 
 class AddressIn(Strict):
@@ -48,12 +52,14 @@ class SignUpIn(Strict):
         description="BE0403170701 / FR44732829320; must belong to the company number"
     )
     address: AddressIn
+    display_name: DisplayName | None = Field(None, description="the admin's display name: " + DISPLAY_NAME_HELP)
 
 
 class SignUpOut(BaseModel):
     tenant_id: str
     user_id: str
     email: str
+    display_name: str = Field(description="the admin's display name in this tenant (the email if none was given)")
     mode: Literal["test", "production"]
     verification_mail: Literal["sent", "failed"]
     next_step: str
@@ -105,11 +111,13 @@ class MembershipOut(BaseModel):
     role: str
     status: str
     valid_until: datetime | None = None
+    display_name: str = Field(description="the name sealed in what you record in this tenant")
 
 
 class MeOut(BaseModel):
     user_id: str
     email: str
+    display_name: str = Field(description="the profile name: the default display name of new memberships")
     email_verified: bool
     operator: bool
     memberships: list[MembershipOut]
@@ -159,12 +167,14 @@ def signup(body: SignUpIn, request):
                 address_postal_code=a.postal_code,
                 address_city=a.city,
                 address_line2=a.line2,
+                display_name=body.display_name,
             )
         )
         return SignUpOut(
             tenant_id=result.tenant.tenant_id,
             user_id=result.user.user_id,
             email=result.user.email,
+            display_name=result.user.display_name or result.user.email,
             mode=result.tenant.mode,
             verification_mail="sent" if result.mail_sent else "failed",
             next_step="verify the email address with the mailed token: POST /v1/verify-email",
@@ -283,6 +293,7 @@ def me(principal: Principal):
             role=str(v.membership.role),
             status=v.membership.status,
             valid_until=v.membership.valid_until,
+            display_name=v.membership.name,
             company_name=v.tenant.company_name if v.tenant else None,
             country=v.tenant.country if v.tenant else None,
             mode=v.tenant.mode if v.tenant else None,
@@ -292,6 +303,7 @@ def me(principal: Principal):
     return MeOut(
         user_id=user.user_id,
         email=user.email,
+        display_name=user.display_name or user.email,
         email_verified=user.email_verified,
         operator=user.operator,
         memberships=memberships,

@@ -8,12 +8,13 @@ from chalice import Blueprint
 from pydantic import BaseModel, Field
 
 from chalicelib.api.routing import endpoint
+from chalicelib.api.schemas import StrictModel
 from chalicelib.domain.permissions import Permission
 
 anomalies_bp = Blueprint(__name__)
 
 
-class AnomalyQuery(BaseModel):
+class AnomalyQuery(StrictModel):
     limit: int = Field(50, ge=1, le=200)
     cursor: str | None = Field(None, max_length=512, description="the next_cursor of the previous page")
 

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
-from chalicelib.api.schemas import ChainName
+from chalicelib.api.schemas import ChainName, StrictModel
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.identity import Caller
 from chalicelib.domain.permissions import Permission
@@ -33,11 +33,11 @@ class CheckpointList(BaseModel):
     checkpoints: list[CheckpointOut]
 
 
-class ChainQuery(BaseModel):
+class ChainQuery(StrictModel):
     chain: ChainName
 
 
-class SignRequest(BaseModel):
+class SignRequest(StrictModel):
     chain: ChainName
 
 
@@ -52,7 +52,7 @@ class KeyList(BaseModel):
     keys: list[KeyOut]
 
 
-class VerifyRequest(BaseModel):
+class VerifyRequest(StrictModel):
     chain: ChainName
     first_seq: int = Field(1, ge=1)
     last_seq: int | None = Field(None, ge=1)

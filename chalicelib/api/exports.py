@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Literal
 
 from chalice import Blueprint, Response
@@ -10,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
-from chalicelib.api.schemas import ChainName
+from chalicelib.api.schemas import ChainName, StrictModel, SupportedDate
 from chalicelib.domain.identity import Caller
 from chalicelib.domain.permissions import Permission
 
@@ -18,22 +17,20 @@ exports_bp = Blueprint(__name__)
 TAGS = ("exports",)
 
 
-class ExportIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+class ExportIn(StrictModel):
+    model_config = ConfigDict(populate_by_name=True)
 
     format: Literal["fiscal", "fec"] = Field(
         description="fiscal: CSV views (BOI-TVA-DECLA-30-10-30) + sealed records; fec: the French FEC + sealed records")
-    from_: dt.date = Field(alias="from", description="first business day, YYYY-MM-DD")
-    to: dt.date = Field(description="last business day (inclusive), YYYY-MM-DD; the FEC's closing date")
+    from_: SupportedDate = Field(alias="from", description="first business day, YYYY-MM-DD")
+    to: SupportedDate = Field(description="last business day (inclusive), YYYY-MM-DD; the FEC's closing date")
     chains: list[ChainName] | None = Field(
         None, min_length=1, max_length=200,
         description="ledger chains to export (default: all of the tenant's current mode); the event journal is "
                     "always included")
 
 
-class ExportQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ExportQuery(StrictModel):
     expires_in: int = Field(900, ge=1, le=3600, description="lifetime of the download URL in seconds (max 3600)")
 
 

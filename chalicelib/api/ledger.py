@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
-from chalicelib.api.schemas import Amount, ChainName, Percent, Quantity
+from chalicelib.api.schemas import Amount, ChainName, Percent, Quantity, StrictModel, TimeBound
 from chalicelib.domain.errors import Forbidden
 from chalicelib.domain.identity import Caller
 from chalicelib.domain.permissions import Permission, allows
@@ -20,11 +20,7 @@ IDEMPOTENCY_HEADER = "idempotency-key"
 
 
 # ---- request schemas (types and shapes; the domain checks every business rule) ----------------
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SaleLine(_Strict):
+class SaleLine(StrictModel):
     description: str = Field(max_length=200)
     quantity: Quantity = Field(description="up to 3 decimals; negative only in a return")
     unit_price: Amount
@@ -32,13 +28,13 @@ class SaleLine(_Strict):
     discount: Amount | None = None
 
 
-class Payment(_Strict):
+class Payment(StrictModel):
     method: Literal["cash", "card", "cheque", "voucher", "transfer", "other"]
     amount: Amount
     reference: str | None = Field(None, max_length=64)
 
 
-class SaleIn(_Strict):
+class SaleIn(StrictModel):
     kind: Literal["sale", "return"] = "sale"
     client_receipt_id: str = Field(description="the till's own receipt id: a re-sent receipt is recorded once")
     register_id: str = Field(description="1-32 letters, digits, '-' or '_'; each register has its own chain")
@@ -50,7 +46,7 @@ class SaleIn(_Strict):
     expected_total: Amount | None = Field(None, description="if sent, must equal the computed total incl. VAT")
 
 
-class JournalLine(_Strict):
+class JournalLine(StrictModel):
     account: str
     account_label: str | None = None
     aux_account: str | None = None
@@ -61,7 +57,7 @@ class JournalLine(_Strict):
     vat_rate: Percent | None = None
 
 
-class JournalEntryIn(_Strict):
+class JournalEntryIn(StrictModel):
     journal_code: str
     journal_label: str | None = None
     piece_ref: str
@@ -70,30 +66,32 @@ class JournalEntryIn(_Strict):
     lines: list[JournalLine] = Field(min_length=2)
 
 
-class JournalBatchIn(_Strict):
-    entries: list[JournalEntryIn] = Field(min_length=1, max_length=100,
-                                          description="1 to 100 entries, sealed together or not at all")
+class JournalBatchIn(StrictModel):
+    entries: list[JournalEntryIn] = Field(min_length=1, max_length=99,
+                                          description="1 to 99 entries, sealed together or not at all")
 
 
-class ReversalIn(_Strict):
+class ReversalIn(StrictModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-class ClosureIn(_Strict):
+class ClosureIn(StrictModel):
     chain: ChainName
     kind: Literal["day", "month", "year"]
     period: str = Field(description="2026-11-23 (day), 2026-11 (month) or 2026 (year)")
 
 
-class EntriesQuery(_Strict):
+class EntriesQuery(StrictModel):
     chain: ChainName
-    from_: str = Field("0000", alias="from", description="RFC 3339 lower bound of recorded_at (inclusive)")
-    to: str = Field("9999", description="RFC 3339 upper bound of recorded_at (exclusive)")
+    from_: TimeBound | None = Field(None, alias="from", description="lower bound of recorded_at (inclusive): "
+                                    "YYYY-MM-DD (00:00 UTC) or RFC 3339 with an offset; default: none")
+    to: TimeBound | None = Field(None, description="upper bound of recorded_at (exclusive): YYYY-MM-DD (00:00 UTC) "
+                                 "or RFC 3339 with an offset; default: none")
     limit: int = Field(50, ge=1, le=500)
     cursor: str | None = None
 
 
-class ChainQuery(_Strict):
+class ChainQuery(StrictModel):
     chain: ChainName
 
 
@@ -167,7 +165,7 @@ def record_sale(tenant_id: str, caller: Caller, body: SaleIn):
 
 
 @endpoint(ledger_bp, "POST", "/v1/tenants/{tenant_id}/journal-entries",
-          summary="Record 1 to 100 balanced journal entries in one transaction", tags=TAGS, body=JournalBatchIn,
+          summary="Record 1 to 99 balanced journal entries in one transaction", tags=TAGS, body=JournalBatchIn,
           response=AcceptedBatch, status=201, permission=Permission.JOURNAL_RECORD, idempotent=True)
 def record_journal(tenant_id: str, caller: Caller, body: JournalBatchIn):
     entries = [e.model_dump(exclude_none=True) for e in body.entries]
@@ -184,7 +182,9 @@ def reverse(tenant_id: str, chain: str, seq: str, caller: Caller, body: Reversal
 @endpoint(ledger_bp, "GET", "/v1/tenants/{tenant_id}/entries", summary="List a chain's entries by time",
           tags=TAGS, query=EntriesQuery, response=EntryPage, permission=Permission.SALE_READ_OWN)
 def list_entries(tenant_id: str, caller: Caller, query: EntriesQuery):
-    page = _ledger().list_entries(caller, query.chain, query.from_, query.to, query.limit, query.cursor)
+    # Bounds are fixed-width UTC text like recorded_at; "0000" and "9999" sort before and after any.
+    start, end = query.from_ or "0000", query.to or "9999"
+    page = _ledger().list_entries(caller, query.chain, start, end, query.limit, query.cursor)
     from chalicelib.services.ledger import entry_view
 
     return {"entries": [entry_view(r) for r in page.records], "next_cursor": page.next_cursor}

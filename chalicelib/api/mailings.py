@@ -13,20 +13,17 @@ from html import escape
 from typing import Annotated, Literal
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
+from chalicelib.api.schemas import StrictModel as Strict
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.permissions import PlatformPermission
 from chalicelib.domain.support import MAX_MONTHS, Mailing, Progress
 
 mailings_bp = Blueprint(__name__)
 TAGS = ("mailings",)
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class MailingIn(Strict):

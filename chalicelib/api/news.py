@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Literal
 
 from chalice import Blueprint
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
+from chalicelib.api.schemas import StrictModel, SupportedInstant
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.permissions import PlatformPermission
 from chalicelib.domain.support import News
@@ -19,14 +20,12 @@ news_bp = Blueprint(__name__)
 TAGS = ("news",)
 
 
-class NewsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class NewsIn(StrictModel):
     title: str = Field(max_length=1000, description="at most 200 characters once trimmed")
     body: str = Field(max_length=40_000, description="Markdown (raw HTML is shown as text; no images)")
     audience: Literal["all", "BE", "FR"] = Field("all", description="users of tenants in this country, or all")
-    visible_from: AwareDatetime | None = Field(None, description="default: now")
-    visible_until: AwareDatetime | None = None
+    visible_from: SupportedInstant | None = Field(None, description="default: now")
+    visible_until: SupportedInstant | None = None
 
 
 class NewsOut(BaseModel):

@@ -5,18 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
+from chalicelib.api.schemas import StrictModel
 
 receipts_bp = Blueprint(__name__)
 TAGS = ("receipts",)
 
 
-class ReceiptQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ReceiptQuery(StrictModel):
     t: str = Field(min_length=1, max_length=200, description="tenant id")
     c: str = Field(min_length=1, max_length=200, pattern=r"^(test|prod)\.sales\.[A-Za-z0-9_-]{1,32}$",
                    description="register chain, e.g. prod.sales.R1")

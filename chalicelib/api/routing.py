@@ -1,8 +1,9 @@
 """The endpoint decorator every route goes through.
 
-It does, in one place and in this order: body size and JSON checks, pydantic validation of the
-body and query, the permission check against the membership table (tenant routes) or the
-operator flag (platform routes), the call, the response serialisation, and the mapping of every
+It does, in one place and in this order: the permission check against the membership table
+(tenant routes) or the operator flag (platform routes), the body checks (size, content type,
+strict UTF-8, nesting depth, duplicate keys, lone surrogates: ``parse_json``), pydantic
+validation of the body and query, the call, the response serialisation, and the mapping of every
 error to an RFC 9457 problem. It also records each endpoint for ``GET /openapi.json``.
 """
 
@@ -55,6 +56,137 @@ def principal_from_request(request) -> Principal:
     return Principal(user_id=user_id, email=ctx.get("email", ""), username=ctx.get("username", ""))
 
 
+MAX_JSON_DEPTH = 32
+"""Arrays and objects nest at most this deep in a request body (the top-level object is level 1)."""
+
+# To count brackets outside strings: drop escape pairs first (no quote is then left inside a
+# string), keep what lies between strings, then only the brackets. C-speed passes, no recursion.
+_ESCAPE = re.compile(r"\\.", re.DOTALL)
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+# A \uD800-\uDFFF escape: json.loads pairs valid surrogates into one character and keeps lone ones.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _DuplicateKeys(dict):
+    """An object in which ``duplicate`` appeared more than once (json's last value kept)."""
+
+    duplicate: str = ""
+
+
+def _too_deep(text: str, limit: int) -> bool:
+    """True when arrays and objects in ``text`` nest deeper than ``limit``, counted without
+    recursion (json.loads itself would raise RecursionError on a body nested ~1,000 deep)."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    if "\\" in text:
+        text = _ESCAPE.sub("", text)
+    depth = 0
+    outside_strings = "".join(text.split('"')[::2])
+    for bracket in _NOT_A_BRACKET.sub("", outside_strings):
+        if bracket in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def _first_bad_key_or_text(data: Any) -> tuple[str, str] | None:
+    """``(dotted path, "duplicate" | "surrogate")`` of the first duplicated key or lone surrogate
+    in ``data``, in document order; None when there is none."""
+    stack: list[tuple[str, Any, str | None]] = [("", data, None)]
+    while stack:
+        path, value, fault = stack.pop()
+        if fault is not None:
+            return path, fault
+        if isinstance(value, str):
+            if _LONE_SURROGATE.search(value):
+                return path or "body", "surrogate"
+            continue
+        children: list[tuple[str, Any, str | None]] = []
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if _LONE_SURROGATE.search(key):  # named by its object: the key itself cannot be shown
+                    children.append((path or "body", None, "surrogate"))
+                    continue
+                where = f"{path}.{key}" if path else key
+                duplicated = isinstance(value, _DuplicateKeys) and key == value.duplicate
+                children.append((where, item, "duplicate" if duplicated else None))
+        elif isinstance(value, list):
+            children = [(f"{path}.{index}" if path else str(index), item, None) for index, item in enumerate(value)]
+        stack.extend(reversed(children))
+    return None
+
+
+def parse_json(raw: bytes) -> Any:
+    """Parse a request body: UTF-8 without a byte order mark, at most ``MAX_JSON_DEPTH`` levels,
+    each key once per object, no lone surrogate escape, no NaN or Infinity, and numbers with a
+    fraction kept as their literal text. Anything else is a ``problems.BadRequest`` (400) naming
+    ``body``, or the dotted path of the key or text at fault."""
+    try:
+        text = raw.decode("utf-8")  # strict: Latin-1, UTF-16 and encoded surrogates are refused
+    except UnicodeDecodeError as exc:
+        raise problems.BadRequest(
+            f"the body is not UTF-8 text (invalid byte at offset {exc.start}); send JSON encoded in UTF-8",
+            field="body",
+        ) from None
+    if text.startswith("\ufeff"):
+        raise problems.BadRequest("the body starts with a byte order mark; send UTF-8 without one", field="body")
+    if _too_deep(text, MAX_JSON_DEPTH):
+        raise problems.BadRequest(
+            f"arrays and objects nest deeper than {MAX_JSON_DEPTH} levels in the body", field="body",
+            max_depth=MAX_JSON_DEPTH,
+        )
+    suspect = False
+
+    def object_from(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal suspect
+        obj = dict(pairs)
+        if len(obj) == len(pairs):
+            return obj
+        suspect = True
+        marked = _DuplicateKeys(obj)
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                marked.duplicate = key
+                break
+            seen.add(key)
+        return marked
+
+    try:
+        # parse_float keeps "12.34"-style numbers exact; the schemas decide what they accept.
+        data = json.loads(text, parse_float=_FloatLiteral, parse_constant=_not_json, object_pairs_hook=object_from)
+    except ValueError as exc:
+        raise problems.BadRequest(f"the body is not valid JSON: {exc}", field="body") from None
+    if suspect or _SURROGATE_ESCAPE.search(text):
+        found = _first_bad_key_or_text(data)
+        if found is not None:
+            where, what = found
+            if what == "duplicate":
+                raise problems.BadRequest(f"{where}: this key appears more than once in its object; send it once",
+                                          field=where)
+            raise problems.BadRequest(
+                f"{where}: a lone surrogate escape (\\ud800-\\udfff) is not a Unicode character", field=where
+            )
+    return data
+
+
+def parse_query(params: Any) -> dict[str, str]:
+    """The query parameters as a dict; a parameter given more than once is a 400 naming it
+    (Chalice would keep the last value silently)."""
+    query: dict[str, str] = {}
+    for name in params or {}:
+        values = params.getlist(name) if hasattr(params, "getlist") else [params[name]]
+        if len(values) > 1:
+            raise problems.BadRequest(f"the query parameter {name!r} is given {len(values)} times; give it once",
+                                      field=name)
+        query[name] = values[-1]
+    return query
+
+
 def _parse_body(request, model: type[BaseModel], max_bytes: int) -> BaseModel:
     raw = request.raw_body or b""
     if len(raw) > max_bytes:
@@ -64,16 +196,16 @@ def _parse_body(request, model: type[BaseModel], max_bytes: int) -> BaseModel:
         raise problems.UnsupportedMediaType(f"send application/json, not {content_type}", field="Content-Type")
     if not raw.strip():
         raise problems.BadRequest("the request body is empty; a JSON object is expected", field="body")
-    try:
-        # parse_float=str keeps "12.34"-style numbers exact; the schemas decide what they accept.
-        data = json.loads(raw, parse_float=lambda s: _FloatLiteral(s))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise problems.BadRequest(f"the body is not valid JSON: {exc}", field="body") from None
-    return model.model_validate(data)
+    return model.model_validate(parse_json(raw))
 
 
 class _FloatLiteral(str):
     """A JSON number with a fraction, kept as its literal text so no float ever exists."""
+
+
+def _not_json(name: str) -> Any:
+    # Python's json reads NaN and Infinity as floats; JSON has no such numbers.
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def endpoint(
@@ -125,7 +257,7 @@ def endpoint(
                 if body is not None:
                     kwargs["body"] = _parse_body(request, body, bootstrap.settings().max_body_bytes)
                 if query is not None:
-                    kwargs["query"] = query.model_validate(dict(request.query_params or {}))
+                    kwargs["query"] = query.model_validate(parse_query(request.query_params))
                 if "request" in wanted:
                     kwargs["request"] = request
                 result = fn(**kwargs)

@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
+from chalicelib.api.schemas import StrictModel as Strict
 from chalicelib.domain.errors import NotFound, ValidationFailed
 from chalicelib.domain.identity import Caller, Principal
 from chalicelib.domain.permissions import Permission, PlatformPermission
@@ -28,10 +29,6 @@ IDEMPOTENCY_HEADER = "idempotency-key"
 
 Status = Literal["open", "waiting", "resolved"]
 Cursor = Annotated[str, StringConstraints(max_length=1024)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class AttachmentIn(Strict):

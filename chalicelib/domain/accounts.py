@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -53,6 +54,32 @@ def normalise_email(value: object, field: str = "email") -> str:
     if len(text) > 254 or not _EMAIL.match(text):
         raise ValidationFailed("Not a valid email address (expected name@domain.tld).", field=field)
     return text
+
+
+MAX_DISPLAY_NAME = 100
+
+
+def parse_display_name(value: object, field: str = "display_name") -> str:
+    """A member's display name, as sealed in the entries they record (``seller``, ``recorded_by``,
+    ``closed_by``): runs of white space become one space; 1 to ``MAX_DISPLAY_NAME`` characters;
+    no control or invisible formatting characters (a bidi override would make an export lie)."""
+    if not isinstance(value, str):
+        raise ValidationFailed("Expected a display name as a string.", field=field)
+    text = " ".join(value.split())
+    if not text:
+        raise ValidationFailed("The display name must not be empty.", field=field)
+    if len(text) > MAX_DISPLAY_NAME:
+        raise ValidationFailed(
+            f"The display name is too long: {len(text)} characters, at most {MAX_DISPLAY_NAME}.", field=field
+        )
+    if any(unicodedata.category(c).startswith("C") for c in text):
+        raise ValidationFailed("The display name must not contain control or formatting characters.", field=field)
+    return text
+
+
+def optional_display_name(value: object, field: str = "display_name") -> str:
+    """``parse_display_name`` when given; ``""`` (absent: the email address stands in) for None."""
+    return "" if value is None else parse_display_name(value, field)
 
 
 # ---- Passwords ------------------------------------------------------------------------------
@@ -109,6 +136,7 @@ class User:
     email_verified: bool = False
     operator: bool = False
     created_at: datetime | None = None
+    display_name: str = ""  # the profile name (sign-up or first invitation); the default of new memberships
 
 
 @dataclass(frozen=True)
@@ -121,6 +149,12 @@ class Membership:
     joined_at: datetime | None = None
     valid_until: datetime | None = None  # auditors only
     grant_id: str | None = None  # auditors only
+    display_name: str = ""  # "" (records older than display names, or none given): the email stands in
+
+    @property
+    def name(self) -> str:
+        """The name sealed in what this member records in this tenant."""
+        return self.display_name or self.email
 
     def is_active(self, now: datetime) -> bool:
         return self.status == "active" and (self.valid_until is None or now < self.valid_until)
@@ -141,6 +175,7 @@ class Invitation:
     expires_at: datetime
     status: Literal["pending", "accepted", "revoked"] = "pending"
     grant_id: str | None = None  # set when the invitation carries an auditor grant
+    display_name: str = ""  # chosen by the admin; the invitee may give another when accepting
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,12 @@ that last more or less than 12 months (a first fiscal year), use ``range_bounds_
 
 The cut-off must be before noon: a business day is named after the calendar date on which it
 starts, and a later cut-off would put most of it on the next date.
+
+Dates, periods and instants that come from a request must lie in the **supported range**, the
+years 2000 to 2099 (instants in UTC): ``check_supported_date``, ``check_supported_instant`` and
+``parse_period_key`` refuse the rest with ``ValidationFailed`` naming the field. Nothing the
+product records falls outside it, and every computation on a supported value stays far from
+the limits of ``datetime`` (year 1 and year 9999 overflow once shifted by a time zone).
 """
 
 from __future__ import annotations
@@ -28,12 +34,16 @@ from zoneinfo import ZoneInfo
 from chalicelib.domain.errors import ValidationFailed
 
 __all__ = [
+    "FIRST_SUPPORTED_YEAR",
+    "LAST_SUPPORTED_YEAR",
     "PERIOD_KINDS",
     "TIME_ZONES",
     "business_day_of",
     "business_day_start_utc",
     "check_cutoff",
     "check_period_kind",
+    "check_supported_date",
+    "check_supported_instant",
     "check_time_zone",
     "parse_period_key",
     "period_bounds_utc",
@@ -45,6 +55,43 @@ __all__ = [
 TIME_ZONES = frozenset({"Europe/Brussels", "Europe/Paris"})
 PERIOD_KINDS = ("day", "month", "year")
 _LATEST_CUTOFF = time(12, 0)
+#: The supported range of request dates and instants (UTC), both years included.
+FIRST_SUPPORTED_YEAR = 2000
+LAST_SUPPORTED_YEAR = 2099
+_RANGE_TEXT = f"{FIRST_SUPPORTED_YEAR}-01-01 to {LAST_SUPPORTED_YEAR}-12-31"
+
+
+def _supported_year(year: int) -> bool:
+    return FIRST_SUPPORTED_YEAR <= year <= LAST_SUPPORTED_YEAR
+
+
+def check_supported_date(day: date, field: str, *, what: str = "Date") -> date:
+    """Return ``day`` if it is in the supported range (years 2000 to 2099), else
+    ``ValidationFailed(field=field)``. ``day`` must be a ``date``."""
+    if not _supported_year(_require_date(day, "day").year):
+        raise ValidationFailed(
+            f"{what} {day.isoformat()} is outside the supported range {_RANGE_TEXT}; check the year.", field=field
+        )
+    return day
+
+
+def check_supported_instant(moment: datetime, field: str, *, what: str = "Time") -> datetime:
+    """``moment`` in UTC if it falls between 2000-01-01T00:00:00Z and the end of 2099 (UTC), else
+    ``ValidationFailed(field=field)``. ``moment`` must be an aware ``datetime`` (``ValueError``
+    otherwise). Never overflows, whatever the year and offset."""
+    if not isinstance(moment, datetime):
+        raise TypeError(f"moment must be a datetime, got {type(moment).__name__}")
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("moment must be time-zone aware")
+    # The wall-clock year first: converting year 1 or 9999 to UTC can overflow.
+    utc = moment.astimezone(UTC) if _supported_year(moment.year) else None
+    if utc is None or not _supported_year(utc.year):
+        raise ValidationFailed(
+            f"{what} {moment.isoformat()} is outside the supported range {_RANGE_TEXT} (UTC); check the year "
+            "and the clock.",
+            field=field,
+        )
+    return utc
 
 
 def check_time_zone(tz_name: object, field: str = "time_zone") -> ZoneInfo:
@@ -204,9 +251,11 @@ def period_key(kind: str, day: date) -> str:
     return f"{start.year:04d}"
 
 
-def parse_period_key(key: object, field: str = "period") -> tuple[str, date]:
+def parse_period_key(key: object, field: str = "period", *, supported_only: bool = True) -> tuple[str, date]:
     """``"2026-11-23"`` -> ``("day", date(2026, 11, 23))``, ``"2026-11"`` -> ``("month", ...)``,
-    ``"2026"`` -> ``("year", ...)``; anything else raises ``ValidationFailed(field=field)``."""
+    ``"2026"`` -> ``("year", ...)``; anything else raises ``ValidationFailed(field=field)``, and
+    so does a period outside the supported years 2000 to 2099 unless ``supported_only`` is false
+    (readers of sealed records check the key's shape only)."""
     if isinstance(key, str) and key.isascii():
         parts = key.split("-")
         if (
@@ -218,7 +267,13 @@ def parse_period_key(key: object, field: str = "period") -> tuple[str, date]:
             kind = ("year", "month", "day")[len(parts) - 1]
             numbers = [int(p) for p in parts] + [1] * (3 - len(parts))
             try:
-                return kind, date(numbers[0], numbers[1], numbers[2])
+                start = date(numbers[0], numbers[1], numbers[2])
             except ValueError:
                 pass
+            else:
+                if supported_only and not _supported_year(start.year):
+                    raise ValidationFailed(
+                        f"Period {key!r} is outside the supported range {_RANGE_TEXT}.", field=field
+                    )
+                return kind, start
     raise ValidationFailed(f"Period must be YYYY-MM-DD, YYYY-MM or YYYY; got {key!r}.", field=field)

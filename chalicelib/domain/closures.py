@@ -468,7 +468,7 @@ def check_rollup(parent: Mapping[str, Any], children: Sequence[Mapping[str, Any]
     if parent_kind not in _CHILD_KIND:
         raise ValueError(f"only month and year closures have children, not {parent_kind!r}")
     child_kind = _CHILD_KIND[parent_kind]
-    parse_period_key(parent["period"])  # validates the key
+    parse_period_key(parent["period"], supported_only=False)  # validates the key (sealed: any year)
     expected_first = parent["first_seq"]
     sums = _Totals()
     for index, child in enumerate(children):
@@ -478,7 +478,7 @@ def check_rollup(parent: Mapping[str, Any], children: Sequence[Mapping[str, Any]
                 f"{_describe(parent)} is made of {child_kind} closures, not {child.get('kind')}.",
                 field=f"{where}.kind",
             )
-        _, child_start = parse_period_key(child["period"])
+        _, child_start = parse_period_key(child["period"], supported_only=False)
         if period_key(parent_kind, child_start) != parent["period"]:
             raise ClosureMismatch(f"{_describe(child)} is not inside {_describe(parent)}.", field=f"{where}.period")
         if child["first_seq"] != expected_first:
@@ -564,7 +564,7 @@ def _read_closure(data: object) -> _Closure:
     if kind not in PERIOD_KINDS:
         raise PayloadError(f"data.kind must be one of {list(PERIOD_KINDS)}, found {kind!r}")
     try:
-        key_kind, start = parse_period_key(_get(data, "period", "data"))
+        key_kind, start = parse_period_key(_get(data, "period", "data"), supported_only=False)
     except ValidationFailed:
         raise PayloadError(f"data.period {data['period']!r} is not a period key") from None
     if key_kind != kind:

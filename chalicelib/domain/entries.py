@@ -16,9 +16,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
+from chalicelib.domain.calendar import check_supported_date, check_supported_instant
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.records import utc_timestamp
 
@@ -149,7 +150,8 @@ def identifier(value: object, field: str, *, what: str, pattern: re.Pattern[str]
 
 
 def instant(value: object, field: str, *, what: str) -> datetime:
-    """An aware ``datetime`` (or an ISO 8601 string with an offset or ``Z``), in UTC."""
+    """An aware ``datetime`` (or an ISO 8601 string with an offset or ``Z``), in UTC, within the
+    supported range (years 2000 to 2099, ``calendar.check_supported_instant``)."""
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
@@ -164,11 +166,12 @@ def instant(value: object, field: str, *, what: str) -> datetime:
             f"{what} must carry a time zone offset (e.g. 'Z' or '+01:00'); a bare local time is ambiguous.",
             field=field,
         )
-    return value.astimezone(UTC)
+    return check_supported_instant(value, field, what=what)
 
 
 def calendar_date(value: object, field: str, *, what: str) -> date:
-    """A ``date`` (or an ISO ``YYYY-MM-DD`` string); a ``datetime`` is refused."""
+    """A ``date`` (or an ISO ``YYYY-MM-DD`` string) in the supported years 2000 to 2099; a
+    ``datetime`` is refused."""
     if isinstance(value, str):
         try:
             if len(value) != 10:
@@ -178,7 +181,7 @@ def calendar_date(value: object, field: str, *, what: str) -> date:
             raise ValidationFailed(f"{what} must be a date written YYYY-MM-DD.", field=field) from None
     if isinstance(value, datetime) or not isinstance(value, date):
         raise ValidationFailed(f"{what} must be a date (YYYY-MM-DD); got {type(value).__name__}.", field=field)
-    return value
+    return check_supported_date(value, field, what=what)
 
 
 @dataclass(frozen=True)

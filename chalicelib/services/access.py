@@ -6,6 +6,8 @@ for every tenant route). The matrix itself is ``domain.permissions.MATRIX`` (doc
 * Not an active member (unknown tenant, never invited, disabled, revoked, auditor grant expired,
   platform operator): 404 ``tenant not found`` -- whether the tenant exists never leaks.
 * A member whose role lacks the permission: 403 naming the permission.
+* The caller gets its display name from its membership (``Membership.name``: the display name,
+  else the email address), so the name sealed in what it records never depends on the token.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from chalicelib.domain.accounts import is_id, utc_now
+from chalicelib.domain.accounts import Membership, is_id, utc_now
 from chalicelib.domain.errors import Forbidden, NotFound
 from chalicelib.domain.identity import Caller, Principal
 from chalicelib.domain.permissions import OPERATOR_PERMISSIONS, Permission, PlatformPermission, Role, allows
@@ -29,24 +31,30 @@ class AccessService:
         self._store = store
         self._clock = clock
 
-    def membership_role(self, principal: Principal, tenant_id: str) -> Role:
-        """The role of an active member, or NotFound (never says whether the tenant exists)."""
+    def membership(self, principal: Principal, tenant_id: str) -> Membership:
+        """The membership of an active member, or NotFound (never says whether the tenant exists)."""
         if not is_id(tenant_id, "t"):
             raise NotFound("tenant not found", field="tenant_id")
         user, member = self._store.get_access(tenant_id, principal.user_id)
         if user is None or user.operator or member is None or not member.is_active(self._clock()):
             raise NotFound("tenant not found", field="tenant_id")
-        return member.role
+        return member
+
+    def membership_role(self, principal: Principal, tenant_id: str) -> Role:
+        """The role of an active member, or NotFound (never says whether the tenant exists)."""
+        return self.membership(principal, tenant_id).role
 
     def authorize(self, principal: Principal, tenant_id: str, permission: Permission | str) -> Caller:
-        role = self.membership_role(principal, tenant_id)
-        if not allows(role, permission):
+        """The caller, with the role and display name of its membership (read from the store,
+        never from the token), or NotFound / Forbidden."""
+        member = self.membership(principal, tenant_id)
+        if not allows(member.role, permission):
             raise Forbidden(
-                f"your role in this tenant ({role}) does not have the permission {permission}",
+                f"your role in this tenant ({member.role}) does not have the permission {permission}",
                 permission=str(permission),
-                role=str(role),
+                role=str(member.role),
             )
-        return Caller(principal=principal, tenant_id=tenant_id, role=role)
+        return Caller(principal=principal, tenant_id=tenant_id, role=member.role, display_name=member.name)
 
     def authorize_platform(self, principal: Principal, permission: PlatformPermission | str) -> Principal:
         user = self._store.get_user(principal.user_id)

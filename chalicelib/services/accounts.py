@@ -12,6 +12,10 @@ Rules that live here (each has a test):
 * A tenant always keeps one active admin (a counter on the tenant item guards it in the same
   transaction as the change, so two admins demoting each other cannot leave none).
 * Platform operators are never tenant members.
+* Every member has a display name in the tenant (``Membership.name``): the one given at sign-up,
+  on the invitation or when accepting it (the invitee's wins), else the account's profile name,
+  else the email address; an admin may change it. It is what the ledger seals as ``seller``,
+  ``recorded_by`` and ``closed_by`` (the access check hands it to the ``Caller``).
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from chalicelib.domain.accounts import (
     hash_token,
     new_id,
     normalise_email,
+    optional_display_name,
+    parse_display_name,
     utc_now,
 )
 from chalicelib.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -76,6 +82,7 @@ class SignUp:
     address_postal_code: str
     address_city: str
     address_line2: str = ""
+    display_name: str | None = None  # the admin's name in receipts and exports; default: the email
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,7 @@ class AccountsService:
         """The canonical email and the tenant to create; raises ValidationFailed naming the field."""
         email = normalise_email(cmd.email)
         self.password_policy.check(cmd.password)
+        optional_display_name(cmd.display_name)
         company_name = " ".join(cmd.company_name.split())
         if not company_name:
             raise ValidationFailed("The company name must not be empty.", field="company_name")
@@ -172,10 +180,11 @@ class AccountsService:
             raise Conflict("an account with this email address already exists", field="email")
         if self._store.tenant_for_company(tenant.country, tenant.company_number):
             raise Conflict("a tenant with this company number already exists", field="company_number")
+        name = optional_display_name(cmd.display_name)
         user_id = self._pool_sign_up(email, cmd.password)
         now = self._clock()
-        user = User(user_id, email, email_verified=False, created_at=now)
-        admin = Membership(tenant.tenant_id, user_id, email, Role.ADMIN, "active", now)
+        user = User(user_id, email, email_verified=False, created_at=now, display_name=name)
+        admin = Membership(tenant.tenant_id, user_id, email, Role.ADMIN, "active", now, display_name=name)
         secret, token = OneTimeToken.issue("verify_email", now, VERIFY_EMAIL_TTL, user_id=user_id)
         try:
             self._store.create_signup(tenant, user, admin, token)
@@ -197,6 +206,7 @@ class AccountsService:
                 "email": email,
                 "company_number": tenant.company_number,
                 "country": tenant.country,
+                "display_name": name,
             },
         )
         return SignUpResult(tenant, user, secret, sent)
@@ -280,7 +290,9 @@ class AccountsService:
         )
 
     # ---- invitations ----------------------------------------------------------------------
-    def invite(self, caller: Caller, email: str, role: Role | str) -> InvitationResult:
+    def invite(
+        self, caller: Caller, email: str, role: Role | str, display_name: str | None = None
+    ) -> InvitationResult:
         role = Role(role)
         if role not in INVITABLE_ROLES:
             raise ValidationFailed(
@@ -288,10 +300,20 @@ class AccountsService:
                 field="role",
             )
         email = normalise_email(email)
+        name = optional_display_name(display_name)
         tenant = self._tenant(caller.tenant_id)
         self._refuse_existing_member(tenant.tenant_id, email)
         now = self._clock()
-        invitation = Invitation(new_id("i"), tenant.tenant_id, email, role, caller.user_id, now, now + INVITATION_TTL)
+        invitation = Invitation(
+            new_id("i"),
+            tenant.tenant_id,
+            email,
+            role,
+            caller.user_id,
+            now,
+            now + INVITATION_TTL,
+            display_name=name,
+        )
         secret, token = OneTimeToken.issue(
             "invitation",
             now,
@@ -304,7 +326,12 @@ class AccountsService:
             tenant,
             "invitation_sent",
             actor=caller.user_id,
-            details={"invitation_id": invitation.invitation_id, "email": email, "role": str(role)},
+            details={
+                "invitation_id": invitation.invitation_id,
+                "email": email,
+                "role": str(role),
+                "display_name": name,
+            },
         )
         self._send_quietly(
             email,
@@ -332,9 +359,14 @@ class AccountsService:
             f"  curl -X POST {self._base}/v1/invitations/accept -H 'Content-Type: application/json' "
             f'-d \'{{"token": "{secret}", "password": "<a new password>"}}\'\n\n'
             "Leave the password out if you already have a Scellé account with this email address.\n"
+            'Add "display_name": "<your name>" to choose the name shown on the receipts and in the exports '
+            "of what you record (by default: the name on this invitation, else your email address).\n"
         )
 
-    def accept_invitation(self, secret: str, password: str | None) -> Accepted:
+    def accept_invitation(self, secret: str, password: str | None, display_name: str | None = None) -> Accepted:
+        """Join the tenant. The member's display name: ``display_name`` if given, else the one on
+        the invitation, else the account's profile name, else (empty) the email address."""
+        chosen = optional_display_name(display_name)
         token = self._usable_token(secret, "invitation")
         invitation = self._store.get_invitation(token.tenant_id or "", token.invitation_id or "")
         if invitation is None or invitation.status != "pending":
@@ -347,6 +379,7 @@ class AccountsService:
                 raise ValidationFailed("This auditor grant has been revoked or has expired.", field="token")
         user_id = self._store.user_id_for_email(invitation.email)
         new_user = None
+        name = chosen or invitation.display_name
         if user_id:
             user = self._store.get_user(user_id)
             if user is None or user.operator:
@@ -357,6 +390,7 @@ class AccountsService:
                     "first (POST /v1/verify-email/resend), then accept.",
                     field="token",
                 )
+            name = name or user.display_name
         else:
             if not password:
                 raise ValidationFailed(
@@ -365,7 +399,7 @@ class AccountsService:
                 )
             self.password_policy.check(password)
             user_id = self._pool_sign_up(invitation.email, password)
-            new_user = User(user_id, invitation.email, email_verified=True, created_at=now)
+            new_user = User(user_id, invitation.email, email_verified=True, created_at=now, display_name=name)
         membership = Membership(
             invitation.tenant_id,
             user_id,
@@ -375,6 +409,7 @@ class AccountsService:
             now,
             valid_until=grant.valid_until if grant else None,
             grant_id=grant.grant_id if grant else None,
+            display_name=name,
         )
         try:
             if new_user is not None:
@@ -403,6 +438,7 @@ class AccountsService:
                 "role": str(invitation.role),
                 "invitation_id": invitation.invitation_id,
                 "grant_id": invitation.grant_id,
+                "display_name": name,
             },
         )
         return Accepted(membership, new_user is not None)
@@ -411,21 +447,33 @@ class AccountsService:
     def roster(self, tenant_id: str) -> TenantRoster:
         return self._store.roster(tenant_id)
 
-    def update_member(self, caller: Caller, user_id: str, role: Role | str | None, disabled: bool | None) -> Membership:
+    def update_member(
+        self,
+        caller: Caller,
+        user_id: str,
+        role: Role | str | None,
+        disabled: bool | None,
+        display_name: str | None = None,
+    ) -> Membership:
+        """Change a member's role, status or display name (``None``: unchanged). The display name
+        changes only what is recorded from now on: sealed entries keep the name they were sealed
+        with."""
+        name = None if display_name is None else parse_display_name(display_name)
         _, member = self._store.get_access(caller.tenant_id, user_id)
         if member is None:
             raise NotFound("no such member in this tenant", field="user_id")
         if member.role == Role.AUDITOR:
             raise Conflict(
                 "auditors are managed through their grant (DELETE /v1/tenants/{tenant_id}/auditor-grants/{grant_id})",
-                field="role" if role is not None else "disabled",
+                field="role" if role is not None else "disabled" if disabled is not None else "display_name",
             )
         new_role = Role(role) if role is not None else member.role
         if new_role not in INVITABLE_ROLES:
             raise ValidationFailed("The role must be admin, accountant, manager or seller.", field="role")
         new_status = member.status if disabled is None else ("disabled" if disabled else "active")
-        updated = replace(member, role=new_role, status=new_status)
-        if (updated.role, updated.status) == (member.role, member.status):
+        new_name = member.display_name if name is None else name
+        updated = replace(member, role=new_role, status=new_status, display_name=new_name)
+        if (updated.role, updated.status, updated.name) == (member.role, member.status, member.name):
             return member
         try:
             self._store.update_membership(member, updated)
@@ -451,6 +499,19 @@ class AccountsService:
                 actor=caller.user_id,
                 details={"user_id": user_id, "role": str(new_role)},
             )
+        if updated.name != member.name:
+            # A member's name is part of the tenant's configuration: journaled like the settings.
+            self._record(
+                tenant,
+                "config_changed",
+                actor=caller.user_id,
+                details={
+                    "user_id": user_id,
+                    "changed": ["display_name"],
+                    "before": {"display_name": member.name},
+                    "after": {"display_name": updated.name},
+                },
+            )
         return updated
 
     # ---- auditor grants -------------------------------------------------------------------
@@ -461,9 +522,9 @@ class AccountsService:
         tenant = self._tenant(caller.tenant_id)
         self._refuse_existing_member(tenant.tenant_id, email)
         now = self._clock()
-        grant = AuditorGrant(
-            new_id("g"), tenant.tenant_id, email, now + timedelta(days=days), caller.user_id, now, note=note
-        )
+        # Whole seconds: the store keeps milliseconds, and the answer must equal what is read back.
+        valid_until = (now + timedelta(days=days)).replace(microsecond=0)
+        grant = AuditorGrant(new_id("g"), tenant.tenant_id, email, valid_until, caller.user_id, now, note=note)
         invitation = Invitation(
             new_id("i"),
             tenant.tenant_id,

@@ -4,8 +4,9 @@ admin, counted (``Anomalies``) and mailed.
 Rules (each one testable on its own, configured by ``AnomalyConfig``):
 
 * ``signin_burst``   — at least ``signin_failures`` failed sign-ins within ``signin_window`` for
-  one account (``details.email`` / ``details.user_id``) or one address (``details.ip`` /
-  ``details.source_ip`` / ``details.address``);
+  one account (``details.email`` / ``details.user_id``, or each of a summary's ``details.emails``)
+  or one address (``details.ip`` / ``details.source_ip`` / ``details.address``), an aggregated
+  event counting ``details.count`` attempts (decision 0011);
 * ``reversal_share`` — on a reversal, the tenant's reversals of the business day exceed
   ``reversal_share`` of its sales (by amount: ``total_cents`` of ``sale_recorded`` events and the
   reversal entries' ``negated.totals.incl`` read from the ledger; by count when an amount is
@@ -81,8 +82,16 @@ class Event:
         data = record.data
         kind = str(data.get("kind", "")).rsplit(".", 1)[-1]
         details = data.get("details") if isinstance(data.get("details"), dict) else {}
-        return cls(record.tenant_id, record.seq, kind, data.get("actor"), details,
-                   parse_timestamp(record.recorded_at))
+        # An event derived from a ledger entry happened when the entry was sealed, not when the
+        # stream got to it (services/events.py).
+        at = record.recorded_at
+        if isinstance(details.get("recorded_at"), str):
+            try:
+                return cls(record.tenant_id, record.seq, kind, data.get("actor"), details,
+                           parse_timestamp(details["recorded_at"]))
+            except ValueError:
+                pass
+        return cls(record.tenant_id, record.seq, kind, data.get("actor"), details, parse_timestamp(at))
 
 
 def _first(details: dict[str, Any], names: Iterable[str]) -> str | None:
@@ -99,6 +108,26 @@ def _amount(details: dict[str, Any]) -> int | None:
         if isinstance(value, int) and not isinstance(value, bool):
             return abs(value)
     return None
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
+
+
+def _signin_failures(event: Event, kind: str) -> dict[str, int]:
+    """Failed sign-ins an event stands for, per account (``kind="account"``) or per address. An
+    aggregate (decision 0011) counts ``count``; a summary lists its most tried accounts in
+    ``emails`` (``[{"email", "count"}]``); an event of one attempt counts 1."""
+    d = event.details
+    if kind == "account" and isinstance(d.get("emails"), list):
+        found: dict[str, int] = {}
+        for row in d["emails"]:
+            if isinstance(row, dict) and row.get("email"):
+                found[str(row["email"])] = found.get(str(row["email"]), 0) + _count(row.get("count"))
+        return found
+    names = ("email", "user_id", "username") if kind == "account" else ("ip", "source_ip", "address")
+    value = _first(d, names)
+    return {value: _count(d.get("count"))} if value else {}
 
 
 def _hour(moment: datetime) -> datetime:
@@ -131,23 +160,20 @@ class Rules:
     # -- sign-in bursts ---------------------------------------------------------------------------
     def _signin_burst(self, event: Event, history, tenant) -> list[Anomaly]:
         c = self.config
-        subjects = [("account", _first(event.details, ("email", "user_id", "username"))),
-                    ("address", _first(event.details, ("ip", "source_ip", "address")))]
-        subjects = [(kind, value) for kind, value in subjects if value]
+        subjects = [(kind, value) for kind in ("account", "address") for value in _signin_failures(event, kind)]
         if not subjects:
             return []
         recent = [e for e in history(event.at - c.signin_window, event.at + timedelta(microseconds=1))
                   if e.kind == "signin_failed"]
         found = []
         for kind, value in subjects:
-            names = ("email", "user_id", "username") if kind == "account" else ("ip", "source_ip", "address")
-            hits = [e for e in recent if _first(e.details, names) == value]
-            if len(hits) >= c.signin_failures:
+            hits = sum(_signin_failures(e, kind).get(value, 0) for e in recent)
+            if hits >= c.signin_failures:
                 minutes = int(c.signin_window.total_seconds() // 60)
                 found.append(Anomaly(
                     event.tenant_id, "signin_burst", f"{kind}:{value}", utc_timestamp(_hour(event.at)), "warning",
-                    f"{len(hits)} failed sign-ins in {minutes} minutes for {kind} {value}",
-                    {"subject_kind": kind, "subject": value, "failures": len(hits), "window_minutes": minutes,
+                    f"{hits} failed sign-ins in {minutes} minutes for {kind} {value}",
+                    {"subject_kind": kind, "subject": value, "failures": hits, "window_minutes": minutes,
                      "last_seq": event.seq},
                 ))
         return found

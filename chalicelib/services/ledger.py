@@ -1,13 +1,20 @@
 """Ledger use cases: record sales and journal entries, reverse them, close periods, read them.
 
-Every write goes through ``ChainWriter`` (sealed, conditional, append-only) and is recorded in
-the event journal. Who the caller is and what they may do was decided before (``Caller``); here
-only ownership rules remain (a seller sees only their own sales). Tenant data (country, time
-zone, test mode) always comes from the tenant record, never from the request.
+Every write goes through ``ChainWriter`` (sealed, conditional, append-only) together with the
+claim of its natural key, in one atomic write (decision 0012): a register's receipt id, the
+request's ``Idempotency-Key``, the entry a reversal undoes, a chain's closed period. A retry of
+an operation that was sealed finds its claim and answers with the entry it sealed; a different
+operation under a held key is a 409 naming the field. The event journal records each sealed
+entry from the journal stream (``services/events.py``), never inline.
+
+Who the caller is and what they may do was decided before (``Caller``); here only ownership
+rules remain (a seller sees only their own sales). Tenant data (country, time zone, test mode)
+always comes from the tenant record, never from the request.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,8 +23,10 @@ from typing import Any
 
 from chalicelib.domain import closures as closure_rules
 from chalicelib.domain.calendar import business_day_of, parse_period_key, period_bounds_utc, period_key
+from chalicelib.domain.canonical import canonical_bytes
+from chalicelib.domain.claims import Claim, ClaimTaken
 from chalicelib.domain.entries import Actor
-from chalicelib.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chalicelib.domain.errors import Conflict, Forbidden, NotFound, Unavailable, ValidationFailed
 from chalicelib.domain.journal import build_journal_batch
 from chalicelib.domain.permissions import Permission, allows
 from chalicelib.domain.records import SealedRecord, chain_key, parse_timestamp
@@ -27,6 +36,7 @@ from chalicelib.domain.tenant import Tenant
 
 CHECKPOINT_SCHEDULE_SECONDS = 300
 PERIOD_ORDER = ("day", "month", "year")
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def _utcnow() -> datetime:
@@ -56,8 +66,6 @@ class LedgerService:
         index,
         checkpoints,
         tenants,
-        events,
-        idempotency,
         checkpoint_every: int,
         clock_skew: timedelta,
         clock: Callable[[], datetime] = _utcnow,
@@ -68,76 +76,107 @@ class LedgerService:
         self._index = index
         self._checkpoints = checkpoints
         self._tenants = tenants
-        self._events = events
-        self._idempotency = idempotency
         self._every = checkpoint_every
         self._skew = clock_skew
         self._clock = clock
+        self._signed_inline: dict[tuple[str, str], Any] = {}
 
     # ---- writes ------------------------------------------------------------------------------
     def record_sale(self, caller, request: dict[str, Any], idempotency_key: str | None) -> dict[str, Any]:
         tenant = self._tenants.get(caller.tenant_id)
-        register = request.get("register_id") if isinstance(request, dict) else None
-        # An offline till re-sending a receipt is recorded once: its own receipt id is the key.
-        key = idempotency_key or (request.get("client_receipt_id") if isinstance(request, dict) else None)
-        scope = f"{tenant.tenant_id}#sale#{register}"
+        _check_key(idempotency_key)
+        payload = build_sale(
+            request,
+            country=tenant.country,
+            time_zone=tenant.time_zone,
+            cutoff=tenant.business_day_cutoff,
+            seller=_actor(caller),
+            now=self._clock(),
+            skew=self._skew,
+        )
+        chain = sales_chain(tenant, payload["register_id"])
+        receipt_id = payload["client_receipt_id"]
+        # What makes two sends "the same sale": the sealed content, less who sent it.
+        fingerprint = _fingerprint({k: v for k, v in payload.items() if k != "seller"})
+        scope = f"{tenant.tenant_id}#{chain}"
 
-        def work() -> dict[str, Any]:
-            payload = build_sale(
-                request,
-                country=tenant.country,
-                time_zone=tenant.time_zone,
-                cutoff=tenant.business_day_cutoff,
-                seller=_actor(caller),
-                now=self._clock(),
-                skew=self._skew,
-            )
-            chain = sales_chain(tenant, payload["register_id"])
-            record = self._append(tenant, chain, "sale", payload)
-            self._journal_event(tenant, caller, "sale_recorded", record, total_cents=payload["totals"]["incl"])
-            return self.accepted(record)
+        def claims(records: list[SealedRecord]) -> list[Claim]:
+            ref = {"request": fingerprint, "seq": records[0].seq, "hash": records[0].hash}
+            found = [Claim(f"RECEIPT#{scope}", receipt_id, ref)]
+            if idempotency_key and idempotency_key != receipt_id:
+                found.append(Claim(f"OPKEY#{scope}", idempotency_key, ref))
+            return found
 
-        return self._idempotency.run(scope, key, request, work)
+        try:
+            record = self._append(tenant, chain, "sale", payload, claims=claims)
+        except ClaimTaken as taken:
+            field = "client_receipt_id" if taken.claim.pk.startswith("RECEIPT#") else IDEMPOTENCY_HEADER
+            what = (f"receipt {receipt_id!r} of register {payload['register_id']}" if field == "client_receipt_id"
+                    else f"this {IDEMPOTENCY_HEADER}")
+            return self._replay(tenant, chain, taken, fingerprint, field=field, what=what)
+        return self.accepted(record, fresh=True)
 
     def record_journal(self, caller, entries: Any, idempotency_key: str | None) -> dict[str, Any]:
         tenant = self._tenants.get(caller.tenant_id)
+        _check_key(idempotency_key)
+        today = business_day_of(self._clock(), tenant.time_zone, tenant.business_day_cutoff)
+        payloads = build_journal_batch(entries, country=tenant.country, today=today, recorded_by=_actor(caller))
+        chain = journal_chain(tenant)
+        fingerprint = _fingerprint([{k: v for k, v in p.items() if k != "recorded_by"} for p in payloads])
 
-        def work() -> dict[str, Any]:
-            today = business_day_of(self._clock(), tenant.time_zone, tenant.business_day_cutoff)
-            payloads = build_journal_batch(entries, country=tenant.country, today=today, recorded_by=_actor(caller))
-            chain = journal_chain(tenant)
-            self._directory.register(tenant.tenant_id, chain)
-            records = self._writer.append_batch(
-                tenant.tenant_id, chain, [("journal", p) for p in payloads], training=tenant.training
-            )
-            self._after_append(tenant, chain, records[-1])
-            for record in records:
-                self._journal_event(tenant, caller, "journal_recorded", record)
+        def claims(records: list[SealedRecord]) -> list[Claim]:
+            if not idempotency_key:
+                return []
+            return [Claim(f"OPKEY#{tenant.tenant_id}#{chain}", idempotency_key,
+                          {"request": fingerprint, "seq": records[0].seq, "hash": records[0].hash,
+                           "count": len(records)})]
+
+        self._directory.register(tenant.tenant_id, chain)
+        try:
+            records = self._writer.append_batch(tenant.tenant_id, chain, [("journal", p) for p in payloads],
+                                                training=tenant.training, claims=claims)
+        except ClaimTaken as taken:
+            stored = taken.stored or {}
+            if stored.get("request") != fingerprint:
+                raise Conflict(f"this {IDEMPOTENCY_HEADER} was already used with different entries",
+                               field=IDEMPOTENCY_HEADER) from None
+            first, count = int(stored["seq"]), int(stored.get("count", 1))
+            records = list(self._store.scan(chain_key(tenant.tenant_id, chain), first, first + count - 1))
+            if len(records) != count:
+                raise Unavailable(f"entries {first}..{first + count - 1} of {chain} cannot be read back") from None
             return {"entries": [self.accepted(r) for r in records]}
-
-        return self._idempotency.run(f"{tenant.tenant_id}#journal", idempotency_key, entries, work)
+        self._after_append(tenant, chain, records[-1])
+        return {"entries": [self.accepted(r, fresh=True) for r in records]}
 
     def reverse(self, caller, chain: str, seq: int, reason: Any, idempotency_key: str | None) -> dict[str, Any]:
         tenant = self._tenants.get(caller.tenant_id)
+        _check_key(idempotency_key)
         original = self._visible_entry(caller, tenant, chain, seq)
+        payload = reversal_of(original, reason, _actor(caller), self._clock(), reversed_seqs=())
+        fingerprint = _fingerprint({"reason": payload["reason"]})
 
-        def work() -> dict[str, Any]:
-            self._index.claim_reversal(tenant.tenant_id, chain, seq)
-            try:
-                payload = reversal_of(original, reason, _actor(caller), self._clock(), reversed_seqs=())
-                record = self._append(tenant, chain, "reversal", payload)
-            except BaseException:
-                self._index.release_reversal(tenant.tenant_id, chain, seq)
-                raise
-            self._journal_event(tenant, caller, "entry_reversed", record, original_seq=seq,
-                                reason=str(reason)[:500])
-            return self.accepted(record)
+        def claims(records: list[SealedRecord]) -> list[Claim]:
+            # The same item the reversal index always used (``REVERSED#``), now sealed with it.
+            return [Claim(f"REVERSED#{tenant.tenant_id}#{chain}", f"{seq:020d}",
+                          {"request": fingerprint, "seq": records[0].seq, "hash": records[0].hash})]
 
-        return self._idempotency.run(f"{tenant.tenant_id}#reverse#{chain}#{seq}", idempotency_key,
-                                     {"reason": reason}, work)
+        try:
+            record = self._append(tenant, chain, "reversal", payload, claims=claims)
+        except ClaimTaken as taken:
+            stored = taken.stored or {}
+            if stored.get("request") != fingerprint or "seq" not in stored:
+                by = f" by entry {stored['seq']}" if "seq" in stored else ""
+                raise Conflict(f"entry {seq} of {chain} is already reversed{by}; an entry is reversed at most once",
+                               field="seq") from None
+            return self._replay(tenant, chain, taken, fingerprint, field="seq", what=f"the reversal of {seq}")
+        return self.accepted(record, fresh=True)
 
     def close_period(self, caller_or_system, tenant_id: str, chain: str, kind: str, period: str) -> SealedRecord:
-        """Seal the closure of ``period`` (``2026-11-23``, ``2026-11``, ``2026``) of ``chain``."""
+        """Seal the closure of ``period`` (``2026-11-23``, ``2026-11``, ``2026``) of ``chain``.
+
+        A period is closed once (its claim is sealed with the closure) and only once it has
+        ended: every entry sealed after the closure is later than the period's end, since
+        ``recorded_at`` never goes backwards along a chain (invariant I3)."""
         tenant = self._tenants.get(tenant_id)
         if chain not in self._directory.chains(tenant_id):
             raise NotFound(f"no chain {chain!r} in this tenant", field="chain")
@@ -146,6 +185,17 @@ class LedgerService:
         parsed_kind, period_start = parse_period_key(period, field="period")
         if parsed_kind != kind:
             raise ValidationFailed(f"{period!r} is not a {kind} period", field="period")
+        start_utc, end_utc = period_bounds_utc(kind, period_start, tenant.time_zone, tenant.business_day_cutoff)
+        now = self._clock()
+        if start_utc > now:
+            raise ValidationFailed(f"the {kind} {period} has not started yet", field="period")
+        if end_utc > now:  # the closure itself checks it again at sealing time (domain/closures.py)
+            raise Conflict(f"The {kind} period {period} is still open: it ends at "
+                           f"{end_utc.isoformat().replace('+00:00', 'Z')}.", field="period")
+        created = getattr(tenant, "created_at", None)
+        if created is not None and end_utc <= created:
+            raise ValidationFailed(f"the {kind} {period} ended before this company was registered "
+                                   f"({created.date().isoformat()})", field="period")
         done = {p for _, p, _ in self._index.closures(tenant_id, chain, kind)}
         if period in done:
             raise Conflict(f"the {kind} {period} of {chain} is already closed", field="period")
@@ -168,13 +218,16 @@ class LedgerService:
             )
             return "closure", payload
 
-        record = self._writer.append(tenant_id, chain, training=tenant.training, factory=factory)
-        self._index.add_closure(tenant_id, chain, kind, period, record.seq)
+        def claims(records: list[SealedRecord]) -> list[Claim]:
+            # The closure index item (``CLOSURES#``), sealed with the closure: a period closes once.
+            return [Claim(f"CLOSURES#{tenant_id}#{chain}", f"{kind}#{period}",
+                          {"seq": records[0].seq, "hash": records[0].hash})]
+
+        try:
+            record = self._writer.append(tenant_id, chain, training=tenant.training, factory=factory, claims=claims)
+        except ClaimTaken:
+            raise Conflict(f"the {kind} {period} of {chain} is already closed", field="period") from None
         self._after_append(tenant, chain, record)
-        self._events.record(tenant_id, "period_closed", actor=actor.user_id, training=tenant.training,
-                            details={"chain": chain, "seq": record.seq, "kind": kind, "period": period,
-                                     "period_grand_total": record.data.get("period_grand_total"),
-                                     "perpetual_grand_total": record.data.get("perpetual_grand_total")})
         return record
 
     def close_due_periods(self, tenant_id: str, chain: str) -> list[SealedRecord]:
@@ -188,7 +241,12 @@ class LedgerService:
                 period = self._next_due_period(tenant, chain, kind, now)
                 if period is None:
                     break
-                written.append(self.close_period(SYSTEM, tenant_id, chain, kind, period))
+                try:
+                    written.append(self.close_period(SYSTEM, tenant_id, chain, kind, period))
+                except Conflict:
+                    # Closed meanwhile by a manual close or another run: what we wanted is done.
+                    if period not in {p for _, p, _ in self._index.closures(tenant_id, chain, kind)}:
+                        raise
         return written
 
     def _next_due_period(self, tenant: Tenant, chain: str, kind: str, now: datetime) -> str | None:
@@ -251,15 +309,22 @@ class LedgerService:
         return sorted(found, key=lambda r: r.seq)
 
     # ---- helpers -----------------------------------------------------------------------------
-    def accepted(self, record: SealedRecord) -> dict[str, Any]:
-        """What a write answers: the sealed entry and the checkpoint that will cover it."""
-        latest = self._checkpoints.latest(record.tenant_id, record.chain)
-        covered = latest is not None and latest.checkpoint.size >= record.seq
+    def accepted(self, record: SealedRecord, *, fresh: bool = False) -> dict[str, Any]:
+        """What a write answers: the sealed entry and the checkpoint that will cover it.
+
+        ``fresh``: the entry was sealed by this request, so no checkpoint covers it yet unless
+        this request signed one inline — no need to read the checkpoint table on the hot path."""
+        if fresh:
+            signed_size = self._signed_inline.get((record.tenant_id, record.chain))
+        else:
+            latest = self._checkpoints.latest(record.tenant_id, record.chain)
+            signed_size = latest.checkpoint.size if latest is not None else None
+        covered = signed_size is not None and signed_size >= record.seq
         view = {
             **entry_view(record),
             "checkpoint": {
                 "covered": covered,
-                "size": latest.checkpoint.size if covered else math.ceil(record.seq / self._every) * self._every,
+                "size": signed_size if covered else math.ceil(record.seq / self._every) * self._every,
                 "signed_within_seconds": 0 if covered else CHECKPOINT_SCHEDULE_SECONDS,
             },
         }
@@ -269,20 +334,41 @@ class LedgerService:
             view["receipt_proof"] = receipt_proof(record)
         return view
 
-    def _append(self, tenant: Tenant, chain: str, type_: str, payload: dict) -> SealedRecord:
+    def _append(self, tenant: Tenant, chain: str, type_: str, payload: dict, *, claims=None) -> SealedRecord:
         self._directory.register(tenant.tenant_id, chain)
-        record = self._writer.append(tenant.tenant_id, chain, type_, payload, training=tenant.training)
+        record = self._writer.append(tenant.tenant_id, chain, type_, payload, training=tenant.training,
+                                     claims=claims)
         self._after_append(tenant, chain, record)
         return record
 
     def _after_append(self, tenant: Tenant, chain: str, record: SealedRecord) -> None:
         # "Every N entries": the N-th entry's writer signs; the 5-minute schedule covers the rest.
+        # The entry is sealed whatever happens here: a failure must not turn its answer into an
+        # error (the client would retry an operation that is done), so it is logged and left to
+        # the schedule.
+        self._signed_inline.pop((tenant.tenant_id, chain), None)
         if record.seq % self._every == 0:
-            self._checkpoints.checkpoint(tenant.tenant_id, chain)
+            try:
+                signed = self._checkpoints.checkpoint(tenant.tenant_id, chain)
+                if signed is not None:
+                    self._signed_inline[(tenant.tenant_id, chain)] = signed.size
+            except Exception:
+                from chalicelib.observability import logger
 
-    def _journal_event(self, tenant, caller, kind, record: SealedRecord, **details) -> None:
-        self._events.record(tenant.tenant_id, kind, actor=caller.user_id, training=tenant.training,
-                            details={"chain": record.chain, "seq": record.seq, "hash": record.hash, **details})
+                logger.exception("inline checkpoint failed; the schedule will sign it",
+                                 extra={"chain": chain, "seq": record.seq})
+
+    def _replay(self, tenant: Tenant, chain: str, taken: ClaimTaken, fingerprint: str, *, field: str,
+                what: str) -> dict[str, Any]:
+        """The first answer of an operation done before, or a 409 if the claim holds another one."""
+        stored = taken.stored or {}
+        if stored.get("request") != fingerprint:
+            raise Conflict(f"{what} was already recorded with a different content (entry {stored.get('seq')}); "
+                           "a receipt is recorded once — send a new receipt id for a new sale", field=field)
+        record = self._store.get(chain_key(tenant.tenant_id, chain), int(stored["seq"]))
+        if record is None or record.hash != stored.get("hash"):
+            raise Unavailable(f"entry {stored.get('seq')} of {chain} cannot be read back; retry shortly")
+        return self.accepted(record)
 
     def _latest_closure(self, tenant_id: str, chain: str, kind: str) -> dict | None:
         entries = self._index.closures(tenant_id, chain, kind)
@@ -317,11 +403,20 @@ SYSTEM = _System()
 
 
 def _actor(caller) -> Actor:
+    """Who is sealed as seller / recorded_by / closed_by: the caller's user id and the display name
+    its membership gave it at the access check (``Caller.name``), whatever token was sent."""
     if caller is SYSTEM:
         return Actor("system", "scheduled closure")
-    principal = getattr(caller, "principal", None)
-    name = (principal.email if principal and principal.email else None) or caller.user_id
-    return Actor(caller.user_id, name)
+    return Actor(caller.user_id, caller.name)
+
+
+def _fingerprint(value: Any) -> str:
+    return hashlib.sha256(canonical_bytes(value)).hexdigest()
+
+
+def _check_key(key: str | None) -> None:
+    if key is not None and not (1 <= len(key) <= 128 and all("\x21" <= c <= "\x7e" for c in key)):
+        raise ValidationFailed("use 1 to 128 visible ASCII characters", field=IDEMPOTENCY_HEADER)
 
 
 def _seller_of(record: SealedRecord) -> str | None:

@@ -1,12 +1,16 @@
 """Sign-in, token refresh and sign-out through the user pool, with a throttle and an event for
 every attempt.
 
-* Each attempt, success or failure (wrong password, unknown address, unverified address, refused
-  by the throttle), is an event in the journal of every tenant the address belongs to, or of
-  ``_platform`` when it belongs to none.
+* A success is an event (``signin_succeeded``) in the journal of every tenant the address
+  belongs to. A failure (wrong password, unknown address, unverified address, refused by the
+  throttle) is unauthenticated, so it is not sealed one by one: ``SignInFailures`` counts it per
+  tenant (or ``_platform`` when the address belongs to none) and time window, seals the first of
+  a window at once and the rest as one summary once the window is over (decision 0011).
 * Failures per address slow sign-in down, then lock it for a while (``SignInPolicy``); a refused
   attempt never reaches the password check and is answered 429 with ``Retry-After``. Unknown
   addresses are throttled the same way, so the answer never tells whether an account exists.
+  The lock-out itself is sealed once (``signin_locked``) in the journal of each tenant of the
+  address; the lock-out of an address without a tenant is counted in the platform's summary.
 * Sign-out revokes the session the token belongs to (its ``origin_jti``): the authorizer then
   refuses every access or id token of that session, and ``refresh`` refuses to extend it.
   ``everywhere`` also revokes every refresh token of the user in the pool (other sessions' access
@@ -21,9 +25,10 @@ from datetime import datetime, timedelta
 
 import jwt
 
-from chalicelib.domain.accounts import PLATFORM_TENANT, SignInPolicy, normalise_email, utc_now
+from chalicelib.domain.accounts import PLATFORM_TENANT, SignInPolicy, ThrottleState, normalise_email, utc_now
 from chalicelib.domain.errors import TooManyRequests, Unauthenticated
 from chalicelib.domain.identity import Principal
+from chalicelib.domain.records import utc_timestamp
 from chalicelib.observability import count, logger
 from chalicelib.services.account_ports import (
     AccountsStore,
@@ -33,6 +38,7 @@ from chalicelib.services.account_ports import (
     IdentityProvider,
     Tokens,
 )
+from chalicelib.services.signin_failures import SignInFailures
 
 REFRESH_TOKEN_LIFETIME = timedelta(days=30)  # the pool's default; a revoked session is remembered this long
 
@@ -58,12 +64,15 @@ class SignInService:
         journal: Callable[[], EventJournal],
         policy: SignInPolicy | None = None,
         clock: Callable[[], datetime] = _now,
+        *,
+        failures: SignInFailures,
     ) -> None:
         self._store = store
         self._identity = identity
         self._journal = journal
         self.policy = policy or SignInPolicy()
         self._clock = clock
+        self._failures = failures
 
     def sign_in(self, email: str, password: str) -> Tokens:
         email = normalise_email(email)
@@ -73,7 +82,7 @@ class SignInService:
         wait = self.policy.wait(state, now)
         if wait is not None:
             reason, seconds = wait
-            self._record(email, False, reason)
+            self._failed(email, reason)
             detail = (
                 f"too many failed sign-ins: this address is locked; try again in {seconds} s"
                 if reason == "locked"
@@ -86,7 +95,7 @@ class SignInService:
             after = self.policy.after_failure(state, now)
             self._store.save_throttle(key, after, self.policy.expires(after))
             count("SignInFailures")
-            self._record(email, False, "bad_credentials")
+            self._failed(email, "bad_credentials", locked=after if after.locked_until else None)
             if after.locked_until:
                 minutes = int(self.policy.lock_for.total_seconds() // 60)
                 raise BadCredentials(
@@ -95,11 +104,13 @@ class SignInService:
                 ) from exc
             raise
         except EmailNotVerified:
-            self._record(email, False, "email_not_verified")
+            self._failed(email, "email_not_verified")
             raise
         if state.failures or state.locked_until:
             self._store.clear_throttle(key)
-        self._record(email, True, None, session=session_id(tokens.access_token))
+        user_id = self._store.user_id_for_email(email)
+        self._fan_out("signin_succeeded", user_id, actor=user_id,
+                      details={"email": email, "user_id": user_id, "session": session_id(tokens.access_token)})
         return tokens
 
     def refresh(self, refresh_token: str) -> Tokens:
@@ -128,17 +139,25 @@ class SignInService:
         sid = session_id(token)
         return bool(sid) and self._store.session_revoked(sid)
 
-    def _record(self, email: str, ok: bool, reason: str | None, session: str | None = None) -> None:
+    def _failed(self, email: str, reason: str, *, locked: ThrottleState | None = None) -> None:
+        """Count a failed attempt in every tenant of the address (else ``_platform``); seal the
+        lock-out it caused, if any, once per tenant."""
         user_id = self._store.user_id_for_email(email)
-        kind = "signin_succeeded" if ok else ("signin_locked" if reason in ("locked", "slow_down") else "signin_failed")
-        details = {"email": email, "user_id": user_id, "reason": reason, "session": session}
-        self._fan_out(kind, user_id, actor=user_id if ok else None, details=details)
-        if not ok:
-            logger.info("sign-in refused", extra={"reason": reason})
+        targets = self._targets(user_id)
+        platform = not targets
+        for tenant_id, training in targets or [(PLATFORM_TENANT, False)]:
+            self._failures.record(tenant_id, training=training, email=email, user_id=user_id, reason=reason,
+                                  lockout=platform and locked is not None)
+        if locked is not None and locked.locked_until is not None and not platform:
+            details = {"email": email, "user_id": user_id, "reason": "locked", "failures": locked.failures,
+                       "locked_until": utc_timestamp(locked.locked_until)}
+            journal = self._journal()
+            for tenant_id, training in targets:
+                journal.record(tenant_id, "signin_locked", actor=None, details=details, training=training)
+        logger.info("sign-in refused", extra={"reason": reason})
 
-    def _fan_out(self, kind: str, user_id: str | None, *, actor: str | None, details: dict) -> None:
-        """Record in every tenant where the user is an active member, else in ``_platform``."""
-        details = {k: v for k, v in details.items() if v is not None}
+    def _targets(self, user_id: str | None) -> list[tuple[str, bool]]:
+        """(tenant, training) of every tenant where the user is an active member."""
         now = self._clock()
         targets = []
         if user_id:
@@ -147,6 +166,11 @@ class SignInService:
                     tenant = self._store.get_tenant(m.tenant_id)
                     if tenant is not None:
                         targets.append((tenant.tenant_id, tenant.training))
+        return targets
+
+    def _fan_out(self, kind: str, user_id: str | None, *, actor: str | None, details: dict) -> None:
+        """Record in every tenant where the user is an active member, else in ``_platform``."""
+        details = {k: v for k, v in details.items() if v is not None}
         journal = self._journal()
-        for tenant_id, training in targets or [(PLATFORM_TENANT, False)]:
+        for tenant_id, training in self._targets(user_id) or [(PLATFORM_TENANT, False)]:
             journal.record(tenant_id, kind, actor=actor, details=details, training=training)

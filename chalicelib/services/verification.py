@@ -3,17 +3,42 @@ signed checkpoint and the published keys, and runs the ledger's extra checks (cl
 
 A range ``first_seq..last_seq`` starts from the newest signed checkpoint before ``first_seq``
 (its signature is verified, so the range inherits its proof) rather than from genesis.
+
+Ledger chains live in the journal table. A tenant's event journal (the ``events`` chain) lives in
+the events table, whose items leave the hot table after 30 days once archived (decision 0006):
+it is read from the archive up to the first entry still in the table, then from the table
+(``events_records``). Every verification path (this service on demand, the scheduled full
+verifier) reads it that way, so an untouched event journal always verifies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from chalicelib.adapters.signing import signature_verifier_for
 from chalicelib.domain.checkpoint import verify_checkpoint
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.records import chain_key
 from chalicelib.domain.verification import ChainHead, VerificationReport, verify_chain
+from chalicelib.services.events import EVENTS_CHAIN
+
+
+def events_records(events_store, archive, key: str, first_seq: int = 1,
+                   last_seq: int | None = None) -> Iterator[dict]:
+    """An event chain's stored records ``first_seq..last_seq`` in seq order: those that expired
+    from the hot table read from the archive (``archive`` may be None: table only), then the
+    table. A seq that is in neither is left out, so the verifier reports it (``gap``)."""
+    table = events_store.raw_items(key, first_seq, last_seq)
+    first = next(table, None)
+    if first is None:  # nothing hot in the range: all of it expired (or was never written)
+        if archive is not None:
+            yield from archive.records(key, first_seq, last_seq)
+        return
+    first_hot = int(first.get("sk", first.get("seq", first_seq)))
+    if first_hot > first_seq and archive is not None:
+        yield from archive.records(key, first_seq, first_hot - 1)
+    yield first
+    yield from table
 
 
 class VerificationService:
@@ -25,18 +50,41 @@ class VerificationService:
         *,
         extra_checks: Callable[[], list] = list,
         on_failure: Callable[[str, str, VerificationReport], None] | None = None,
+        events_store=None,
+        archive: Callable[[], object] | None = None,
     ) -> None:
+        """``journal`` holds the ledger chains; ``events_store`` the event-journal chains and
+        ``archive`` (a callable, built only when an expired event has to be read) their expired
+        entries. Without ``events_store``, verifying an ``events`` chain is refused (it would
+        read the wrong table and report a false truncation)."""
         self._journal = journal
         self._checkpoints = checkpoint_store
         self._keys = key_registry
         self._extra_checks = extra_checks
         self._on_failure = on_failure or (lambda tenant, chain, report: None)
+        self._events = events_store
+        self._archive = archive
+
+    def _source(self, chain: str):
+        """(store, records(key, first, last), extra checks apply) for ``chain``."""
+        if chain != EVENTS_CHAIN:
+            return self._journal, self._journal.raw_items, True
+        if self._events is None:
+            raise ValueError("this verification service has no events store: cannot verify an events chain")
+        events = self._events
+
+        def records(key: str, first_seq: int, last_seq: int | None) -> Iterator[dict]:
+            archive = self._archive() if self._archive is not None else None
+            return events_records(events, archive, key, first_seq, last_seq)
+
+        return events, records, False
 
     def verify(
         self, tenant_id: str, chain: str, *, first_seq: int = 1, last_seq: int | None = None
     ) -> VerificationReport:
         if first_seq < 1 or (last_seq is not None and last_seq < first_seq):
             raise ValidationFailed("the range must satisfy 1 <= first_seq <= last_seq", field="first_seq")
+        store, records, ledger_checks = self._source(chain)
         key = chain_key(tenant_id, chain)
         keys = self._keys.published()
         verifier = signature_verifier_for(keys)
@@ -46,7 +94,7 @@ class VerificationService:
             anchor = next((s for s in reversed(stored) if s.checkpoint.size < first_seq), None)
             if anchor is not None and anchor.checkpoint.size > 0:
                 verify_checkpoint(anchor.checkpoint, keys, verifier)
-                last = self._journal.get(key, anchor.checkpoint.size)
+                last = store.get(key, anchor.checkpoint.size)  # None (expired event): from seq 1
                 if last is not None:
                     start = ChainHead(anchor.checkpoint.size, last.hash, tuple(anchor.frontier))
                     scan_from = anchor.checkpoint.size + 1
@@ -54,13 +102,13 @@ class VerificationService:
             s.checkpoint for s in stored if last_seq is None or s.checkpoint.size <= last_seq
         ]
         report = verify_chain(
-            self._journal.raw_items(key, scan_from, last_seq),
+            records(key, scan_from, last_seq),
             tenant_id=tenant_id,
             chain=chain,
             checkpoints=checkpoints,
             keys=keys,
             signature_verifier=verifier,
-            extra_checks=self._extra_checks() if start is None else [],
+            extra_checks=self._extra_checks() if start is None and ledger_checks else [],
             start=start,
         )
         if not report.ok:

@@ -15,8 +15,15 @@ nothing extra). Invariants checked here at synth time and again, on the template
 
 Shared code paths, so that each grant below can be read against them:
 
-* **append** (``ChainWriter``): ``Query`` the chain head, then a conditional ``PutItem`` (a batch
-  is ``TransactWriteItems`` of conditional Puts, which IAM checks as ``PutItem``).
+* **seal** (``ChainWriter`` on a ledger chain, decision 0012): ``Query`` the chain head, then one
+  conditional write: a ``PutItem``, or a ``TransactWriteItems`` of conditional Puts (IAM checks
+  each as ``PutItem``) on the journal and ops, the entry with the claims of its natural key; a
+  refused claim is read back (ops ``GetItem``), a lost answer looked up (journal ``GetItem``).
+* **event append** (``ChainWriter`` on an event chain): the head pointer (ops ``GetItem``; the
+  table's head by ``Query`` for a chain without one), then the event and the pointer's
+  compare-and-set in one transaction (events and ops ``PutItem``); a lost answer is looked up
+  (events ``GetItem``). The journal's stream derives the ledger events (``EventDeriver``): its
+  cursor is an ops item, set in the same transaction.
 * **tamper alarm** (``AlarmService.raise_alarm``): ops ``PutItem`` (once per evidence), append a
   ``tamper_alarm`` event; if the event journal refuses, the fallback files an integrity anomaly
   and mails the tenant's admins (accounts ``Query``) and the operator (SES).
@@ -56,7 +63,8 @@ DELETE = "dynamodb:DeleteItem"
 BATCH_WRITE = "dynamodb:BatchWriteItem"
 CONDITION_CHECK = "dynamodb:ConditionCheckItem"  # a ConditionCheck of a TransactWriteItems
 DESCRIBE = "dynamodb:DescribeTable"  # GET /health
-APPEND = (QUERY, PUT)  # ChainWriter: head, then a conditional put (never an overwrite path)
+APPEND = (GET, QUERY, PUT)  # ChainWriter: head, conditional put, a lost answer read back
+EVENT_APPEND = {"events": APPEND, "ops": (GET, PUT)}  # the event, and its head pointer in ops
 
 # ---- S3 -----------------------------------------------------------------------------------------
 GET_OBJECT = "s3:GetObject"  # also HeadObject and pre-signed GET URLs
@@ -107,7 +115,7 @@ def _merge(*parts: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
 
 
 # The tamper-alarm path, shared by every verifier and archiver (see the module docstring).
-_ALARMS = {"ops": (PUT,), "events": APPEND, "accounts": (QUERY,)}
+_ALARMS = _merge({"ops": (PUT,), "accounts": (QUERY,)}, EVENT_APPEND)
 # Writing the archive: objects with their lock, the manifest read back, the tenant's country.
 _ARCHIVE = {"objects": {ARCHIVE_BUCKET: {"": ARCHIVE_WRITE}}, "list_buckets": (ARCHIVE_BUCKET,)}
 
@@ -117,8 +125,9 @@ GRANTS: dict[str, Grants] = {
             _every_table((DESCRIBE,)),  # GET /health: DescribeTable on every table
             {
                 # ledger: entries (append, GET entry, closures), by_time listing
-                "journal": (GET, *APPEND),
-                # event journal: every action is journaled; GET events lists by_time
+                "journal": APPEND,
+                # event journal: every action but the ledger's is journaled here; GET events lists
+                # by_time; on-demand verification of the events chain (range anchor GetItem)
                 "events": APPEND,
                 # checkpoints every N entries and on demand, proofs, verification
                 "checkpoints": (QUERY, PUT),
@@ -129,9 +138,10 @@ GRANTS: dict[str, Grants] = {
                 "idempotency": (GET, PUT, UPDATE, DELETE),
                 # tickets, news, mailings (queue and lists on gsi1, BatchGetItem of tickets)
                 "support": (GET, BATCH_GET, QUERY, PUT, UPDATE),
-                # chain directory, published keys, ledger index (release_reversal deletes),
-                # export jobs, anomaly and alarm lists
-                "ops": (GET, QUERY, PUT, DELETE),
+                # chain directory, published keys, claims of the seals and event head pointers
+                # (decision 0012), export jobs, anomaly and alarm lists, failed sign-ins counted
+                # per window (UpdateItem)
+                "ops": (GET, QUERY, PUT, UPDATE),
             },
         ),
         indexes={"journal": ("by_time",), "events": ("by_time",), "accounts": ("gsi1",), "support": ("gsi1",)},
@@ -139,9 +149,12 @@ GRANTS: dict[str, Grants] = {
             "exports": {"exports/": (GET_OBJECT,)},  # HeadObject + the pre-signed download URL
             # pre-signed upload (POST) and download of ticket attachments, HeadObject
             "support": {"attachments/": (GET_OBJECT, PUT_OBJECT)},
+            # on-demand verification of the events chain: entries expired from the hot table
+            ARCHIVE_BUCKET: {"": (GET_OBJECT,)},
         },
-        list_buckets=("exports", "support"),  # an expired export / missing attachment is a 404
-        keys={"signing": SIGNER},
+        # an expired export / missing attachment is a 404; archive segments are listed
+        list_buckets=("exports", "support", ARCHIVE_BUCKET),
+        keys={"signing": SIGNER, "data": (DECRYPT,)},  # data: archived events read back
         send_mail=True,
         cognito=(
             "cognito-idp:AdminConfirmSignUp",
@@ -154,9 +167,11 @@ GRANTS: dict[str, Grants] = {
     ),
     "jwt_authorizer": Grants(),  # verifies tokens against the pool's public JWKS: no AWS call
     # Stream verifier + archiver of the journal: head state and pending entries (ops), catch-up
-    # reads of missed entries, chain registration, tamper alarms, archive segments.
+    # reads of missed entries, chain registration, tamper alarms, archive segments; the ledger's
+    # events derived from the stream (cursor in ops, the events appended).
     "on_journal_record": Grants(
-        tables=_merge({"journal": (QUERY,), "ops": (GET, PUT, UPDATE), "accounts": (GET,)}, _ALARMS),
+        tables=_merge({"journal": (QUERY,), "ops": (GET, PUT, UPDATE), "accounts": (GET,)}, _ALARMS,
+                      EVENT_APPEND),
         keys={"data": ENVELOPE},
         send_mail=True,  # tamper-alarm fallback
         **_ARCHIVE,
@@ -166,7 +181,7 @@ GRANTS: dict[str, Grants] = {
     # ops, the anomaly event, mails to the tenant's admins and the operator.
     "on_events_record": Grants(
         tables=_merge(
-            {"events": APPEND, "journal": (GET,), "ops": (GET, PUT, UPDATE), "accounts": (GET, QUERY)}, _ALARMS
+            {"journal": (GET,), "ops": (GET, PUT, UPDATE), "accounts": (GET, QUERY)}, _ALARMS, EVENT_APPEND
         ),
         indexes={"events": ("by_time",)},
         keys={"data": ENVELOPE},
@@ -183,45 +198,49 @@ GRANTS: dict[str, Grants] = {
         **_ARCHIVE,
     ),
     # Every chain (directory), its head and the stream verifier's, a signed checkpoint, the
-    # archive flush (lease and archived_through in ops), alarms on a head mismatch.
+    # archive flush (lease and archived_through in ops), alarms on a head mismatch; the summaries
+    # of failed sign-ins (windows due in ops, closed and leased, the pending marker deleted, the
+    # signin_failed event appended).
     "sign_checkpoints": Grants(
         tables=_merge(
             {
                 "journal": (QUERY,),
                 "events": (QUERY,),
                 "checkpoints": (QUERY, PUT),
-                "ops": (GET, QUERY, PUT, UPDATE),
+                "ops": (GET, QUERY, PUT, UPDATE, DELETE),
                 "accounts": (GET,),
             },
             _ALARMS,
+            EVENT_APPEND,
         ),
         keys={"signing": SIGNER, "data": ENVELOPE},
         send_mail=True,
         **_ARCHIVE,
     ),
     # Closures: the chain directory and closure index (ops), the closed entries, the closure
-    # appended, a checkpoint every N entries, the period_closed event.
+    # sealed with its period claim, a checkpoint every N entries. Its period_closed event is
+    # derived from the journal's stream, not written here.
     "close_periods": Grants(
         tables={
-            "journal": (GET, *APPEND),
-            "events": APPEND,
+            "journal": APPEND,
             "checkpoints": (QUERY, PUT),
-            "ops": (QUERY, PUT),
+            "ops": (GET, QUERY, PUT),
             "accounts": (GET,),
         },
         keys={"signing": SIGNER},
     ),
     # Full verifier: every production chain from the table (old events from the archive), the
-    # witnesses (archive head and checkpoints, latest checkpoint, stream head), failures journaled.
+    # witnesses (archive head and checkpoints, latest checkpoint, stream head), failures journaled;
+    # first, the events a failed stream batch left behind are derived (decision 0012).
     "verify_chains": Grants(
         tables=_merge(
             {
                 "journal": (GET, QUERY),
-                "events": (GET, *APPEND),
                 "checkpoints": (QUERY,),
                 "ops": (GET, QUERY, PUT),
             },
             _ALARMS,
+            EVENT_APPEND,
         ),
         objects={ARCHIVE_BUCKET: {"": (GET_OBJECT,)}},
         list_buckets=(ARCHIVE_BUCKET,),

@@ -26,7 +26,9 @@ def test_a_company_signs_up_and_its_new_user_is_the_admin_of_a_test_mode_tenant(
     reply = api.post("/v1/signup", body)
     assert reply.status == 201, reply
     assert reply.json["mode"] == "test" and reply.json["verification_mail"] == "sent"
-    assert set(reply.json) == {"tenant_id", "user_id", "email", "mode", "verification_mail", "next_step"}
+    assert set(reply.json) == {"tenant_id", "user_id", "email", "display_name", "mode", "verification_mail",
+                               "next_step"}
+    assert reply.json["display_name"] == body["email"]  # none given: the email address stands in
     # Unverified: Cognito refuses the sign-in until the mailed token is used.
     refused = api.post("/v1/auth/signin", {"email": body["email"], "password": PASSWORD})
     assert refused.status == 403 and refused.json["type"].endswith("/email-not-verified")
@@ -91,6 +93,11 @@ BAD = [
     ({"address": "Rue 1, 1000 Bruxelles"}, "address"),
     ({"tenant_id": "t" + "0" * 20}, "tenant_id"),
     ({"role": "operator"}, "role"),
+    ({"display_name": "   "}, "display_name"),
+    ({"display_name": "x" * 101}, "display_name"),
+    ({"display_name": "Alice\u202eecilA"}, "display_name"),  # a bidi override would make exports lie
+    ({"display_name": "Alice\u0000"}, "display_name"),
+    ({"display_name": 42}, "display_name"),
 ]
 
 

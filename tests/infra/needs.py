@@ -36,10 +36,36 @@ ATTACHMENT = "attachments/t/k1/m1/invoice.pdf"
 INBOUND = "inbound/0123abcd"
 
 
+def seal(via: str) -> list[Need]:
+    """ChainWriter on a ledger chain (decision 0012): the head, then one conditional write — a
+    PutItem, or a transaction with the operation's claims in ops; a refused claim is read back
+    (replay), and a write whose answer was lost is looked up before it is retried."""
+    return [("dynamodb.query", "journal", f"{via} (ChainWriter head)"),
+            ("dynamodb.put_item", "journal", f"{via} (conditional append, no claim)"),
+            ("dynamodb.transact_write_items[Put]", "journal", f"{via} (entry + claims)"),
+            ("dynamodb.transact_write_items[Put]", "ops", f"{via} (receipt, key, reversal, closure claims)"),
+            ("dynamodb.get_item", "ops", f"{via} (the claim that refused the seal)"),
+            ("dynamodb.get_item", "journal", f"{via} (a lost answer: is our entry stored?)")]
+
+
 def append(table: str, via: str) -> list[Need]:
-    """ChainWriter.append: the head, then a conditional put."""
-    return [("dynamodb.query", table, f"{via} (ChainWriter head)"),
-            ("dynamodb.put_item", table, f"{via} (conditional append)")]
+    """ChainWriter on an event chain: the head pointer in ops (the table's items expire, the
+    pointer never does), the table's head for a chain without one, then the event and the
+    pointer's compare-and-set in one transaction."""
+    assert table == "events", table
+    return [("dynamodb.get_item", "ops", f"{via} (head pointer)"),
+            ("dynamodb.query", "events", f"{via} (table head, a chain without a pointer)"),
+            ("dynamodb.transact_write_items[Put]", "events", f"{via} (the event)"),
+            ("dynamodb.transact_write_items[Put]", "ops", f"{via} (head pointer compare-and-set)"),
+            ("dynamodb.get_item", "events", f"{via} (a lost answer: is our event stored?)")]
+
+
+def derive_events(via: str) -> list[Need]:
+    """EventDeriver (decision 0012): a source chain's cursor, its entries after the cursor, and
+    each event sealed with the cursor's compare-and-set in the same transaction."""
+    return [("dynamodb.get_item", "ops", f"{via}: derivation cursor of the source chain"),
+            ("dynamodb.query", "journal", f"{via}: the source entries after the cursor"),
+            *append("events", f"{via}: sale_recorded, journal_recorded, entry_reversed, period_closed")]
 
 
 def tamper_alarm(via: str) -> list[Need]:
@@ -109,17 +135,21 @@ NEEDS: dict[str, list[Need]] = {
     "api_handler": [
         *[("dynamodb.describe_table", t, "GET /health") for t in TABLES],
         # ledger (LedgerService), receipts, proofs, verification
-        *append("journal", "sales, reversals, closures"),
-        ("dynamodb.transact_write_items[Put]", "journal", "journal batches (append_batch)"),
+        *seal("sales, journal batches, reversals, closures"),
         ("dynamodb.get_item", "journal", "GET entry, reversal source, closures, verification anchor"),
         ("dynamodb.query", "journal/index/by_time", "GET entries (by_time)"),
         *append("events", "every action journals an event"),
         ("dynamodb.query", "events/index/by_time", "GET events"),
+        # POST verifications of the events chain: the events table, expired entries from the archive
+        ("dynamodb.query", "events", "POST verifications: the events chain (raw_items)"),
+        ("dynamodb.get_item", "events", "POST verifications: range anchor of the events chain"),
+        *archive_read("POST verifications: events older than the hot table"),
         *checkpoint_signing("journal", "checkpoint every N entries, POST checkpoint"),
-        ("dynamodb.put_item", "ops", "chain directory, ledger index (claim_reversal, add_closure)"),
-        ("dynamodb.delete_item", "ops", "ledger index release_reversal"),
+        ("dynamodb.put_item", "ops", "chain directory"),
         ("dynamodb.get_item", "ops", "ledger index is_reversed, export job"),
         ("dynamodb.query", "ops", "chain directory, closures index, anomalies, alarms"),
+        ("dynamodb.update_item", "ops", "failed sign-in counted per window and address (SignInFailures.record)"),
+        ("dynamodb.put_item", "ops", "failed sign-in window listed for its summary (put_once)"),
         # accounts, sign-in, members
         ("dynamodb.get_item", "accounts", "users, tenants, tokens, grants, throttles, sessions"),
         ("dynamodb.batch_get_item", "accounts", "get_access"),
@@ -161,7 +191,7 @@ NEEDS: dict[str, list[Need]] = {
         ("lambda.invoke", "send_mailing", "LambdaInvoker: prepare, confirm, resume"),
     ],
     "jwt_authorizer": [],  # the pool's JWKS over HTTPS, no AWS API call
-    "on_journal_record": stream_verifier("journal"),
+    "on_journal_record": [*stream_verifier("journal"), *derive_events("on_journal_record")],
     "on_events_record": [
         *stream_verifier("events"),
         # anomaly rules (AnomalyService.on_event)
@@ -194,16 +224,20 @@ NEEDS: dict[str, list[Need]] = {
         ("dynamodb.update_item", "ops", "Archiver lease and mark_archived"),
         *archive_write("CheckpointSigner flush"),
         *tamper_alarm("sign_checkpoints head_mismatch"),
+        # summaries of failed sign-ins (SignInFailures.flush, decision 0011)
+        ("dynamodb.query", "ops", "sign-in failure windows due, the addresses of a window"),
+        ("dynamodb.update_item", "ops", "a window closed and leased, then marked summarised"),
+        ("dynamodb.get_item", "ops", "a window that could not be claimed"),
+        ("dynamodb.delete_item", "ops", "the window's pending marker"),
+        *append("events", "signin_failed summary"),
     ],
     "close_periods": [
         ("dynamodb.query", "ops", "chain directory, closures index"),
         ("dynamodb.get_item", "accounts", "the tenant (time zone, cut-off, test mode)"),
         ("dynamodb.get_item", "journal", "the previous closure"),
         ("dynamodb.query", "journal", "entries of the period"),
-        *append("journal", "the closure entry"),
-        ("dynamodb.put_item", "ops", "closures index add_closure"),
+        *seal("the closure entry and its period claim"),
         *checkpoint_signing("journal", "compact_at, checkpoint every N entries"),
-        *append("events", "period_closed event"),
     ],
     "verify_chains": [
         ("dynamodb.query", "ops", "chain directory, published keys"),
@@ -220,6 +254,7 @@ NEEDS: dict[str, list[Need]] = {
         ("s3.list_objects_v2", "archive", "archived checkpoint sizes"),
         *append("events", "verification_failed event"),
         *tamper_alarm("verify_chains"),
+        *derive_events("verify_chains: events a failed stream batch left behind"),
     ],
     "check_ticket_sla": [
         ("dynamodb.query", "support/index/gsi1", "tickets awaiting a first response"),

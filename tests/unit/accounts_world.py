@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.adapters.accounts_memory import InMemoryAccountsStore, InMemoryIdentity, InMemoryJournal, InMemoryMailer
+from chalicelib.adapters.ops_dynamodb import InMemoryOpsStore
 from chalicelib.domain.accounts import SignInPolicy
 from chalicelib.domain.identity import Caller, Principal
 from chalicelib.domain.permissions import Role
 from chalicelib.services.access import AccessService
 from chalicelib.services.accounts import AccountsService, SignUp
 from chalicelib.services.signin import SignInService
+from chalicelib.services.signin_failures import SignInFailures
 from chalicelib.services.tenants import TenantService
 
 PASSWORD = "Correct-Horse-42"
@@ -39,6 +41,8 @@ class World:
     tenants: TenantService
     signin: SignInService
     access: AccessService
+    ops: InMemoryOpsStore
+    failures: SignInFailures
 
     def signup(self, email="owner@example.com", country="BE", number="0403170701", verify=True, **kw):
         if country == "FR":
@@ -86,6 +90,8 @@ def world(policy: SignInPolicy | None = None) -> World:
         InMemoryMailer(),
         InMemoryJournal(),
     )
+    ops = InMemoryOpsStore()
+    failures = SignInFailures(ops, lambda: journal, clock=clock)
     return World(
         store,
         identity,
@@ -94,6 +100,8 @@ def world(policy: SignInPolicy | None = None) -> World:
         clock,
         AccountsService(store, identity, mailer, lambda: journal, clock=clock),
         TenantService(store, lambda: journal, clock=clock),
-        SignInService(store, identity, lambda: journal, policy, clock=clock),
+        SignInService(store, identity, lambda: journal, policy, clock=clock, failures=failures),
         AccessService(store, clock),
+        ops,
+        failures,
     )

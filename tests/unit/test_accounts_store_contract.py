@@ -195,6 +195,54 @@ class AccountsStoreContract:
             store.revoke_grant(active, NOW)
         assert [g.grant_id for g in store.roster(s.tenant.tenant_id).grants] == [grant.grant_id]
 
+    def test_display_names_round_trip_on_users_memberships_and_invitations(self, store):
+        s = Signup()
+        s.user = replace(s.user, display_name="Marie Dupont")
+        s.admin = replace(s.admin, display_name="Marie Dupont")
+        s.create(store)
+        assert store.get_user(s.user.user_id).display_name == "Marie Dupont"
+        assert store.get_access(s.tenant.tenant_id, s.user.user_id) == (s.user, s.admin)
+        assert store.roster(s.tenant.tenant_id).members[0].name == "Marie Dupont"
+        inv, token, _ = invitation(s.tenant.tenant_id)
+        inv = replace(inv, display_name="Alice Martin")
+        store.create_invitation(inv, token, None)
+        assert store.get_invitation(s.tenant.tenant_id, inv.invitation_id).display_name == "Alice Martin"
+        user = User(str(uuid.uuid4()), inv.email, True, False, NOW, display_name="Alice")
+        member = Membership(inv.tenant_id, user.user_id, inv.email, inv.role, "active", NOW, display_name="Alice M.")
+        store.accept_invitation(token, inv, member, user, NOW)
+        assert store.get_access(s.tenant.tenant_id, user.user_id) == (user, member)
+        assert store.memberships_of(user.user_id) == [member]
+
+    def test_a_record_without_a_display_name_reads_back_named_by_its_email(self, store):
+        s = Signup().create(store)
+        user, admin = store.get_access(s.tenant.tenant_id, s.user.user_id)
+        assert (user.display_name, admin.display_name, admin.name) == ("", "", s.user.email)
+        inv, token, _ = invitation(s.tenant.tenant_id)
+        store.create_invitation(inv, token, None)
+        assert store.get_invitation(s.tenant.tenant_id, inv.invitation_id).display_name == ""
+
+    def test_can_rename_a_member_and_clear_the_name_again(self, store):
+        s = Signup().create(store)
+        named = replace(s.admin, display_name="Marie Dupont")
+        store.update_membership(s.admin, named)
+        assert store.get_access(s.tenant.tenant_id, s.user.user_id)[1] == named
+        assert store.roster(s.tenant.tenant_id).members == [named]
+        both = replace(named, role=Role.ADMIN, display_name="Marie D.")
+        store.update_membership(named, both)
+        store.update_membership(both, s.admin)
+        assert store.get_access(s.tenant.tenant_id, s.user.user_id)[1] == s.admin
+        assert store.get_user(s.user.user_id).display_name == ""  # the profile name is not the membership's
+
+    def test_a_stale_rename_is_refused(self, store):
+        s = Signup().create(store)
+        store.update_membership(s.admin, replace(s.admin, display_name="First"))
+        with pytest.raises(Conflict) as refused:
+            store.update_membership(s.admin, replace(s.admin, display_name="Second"))
+        assert refused.value.field == "membership"
+        with pytest.raises(Conflict):
+            store.update_membership(replace(s.admin, display_name="Other"), replace(s.admin, display_name="Third"))
+        assert store.get_access(s.tenant.tenant_id, s.user.user_id)[1].display_name == "First"
+
     def test_can_keep_and_forget_a_throttle_state(self, store):
         key = uuid.uuid4().hex
         assert store.get_throttle(key) == ThrottleState()

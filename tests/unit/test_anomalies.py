@@ -80,6 +80,17 @@ def test_failed_sign_ins_from_one_address_across_accounts_are_an_anomaly():
     assert [(a.rule, a.details["subject"]) for a in found] == [("signin_burst", "203.0.113.7")]
 
 
+def test_an_aggregated_sign_in_failure_event_counts_as_many_failures_as_it_summarises():
+    # GIVEN the first failed sign-in of a window sealed at once, then the window's summary (0011)
+    world = World()
+    assert world.event("signin_failed", part="first", count=1, email="ann@shop.example") == []
+    found = world.event("signin_failed", part="summary", count=40, distinct_emails=2,
+                        emails=[{"email": "ann@shop.example", "count": 38}, {"email": "bob@shop.example", "count": 2}])
+    # THEN the summary is a burst for the account it names with enough failures, not for the other
+    assert [(a.rule, a.details["subject"], a.details["failures"]) for a in found] == [
+        ("signin_burst", "ann@shop.example", 39)]
+
+
 def test_failed_sign_ins_spread_over_more_than_the_window_are_not_an_anomaly():
     world = World()
     for _ in range(6):

@@ -289,11 +289,11 @@ def test_an_empty_batch_is_refused():
     assert (caught.value.field, caught.value.detail) == ("entries", "Entries must not be empty.")
 
 
-def test_a_batch_of_more_than_100_entries_is_refused():
+def test_a_batch_of_more_than_99_entries_is_refused():
     with pytest.raises(ValidationFailed) as caught:
         build_journal_batch([entry()] * (MAX_BATCH + 1), **CONTEXT)
     assert caught.value.field == "entries"
-    assert "at most 100" in caught.value.detail
+    assert "at most 99" in caught.value.detail
 
 
 def test_a_batch_entry_that_is_not_an_object_is_refused():

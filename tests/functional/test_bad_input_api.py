@@ -1,0 +1,265 @@
+"""Bad input through the HTTP API is a 4xx RFC 9457 problem naming the field, never a 5xx, and it
+writes nothing: deep or duplicated JSON, bodies that are not UTF-8, unknown fields, and dates and
+timestamps outside the supported range (years 2000 to 2099)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from tests.support.operators import operator_account
+from tests.support.users import count_all, signed_up_account
+
+pytestmark = pytest.mark.functional
+
+PROBLEM = "application/problem+json"
+
+
+def sale_body(**overrides):
+    body = {
+        "client_receipt_id": f"rcpt-{uuid.uuid4().hex[:10]}",
+        "register_id": "R1",
+        "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "lines": [{"description": "Espresso", "quantity": "2", "unit_price": "2.50", "vat_rate": "21"}],
+        "payments": [{"method": "card", "amount": "5.00"}],
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def admin(api, stack):
+    account = signed_up_account(api, stack)
+    return account, api.with_token(account.token)
+
+
+@pytest.fixture
+def with_a_sale(admin):
+    """A tenant whose register chain test.sales.R1 holds one sale."""
+    account, client = admin
+    first = client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body())
+    assert first.status == 201, first
+    return account, client
+
+
+def _head(container, tenant_id, chain):
+    return container.journal_store.head(f"TENANT#{tenant_id}#CHAIN#{chain}")
+
+
+def _problem(reply, status, field):
+    assert reply.status == status, reply
+    assert reply.headers["content-type"] == PROBLEM
+    assert reply.json["status"] == status and reply.json["field"] == field, reply.json
+    return reply.json
+
+
+# ---- the body as bytes: depth, duplicate keys, encoding -----------------------------------------
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+MALFORMED_SALES = [
+    ("nested 1,000 deep", lambda: json.dumps(sale_body())[:-1] + ', "lines": ' + _nested(1000) + "}", "body"),
+    ("nested 100,000 deep", lambda: '{"lines": ' + _nested(100_000) + "}", "body"),
+    ("a duplicated key", lambda: json.dumps(sale_body())[:-1] + ', "register_id": "R2"}', "register_id"),
+    ("a key duplicated in a line",
+     lambda: json.dumps(sale_body()).replace('"vat_rate": "21"', '"vat_rate": "21", "vat_rate": "6"'),
+     "lines.0.vat_rate"),
+    ("a lone surrogate escape",
+     lambda: json.dumps(sale_body()).replace("Espresso", "Espresso \\ud800"), "lines.0.description"),
+]
+
+
+@pytest.mark.parametrize("why, raw, field", MALFORMED_SALES, ids=[c[0] for c in MALFORMED_SALES])
+def test_a_malformed_json_body_is_a_400_problem_and_writes_nothing(with_a_sale, container, stack, why, raw, field):
+    account, client = with_a_sale
+    before = count_all(stack)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/sales", raw=raw().encode())
+    problem = _problem(reply, 400, field)
+    assert problem["type"].endswith("/bad-request")
+    assert _head(container, account.tenant_id, "test.sales.R1").seq == 1
+    assert count_all(stack) == before
+
+
+NOT_UTF8 = [
+    ("UTF-16 with a byte order mark", lambda text: text.encode("utf-16")),
+    ("UTF-16 without a byte order mark", lambda text: text.encode("utf-16-le")),
+    ("Latin-1", lambda text: text.encode("latin-1")),
+    ("a UTF-8 byte order mark", lambda text: b"\xef\xbb\xbf" + text.encode()),
+    ("an encoded surrogate (CESU-8)", lambda text: text.replace("Caf\u00e9", "Caf\\ud800").encode()
+     .replace(b"\\ud800", b"\xed\xa0\x80")),
+]
+
+
+@pytest.mark.parametrize("why, encode", NOT_UTF8, ids=[c[0] for c in NOT_UTF8])
+def test_a_body_that_is_not_utf8_is_a_400_problem_and_writes_nothing(admin, container, stack, why, encode):
+    account, client = admin
+    text = json.dumps(sale_body(lines=[{"description": "Caf\u00e9", "quantity": "1", "unit_price": "5.00",
+                                        "vat_rate": "21"}]), ensure_ascii=False)
+    before = count_all(stack)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/sales", raw=encode(text))
+    problem = _problem(reply, 400, "body")
+    assert problem["type"].endswith("/bad-request")
+    assert _head(container, account.tenant_id, "test.sales.R1") is None
+    assert count_all(stack) == before
+
+
+def test_the_same_sale_in_utf8_is_accepted(admin):
+    """The control for the test above: only the encoding made it fail."""
+    account, client = admin
+    text = json.dumps(sale_body(lines=[{"description": "Caf\u00e9", "quantity": "1", "unit_price": "5.00",
+                                        "vat_rate": "21"}]), ensure_ascii=False)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/sales", raw=text.encode())
+    assert reply.status == 201, reply
+    assert reply.json["data"]["lines"][0]["description"] == "Caf\u00e9"
+
+
+# ---- unknown fields -------------------------------------------------------------------------------
+def test_unknown_fields_in_a_verification_request_are_refused(with_a_sale, stack):
+    account, client = with_a_sale
+    before = count_all(stack)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/verifications",
+                        {"chain": "test.sales.R1", "from_seq": 1})
+    _problem(reply, 422, "from_seq")
+    assert count_all(stack) == before
+
+
+def test_unknown_fields_in_a_checkpoint_request_are_refused_and_nothing_is_signed(with_a_sale, stack):
+    account, client = with_a_sale
+    before = count_all(stack)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/checkpoints", {"chain": "test.sales.R1", "size": 1})
+    _problem(reply, 422, "size")
+    assert count_all(stack) == before
+    listed = client.get(f"/v1/tenants/{account.tenant_id}/checkpoints?chain=test.sales.R1")
+    assert listed.status == 200 and listed.json["checkpoints"] == []
+
+
+@pytest.mark.parametrize("path", ["checkpoints?chain=test.sales.R1&sise=1", "anomalies?limit=5&limt=5"])
+def test_unknown_query_parameters_are_refused(with_a_sale, path):
+    account, client = with_a_sale
+    reply = client.get(f"/v1/tenants/{account.tenant_id}/{path}")
+    _problem(reply, 422, path.rsplit("&", 1)[1].split("=")[0])
+
+
+def test_a_repeated_query_parameter_is_refused_naming_it(with_a_sale):
+    account, client = with_a_sale
+    reply = client.get(f"/v1/tenants/{account.tenant_id}/entries?chain=test.sales.R1&limit=1&limit=100")
+    _problem(reply, 400, "limit")
+
+
+# ---- dates and timestamps outside the supported range ---------------------------------------------
+OUT_OF_RANGE_INSTANTS = [
+    "0001-01-01T00:00:00Z",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-12:00",
+    "1999-12-31T23:59:59Z",
+    "2000-01-01T00:30:00+01:00",  # 1999-12-31T23:30Z
+]
+
+
+@pytest.mark.parametrize("occurred_at", OUT_OF_RANGE_INSTANTS)
+def test_a_sale_at_an_unsupported_time_is_a_422_naming_occurred_at(with_a_sale, container, stack, occurred_at):
+    account, client = with_a_sale
+    before = count_all(stack)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body(occurred_at=occurred_at))
+    problem = _problem(reply, 422, "occurred_at")
+    assert "2000" in problem["detail"] and "2099" in problem["detail"]
+    assert _head(container, account.tenant_id, "test.sales.R1").seq == 1
+    assert count_all(stack) == before
+
+
+@pytest.mark.parametrize("piece_date", ["0001-01-01", "1999-12-31", "2100-01-01", "9999-12-31"])
+def test_a_journal_entry_dated_outside_the_range_is_a_422_naming_its_date(admin, container, stack, piece_date):
+    account, client = admin
+    entry = {"journal_code": "OD", "piece_ref": "P-1", "piece_date": piece_date, "label": "Loyer",
+             "lines": [{"account": "613000", "debit": "10.00"}, {"account": "440000", "credit": "10.00"}]}
+    before = count_all(stack)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/journal-entries", {"entries": [entry]})
+    _problem(reply, 422, "entries.0.piece_date")
+    assert _head(container, account.tenant_id, "test.journal") is None
+    assert count_all(stack) == before
+
+
+@pytest.mark.parametrize(("kind", "period"), [
+    ("day", "9999-12-31"), ("day", "0001-01-01"), ("month", "2100-01"), ("year", "1999"), ("year", "9999"),
+])
+def test_a_closure_of_an_unsupported_period_is_a_422_naming_period(with_a_sale, container, stack, kind, period):
+    account, client = with_a_sale
+    before = count_all(stack)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/closures",
+                        {"chain": "test.sales.R1", "kind": kind, "period": period})
+    _problem(reply, 422, "period")
+    assert _head(container, account.tenant_id, "test.sales.R1").seq == 1
+    assert count_all(stack) == before
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("from=0001-01-01T00:00:00Z", "from"),
+    ("to=9999-12-31", "to"),
+    ("from=1999-12-31", "from"),
+    ("from=yesterday", "from"),
+    ("from=2026-11-23T10:00:00", "from"),  # no offset: ambiguous
+    ("from=2026-02-30", "from"),
+])
+def test_an_entries_query_with_a_bad_or_unsupported_bound_is_a_422_naming_it(with_a_sale, query, field):
+    account, client = with_a_sale
+    reply = client.get(f"/v1/tenants/{account.tenant_id}/entries?chain=test.sales.R1&{query}")
+    _problem(reply, 422, field)
+
+
+def test_entries_query_bounds_with_an_offset_are_compared_as_instants(with_a_sale):
+    """``from`` an hour ago written at +05:00 reads later, as text, than the sale's UTC time; it is
+    an instant all the same, and the sale is after it."""
+    account, client = with_a_sale
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).astimezone(timezone(timedelta(hours=5)))
+    in_an_hour = (datetime.now(UTC) + timedelta(hours=1)).astimezone(timezone(timedelta(hours=-5)))
+    query = {"chain": "test.sales.R1", "from": an_hour_ago.isoformat(), "to": in_an_hour.isoformat()}
+    from urllib.parse import urlencode
+
+    reply = client.get(f"/v1/tenants/{account.tenant_id}/entries?{urlencode(query)}")
+    assert reply.status == 200, reply
+    assert [e["seq"] for e in reply.json["entries"]] == [1]
+    today = datetime.now(UTC).date()
+    by_day = client.get(f"/v1/tenants/{account.tenant_id}/entries?chain=test.sales.R1&from={today.isoformat()}"
+                        f"&to={(today + timedelta(days=1)).isoformat()}")
+    assert [e["seq"] for e in by_day.json["entries"]] == [1]
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("end=0001-01-01T00:00:00Z", "end"),
+    ("start=0001-01-01T00:00:00Z", "start"),
+    ("start=2026-01-01T00:00:00Z&end=9999-12-31T23:59:59Z", "end"),
+    ("end=99999999999", "end"),
+])
+def test_an_events_query_outside_the_range_is_a_422_naming_the_bound(admin, query, field):
+    account, client = admin
+    reply = client.get(f"/v1/tenants/{account.tenant_id}/events?{query}")
+    _problem(reply, 422, field)
+
+
+@pytest.mark.parametrize(("bounds", "field"), [
+    ({"from": "0001-01-01", "to": "2026-01-31"}, "from"),
+    ({"from": "2026-01-01", "to": "9999-12-31"}, "to"),
+    ({"from": "1999-01-01", "to": "1999-12-31"}, "from"),
+])
+def test_an_export_of_an_unsupported_range_is_a_422_and_no_job(admin, stack, bounds, field):
+    account, client = admin
+    before = count_all(stack)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/exports", {"format": "fiscal", **bounds})
+    _problem(reply, 422, field)
+    assert count_all(stack) == before
+
+
+@pytest.mark.parametrize(("fields", "field"), [
+    ({"visible_from": "0001-01-01T00:00:00Z"}, "visible_from"),
+    ({"visible_until": "9999-12-31T23:59:59Z"}, "visible_until"),
+])
+def test_news_visible_outside_the_range_is_a_422_naming_the_field(api, stack, fields, field):
+    operator = api.with_token(operator_account(api).token)
+    before = count_all(stack)
+    reply = operator.post("/v1/operator/news", {"title": "T", "body": "B", **fields})
+    _problem(reply, 422, field)
+    assert count_all(stack) == before

@@ -1,0 +1,154 @@
+"""On-demand verification of the event journal through the HTTP API (invariant I6): an untouched
+``events`` chain verifies, including when its oldest entries have expired from the hot table
+after being archived, and raises nothing; a tampered event is reported at its seq and alarms.
+
+Requested by an auditor (read-only): a verification they ask for can only raise an alarm when
+the data is really wrong."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.domain.errors import Forbidden, Unauthenticated
+from chalicelib.domain.identity import Caller, Principal
+from chalicelib.domain.permissions import Permission, Role, allows
+from chalicelib.domain.records import chain_key
+from tests.support.continuous import alarms, new_tenant, private_stack
+from tests.support.tamper import Tamperer
+
+pytestmark = pytest.mark.functional
+
+
+class Tokens:
+    """Accepts "token-<role>" for user u-<role> (the Cognito verifier is tested elsewhere)."""
+
+    def verify(self, token: str) -> Principal:
+        if not token.startswith("token-"):
+            raise Unauthenticated("bad token")
+        role = token.removeprefix("token-")
+        return Principal(user_id=f"u-{role}", email=f"{role}@shop.example")
+
+
+class Access:
+    def __init__(self, tenant: str) -> None:
+        self.tenant = tenant
+
+    def authorize(self, principal: Principal, tenant_id: str, permission) -> Caller:
+        role = Role(principal.user_id.removeprefix("u-"))
+        if tenant_id != self.tenant or not allows(role, permission):
+            raise Forbidden(f"{role} may not {permission}")
+        return Caller(principal=principal, tenant_id=tenant_id, role=role)
+
+
+@pytest.fixture(scope="module")
+def cv(stack, tmp_path_factory):
+    with private_stack(stack, tmp_path_factory.mktemp("cv-events-verification")) as cv:
+        # an operator to mail: integrity anomalies (ALERT) go there
+        cv.settings = cv.settings.model_copy(update={"operator_email": "ops@scelle.example"})
+        yield cv
+
+
+@pytest.fixture
+def shop(cv, monkeypatch):
+    """A tenant on the private stack, its API as an auditor, and the metrics counted."""
+    from app import app
+    from chalicelib import observability
+    from tests.support.client import ApiClient
+
+    tenant = new_tenant()
+    container = cv.container(token_verifier=Tokens(), access=Access(tenant))
+    metrics: list[str] = []
+    real = observability.count
+    monkeypatch.setattr(observability, "count", lambda name, value=1: (metrics.append(name), real(name, value)))
+    cv.mailer.sent.clear()
+    assert allows(Role.AUDITOR, Permission.LEDGER_VERIFY)
+    return container, tenant, ApiClient(app).with_token("token-auditor"), metrics
+
+
+def _journal(container, tenant: str, n: int) -> None:
+    for i in range(n):
+        container.event_journal.record(tenant, "config_changed", actor="u-admin", details={"n": i})
+
+
+def _quiet(cv, container, tenant: str, metrics: list[str]) -> None:
+    """Nothing was raised: no alarm, no anomaly, no verification_failed event, no mail, no metric."""
+    cv.drain()
+    assert alarms(container, tenant) == []
+    assert container.anomalies.list(tenant)[0] == []
+    kinds = [r.data["kind"] for r in container.events_store.scan(chain_key(tenant, "events"))]
+    assert "verification_failed" not in kinds and "anomaly" not in kinds
+    assert cv.mailer.sent == []
+    assert "VerificationFailures" not in metrics and "Anomalies" not in metrics
+
+
+def test_an_untouched_events_chain_verifies_through_the_api_and_raises_nothing(cv, shop):
+    container, tenant, auditor, metrics = shop
+    # GIVEN an event journal of 37 events, streamed (verified, registered) and signed at 37
+    _journal(container, tenant, 37)
+    cv.drain()
+    assert container.events_checkpoints.checkpoint(tenant, "events").size == 37
+    # WHEN an auditor asks for its verification
+    reply = auditor.post(f"/v1/tenants/{tenant}/verifications", {"chain": "events"})
+    # THEN it is ok, covered by the signed checkpoint, and nothing was raised
+    assert reply.status == 200, reply
+    assert (reply.json["ok"], reply.json["reason"], reply.json["verified_size"], reply.json["proven_size"]) == (
+        True, "ok", 37, 37)
+    ranged = auditor.post(f"/v1/tenants/{tenant}/verifications", {"chain": "events", "first_seq": 5, "last_seq": 20})
+    assert ranged.status == 200 and ranged.json["ok"] is True, ranged
+    _quiet(cv, container, tenant, metrics)
+
+
+def test_an_events_chain_whose_oldest_events_expired_after_archiving_still_verifies(cv, shop):
+    from chalicelib.services.events import HOT_DAYS, EventJournal
+    from chalicelib.services.sealing import ChainWriter
+
+    container, tenant, auditor, metrics = shop
+    # GIVEN 3 events recorded 31 days ago and 2 fresh ones, signed, then the old ones archived
+    # and expired from the hot table (the local TTL sweep, decision 0006)
+    long_ago = datetime.now(UTC) - timedelta(days=HOT_DAYS + 1)
+    old = EventJournal(ChainWriter(container.events_store, clock=lambda: long_ago, ttl_seconds=HOT_DAYS * 86400))
+    for _ in range(3):
+        old.record(tenant, "signout", actor="u1")
+    _journal(container, tenant, 2)
+    cv.drain()
+    container.events_checkpoints.checkpoint(tenant, "events")
+    container.expiry_sweeper.run()
+    cv.drain()
+    key = chain_key(tenant, "events")
+    assert [item["seq"] for item in container.events_store.raw_items(key)] == [4, 5]
+    # WHEN an auditor verifies the chain, and a range that lies wholly in the archive
+    whole = auditor.post(f"/v1/tenants/{tenant}/verifications", {"chain": "events"})
+    archived = auditor.post(f"/v1/tenants/{tenant}/verifications", {"chain": "events", "first_seq": 2, "last_seq": 3})
+    # THEN both verify (from the archive, then the table) and nothing is raised
+    assert whole.status == 200 and whole.json["ok"] is True, whole
+    assert (whole.json["verified_size"], whole.json["proven_size"]) == (5, 5)
+    assert archived.status == 200 and archived.json["ok"] is True and archived.json["verified_size"] == 3, archived
+    _quiet(cv, container, tenant, metrics)
+    # AND the scheduled full verifier agrees
+    assert container.full_verifier.verify(tenant, "events").ok
+
+
+def test_a_tampered_event_is_reported_at_its_seq_and_raises_the_alarm(cv, shop):
+    container, tenant, auditor, metrics = shop
+    # GIVEN a signed event journal whose event 6 was changed behind the application's back
+    _journal(container, tenant, 9)
+    cv.drain()
+    container.events_checkpoints.checkpoint(tenant, "events")
+    key = chain_key(tenant, "events")
+    Tamperer(container.dynamodb, container.settings.table_name("events"), key).modify(
+        6, lambda item: item["data"]["details"].update(n=999))
+    # WHEN an auditor verifies the chain
+    reply = auditor.post(f"/v1/tenants/{tenant}/verifications", {"chain": "events"})
+    # THEN the report names the first bad seq, and the failure is counted, journaled and mailed
+    assert reply.status == 200, reply
+    assert (reply.json["ok"], reply.json["first_bad_seq"], reply.json["reason"]) == (False, 6, "hash_mismatch")
+    assert "VerificationFailures" in metrics
+    cv.drain()
+    failed = [r.data for r in container.events_store.scan(key) if r.data["kind"] == "verification_failed"]
+    assert [(d["details"]["chain"], d["details"]["first_bad_seq"]) for d in failed] == [("events", 6)]
+    rules = [(a["rule"], a["severity"]) for a in container.anomalies.list(tenant)[0]]
+    assert ("integrity", "critical") in rules
+    assert any(to == "ops@scelle.example" and "ALERT" in subject and "seq 6" in subject
+               for to, subject, _ in cv.mailer.sent)

@@ -1,0 +1,94 @@
+"""VerificationService on in-memory stores: each chain is read where it lives — ledger chains in
+the journal, the event journal in the events table, its expired entries in the archive."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.adapters.memory_chain_store import InMemoryChainStore
+from chalicelib.domain.records import chain_key
+from chalicelib.services.sealing import ChainWriter
+from chalicelib.services.verification import VerificationService
+
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+class NoCheckpoints:
+    def list(self, key):
+        return []
+
+
+class NoKeys:
+    def published(self):
+        return []
+
+
+class Archive:
+    """The archived records of one chain (``Archive.records``' contract)."""
+
+    def __init__(self) -> None:
+        self.items: list[dict] = []
+        self.reads = 0
+
+    def records(self, key, first_seq=1, last_seq=None):
+        self.reads += 1
+        return iter([r for r in self.items if r["seq"] >= first_seq and (last_seq is None or r["seq"] <= last_seq)])
+
+
+@pytest.fixture
+def stores():
+    journal, events, archive = InMemoryChainStore(), InMemoryChainStore(), Archive()
+    for i in range(4):
+        ChainWriter(journal, clock=lambda: T0).append("t1", "prod.sales.R1", "memo", {"n": i}, training=False)
+    for i in range(5):
+        ChainWriter(events, clock=lambda: T0).append("t1", "events", "event",
+                                                     {"kind": "signout", "actor": "u1", "details": {"n": i}},
+                                                     training=False)
+    failures = []
+    service = VerificationService(journal, NoCheckpoints(), NoKeys(), events_store=events, archive=lambda: archive,
+                                  on_failure=lambda tenant, chain, report: failures.append(report))
+    return service, journal, events, archive, failures
+
+
+def _expire(events, archive, upto):
+    """Entries up to ``upto`` archived, then removed from the hot table (TTL)."""
+    key = chain_key("t1", "events")
+    for seq in range(len(archive.items) + 1, upto + 1):
+        archive.items.append(events.get(key, seq).to_dict())
+        events.tamper_delete(key, seq)
+
+
+def test_the_events_chain_is_read_from_the_events_table_not_the_journal(stores):
+    service, _, _, archive, failures = stores
+    report = service.verify("t1", "events")
+    assert (report.ok, report.size) == (True, 5) and failures == []
+    assert archive.reads == 0  # nothing expired: the archive is not read
+    assert service.verify("t1", "prod.sales.R1").size == 4
+
+
+def test_expired_events_are_read_from_the_archive_then_the_table(stores):
+    service, _, events, archive, failures = stores
+    _expire(events, archive, 3)
+    assert (service.verify("t1", "events").ok, service.verify("t1", "events").size) == (True, 5)
+    assert service.verify("t1", "events", first_seq=2, last_seq=3).ok  # wholly in the archive
+    assert service.verify("t1", "events", first_seq=3).ok
+    _expire(events, archive, 5)  # the whole chain expired
+    assert service.verify("t1", "events").size == 5
+    assert failures == []
+
+
+def test_an_event_missing_from_both_the_table_and_the_archive_is_a_gap_at_its_seq(stores):
+    service, _, events, archive, failures = stores
+    _expire(events, archive, 3)
+    archive.items = [r for r in archive.items if r["seq"] != 2]
+    report = service.verify("t1", "events")
+    assert (report.ok, report.reason, report.first_bad_seq) == (False, "gap", 2)
+    assert [f.first_bad_seq for f in failures] == [2]
+
+
+def test_a_service_without_an_events_store_refuses_the_events_chain_rather_than_misread_it():
+    service = VerificationService(InMemoryChainStore(), NoCheckpoints(), NoKeys())
+    with pytest.raises(ValueError, match="events store"):
+        service.verify("t1", "events")
