@@ -24,7 +24,7 @@ from chalicelib.domain.accounts import (
 from chalicelib.domain.errors import Conflict, Unavailable
 from chalicelib.domain.permissions import Role
 from chalicelib.domain.tenant import Address, OpeningHours, Tenant
-from chalicelib.services.account_ports import TenantRoster
+from chalicelib.services.account_ports import AccessRecord, TenantRoster
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -577,17 +577,35 @@ class DynamoAccountsStore:
 
     # -- memberships, invitations, grants
     def get_access(self, tenant_id: str, user_id: str) -> tuple[User | None, Membership | None]:
-        keys = [_dump(user_key(user_id)), _dump(member_key(tenant_id, user_id))]
-        try:
-            reply = self._db.batch_get_item(RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}})
-            items = [_load(i) for i in reply.get("Responses", {}).get(self._table, [])]
-            if reply.get("UnprocessedKeys"):  # rare: throttled; read them one by one
-                items = [i for i in (self._get(user_key(user_id)), self._get(member_key(tenant_id, user_id))) if i]
-        except (ClientError, BotoCoreError) as exc:
-            raise Unavailable(f"the accounts table cannot be read: {exc}") from exc
+        items = self._get_many([user_key(user_id), member_key(tenant_id, user_id)])
         user = next((user_from(i) for i in items if i["sk"] == "USER"), None)
         member = next((member_from(i) for i in items if i["sk"].startswith("MEMBER#")), None)
         return user, member
+
+    def read_access(self, tenant_id: str, user_id: str, session_id: str = "") -> AccessRecord:
+        keys = [user_key(user_id), member_key(tenant_id, user_id), tenant_key(tenant_id)]
+        if session_id:
+            keys.append(session_key(session_id))
+        found = {(i["pk"], i["sk"]): i for i in self._get_many(keys)}
+
+        def item(key: dict[str, str]) -> dict[str, Any] | None:
+            return found.get((key["pk"], key["sk"]))
+
+        user, member, tenant = (item(k) for k in keys[:3])
+        return AccessRecord(user_from(user) if user else None, member_from(member) if member else None,
+                            tenant_from(tenant) if tenant else None,
+                            bool(session_id) and item(session_key(session_id)) is not None)
+
+    def _get_many(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """Items of ``keys`` (at most 100) in one consistent BatchGetItem; absent ones left out."""
+        try:
+            reply = self._db.batch_get_item(
+                RequestItems={self._table: {"Keys": [_dump(k) for k in keys], "ConsistentRead": True}})
+            if reply.get("UnprocessedKeys"):  # rare: throttled; read them one by one
+                return [i for i in map(self._get, keys) if i]
+            return [_load(i) for i in reply.get("Responses", {}).get(self._table, [])]
+        except (ClientError, BotoCoreError) as exc:
+            raise Unavailable(f"the accounts table cannot be read: {exc}") from exc
 
     def roster(self, tenant_id: str) -> TenantRoster:
         items = self._query(

@@ -24,7 +24,7 @@ from chalicelib.domain.accounts import (
 )
 from chalicelib.domain.errors import Conflict, Unauthenticated, Unavailable
 from chalicelib.domain.tenant import Tenant
-from chalicelib.services.account_ports import BadCredentials, EmailNotVerified, TenantRoster, Tokens
+from chalicelib.services.account_ports import AccessRecord, BadCredentials, EmailNotVerified, TenantRoster, Tokens
 
 
 def _conflict(field: str) -> Conflict:
@@ -175,6 +175,11 @@ class InMemoryAccountsStore:
     # memberships, invitations, grants
     def get_access(self, tenant_id: str, user_id: str) -> tuple[User | None, Membership | None]:
         return self.users.get(user_id), self.members.get((tenant_id, user_id))
+
+    def read_access(self, tenant_id: str, user_id: str, session_id: str = "") -> AccessRecord:
+        with self._lock:
+            return AccessRecord(self.users.get(user_id), self.members.get((tenant_id, user_id)),
+                                self.tenants.get(tenant_id), bool(session_id) and session_id in self.sessions)
 
     def roster(self, tenant_id: str) -> TenantRoster:
         return TenantRoster(

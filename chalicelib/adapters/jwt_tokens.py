@@ -6,10 +6,14 @@ the embedded moto server; only the JWKS URL differs.
 
 from __future__ import annotations
 
+import time
+
 import jwt
 
 from chalicelib.domain.errors import Unauthenticated
 from chalicelib.domain.identity import Principal
+
+VERIFIED_CACHE_SIZE = 4096
 
 
 class CognitoTokenVerifier:
@@ -26,8 +30,21 @@ class CognitoTokenVerifier:
         self._client_id = client_id
         self._leeway = leeway_seconds
         self._jwks = jwks_client or jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=3600, timeout=5)
+        # Verified tokens until they expire: a till sends the same token with every sale, and an
+        # RSA check per request is CPU that API Gateway's authorizer cache spares it on AWS too.
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None and time.time() < known[1] + self._leeway:
+            return known[0]
+        principal, expires = self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()  # bounded; rebuilt by the next requests
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             signing_key = self._jwks.get_signing_key_from_jwt(token)
             claims = jwt.decode(
@@ -51,8 +68,11 @@ class CognitoTokenVerifier:
             raise Unauthenticated(f"invalid token: token_use {token_use!r} is neither access nor id")
         if audience != self._client_id:
             raise Unauthenticated("invalid token: issued for another client")
-        return Principal(
+        principal = Principal(
             user_id=claims["sub"],
             email=claims.get("email", ""),
             username=claims.get("username") or claims.get("cognito:username", ""),
+            # the sign-in session (POST /v1/auth/signout ends it): Cognito's origin_jti
+            session_id=claims.get("origin_jti") or claims.get("jti") or "",
         )
+        return principal, float(claims["exp"])

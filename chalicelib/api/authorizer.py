@@ -1,7 +1,8 @@
 """The custom authorizer: a valid Cognito bearer token, or no entry.
 
-It only proves who the caller is. What the caller may do in a tenant is decided per request by
-``AccessService`` from the membership table (see ``chalicelib.api.routing``).
+It only proves who the caller is. What the caller may do in a tenant, and whether its session was
+signed out, is decided per request by ``AccessService`` from the accounts table (see
+``chalicelib.api.routing``).
 """
 
 from __future__ import annotations
@@ -28,20 +29,10 @@ def jwt_authorizer(auth_request):
     except Unauthenticated as exc:
         logger.info("token refused", extra={"reason": exc.detail})
         return AuthResponse(**_DENY)
-    if _signed_out(token.strip()):
-        logger.info("token refused", extra={"reason": "its session has been signed out"})
-        return AuthResponse(**_DENY)
+    # A signed-out session is refused by the access check (services/access.py), read with the
+    # membership: no AWS call here, and nothing that API Gateway's cache of this answer could keep.
     return AuthResponse(
         routes=["*"],
         principal_id=principal.user_id,
-        context={"email": principal.email, "username": principal.username},
+        context={"email": principal.email, "username": principal.username, "session_id": principal.session_id},
     )
-
-
-def _signed_out(token: str) -> bool:
-    """True when the (verified) token's session was signed out (POST /v1/auth/signout)."""
-    from chalicelib import bootstrap
-    from chalicelib.services.signin import session_id
-
-    sid = session_id(token)
-    return bool(sid) and bootstrap.container().accounts_store.session_revoked(sid)

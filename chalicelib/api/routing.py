@@ -53,7 +53,8 @@ def principal_from_request(request) -> Principal:
         from chalicelib.domain.errors import Unauthenticated
 
         raise Unauthenticated("a valid bearer token is required")
-    return Principal(user_id=user_id, email=ctx.get("email", ""), username=ctx.get("username", ""))
+    return Principal(user_id=user_id, email=ctx.get("email", ""), username=ctx.get("username", ""),
+                     session_id=ctx.get("session_id", ""))
 
 
 MAX_JSON_DEPTH = 32
@@ -252,6 +253,8 @@ def endpoint(
                             kwargs["caller"] = kwargs_caller
                     elif isinstance(permission, PlatformPermission):
                         bootstrap.access().authorize_platform(principal, permission)
+                    else:
+                        bootstrap.access().authenticate(principal)
                     if "principal" in wanted:
                         kwargs["principal"] = principal
                 if body is not None:

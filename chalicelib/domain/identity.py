@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from chalicelib.domain.permissions import Role
+
+if TYPE_CHECKING:
+    from chalicelib.domain.tenant import Tenant
 
 
 @dataclass(frozen=True)
@@ -14,6 +18,9 @@ class Principal:
     user_id: str
     email: str
     username: str = ""
+    # The sign-in session the token belongs to (its ``origin_jti``): a signed-out session's tokens
+    # are refused by the access check, which reads it with the membership (one request).
+    session_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,9 @@ class Caller:
     tenant_id: str
     role: Role
     display_name: str = ""
+    # The tenant as read by the access check, in the same consistent read as the membership: the
+    # services of the request use it rather than read it again (one DynamoDB round trip fewer).
+    tenant: Tenant | None = field(default=None, compare=False, repr=False)
 
     @property
     def user_id(self) -> str:

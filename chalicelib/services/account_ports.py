@@ -42,6 +42,17 @@ class Tokens:
 
 
 @dataclass(frozen=True)
+class AccessRecord:
+    """What the access check of one request reads, together: the user, the membership, the
+    tenant, and whether the token's sign-in session was signed out."""
+
+    user: User | None
+    membership: Membership | None
+    tenant: Tenant | None
+    session_revoked: bool
+
+
+@dataclass(frozen=True)
 class TenantRoster:
     members: list[Membership]
     invitations: list[Invitation]
@@ -75,6 +86,8 @@ class AccountsStore(Protocol):
 
     # memberships, invitations, grants
     def get_access(self, tenant_id: str, user_id: str) -> tuple[User | None, Membership | None]: ...
+    # the user, membership, tenant and signed-out session (if ``session_id``) in one consistent read
+    def read_access(self, tenant_id: str, user_id: str, session_id: str = "") -> AccessRecord: ...
     def roster(self, tenant_id: str) -> TenantRoster: ...
     def memberships_of(self, user_id: str) -> list[Membership]: ...
     def create_invitation(self, invitation: Invitation, token: OneTimeToken, grant: AuditorGrant | None) -> None: ...

@@ -32,6 +32,7 @@ from chalicelib.domain.permissions import Role
 from chalicelib.domain.records import SealedRecord, chain_key, utc_timestamp
 from chalicelib.domain.tenant import Tenant
 from chalicelib.services.export_archive import ArchiveSpec, FecInvalid, archive_name, build_archive
+from chalicelib.services.tenants import tenant_of
 
 KINDS = ("fiscal", "fec")
 URL_TTL_DEFAULT = 900
@@ -161,7 +162,7 @@ class ExportService:
 
     # ---- request -------------------------------------------------------------------------------
     def request(self, caller, req: ExportRequest, idempotency_key: str | None = None) -> dict[str, Any]:
-        tenant = self._tenants.get(caller.tenant_id)
+        tenant = tenant_of(caller, self._tenants)
         if tenant.training and caller.role == Role.AUDITOR:
             raise Forbidden("this tenant is in test mode: its data is training data, which auditors cannot export",
                             field="tenant_id")
@@ -294,7 +295,7 @@ class ExportService:
         job = self._jobs.get(caller.tenant_id, job_id)
         if job is None:
             raise NotFound(f"no export job {job_id!r} in this tenant", field="job_id")
-        tenant = self._tenants.get(caller.tenant_id)
+        tenant = tenant_of(caller, self._tenants)
         if tenant.training and caller.role == Role.AUDITOR:
             raise Forbidden("this tenant is in test mode: auditors cannot export its training data",
                             field="tenant_id")

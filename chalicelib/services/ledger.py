@@ -33,6 +33,7 @@ from chalicelib.domain.records import SealedRecord, chain_key, parse_timestamp
 from chalicelib.domain.reversals import reversal_of
 from chalicelib.domain.sales import build_sale
 from chalicelib.domain.tenant import Tenant
+from chalicelib.services.tenants import tenant_of
 
 CHECKPOINT_SCHEDULE_SECONDS = 300
 PERIOD_ORDER = ("day", "month", "year")
@@ -83,7 +84,7 @@ class LedgerService:
 
     # ---- writes ------------------------------------------------------------------------------
     def record_sale(self, caller, request: dict[str, Any], idempotency_key: str | None) -> dict[str, Any]:
-        tenant = self._tenants.get(caller.tenant_id)
+        tenant = tenant_of(caller, self._tenants)
         _check_key(idempotency_key)
         payload = build_sale(
             request,
@@ -117,7 +118,7 @@ class LedgerService:
         return self.accepted(record, fresh=True)
 
     def record_journal(self, caller, entries: Any, idempotency_key: str | None) -> dict[str, Any]:
-        tenant = self._tenants.get(caller.tenant_id)
+        tenant = tenant_of(caller, self._tenants)
         _check_key(idempotency_key)
         today = business_day_of(self._clock(), tenant.time_zone, tenant.business_day_cutoff)
         payloads = build_journal_batch(entries, country=tenant.country, today=today, recorded_by=_actor(caller))
@@ -149,7 +150,7 @@ class LedgerService:
         return {"entries": [self.accepted(r, fresh=True) for r in records]}
 
     def reverse(self, caller, chain: str, seq: int, reason: Any, idempotency_key: str | None) -> dict[str, Any]:
-        tenant = self._tenants.get(caller.tenant_id)
+        tenant = tenant_of(caller, self._tenants)
         _check_key(idempotency_key)
         original = self._visible_entry(caller, tenant, chain, seq)
         payload = reversal_of(original, reason, _actor(caller), self._clock(), reversed_seqs=())
@@ -264,7 +265,7 @@ class LedgerService:
 
     # ---- reads -------------------------------------------------------------------------------
     def list_entries(self, caller, chain: str, start: str, end: str, limit: int, cursor: str | None) -> Page:
-        tenant = self._tenants.get(caller.tenant_id)
+        tenant = tenant_of(caller, self._tenants)
         self._check_chain_visible(caller, tenant, chain)
         after_seq, start_at = None, start
         if cursor:
@@ -293,13 +294,13 @@ class LedgerService:
         return Page(found, next_cursor)
 
     def get_entry(self, caller, chain: str, seq: int) -> tuple[SealedRecord, dict | None]:
-        tenant = self._tenants.get(caller.tenant_id)
+        tenant = tenant_of(caller, self._tenants)
         record = self._visible_entry(caller, tenant, chain, seq)
         proof = self._checkpoints.inclusion(tenant.tenant_id, chain, seq)
         return record, proof
 
     def closures(self, caller, chain: str) -> list[SealedRecord]:
-        tenant = self._tenants.get(caller.tenant_id)
+        tenant = tenant_of(caller, self._tenants)
         self._check_chain_visible(caller, tenant, chain)
         found = []
         for _, _, seq in self._index.closures(tenant.tenant_id, chain):

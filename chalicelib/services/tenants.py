@@ -24,6 +24,14 @@ def _now() -> datetime:
     return utc_now()
 
 
+def tenant_of(caller: Caller, tenants) -> Tenant:
+    """The caller's tenant: as the access check read it with the membership (one consistent read
+    of the same request), else from ``tenants`` (callers built without an access check)."""
+    if caller.tenant is not None and caller.tenant.tenant_id == caller.tenant_id:
+        return caller.tenant
+    return tenants.get(caller.tenant_id)
+
+
 class TenantService:
     def __init__(
         self, store: AccountsStore, journal: Callable[[], EventJournal], clock: Callable[[], datetime] = _now

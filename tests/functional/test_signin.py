@@ -137,6 +137,34 @@ def test_signing_out_ends_the_session_its_token_belongs_to(api, stack):
     assert "signout" in [e["kind"] for e in events(api, account)]
 
 
+def test_a_signed_out_token_is_refused_on_tenant_routes_too_and_the_authorizer_calls_no_aws_api(api, stack):
+    """The session check moved from the authorizer (a Lambda with no AWS grant: on AWS its read
+    would have been refused) to the access check, read with the membership and the tenant."""
+    from chalicelib.api.authorizer import jwt_authorizer
+
+    account = signed_up_account(api, stack)
+    this = sign_in(api, account.email)
+    sales = f"/v1/tenants/{account.tenant_id}/events"
+    assert api.with_token(this["access_token"]).get(sales).status == 200
+
+    calls = []
+    from chalicelib import bootstrap
+
+    client = bootstrap.container().dynamodb
+    client.meta.events.register("before-call.*.*", lambda model, **kw: calls.append(model.name))
+    try:
+        answer = jwt_authorizer({"type": "TOKEN", "authorizationToken": f"Bearer {this['access_token']}",
+                                 "methodArn": "arn:aws:execute-api:eu-west-1:1:a/b/GET/c"}, None)
+    finally:
+        client.meta.events.unregister("before-call.*.*")
+    assert answer["principalId"] == account.user_id and calls == []
+
+    assert api.with_token(this["access_token"]).post("/v1/auth/signout").status == 204
+    refused = api.with_token(this["access_token"]).get(sales)
+    assert refused.status == 401 and "signed out" in refused.json["detail"], refused
+    assert api.with_token(this["id_token"]).get(sales).status == 401
+
+
 def test_signing_out_everywhere_revokes_every_refresh_token(api, stack):
     account = signed_up_account(api, stack)
     this = sign_in(api, account.email)

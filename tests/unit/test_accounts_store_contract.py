@@ -23,6 +23,7 @@ from chalicelib.domain.accounts import (
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.permissions import Role
 from chalicelib.domain.tenant import Address, Tenant
+from chalicelib.services.account_ports import AccessRecord
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
 
@@ -257,6 +258,19 @@ class AccountsStoreContract:
         assert not store.session_revoked(sid)
         store.revoke_session(sid, "user", NOW + timedelta(days=30))
         assert store.session_revoked(sid)
+
+    def test_reads_user_membership_tenant_and_session_of_an_access_check_together(self, store):
+        s = Signup().create(store)
+        tid, uid = s.tenant.tenant_id, s.user.user_id
+        sid = uuid.uuid4().hex
+        assert store.read_access(tid, uid, sid) == AccessRecord(s.user, s.admin, s.tenant, False)
+        assert store.read_access(tid, uid) == AccessRecord(s.user, s.admin, s.tenant, False)
+        store.revoke_session(sid, uid, NOW + timedelta(days=30))
+        assert store.read_access(tid, uid, sid).session_revoked
+        assert not store.read_access(tid, uid, uuid.uuid4().hex).session_revoked
+        other = Signup().create(store)
+        assert store.read_access(other.tenant.tenant_id, uid) == AccessRecord(s.user, None, other.tenant, False)
+        assert store.read_access(tid, "u-nobody") == AccessRecord(None, None, s.tenant, False)
 
 
 class TestInMemoryAccountsStore(AccountsStoreContract):
