@@ -24,6 +24,11 @@ raw and HTTP phases alternates from round to round):
   connection). A 503 (or a 409 "still being processed") is retried with the same key, as
   docs/user-guide.md says; the latency of a sale includes its retries.
 
+* floor (one writer): the sale's own two DynamoDB requests sent raw — the access check's
+  ``BatchGetItem`` and the seal's ``TransactWriteItems`` of the entry and its receipt claim — so
+  the report separates what the emulator charges for those requests from what the app, the local
+  gateway and HTTP add.
+
 DynamoDB requests per sale are counted with a botocore event hook (``before-parameter-build``
 and ``after-call`` on the default boto3 session, which every client of the app is built from),
 by operation and by table, for the HTTP phases only (conditional failures too). Write units are
@@ -446,6 +451,31 @@ def raw_phase(clients, table: str, template: dict, label: str, writers: int, sec
     return run_threads(writers, seconds, work)
 
 
+def floor_phase(client, accounts_table: str, access_keys: list[dict], table: str, template: dict, label: str,
+                seconds: float) -> Tally:
+    """The sale's own DynamoDB requests and nothing else, by one writer: the access check's
+    BatchGetItem (user, membership, tenant, session) and a TransactWriteItems of the entry and its
+    receipt claim. The best any sale path can do on this emulator, app and HTTP excluded."""
+    def work(w: int, deadline: float, tally: Tally) -> None:
+        pk = {"S": f"bench-floor#{label}#{uuid.uuid4().hex[:8]}"}
+        seq = 0
+        while time.perf_counter() < deadline:
+            seq += 1
+            started = time.perf_counter()
+            client.batch_get_item(RequestItems={accounts_table: {"Keys": access_keys, "ConsistentRead": True}})
+            client.transact_write_items(TransactItems=[
+                {"Put": {"TableName": table, "Item": {**template, "pk": pk, "sk": {"N": str(seq)}},
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"TableName": table, "Item": {"pk": {"S": f"RECEIPT#{pk['S']}"}, "sk": {"N": str(seq)},
+                                                      "seq": {"N": str(seq)}, "hash": template.get("hash", {"S": ""})},
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+            ])
+            tally.latencies.append(time.perf_counter() - started)
+            tally.ops += 1
+
+    return run_threads(1, seconds, work)
+
+
 def sell(conn: Http, path: str, body: dict, key: str, tally: Tally, attempts: int = 20) -> dict:
     """One sale as a till sends it: retried with the same key on 503 and on 409 "still being processed"."""
     started = time.perf_counter()
@@ -577,13 +607,19 @@ def main(argv=None) -> None:
             stored = container.dynamodb.get_item(TableName=journal, Key={
                 "pk": {"S": chain_key(tenant, "test.sales.R1")}, "sk": {"N": "1"}})["Item"]
 
+            access_keys = _access_keys(tenant, seller_token)
             for r in range(args.rounds):
                 for writers in sizes:
                     order = ("raw", "http") if r % 2 == 0 else ("http", "raw")
+                    if writers == 1:
+                        order = (*order, "floor") if r % 2 == 0 else ("floor", *order)
                     for kind in order:
                         counter.phase = f"{kind}-{writers}"
                         if kind == "raw":
                             got = raw_phase(raw_clients, table, template, f"{r}", writers, phase_seconds)
+                        elif kind == "floor":
+                            got = floor_phase(raw_clients[0], settings.table_name("accounts"), access_keys, table,
+                                              template, f"{r}", phase_seconds)
                         else:
                             got = http_phase(tenant, f"r{r}w{writers}", writers, phase_seconds, conns)
                         counter.phase = None
@@ -610,6 +646,19 @@ def main(argv=None) -> None:
 
     _print_report(args, sizes, phase_seconds, tallies, counter, item_size(template) + len("pk") + len("sk"),
                   item_size(stored), stream_seconds, time.perf_counter() - wall)
+
+
+def _access_keys(tenant: str, token: str) -> list[dict]:
+    """The keys the access check of the seller's sale reads (adapters/accounts_dynamodb.py)."""
+    import jwt
+
+    from chalicelib.adapters.accounts_dynamodb import member_key, session_key, tenant_key, user_key
+
+    claims = jwt.decode(token, options={"verify_signature": False})
+    user = claims["sub"]
+    keys = [user_key(user), member_key(tenant, user), tenant_key(tenant),
+            session_key(claims.get("origin_jti") or claims.get("jti") or "none")]
+    return [{name: {"S": value} for name, value in key.items()} for key in keys]
 
 
 def _print_report(args, sizes, phase_seconds, tallies, counter, raw_bytes, sale_bytes, stream_seconds, wall):
@@ -643,6 +692,16 @@ def _print_report(args, sizes, phase_seconds, tallies, counter, raw_bytes, sale_
             rows.append((f"[{label}] conditional failures / sale",
                          ", ".join(f"{op} {c / n:.2f}" for op, c in failed.most_common())))
         rows.append((f"[{label}] write units / sale (estimated)", f"{counter.wcu[f'http-{w}'] / n:.1f}"))
+        floor = tallies[("floor", w)]
+        if floor.ops:
+            rows += [
+                (f"[{label}] floor: the sale's 2 requests, raw", f"{floor.rate:,.1f} /s  p50 {floor.pct(.5):.1f} ms  "
+                                                                 "(BatchGetItem + TransactWriteItems of 2 Puts)"),
+                (f"[{label}] ratio floor / raw PutItem", f"{floor.rate / raw.rate:.3f} (the best a sale can reach "
+                                                         "here: the emulator's cost of those 2 requests)"),
+                (f"[{label}] ratio HTTP / floor", f"{web.rate / floor.rate:.3f} (what the app, the local gateway "
+                                                  "and HTTP cost on top)"),
+            ]
         raw_calls = counter.calls[f"raw-{w}"]
         if raw.ops and sum(raw_calls.values()) != raw.ops:
             rows.append((f"[{label}] raw phase check", f"{sum(raw_calls.values())} calls for {raw.ops} puts"))
