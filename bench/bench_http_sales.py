@@ -51,13 +51,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
 import io
-import json
 import math
 import os
 import random
-import socket
 import sys
 import tempfile
 import threading
@@ -69,6 +66,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import report
+from tests.support.http_server import Http, HttpServer
 
 PASSWORD = "Bench-Pass-4242"
 AIM_ONE_VS_RAW = 0.25
@@ -246,83 +244,6 @@ def start_stack(tmp: Path, *, moto_process: bool = False):
     settings = settings.model_copy(update={"user_pool_id": provisioned.user_pool_id,
                                            "user_pool_client_id": provisioned.user_pool_client_id})
     return moto, settings, provisioned, bootstrap.configure(settings)
-
-
-class HttpServer:
-    """The app behind a threaded HTTP server, with ``scelle local``'s handler (chalicelib/local/stack.py).
-
-    ``nodelay``: set TCP_NODELAY on accepted sockets. Chalice's handler writes an answer's headers
-    and body in two sends; with Nagle's algorithm on, the body then waits for the client's delayed
-    ACK, about 40 ms per answer on Linux loopback, whatever the route does. That stall belongs to the
-    local dev server (API Gateway has none), so the bench removes it unless told otherwise."""
-
-    def __init__(self, app, *, nodelay: bool = True) -> None:
-        from chalice.config import Config
-        from chalice.local import ChaliceRequestHandler, LocalChalice, LocalDevServer
-
-        from chalicelib.local.gateway import ProblemLocalGateway
-        from chalicelib.local.moto_server import free_port
-
-        class _Handler(ChaliceRequestHandler):
-            def __init__(self, request, client_address, server, app_object, config):
-                self.local_gateway = ProblemLocalGateway(app_object, config)
-                super(ChaliceRequestHandler, self).__init__(request, client_address, server)
-
-            def setup(self):
-                if nodelay:
-                    self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                super().setup()
-
-            def log_message(self, format, *args):
-                pass
-
-        self.app, self._original_class = app, app.__class__
-        if not isinstance(app, LocalChalice):  # a thread-local current_request, as `chalice local` does
-            app.__class__ = type("_ThreadLocalApp", (LocalChalice, app.__class__), {})
-        self.port = free_port("127.0.0.1")
-        self.dev = LocalDevServer(app, Config(chalice_stage="local"), "127.0.0.1", self.port, handler_cls=_Handler)
-        self._thread = threading.Thread(target=self.dev.server.serve_forever, name="bench-http", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.dev.shutdown()
-        self.dev.server.server_close()
-        self._thread.join(timeout=10)
-        self.app.__class__ = self._original_class
-
-
-class Http:
-    """One keep-alive connection to 127.0.0.1 (one per till thread)."""
-
-    def __init__(self, port: int, token: str | None = None) -> None:
-        self.port, self.token = port, token
-        self._conn: http.client.HTTPConnection | None = None
-
-    def request(self, method: str, path: str, body=None, headers: dict | None = None):
-        hdrs = {"Content-Type": "application/json", **(headers or {})}
-        if self.token:
-            hdrs["Authorization"] = f"Bearer {self.token}"
-        data = json.dumps(body).encode() if body is not None else None
-        for attempt in range(3):
-            if self._conn is None:
-                self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-                self._conn.connect()
-                self._conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            try:
-                self._conn.request(method, path, body=data, headers=hdrs)
-                resp = self._conn.getresponse()
-                raw = resp.read()
-                return resp.status, dict(resp.getheaders()), (json.loads(raw) if raw else None)
-            except (http.client.HTTPException, ConnectionError):
-                self._conn.close()
-                self._conn = None
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
 
 
 def be_company_number() -> str:

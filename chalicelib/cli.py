@@ -18,6 +18,7 @@ def _cmd_local(args: argparse.Namespace) -> int:
     # POWERTOOLS_METRICS_DISABLED=false to see them.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     from chalicelib.config import ConfigError, load_settings
+    from chalicelib.local.moto_patches import UnsafeCognito
     from chalicelib.local.moto_server import PortInUse
     from chalicelib.local.stack import DataDirBusy, LocalStack
 
@@ -32,7 +33,7 @@ def _cmd_local(args: argparse.Namespace) -> int:
             overrides["schedule_seconds"] = args.schedule_seconds
         settings = settings.model_copy(update=overrides)
         stack = LocalStack(settings, snapshot_every=args.snapshot_seconds).start()
-    except (ConfigError, PortInUse, DataDirBusy) as exc:
+    except (ConfigError, PortInUse, DataDirBusy, UnsafeCognito) as exc:
         print(f"scelle local: {exc}", file=sys.stderr)
         return 2
     return stack.run_forever()

@@ -66,6 +66,8 @@ class OutboxMailer(SesMailer):
             fd = os.open(self.outbox, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)  # tokens: owner only
             with os.fdopen(fd, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())  # a mail that was sent survives a crash, as the emulator's data does
         token = next((line for line in text.splitlines() if line.startswith("token: ")), "")
         logger.info(
             f"local mail to {to}: {subject}{' -- ' + token if token else ''} "

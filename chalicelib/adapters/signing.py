@@ -1,6 +1,20 @@
-"""Checkpoint signers: AWS KMS (``ECC_NIST_P256`` / ``ECDSA_SHA_256``) and a local key file for
-local mode and tests. Both sign the RAW message (moto hashes DIGEST messages twice) and return
-the DER signature; anyone verifies with the public key alone (``verify_signature``)."""
+"""Signers for checkpoints and export manifests: AWS KMS (``ECC_NIST_P256`` / ``ECDSA_SHA_256``) and
+a local key file for local mode and tests. Both return the DER-encoded ECDSA P-256 signature over
+SHA-256 of the message; anyone verifies with the public key alone (``verify_signature``, or
+``openssl dgst -sha256 -verify``).
+
+``sign(message)`` hashes the message here and has the key sign the 32-byte digest (KMS
+``MessageType=DIGEST``; cryptography's ``Prehashed`` for the local key): the signature is exactly
+the one a RAW signature of the message would be, but the size of the message no longer matters.
+KMS refuses a RAW message over 4,096 bytes, and an export manifest is larger than that and grows
+with every checkpoint. ``sign_message`` is the KMS ``Sign`` call itself, with its limits, which the
+local key enforces too (and the embedded moto, see ``chalicelib/local/moto_patches.py``), so that
+local mode cannot hide them. The limits, from the AWS KMS API reference
+(https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html and
+https://docs.aws.amazon.com/kms/latest/APIReference/API_Verify.html; botocore's model says the
+same, ``Message`` 1-4096 bytes, but botocore does not check it): ``Message`` is 1 to 4,096 bytes;
+with ``MessageType=DIGEST`` its length must be the digest length of the signing algorithm
+(32 bytes for ``ECDSA_SHA_256``)."""
 
 from __future__ import annotations
 
@@ -12,6 +26,40 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+SIGNING_ALGORITHM = "ECDSA_SHA_256"
+MAX_MESSAGE_BYTES = 4096  # KMS Sign / Verify ``Message``, whatever the MessageType
+# Digest length per KMS signing algorithm, for MessageType=DIGEST (by the hash the name ends with).
+DIGEST_BYTES = {"SHA_256": 32, "SHA_384": 48, "SHA_512": 64}
+
+
+class MessageRefused(ValueError):
+    """What KMS answers with a ``ValidationException``: a message it does not accept."""
+
+
+def check_kms_message(message: bytes, message_type: str | None, signing_algorithm: str | None) -> None:
+    """Refuse, as KMS ``Sign`` and ``Verify`` do, a message outside the API's limits.
+
+    ``message_type`` None means RAW (the API's default). Unknown algorithms are left to the caller.
+    """
+    if not message:
+        raise MessageRefused(
+            "1 validation error detected: Value at 'message' failed to satisfy constraint: "
+            "Member must have length greater than or equal to 1"
+        )
+    if len(message) > MAX_MESSAGE_BYTES:
+        raise MessageRefused(
+            "1 validation error detected: Value at 'message' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {MAX_MESSAGE_BYTES}"
+        )
+    if message_type == "DIGEST":
+        expected = next((n for suffix, n in DIGEST_BYTES.items() if (signing_algorithm or "").endswith(suffix)), None)
+        if expected is not None and len(message) != expected:
+            raise MessageRefused(
+                f"Digest is invalid length for algorithm {signing_algorithm}: "
+                f"{len(message)} bytes, expected {expected}"
+            )
 
 
 def _fingerprint(public_pem: str) -> str:
@@ -44,7 +92,15 @@ class LocalSigner:
         self.key_id = f"local:{name}:{_fingerprint(self._public_pem)}"
 
     def sign(self, message: bytes) -> bytes:
-        return self._key.sign(message, ec.ECDSA(hashes.SHA256()))
+        return self.sign_message(hashlib.sha256(message).digest(), "DIGEST")
+
+    def sign_message(self, message: bytes, message_type: str = "RAW") -> bytes:
+        """What KMS ``Sign`` does with these arguments, its limits included (``MessageRefused``)."""
+        if message_type not in ("RAW", "DIGEST"):
+            raise MessageRefused(f"MessageType {message_type!r} is not RAW or DIGEST")
+        check_kms_message(message, message_type, SIGNING_ALGORITHM)
+        algorithm = hashes.SHA256() if message_type == "RAW" else Prehashed(hashes.SHA256())
+        return self._key.sign(message, ec.ECDSA(algorithm))
 
     def public_key_pem(self) -> str:
         return self._public_pem
@@ -60,8 +116,12 @@ class KmsSigner:
         ) else key_id
 
     def sign(self, message: bytes) -> bytes:
+        return self.sign_message(hashlib.sha256(message).digest(), "DIGEST")
+
+    def sign_message(self, message: bytes, message_type: str = "RAW") -> bytes:
+        """One KMS ``Sign`` call; KMS itself refuses what is outside its limits (``ValidationException``)."""
         resp = self._kms.sign(
-            KeyId=self._key_ref, Message=message, MessageType="RAW", SigningAlgorithm="ECDSA_SHA_256"
+            KeyId=self._key_ref, Message=message, MessageType=message_type, SigningAlgorithm=SIGNING_ALGORITHM
         )
         return resp["Signature"]
 

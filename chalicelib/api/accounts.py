@@ -314,18 +314,24 @@ def me(principal: Principal):
     accounts_bp,
     "GET",
     "/v1/local/outbox",
-    summary="Local mode only: the mail the product sent (verification and invitation tokens)",
+    summary="Local mode only: the mail the product sent (verification and invitation tokens); "
+    "needs the local operator token",
     tags=("local",),
     query=OutboxQuery,
     response=OutboxOut,
     public=True,
 )
-def local_outbox(query: OutboxQuery):
+def local_outbox(query: OutboxQuery, request):
     from chalicelib.adapters.mail import read_outbox
+    from chalicelib.api.local_access import refusal
 
     s = bootstrap.settings()
     if not (s.expose_outbox and s.mode == "local"):
         raise NotFound("no such route")
+    # Every tenant's mail, tokens included: only for whoever runs the local stack.
+    refused = refusal(request, s.data_dir)
+    if refused is not None:
+        return refused
     messages = read_outbox(s.data_dir / "outbox.jsonl", to=query.to.lower() if query.to else None, limit=query.limit)
     return OutboxOut(
         messages=[OutboxMessage(**{k: m.get(k, "") for k in OutboxMessage.model_fields}) for m in messages]

@@ -238,16 +238,23 @@ def set_status(ticket_id: str, principal: Principal, body: StatusIn):
 
 # ---- local mode: drop an email in ------------------------------------------------------------------
 @endpoint(support_bp, "POST", "/v1/local/inbound-mail",
-          summary="Local mode only: receive a raw email as SES would (stored under inbound/, then handled)",
+          summary="Local mode only: receive a raw email as SES would (stored under inbound/, then handled); "
+          "needs the local operator token",
           tags=("local",), body=InboundIn, response=InboundOut, status=201, public=True)
-def local_inbound_mail(body: InboundIn):
+def local_inbound_mail(body: InboundIn, request):
     import uuid
 
+    from chalicelib.api.local_access import refusal
     from chalicelib.handlers.support import inbound_mail_event, process_inbound_event
 
     s = bootstrap.settings()
     if s.mode != "local":
         raise NotFound("no such route")
+    # It takes SES's verdict headers from the message as given and tells whether the sender has
+    # an account: only for whoever runs the local stack.
+    refused = refusal(request, s.data_dir)
+    if refused is not None:
+        return refused
     try:
         raw = base64.b64decode(body.eml_base64, validate=True)
     except (ValueError, binascii.Error):

@@ -42,7 +42,7 @@ def verify_chains(event):
     from chalicelib.observability import flush_metrics
 
     try:
-        derived = _derive_missing_events()
+        derived = derive_missing_events()
         report = bootstrap.full_verifier().run()
         return {"chains": len(report.findings), "failures": [f"{f.tenant_id}/{f.chain}@{f.seq}:{f.reason}"
                                                              for f in report.failures],
@@ -51,7 +51,7 @@ def verify_chains(event):
         flush_metrics()
 
 
-def _derive_missing_events() -> int:
+def derive_missing_events() -> int:
     """The safety net of the stream-derived event journal (decision 0012): events that a failed
     stream batch left behind (its retries exhausted) are derived here, at most an hour late. One
     chain's failure never stops the others, nor the verification that follows."""

@@ -116,8 +116,19 @@ def _cmd_support_mail(args: argparse.Namespace) -> int:
     if not api.startswith(("http://", "https://")):
         print("scelle support-mail: --api must be an http(s) URL", file=sys.stderr)
         return 2
+    from pathlib import Path
+
+    from chalicelib.local.operator_token import read as read_operator_token
+    from chalicelib.local.operator_token import token_path
+
+    # The route needs the local operator token, which the running stack keeps in its data directory.
+    data_dir = args.data_dir or Path(os.environ.get("SCELLE_DATA_DIR") or ".scelle")
+    headers = {"Content-Type": "application/json"}
+    token = read_operator_token(data_dir)
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(  # noqa: S310 (scheme checked above)
-        f"{api}/v1/local/inbound-mail", method="POST", headers={"Content-Type": "application/json"},
+        f"{api}/v1/local/inbound-mail", method="POST", headers=headers,
         data=json.dumps({"eml_base64": base64.b64encode(raw).decode()}).encode(),
     )
     try:
@@ -126,6 +137,10 @@ def _cmd_support_mail(args: argparse.Namespace) -> int:
             return 0
     except urllib.error.HTTPError as exc:
         print(f"scelle support-mail: {exc.code} {exc.read().decode(errors='replace')}", file=sys.stderr)
+        if exc.code == 401:
+            found = "none" if token is None else "not the running stack's"
+            print(f"scelle support-mail: the local operator token in {token_path(data_dir)} is {found}: "
+                  "pass the running stack's data directory with --data-dir", file=sys.stderr)
     except urllib.error.URLError as exc:
         print(f"scelle support-mail: is `make run` up at {api}? ({exc.reason})", file=sys.stderr)
     return 1
@@ -141,4 +156,6 @@ def register_cli(subparsers) -> None:
     parser.add_argument("file", type=Path, help="the message, RFC 5322 (.eml)")
     parser.add_argument("--api", help="the running local stack (default SCELLE_PUBLIC_BASE_URL or "
                                       "http://127.0.0.1:8000)")
+    parser.add_argument("--data-dir", type=Path, help="its data directory, which holds the local operator token "
+                                                      "(default SCELLE_DATA_DIR or .scelle)")
     parser.set_defaults(func=_cmd_support_mail)

@@ -10,9 +10,10 @@ rebuilt without calling the constructors, which would draw new ids.
 Kept: every user pool of every account and region (ids, ARNs, configuration, schema, clients with
 their secrets, users with passwords, status, enabled flag and attributes, groups and memberships,
 identity providers, resource servers, issued tokens) and user pool domains. Not kept: in-flight
-auth challenge sessions. moto signs tokens with a fixed key shipped in its package (the JWKS
-endpoint serves the same fixed public key for every pool) and the issuer is derived from region and
-pool id, so tokens issued before a restart still verify after it.
+auth challenge sessions, nor the signing key: every pool signs with the key this process uses
+(``moto_patches.cognito_signing_key()``: the local stack's own key, kept in its data directory,
+never the public one in moto's package), and the issuer is derived from region and pool id, so
+tokens issued before a restart still verify after it.
 """
 
 from __future__ import annotations
@@ -28,15 +29,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import moto
-from joserfc import jwk
 from moto.cognitoidp import models as cognito
-from moto.utilities.utils import load_resource
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 FORMAT_VERSION = 1
-_SIGNING_KEY_RESOURCE = "cognitoidp/resources/jwks-private.json"  # what CognitoIdpUserPool loads
 
 _MODELS: dict[str, type] = {
     cls.__name__: cls
@@ -53,7 +51,7 @@ _MODELS: dict[str, type] = {
 }
 _ENUMS: dict[str, type[enum.Enum]] = {cls.__name__: cls for cls in (cognito.UserStatus, cognito.AuthFlow)}
 _NOT_SERIALISED: dict[str, set[str]] = {
-    "CognitoIdpUserPool": {"json_web_key"},  # moto's fixed key, loaded again from moto's package
+    "CognitoIdpUserPool": {"json_web_key"},  # the process's signing key, set again on load
     "CognitoIdpGroup": {"users"},  # memberships link both ways: saved once, as group_members
     "CognitoIdpUser": {"groups"},
 }
@@ -82,7 +80,8 @@ def save_cognito_state(path: Path) -> None:
 def load_cognito_state(path: Path) -> None:
     """Put the user pools saved in ``path`` back into moto's backends (same ids, keys and passwords).
 
-    Call after the in-process moto server has started and before it serves Cognito requests. No-op
+    Call after the in-process moto server has started (and its signing key is chosen) and before
+    it serves Cognito requests. No-op
     when the file does not exist. A file written by another moto version is not loaded (warning):
     its objects could lack attributes the new moto expects.
     """
@@ -99,7 +98,9 @@ def load_cognito_state(path: Path) -> None:
             moto.__version__,
         )
         return
-    signing_key = jwk.RSAKey.import_key(load_resource(_SIGNING_KEY_RESOURCE))
+    from chalicelib.local.moto_patches import cognito_signing_key
+
+    signing_key = cognito_signing_key()
     for account_id, regions in document["accounts"].items():
         for region, state in regions.items():
             backend = cognito.cognitoidp_backends[account_id][region]

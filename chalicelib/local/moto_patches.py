@@ -8,11 +8,22 @@ takes seconds and the cost grows with the table and its (never trimmed) stream. 
 keeps moto's item loop as is, but records an undo entry per written item (a copy of that one item
 and the stream length) and rolls back from it, so a call costs O(items in the transaction).
 See docs/decisions/0002-moto-transact-write-patch.md.
+
+moto 5.2.5's KMS ``Sign`` and ``Verify`` accept a message of any size, and with
+``MessageType=DIGEST`` they hash the digest again (a signature AWS would never produce). AWS refuses
+a message over 4,096 bytes, and with DIGEST a message that is not exactly the algorithm's digest
+length, with a ``ValidationException`` (https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html,
+https://docs.aws.amazon.com/kms/latest/APIReference/API_Verify.html). The KMS patch enforces those
+limits (``chalicelib.adapters.signing.check_kms_message``, which the local signer applies too) and
+signs / verifies a DIGEST message as the digest it is, for ECDSA keys (RSA keys keep moto's
+behaviour: Scellé has none). It is applied independently of the DynamoDB patch, with its own
+fingerprints.
 """
 
 from __future__ import annotations
 
 import collections
+import contextvars
 import copy
 import functools
 import hashlib
@@ -20,9 +31,14 @@ import inspect
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import moto
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -35,6 +51,12 @@ from moto.dynamodb.exceptions import (
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
+from moto.kms.exceptions import ValidationException as KmsValidationException
+from moto.kms.models import KmsBackend
+from moto.kms.responses import KmsResponse
+from moto.kms.utils import ECDSAPrivateKey, validate_signing_algorithm
+
+from chalicelib.adapters.signing import MessageRefused, check_kms_message
 
 _log = logging.getLogger(__name__)
 
@@ -111,10 +133,10 @@ def source_fingerprint(func: Callable[..., Any]) -> str:
     return hashlib.sha256(inspect.getsource(func).encode()).hexdigest()[:16]
 
 
-def _unrecognised() -> list[str]:
+def _unrecognised(sources: dict[tuple[type, str], str] | None = None) -> list[str]:
     """Names of the moto functions whose source differs from what the patch was written for."""
     mismatches = []
-    for (owner, name), expected in _EXPECTED_SOURCES.items():
+    for (owner, name), expected in (_EXPECTED_SOURCES if sources is None else sources).items():
         func = owner.__dict__.get(name)
         try:
             found = source_fingerprint(func) if callable(func) else None
@@ -130,12 +152,21 @@ def is_patched() -> bool:
 
 
 def apply_moto_patches() -> bool:
-    """Install the fixes into the moto imported in this process; True when they are active.
+    """Install the fixes into the moto imported in this process; True when they are all active.
 
     Idempotent. Call once before the in-process moto server (ThreadedMotoServer) handles its first
-    request; it applies to existing and future DynamoDB backends alike (it patches the class). If
-    moto is not the code the fix was written for, it logs a warning and changes nothing.
+    request; it applies to existing and future backends alike (it patches the classes). If moto is
+    not the code a fix was written for, it logs a warning and leaves that part of moto unchanged;
+    the DynamoDB and the KMS fixes are checked and applied independently.
     """
+    kms = apply_kms_patches()
+    from chalicelib.local.aws_limits import apply_aws_limits  # DynamoDB limits moto does not enforce
+
+    limits = apply_aws_limits()
+    return _apply_dynamodb_patches() and limits and kms
+
+
+def _apply_dynamodb_patches() -> bool:
     global _original_transact_write_items
     with _apply_lock:
         if is_patched():
@@ -168,6 +199,11 @@ def apply_moto_patches() -> bool:
 
 def remove_moto_patches() -> None:
     """Put moto's own implementation back (for tests and measurements)."""
+    remove_kms_patches()
+    _remove_dynamodb_patches()
+
+
+def _remove_dynamodb_patches() -> None:
     global _original_transact_write_items
     with _apply_lock:
         if is_patched() and _original_transact_write_items is not None:
@@ -331,3 +367,280 @@ def _execute(self: DynamoDBBackend, transact_items: list[dict[str, Any]], undo: 
 
 
 setattr(_transact_write_items, _PATCH_MARK, True)
+
+
+# ---- KMS: Sign / Verify message limits, and DIGEST messages signed as digests ---------------------
+
+# Same rule as _EXPECTED_SOURCES: the functions wrapped or replaced, and those whose behaviour the
+# wrappers rely on (the response reads Message, MessageType and SigningAlgorithm with _get_param,
+# the backend hands the message unchanged to the key). Recorded against moto 5.2.5.
+_KMS_EXPECTED_SOURCES: dict[tuple[type, str], str] = {
+    (KmsResponse, "sign"): "e56219d6817b1c75",
+    (KmsResponse, "verify"): "70500200fa3aa148",
+    (KmsResponse, "_get_param"): "b92a3b4f98e22d0b",
+    (KmsBackend, "sign"): "59b926da80ce0ec8",
+    (KmsBackend, "verify"): "d230909592faab52",
+    (ECDSAPrivateKey, "sign"): "9ee57a282ed5d431",
+    (ECDSAPrivateKey, "verify"): "b9bd825955bd63dd",
+}
+_KMS_PATCHED = ((KmsResponse, "sign"), (KmsResponse, "verify"), (ECDSAPrivateKey, "sign"), (ECDSAPrivateKey, "verify"))
+_original_kms: dict[tuple[type, str], Callable[..., Any]] = {}
+# True while the current request (one thread of the moto server) has MessageType=DIGEST.
+_kms_digest: contextvars.ContextVar[bool] = contextvars.ContextVar("scelle_kms_digest", default=False)
+
+
+def kms_is_patched() -> bool:
+    return getattr(KmsResponse.__dict__["sign"], _PATCH_MARK, False)
+
+
+def apply_kms_patches() -> bool:
+    """Install the KMS fix (idempotent); False, with a warning, when moto's source is not the one expected."""
+    with _apply_lock:
+        if kms_is_patched():
+            return True
+        mismatches = _unrecognised(_KMS_EXPECTED_SOURCES)
+        if mismatches:
+            _log.warning(
+                "moto %s: not patching KMS Sign/Verify, unrecognised source of %s; the embedded KMS does not "
+                "enforce the AWS message limits and signs DIGEST messages wrongly. Review the patch against this "
+                "moto, then update the fingerprints in %s.",
+                moto.__version__,
+                ", ".join(mismatches),
+                __name__,
+            )
+            return False
+        replacements = {
+            (KmsResponse, "sign"): _kms_limited,
+            (KmsResponse, "verify"): _kms_limited,
+            (ECDSAPrivateKey, "sign"): _ecdsa_sign_digest,
+            (ECDSAPrivateKey, "verify"): _ecdsa_verify_digest,
+        }
+        for owner, name in _KMS_PATCHED:
+            original = owner.__dict__[name]
+            _original_kms[(owner, name)] = original
+            setattr(owner, name, replacements[(owner, name)](original))
+        _log.info("moto %s: patched KMS Sign/Verify (AWS message limits, DIGEST messages)", moto.__version__)
+        return True
+
+
+def remove_kms_patches() -> None:
+    with _apply_lock:
+        for (owner, name), original in _original_kms.items():
+            setattr(owner, name, original)
+        _original_kms.clear()
+
+
+def _kms_limited(action: Callable[[KmsResponse], str]) -> Callable[[KmsResponse], str]:
+    """Sign / Verify refuse what AWS refuses before anything else, then run moto's own handler."""
+
+    @functools.wraps(action)
+    def limited(self: KmsResponse) -> str:
+        message = self._get_param("Message")
+        if isinstance(message, str):  # as moto's handler does
+            message = message.encode("utf-8")
+        message_type = self._get_param("MessageType") or "RAW"
+        try:
+            check_kms_message(message or b"", message_type, self._get_param("SigningAlgorithm"))
+        except MessageRefused as exc:
+            raise KmsValidationException(str(exc)) from None
+        token = _kms_digest.set(message_type == "DIGEST")
+        try:
+            return action(self)
+        finally:
+            _kms_digest.reset(token)
+
+    setattr(limited, _PATCH_MARK, True)
+    return limited
+
+
+_ECDSA_HASHES = {"ECDSA_SHA_256": hashes.SHA256, "ECDSA_SHA_384": hashes.SHA384, "ECDSA_SHA_512": hashes.SHA512}
+
+
+def _ecdsa_prehashed(signing_algorithm: str) -> ec.ECDSA:
+    return ec.ECDSA(Prehashed(_ECDSA_HASHES[signing_algorithm]()))
+
+
+def _ecdsa_sign_digest(original: Callable[..., bytes]) -> Callable[..., bytes]:
+    @functools.wraps(original)
+    def sign(self: ECDSAPrivateKey, message: bytes, signing_algorithm: str) -> bytes:
+        if not _kms_digest.get():
+            return original(self, message, signing_algorithm)
+        validate_signing_algorithm(signing_algorithm, self.valid_signing_algorithms)
+        return self.private_key.sign(message, _ecdsa_prehashed(signing_algorithm))
+
+    return sign
+
+
+def _ecdsa_verify_digest(original: Callable[..., bool]) -> Callable[..., bool]:
+    @functools.wraps(original)
+    def verify(self: ECDSAPrivateKey, message: bytes, signature: bytes, signing_algorithm: str) -> bool:
+        if not _kms_digest.get():
+            return original(self, message, signature, signing_algorithm)
+        validate_signing_algorithm(signing_algorithm, self.valid_signing_algorithms)
+        try:
+            self.private_key.public_key().verify(signature, message, _ecdsa_prehashed(signing_algorithm))
+            return True
+        except InvalidSignature:
+            return False
+
+    return verify
+
+
+# ---- Cognito: tokens signed with a key of our own ---------------------------------------------
+# moto signs every Cognito token with one RSA key shipped inside its package
+# (moto/cognitoidp/resources/jwks-private.json) and serves the matching public key as the JWKS of
+# every pool: anyone with moto installed can mint a token, for any user of any tenant, that the
+# local API would accept. The embedded stack signs with its own key instead (generated once per
+# data directory, file mode 0600): each pool's ``json_web_key`` (what ``create_jwt`` signs with)
+# is that key, and the JWKS ``serve_json_web_key`` answers (a class attribute it reads on every
+# call) holds its public half. One key per process: moto's backends are process-wide.
+# See docs/decisions/0015-local-mode-on-a-shared-machine.md.
+
+# Fingerprints of the moto code this relies on (moto 5.2.5). A difference refuses to start: a
+# changed moto could be signing with its public key again.
+_COGNITO_SOURCES: dict[tuple[str, str], str] = {
+    ("CognitoIdpUserPool", "create_jwt"): "73889b186eb2fa10",
+    ("CognitoIdpJsonWebKeyResponse", "serve_json_web_key"): "ebc0d2c4eddb90eb",
+}
+COGNITO_KID = "dummy"  # the kid create_jwt writes into every token header
+COGNITO_KEY_FILE = "cognito-signing.jwk.json"
+
+_cognito_lock = threading.Lock()
+_cognito_key: Any = None  # joserfc RSAKey, once installed
+_moto_jwks: bytes | None = None  # moto's own JWKS document, to put back
+_original_pool_init: Callable[..., None] | None = None
+
+
+class UnsafeCognito(RuntimeError):
+    """moto's Cognito is not the code the signing-key patch was written for: local tokens could
+    be forgeable with the key in moto's package, so the embedded stack does not start."""
+
+
+def _cognito_classes() -> dict[str, type]:
+    from moto.cognitoidp.models import CognitoIdpUserPool
+    from moto.cognitoidp.responses import CognitoIdpJsonWebKeyResponse
+
+    return {"CognitoIdpUserPool": CognitoIdpUserPool, "CognitoIdpJsonWebKeyResponse": CognitoIdpJsonWebKeyResponse}
+
+
+def _check_cognito_sources() -> None:
+    classes = _cognito_classes()
+    mismatches = []
+    for (owner, name), expected in _COGNITO_SOURCES.items():
+        func = classes[owner].__dict__.get(name)
+        func = getattr(func, "__func__", func)  # a staticmethod
+        try:
+            found = source_fingerprint(func) if callable(func) else None
+        except (OSError, TypeError):
+            found = None
+        if found != expected:
+            mismatches.append(f"{owner}.{name}")
+    if mismatches:
+        raise UnsafeCognito(
+            f"moto {moto.__version__}: unrecognised source of {', '.join(mismatches)}; local Cognito tokens "
+            f"might be signed with the private key shipped in moto's package (anyone could forge them). "
+            f"Review the signing-key patch in {__name__} against this moto, then update its fingerprints."
+        )
+
+
+def load_or_create_cognito_key(path: Path) -> Any:
+    """The RSA key in ``path`` (a private JWK), created there with mode 0600 on first use."""
+    import json
+    import os
+
+    from joserfc import jwk
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        key = jwk.RSAKey.generate_key(2048, parameters={"kid": COGNITO_KID, "alg": "RS256", "use": "sig"},
+                                      private=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(key.as_dict(private=True), fh)
+        except FileExistsError:
+            pass  # created meanwhile by another process: use that one
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    key = jwk.RSAKey.import_key(json.loads(path.read_text(encoding="utf-8")))
+    if not key.is_private:
+        raise ValueError(f"{path}: not a private RSA key")
+    return key
+
+
+def _public_jwks(key: Any) -> bytes:
+    import json
+
+    public = {**key.as_dict(private=False), "kid": COGNITO_KID, "alg": "RS256", "use": "sig"}
+    return json.dumps({"keys": [public]}).encode("utf-8")
+
+
+def _every_pool() -> list[Any]:
+    from moto.cognitoidp.models import cognitoidp_backends
+
+    pools = []
+    # dict's own methods: BackendDict would create backends for every region on access.
+    for _, regions in list(dict.items(cognitoidp_backends)):
+        for _, backend in list(dict.items(regions)):
+            pools += list(backend.user_pools.values())
+    return pools
+
+
+def use_cognito_signing_key(key: Any) -> Any:
+    """Make every Cognito user pool of this process (existing and future) sign with ``key`` and
+    serve its public half as JWKS; ``None`` puts moto's own key back. Returns the key in use
+    before (None: moto's own)."""
+    global _cognito_key, _moto_jwks, _original_pool_init
+    classes = _cognito_classes()
+    pool_cls, jwks_cls = classes["CognitoIdpUserPool"], classes["CognitoIdpJsonWebKeyResponse"]
+    with _cognito_lock:
+        if key is not None:
+            _check_cognito_sources()
+        previous = _cognito_key
+        if _original_pool_init is None and key is not None:
+            _moto_jwks = jwks_cls.json_web_key
+            _original_pool_init = pool_cls.__init__
+
+            @functools.wraps(_original_pool_init)
+            def init(self: Any, *args: Any, **kwargs: Any) -> None:
+                _original_pool_init(self, *args, **kwargs)  # type: ignore[misc]
+                if _cognito_key is not None:
+                    self.json_web_key = _cognito_key
+
+            pool_cls.__init__ = init  # type: ignore[method-assign]
+        _cognito_key = key
+        if key is None:
+            if _original_pool_init is not None:
+                pool_cls.__init__ = _original_pool_init  # type: ignore[method-assign]
+                jwks_cls.json_web_key = _moto_jwks
+                _original_pool_init = None
+        else:
+            jwks_cls.json_web_key = _public_jwks(key)
+        signing = cognito_signing_key()
+        for pool in _every_pool():
+            pool.json_web_key = signing
+        return previous
+
+
+def cognito_signing_key() -> Any:
+    """The key user pools sign with in this process: the local one, else moto's own."""
+    if _cognito_key is not None:
+        return _cognito_key
+    from joserfc import jwk
+    from moto.utilities.utils import load_resource
+
+    return jwk.RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))
+
+
+def secure_cognito_signing(key_file: Path | None) -> None:
+    """Sign local Cognito tokens with the key kept in ``key_file`` (created on first use); without
+    a file, with a key drawn for this process unless a local key is already in use. Raises
+    UnsafeCognito when moto's code is not what this was written for."""
+    from joserfc import jwk
+
+    if key_file is not None:
+        use_cognito_signing_key(load_or_create_cognito_key(key_file))
+    elif _cognito_key is None:
+        use_cognito_signing_key(
+            jwk.RSAKey.generate_key(2048, parameters={"kid": COGNITO_KID, "alg": "RS256", "use": "sig"}, private=True)
+        )

@@ -6,6 +6,7 @@ import logging
 import socket
 import time
 import urllib.request
+from pathlib import Path
 
 
 class PortInUse(Exception):
@@ -33,11 +34,21 @@ def ensure_port_free(host: str, port: int, what: str) -> None:
 
 
 class EmbeddedMoto:
-    """Starts ThreadedMotoServer on 127.0.0.1 (its default, 0.0.0.0, would expose it)."""
+    """Starts ThreadedMotoServer on 127.0.0.1 (its default, 0.0.0.0, would expose it).
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+    Its Cognito signs tokens with the key in ``cognito_key_file`` (created there, mode 0600, on
+    first use) or, without one, with a key drawn for this process, never with the key shipped in
+    moto's package (chalicelib/local/moto_patches.py).
+    """
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", cognito_key_file: Path | None = None,
+                 durable=None) -> None:
+        """``durable``: a callable that wraps moto's WSGI app (``redo_log.DurableEmulator``), so that
+        every change it acknowledges is logged on disk before the answer (local mode)."""
         self.host = host
         self.port = port or free_port(host)
+        self.cognito_key_file = cognito_key_file
+        self._durable = durable
         self._server = None
 
     @property
@@ -47,12 +58,16 @@ class EmbeddedMoto:
     def start(self) -> EmbeddedMoto:
         from moto.server import ThreadedMotoServer
 
-        from chalicelib.local.moto_patches import apply_moto_patches
+        from chalicelib.local.moto_patches import apply_moto_patches, secure_cognito_signing
 
         ensure_port_free(self.host, self.port, "embedded AWS emulator")
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         apply_moto_patches()
-        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        secure_cognito_signing(self.cognito_key_file)
+        if self._durable is not None:
+            self._server = _WrappedMotoServer(self._durable, ip_address=self.host, port=self.port, verbose=False)
+        else:
+            self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         deadline = time.monotonic() + 15
         while True:
@@ -68,3 +83,19 @@ class EmbeddedMoto:
         if self._server is not None:
             self._server.stop()
             self._server = None
+
+
+def _WrappedMotoServer(wrap, **kwargs):
+    """ThreadedMotoServer whose WSGI app is ``wrap(app)``."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
+    class WrappedMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = wrap(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return WrappedMotoServer(**kwargs)

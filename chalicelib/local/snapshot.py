@@ -7,6 +7,10 @@ temporary directory and renamed into place, so a crash never leaves half a snaps
 
 Tables are restored *before* their stream is enabled: restored items are history, not new
 writes, and must not be fed to the stream verifier and archiver a second time.
+
+A snapshot is compaction, not the durability mechanism: every acknowledged change is in the redo
+log first (``redo_log.py``). ``snapshot.json`` records the log's boundary at the snapshot's start;
+``restore`` loads the snapshot, then the after-images logged past that boundary.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -47,8 +52,10 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def save(clients, settings: Settings, target: Path) -> dict[str, int]:
-    """Write a full snapshot to ``target`` (replaced atomically). Returns item counts per table."""
+def save(clients, settings: Settings, target: Path, *, redo_boundary: int = 0) -> dict[str, int]:
+    """Write a full snapshot to ``target`` (replaced atomically). Returns item counts per table.
+    ``redo_boundary``: the redo log's last lsn when the snapshot started (its later records are
+    replayed on top of it)."""
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "tables").mkdir(parents=True)
@@ -84,30 +91,50 @@ def save(clients, settings: Settings, target: Path) -> dict[str, int]:
                         else None,
                     }
                     out.write(json.dumps(meta) + "\n")
-    (tmp / "snapshot.json").write_text(json.dumps({"format": FORMAT, "counts": counts}))
+    (tmp / "snapshot.json").write_text(json.dumps({"format": FORMAT, "counts": counts,
+                                                   "redo_after": redo_boundary}))
+    _fsync_tree(tmp)
     old = target.with_name(target.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if target.exists():
         target.rename(old)
     tmp.rename(target)
+    _fsync_tree(target.parent, recursive=False)
     shutil.rmtree(old, ignore_errors=True)
     return counts
 
 
-def restore(clients, settings: Settings, source: Path) -> dict[str, int]:
-    """Create every table and bucket and load the snapshot into them. Tables must not exist yet."""
-    meta = json.loads((source / "snapshot.json").read_text())
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"snapshot format {meta.get('format')} is not {FORMAT}: {source}")
+def _fsync_tree(root: Path, recursive: bool = True) -> None:
+    """On disk before the rename that publishes it: a crash must not leave a renamed, empty file."""
+    paths = [p for p in root.rglob("*") if p.is_file()] if recursive else []
+    for path in [*paths, root, *(p for p in root.rglob("*") if p.is_dir() and recursive)]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def restore(clients, settings: Settings, source: Path | None, redo=None) -> dict[str, int]:
+    """Create every table and bucket, load the snapshot (``source``; None: there is none yet) and
+    then the changes of the redo log past its boundary. Tables must not exist yet. Returns the
+    item counts per table, and ``redo`` the number of logged changes applied."""
+    meta = {"format": FORMAT, "redo_after": 0}
+    if source is not None:
+        meta = json.loads((source / "snapshot.json").read_text())
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"snapshot format {meta.get('format')} is not {FORMAT}: {source}")
+    items, objects_logged = _redo_changes(redo, int(meta.get("redo_after", 0)))
+    logged = sum(len(v) for v in items.values()) + len(objects_logged)
     dynamodb, s3 = clients("dynamodb"), clients("s3")
     counts: dict[str, int] = {}
     for table in RESOURCES.tables:
         name = settings.table_name(table.logical)
         create_table(dynamodb, name, table, with_stream=False)
-        path = source / "tables" / f"{table.logical}.jsonl"
+        path = source / "tables" / f"{table.logical}.jsonl" if source is not None else None
         batch: list[dict] = []
         n = 0
-        if path.exists():
+        if path is not None and path.exists():
             with open(path, encoding="utf-8") as lines:
                 for line in lines:
                     batch.append({"PutRequest": {"Item": _decode(json.loads(line))}})
@@ -117,27 +144,59 @@ def restore(clients, settings: Settings, source: Path) -> dict[str, int]:
                         batch = []
         if batch:
             _write_batch(dynamodb, name, batch)
+        for key, item in items.pop(name, {}).values():  # logged after the snapshot: they win
+            if item is None:
+                dynamodb.delete_item(TableName=name, Key=key)
+            else:
+                dynamodb.put_item(TableName=name, Item=item)
         enable_stream(dynamodb, name, table)
         counts[table.logical] = n
     ensure_buckets(s3, settings)
-    objects = source / "objects.jsonl"
-    if objects.exists():
+    objects = source / "objects.jsonl" if source is not None else None
+    if objects is not None and objects.exists():
         with open(objects, encoding="utf-8") as lines:
             for line in lines:
                 obj = json.loads(line)
-                put = {
-                    "Bucket": settings.bucket_name(obj["bucket"]),
-                    "Key": obj["key"],
-                    "Body": (source / "objects" / obj["blob"]).read_bytes(),
-                    "Metadata": obj["metadata"],
-                }
-                if obj["content_type"]:
-                    put["ContentType"] = obj["content_type"]
-                if obj["lock_mode"] and obj["lock_until"]:
-                    put["ObjectLockMode"] = obj["lock_mode"]
-                    put["ObjectLockRetainUntilDate"] = obj["lock_until"]
-                s3.put_object(**put)
+                if (settings.bucket_name(obj["bucket"]), obj["key"]) in objects_logged:
+                    continue  # changed after the snapshot: the log has its state
+                _put_object(s3, settings.bucket_name(obj["bucket"]), obj["key"],
+                            (source / "objects" / obj["blob"]).read_bytes(), obj)
+    for (bucket, key), obj in objects_logged.items():
+        if obj is None:
+            s3.delete_object(Bucket=bucket, Key=key)
+        else:
+            _put_object(s3, bucket, key, base64.b64decode(obj["body"]), obj)
+    counts["redo"] = logged
     return counts
+
+
+def _redo_changes(redo, after: int):
+    """The last logged state of each item and object past ``after``: {table: {key: (key, item)}},
+    {(bucket, key): object or None}."""
+    from chalicelib.local.redo_log import to_boto
+
+    items: dict[str, dict[str, tuple[dict, dict | None]]] = {}
+    objects: dict[tuple[str, str], dict | None] = {}
+    if redo is None:
+        return items, objects
+    for record in redo.records(after):
+        if record["t"] == "dynamodb":
+            key = json.dumps(record["key"], sort_keys=True)
+            item = to_boto(record["item"]) if record["item"] is not None else None
+            items.setdefault(record["table"], {})[key] = (to_boto(record["key"]), item)
+        elif record["t"] == "s3":
+            objects[(record["bucket"], record["key"])] = record["object"]
+    return items, objects
+
+
+def _put_object(s3, bucket: str, key: str, body: bytes, obj: dict) -> None:
+    put = {"Bucket": bucket, "Key": key, "Body": body, "Metadata": obj.get("metadata") or {}}
+    if obj.get("content_type"):
+        put["ContentType"] = obj["content_type"]
+    if obj.get("lock_mode") and obj.get("lock_until"):
+        put["ObjectLockMode"] = obj["lock_mode"]
+        put["ObjectLockRetainUntilDate"] = obj["lock_until"]
+    s3.put_object(**put)
 
 
 def _write_batch(dynamodb, table_name: str, batch: list[dict]) -> None:

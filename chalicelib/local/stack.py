@@ -1,9 +1,19 @@
 """``scelle local``: the whole product on one machine, with no AWS account.
 
-Start order: lock the data directory, check the API port, start moto on loopback, restore the
-last snapshot (or provision fresh), point every client at moto, then serve the API through
-Chalice's local server while a stream pump and a scheduler run beside it. Stop order (Ctrl-C or
-SIGTERM): stop serving, drain the streams, snapshot, stop moto, release the lock.
+Start order: lock the data directory, check the API port, start moto on loopback behind the redo
+log, restore the last snapshot and the changes logged after it (or provision fresh), point every
+client at moto, then serve the API through Chalice's local server while a stream pump and a
+scheduler run beside it. Stop order (Ctrl-C or SIGTERM): stop serving, drain the streams,
+snapshot, stop moto, release the lock.
+
+Durability: every change the emulator acknowledges is in the redo log, on disk, before its answer
+(``redo_log.py``), so a ``kill -9`` loses nothing that was answered. Snapshots (every 30 s, and at
+stop) only compact the log; see docs/decisions/0014-durable-local-stack.md.
+
+On a shared machine (docs/operations.md, "Local mode on a shared machine"): the data directory is
+private to the account that runs the stack (0700), Cognito tokens are signed with a key of the
+data directory (never moto's public one), and the ``/v1/local/*`` routes need the local operator
+token drawn at each start (``<data dir>/local-operator.token``, printed in the banner).
 """
 
 from __future__ import annotations
@@ -26,6 +36,12 @@ class DataDirBusy(Exception):
     pass
 
 
+def _nothing():
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
 @dataclass
 class LocalStack:
     settings: Settings
@@ -36,18 +52,37 @@ class LocalStack:
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self) -> LocalStack:
+        from chalicelib.local import operator_token
+        from chalicelib.local.moto_patches import COGNITO_KEY_FILE
+
         s = self.settings
         self.data_dir = s.data_dir.resolve()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.warnings: list[str] = []
+        self._make_data_dir_private()
         self._lock_data_dir()
         ensure_port_free(s.host, s.port, "Scellé API")
-        self.moto = EmbeddedMoto(port=s.moto_port, host="127.0.0.1").start()
+        key_dir = s.local_key_dir or self.data_dir / "keys"
+        from chalicelib.local.redo_log import DurableEmulator, RedoLog
+
+        self.redo = RedoLog(self.data_dir / "redo")
+        self.durable: DurableEmulator | None = None
+
+        def durable(app):
+            # Not recording while the snapshot and the log are loaded back: that is history.
+            self.durable = DurableEmulator(app, self.redo, cognito_state_file=self.data_dir / "cognito.state")
+            self.durable.recording = False
+            return self.durable
+
+        # Cognito signs with this data directory's own key (moto's bundled one is public).
+        self.moto = EmbeddedMoto(port=s.moto_port, host="127.0.0.1",
+                                 cognito_key_file=key_dir / COGNITO_KEY_FILE, durable=durable).start()
+        self.operator_token = operator_token.issue(self.data_dir)
         self.state_file = self.data_dir / "local-state.json"
         saved = json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
-        key_dir = s.local_key_dir or self.data_dir / "keys"
         settings = s.model_copy(
             update={
                 "mode": "local",
+                "data_dir": self.data_dir,
                 "aws_endpoint_url": self.moto.endpoint,
                 "local_key_dir": key_dir,
                 "signing_key_id": s.signing_key_id or "local:signing",
@@ -63,6 +98,23 @@ class LocalStack:
         self._publish_settings()
         self._serve()
         return self
+
+    def _make_data_dir_private(self) -> None:
+        """Create the data directory readable by this account only (it holds every tenant's data,
+        the demo passwords, the mail outbox and the keys); tighten an empty one, or one an earlier
+        ``scelle local`` made. Any other directory is left as it is, with a warning in the banner."""
+        existed = self.data_dir.exists()
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        mode = self.data_dir.stat().st_mode
+        if not mode & 0o077:
+            return
+        ours = self.data_dir.stat().st_uid == os.getuid()
+        scelles = not existed or not any(self.data_dir.iterdir()) or (self.data_dir / "scelle.lock").exists()
+        if ours and scelles:
+            self.data_dir.chmod(0o700)
+        else:
+            self.warnings.append(f"{self.data_dir} is readable by other accounts (mode {mode & 0o777:o}): "
+                                 "consider chmod 700, or another --data-dir")
 
     def _lock_data_dir(self) -> None:
         self._lock_file = open(self.data_dir / "scelle.lock", "a+")
@@ -88,11 +140,19 @@ class LocalStack:
         container = bootstrap.Container(settings)
         snap = self.data_dir / "snapshot"
         self.restored_counts: dict[str, int] = {}
-        if (snap / "snapshot.json").exists():
-            self.restored_counts = snapshot.restore(container.client, settings, snap)
+        self.replayed = 0
+        started = time.monotonic()
+        has_snapshot = (snap / "snapshot.json").exists()
+        if has_snapshot or next(self.redo.records(), None) is not None:
+            self.restored_counts = snapshot.restore(container.client, settings, snap if has_snapshot else None,
+                                                    redo=self.redo)
+            self.replayed = self.restored_counts.pop("redo", 0)
         cognito_file = self.data_dir / "cognito.state"
         if cognito_file.exists():
             cognito_state.load_cognito_state(cognito_file)
+        self.recovery_seconds = time.monotonic() - started
+        if self.durable is not None:
+            self.durable.recording = True
         provisioned = provision(container.client, settings)
         self.settings = settings.model_copy(
             update={"user_pool_id": provisioned.user_pool_id, "user_pool_client_id": provisioned.user_pool_client_id}
@@ -117,20 +177,12 @@ class LocalStack:
 
     def _serve(self) -> None:
         from chalice.config import Config
-        from chalice.local import ChaliceRequestHandler, LocalChalice, LocalDevServer
+        from chalice.local import LocalChalice, LocalDevServer
 
         from app import app
-        from chalicelib.local.gateway import ProblemLocalGateway
+        from chalicelib.local.gateway import ProblemRequestHandler
         from chalicelib.local.pump import StreamPump
         from chalicelib.local.scheduler import Scheduler
-
-        class _Handler(ChaliceRequestHandler):
-            def __init__(self, request, client_address, server, app_object, config):
-                self.local_gateway = ProblemLocalGateway(app_object, config)
-                super(ChaliceRequestHandler, self).__init__(request, client_address, server)
-
-            def log_message(self, format, *args):  # the app logs one structured line per request
-                pass
 
         class _ThreadLocalApp(LocalChalice, app.__class__):
             pass
@@ -139,7 +191,7 @@ class LocalStack:
         app.__class__ = _ThreadLocalApp
         self.app = app
         self.http = LocalDevServer(app, Config(chalice_stage="local"), self.settings.host, self.settings.port,
-                                   handler_cls=_Handler)
+                                   handler_cls=ProblemRequestHandler)
         self.pump = StreamPump(
             app,
             bootstrap_client("dynamodbstreams"),
@@ -152,6 +204,18 @@ class LocalStack:
         self._spawn("pump", self._loop(self.pump.run_once, self.settings.pump_interval_seconds))
         self._spawn("scheduler", self._loop(self.scheduler.run_due, 1.0))
         self._spawn("snapshot", self._loop(self.save, self.snapshot_every, first_delay=True))
+        if self.replayed:
+            self._spawn("catch-up", self._derive_missing_events)
+
+    def _derive_missing_events(self) -> None:
+        """After a crash, the stream records of the last writes are gone with the old streams:
+        derive their events now rather than at the next hourly verification (decision 0012)."""
+        from chalicelib.handlers.schedules import derive_missing_events
+
+        try:
+            derive_missing_events()
+        except Exception:
+            logger.exception("events could not be derived after recovery; the hourly run retries")
 
     def _spawn(self, name: str, target) -> None:
         thread = threading.Thread(target=target, name=f"scelle-{name}", daemon=True)
@@ -172,13 +236,18 @@ class LocalStack:
         return run
 
     def save(self) -> dict[str, int]:
-        """Drain the streams, then snapshot tables, buckets and Cognito into the data directory."""
+        """Snapshot tables, buckets and Cognito into the data directory, then drop the redo log's
+        segments the snapshot holds. Never waits for the streams: under steady writes they are
+        never drained, and durability does not depend on snapshots (the redo log has it all)."""
         from chalicelib import bootstrap
         from chalicelib.local import cognito_state
 
-        self.pump.drain()
-        counts = snapshot.save(bootstrap.container().client, self.settings, self.data_dir / "snapshot")
-        cognito_state.save_cognito_state(self.data_dir / "cognito.state")
+        with self.durable.writers if self.durable is not None else _nothing():
+            boundary = self.redo.rotate()
+            cognito_state.save_cognito_state(self.data_dir / "cognito.state")
+        counts = snapshot.save(bootstrap.container().client, self.settings, self.data_dir / "snapshot",
+                               redo_boundary=boundary)
+        self.redo.drop_through(boundary)
         return counts
 
     def stop(self) -> None:
@@ -187,14 +256,18 @@ class LocalStack:
         for thread in self._threads:
             thread.join(timeout=10)
         try:
+            self.pump.drain()
             self.save()
         finally:
             self.moto.stop()
+            self.redo.close()
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()
 
     # ---- foreground run ----------------------------------------------------------------------
     def banner(self) -> str:
+        from chalicelib.local.operator_token import token_path
+
         s = self.settings
         restored = sum(self.restored_counts.values())
         lines = [
@@ -205,8 +278,14 @@ class LocalStack:
             f"  AWS emulator   {self.moto.endpoint}  (loopback only)",
         ]
         lines += [f"  {line}" for line in sign_in_help(self)]
-        lines += ["  Stop           Ctrl-C (data is saved on exit and every "
-                  f"{int(self.snapshot_every)} s)", ""]
+        lines.append(f"  Local operator {self.operator_token}  (Bearer token of /v1/local/*, e.g. the mail outbox; "
+                     f"new at each start, kept in {token_path(self.data_dir)})")
+        lines += [f"  Warning        {warning}" for warning in self.warnings]
+        if self.replayed:
+            lines.append(f"  Recovered      {self.replayed} changes from the redo log in {self.recovery_seconds:.1f} s "
+                         "(the last run did not stop cleanly)")
+        lines += ["  Stop           Ctrl-C (every acknowledged write is on disk before its answer; "
+                  f"snapshots every {int(self.snapshot_every)} s and on exit)", ""]
         return "\n".join(lines)
 
     def run_forever(self) -> int:

@@ -11,35 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.domain.errors import Forbidden, Unauthenticated
-from chalicelib.domain.identity import Caller, Principal
 from chalicelib.domain.permissions import Permission, Role, allows
 from chalicelib.domain.records import chain_key
 from tests.support.continuous import alarms, new_tenant, private_stack
+from tests.support.fake_access import OneTenantAccess, RoleTokens
 from tests.support.tamper import Tamperer
 
 pytestmark = pytest.mark.functional
-
-
-class Tokens:
-    """Accepts "token-<role>" for user u-<role> (the Cognito verifier is tested elsewhere)."""
-
-    def verify(self, token: str) -> Principal:
-        if not token.startswith("token-"):
-            raise Unauthenticated("bad token")
-        role = token.removeprefix("token-")
-        return Principal(user_id=f"u-{role}", email=f"{role}@shop.example")
-
-
-class Access:
-    def __init__(self, tenant: str) -> None:
-        self.tenant = tenant
-
-    def authorize(self, principal: Principal, tenant_id: str, permission) -> Caller:
-        role = Role(principal.user_id.removeprefix("u-"))
-        if tenant_id != self.tenant or not allows(role, permission):
-            raise Forbidden(f"{role} may not {permission}")
-        return Caller(principal=principal, tenant_id=tenant_id, role=role)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +36,7 @@ def shop(cv, monkeypatch):
     from tests.support.client import ApiClient
 
     tenant = new_tenant()
-    container = cv.container(token_verifier=Tokens(), access=Access(tenant))
+    container = cv.container(token_verifier=RoleTokens(), access=OneTenantAccess(tenant))
     metrics: list[str] = []
     real = observability.count
     monkeypatch.setattr(observability, "count", lambda name, value=1: (metrics.append(name), real(name, value)))

@@ -5,7 +5,9 @@ import pytest
 from tests.support.users import (
     PASSWORD,
     count_all,
+    local_operator_headers,
     mailed_token,
+    outbox,
     signed_up_account,
     signup_body,
     unique_email,
@@ -207,8 +209,7 @@ def test_a_new_verification_mail_can_be_asked_without_learning_whether_the_addre
     known = api.post("/v1/verify-email/resend", {"email": body["email"]})
     unknown = api.post("/v1/verify-email/resend", {"email": unique_email()})
     assert known.status == unknown.status == 202 and known.json == unknown.json
-    messages = api.get(f"/v1/local/outbox?to={body['email']}").json["messages"]
-    assert len(messages) == 2
+    assert len(outbox(api, body["email"])) == 2
     assert api.post("/v1/verify-email", {"token": mailed_token(api, body["email"], "Verify")}).status == 200
 
 
@@ -219,10 +220,52 @@ def test_the_outbox_route_answers_404_unless_exposed_in_local_mode(stack):
 
     bootstrap.configure(stack.settings.model_copy(update={"expose_outbox": False}))
     try:
-        reply = ApiClient(app).get("/v1/local/outbox")
+        reply = ApiClient(app).get("/v1/local/outbox", headers=local_operator_headers())
     finally:
         bootstrap.configure(stack.settings)
     assert reply.status == 404 and reply.json["type"].endswith("/not-found")
+
+
+def test_the_outbox_is_only_for_the_local_operator_token(api, stack):
+    """Every tenant's mail, tokens included: a tenant user's token, a made-up or stale operator
+    token, another scheme or no credential at all get a 401 problem and not one message."""
+    from chalicelib.local import operator_token
+
+    body = signup_body("BE")
+    assert api.post("/v1/signup", body).status == 201
+    user = signed_up_account(api, stack)
+    real = local_operator_headers()["Authorization"].split(" ", 1)[1]
+    for headers in ({}, {"Authorization": f"Bearer {user.token}"}, {"Authorization": "Bearer " + "x" * 43},
+                    {"Authorization": f"Basic {real}"}, {"Authorization": f"Bearer {real[:-1]}"},
+                    {"Authorization": "Bearer "}, {"X-Scelle-Local-Operator": real}):
+        reply = api.with_token(None).get(f"/v1/local/outbox?to={body['email']}", headers=headers)
+        assert reply.status == 401, (headers, reply)
+        assert reply.headers["content-type"] == "application/problem+json"
+        assert reply.json["type"].endswith("/unauthenticated") and "local-operator.token" in reply.json["detail"]
+        assert reply.headers["www-authenticate"].startswith("Bearer")
+        assert "messages" not in reply.json and body["email"] not in reply.body.decode()
+    assert len(outbox(api, body["email"])) == 1  # with the token: the mail is there
+    # A new start draws a new token: the old one stops working at once.
+    operator_token.issue(stack.settings.data_dir)
+    stale = api.with_token(None).get("/v1/local/outbox", headers={"Authorization": f"Bearer {real}"})
+    assert stale.status == 401
+    assert api.with_token(None).get("/v1/local/outbox", headers=local_operator_headers()).status == 200
+
+
+def test_the_local_operator_token_file_is_private_and_a_missing_one_refuses_everything(stack, tmp_path):
+    import stat
+
+    from chalicelib.local import operator_token
+
+    token = operator_token.issue(tmp_path)
+    path = operator_token.token_path(tmp_path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and len(token) >= 40
+    assert operator_token.read(tmp_path) == token
+    assert operator_token.is_local_operator({"authorization": f"bearer {token}"}, tmp_path)
+    assert not operator_token.is_local_operator({"Authorization": f"Bearer {token}"}, tmp_path / "elsewhere")
+    path.write_text("short\n")
+    assert operator_token.read(tmp_path) is None
+    assert not operator_token.is_local_operator({"Authorization": "Bearer short"}, tmp_path)
 
 
 def test_a_sign_up_retried_with_the_same_idempotency_key_returns_the_first_result(api, stack):
@@ -231,6 +274,6 @@ def test_a_sign_up_retried_with_the_same_idempotency_key_returns_the_first_resul
     first = api.post("/v1/signup", body, headers=headers)
     again = api.post("/v1/signup", body, headers=headers)
     assert first.status == again.status == 201 and first.json == again.json
-    assert len(api.get(f"/v1/local/outbox?to={body['email']}").json["messages"]) == 1
+    assert len(outbox(api, body["email"])) == 1
     other = api.post("/v1/signup", {**body, "company_name": "Another"}, headers=headers)
     assert other.status == 409 and other.json["field"] == "Idempotency-Key"

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.support.operators import operator_account, ses_messages
-from tests.support.users import count_all, member, signed_up_account
+from tests.support.users import count_all, local_operator_headers, member, signed_up_account
 
 pytestmark = pytest.mark.functional
 BXL = ZoneInfo("Europe/Brussels")
@@ -258,7 +258,7 @@ def test_an_email_opens_a_ticket_and_an_emailed_reply_joins_its_thread_once(worl
 
     api, tenant_id, people = world
     seller = people["seller"]
-    sent = api.with_token(None).post("/v1/local/inbound-mail", {
+    sent = api.with_token(None).post("/v1/local/inbound-mail", headers=local_operator_headers(), body={
         "eml_base64": _eml(seller.email, "Cash drawer stuck", "It does not open.", attachment=b"error 42\n")})
     assert sent.status == 201 and sent.json["outcome"] == "opened", sent
     tickets = as_(world, "seller").get(f"/v1/tenants/{tenant_id}/tickets").json["tickets"]
@@ -270,7 +270,7 @@ def test_an_email_opens_a_ticket_and_an_emailed_reply_joins_its_thread_once(worl
     event = inbound_mail_event(stack.settings.bucket_name("support"), sent.json["key"], 100, "eu-west-1")
     assert inbound_mail(event, None)["outcomes"] == ["duplicate"]
 
-    reply = api.post("/v1/local/inbound-mail", {"eml_base64": _eml(
+    reply = api.post("/v1/local/inbound-mail", headers=local_operator_headers(), body={"eml_base64": _eml(
         seller.email, f"Re: [#{ticket['ticket_id']}] Cash drawer stuck",
         "Found the key.\n\nOn Mon, 1 Jun 2026, Scellé wrote:\n> It does not open.")})
     assert reply.json["outcome"] == "replied"
@@ -290,7 +290,7 @@ def test_an_email_opens_a_ticket_and_an_emailed_reply_joins_its_thread_once(worl
 def test_unwanted_inbound_mail_is_dropped_and_writes_no_ticket(world, stack, sender, headers, outcome):
     api, _, people = world
     before = count_all(stack)["support"]
-    reply = api.with_token(None).post("/v1/local/inbound-mail", {
+    reply = api.with_token(None).post("/v1/local/inbound-mail", headers=local_operator_headers(), body={
         "eml_base64": _eml(sender or people["seller"].email, "Hello", "Body", headers=headers)})
     assert reply.json["outcome"] == outcome
     assert count_all(stack)["support"] == before
@@ -299,10 +299,28 @@ def test_unwanted_inbound_mail_is_dropped_and_writes_no_ticket(world, stack, sen
 def test_the_local_inbound_route_refuses_bad_input_and_exists_only_locally(world, stack, container):
     api, _, _ = world
     before = count_all(stack)
-    assert api.with_token(None).post("/v1/local/inbound-mail", {"eml_base64": "%%%%"}).json["field"] == "eml_base64"
-    assert api.with_token(None).post("/v1/local/inbound-mail", {}).json["field"] == "eml_base64"
+    local = api.with_token(None)
+    operator = local_operator_headers()
+    assert local.post("/v1/local/inbound-mail", {"eml_base64": "%%%%"}, headers=operator).json["field"] == "eml_base64"
+    assert local.post("/v1/local/inbound-mail", {}, headers=operator).json["field"] == "eml_base64"
     container.settings = container.settings.model_copy(update={"mode": "aws"})
-    assert api.with_token(None).post("/v1/local/inbound-mail", {"eml_base64": _eml("a@b.cd", "s", "b")}).status == 404
+    assert local.post("/v1/local/inbound-mail", {"eml_base64": _eml("a@b.cd", "s", "b")},
+                      headers=operator).status == 404
+    assert count_all(stack) == before
+
+
+def test_the_local_inbound_route_is_only_for_the_local_operator_token(world, stack):
+    """It would take anyone's forged SES verdict and tell whether an address has an account: a
+    tenant user's token or no credential is a 401, and nothing is stored or opened."""
+    api, _, people = world
+    before = count_all(stack)
+    mail = {"eml_base64": _eml(people["seller"].email, "Forged", "Body")}
+    for reply in (api.with_token(None).post("/v1/local/inbound-mail", mail),
+                  api.with_token(people["seller"].token).post("/v1/local/inbound-mail", mail),
+                  api.with_token(people["admin"].token).post("/v1/local/inbound-mail", mail),
+                  api.with_token(people["operator"].token).post("/v1/local/inbound-mail", mail)):
+        assert reply.status == 401 and reply.json["type"].endswith("/unauthenticated"), reply
+        assert "outcome" not in reply.json
     assert count_all(stack) == before
 
 

@@ -22,11 +22,8 @@ Every finding is collected and reported together, so a failure shows all the num
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -36,10 +33,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from tests.support.continuous import ContinuousStack
+from tests.support.http_server import Http, HttpServer
 
 pytestmark = [
     pytest.mark.functional,
@@ -54,95 +53,6 @@ TILLS = 8
 SALES_PER_TILL = int(os.environ.get("SCELLE_TILLS_SALES", "100"))
 PASSWORD = "Correct-Horse-42"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-# ---- a real HTTP server, as `scelle local` serves the app (chalicelib/local/stack.py) ----------
-class HttpServer:
-    def __init__(self, app) -> None:
-        from chalice.config import Config
-        from chalice.local import ChaliceRequestHandler, LocalChalice, LocalDevServer
-
-        from chalicelib.local.gateway import ProblemLocalGateway
-        from chalicelib.local.moto_server import free_port
-
-        class _Handler(ChaliceRequestHandler):
-            def __init__(self, request, client_address, server, app_object, config):
-                self.local_gateway = ProblemLocalGateway(app_object, config)
-                super(ChaliceRequestHandler, self).__init__(request, client_address, server)
-
-            def setup(self):
-                # Chalice writes headers and body in two sends: without this every answer waits
-                # ~40 ms for a delayed ACK (Nagle), which only slows the test down.
-                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                super().setup()
-
-            def log_message(self, format, *args):
-                pass
-
-        self.app, self._original_class = app, app.__class__
-        if not isinstance(app, LocalChalice):  # a thread-local current_request, as `chalice local` does
-            app.__class__ = type("_ThreadLocalApp", (LocalChalice, app.__class__), {})
-        self.port = free_port("127.0.0.1")
-        self.dev = LocalDevServer(app, Config(chalice_stage="local"), "127.0.0.1", self.port, handler_cls=_Handler)
-        self._thread = threading.Thread(target=self.dev.server.serve_forever, name="tills-http", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.dev.shutdown()
-        self.dev.server.server_close()
-        self._thread.join(timeout=10)
-        self.app.__class__ = self._original_class
-
-
-class Http:
-    """One keep-alive connection (one per till)."""
-
-    def __init__(self, port: int, token: str | None = None) -> None:
-        self.port, self.token = port, token
-        self._conn: http.client.HTTPConnection | None = None
-
-    def request(self, method: str, path: str, body=None, headers: dict | None = None):
-        hdrs = {"Content-Type": "application/json", **(headers or {})}
-        if self.token:
-            hdrs["Authorization"] = f"Bearer {self.token}"
-        data = json.dumps(body).encode() if body is not None else None
-        for attempt in range(3):
-            if self._conn is None:
-                self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-            try:
-                self._conn.request(method, path, body=data, headers=hdrs)
-                resp = self._conn.getresponse()
-                raw = resp.read()
-                return resp.status, dict(resp.getheaders()), (json.loads(raw) if raw else None)
-            except (http.client.HTTPException, ConnectionError):
-                self._conn.close()
-                self._conn = None
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    def get_all(self, path: str, key: str, limit: int) -> list[dict]:
-        """Every item of a paginated list route."""
-        found, cursor = [], None
-        while True:
-            sep = "&" if "?" in path else "?"
-            url = f"{path}{sep}limit={limit}" + (f"&cursor={_quote(cursor)}" if cursor else "")
-            status, _, body = self.request("GET", url)
-            assert status == 200, (url, status, body)
-            found += body[key]
-            cursor = body.get("next_cursor")
-            if not cursor:
-                return found
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-
-
-def _quote(text: str) -> str:
-    from urllib.parse import quote
-
-    return quote(text, safe="")
 
 
 class MotoProcess:
@@ -205,7 +115,7 @@ def server(cv):
     from app import app
 
     cv.container()  # the app (and the pump's handlers) now use the private tables
-    srv = HttpServer(app)
+    srv = HttpServer(app, name="tills-http")
     yield srv
     srv.stop()
 
@@ -353,7 +263,7 @@ def _findings(cv, server: HttpServer, shop: Shop, logs: list[TillLog], tills_sec
     chains = sorted(c for c in listed["chains"] if ".sales." in c)
     entries = []
     for chain in chains:
-        entries += admin.get_all(f"/v1/tenants/{tenant}/entries?chain={_quote(chain)}", "entries", 500)
+        entries += admin.get_all(f"/v1/tenants/{tenant}/entries?chain={quote(chain, safe='')}", "entries", 500)
     sales = [e for e in entries if e["type"] == "sale"]
     sealed = {(e["chain"], e["seq"]): e["hash"] for e in sales}
 

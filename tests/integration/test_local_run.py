@@ -99,6 +99,7 @@ def test_scelle_local_serves_stops_cleanly_and_keeps_data_across_restarts(tmp_pa
         assert "Traceback" not in clash.stderr
 
         written = write_something(run.base, data_dir)
+        before = check_shared_machine_protections(run.base, data_dir, banner)
     finally:
         code = run.stop()
     assert code == 0, run.output()
@@ -109,8 +110,52 @@ def test_scelle_local_serves_stops_cleanly_and_keeps_data_across_restarts(tmp_pa
         again.wait_healthy()
         assert "restored" in again.output()
         check_still_there(again.base, data_dir, written)
+        after = check_shared_machine_protections(again.base, data_dir, again.output())
+        # The operator token is new at each start; the Cognito key is the data directory's, so a
+        # token signed in before the restart is still valid after it.
+        assert after["operator_token"] != before["operator_token"]
+        status, _ = _call(again.base, "GET", "/v1/local/outbox", token=before["operator_token"])
+        assert status == 401
+        status, me = _call(again.base, "GET", "/v1/me", token=before["id_token"])
+        assert status == 200, me
     finally:
         assert again.stop() == 0
+
+
+def check_shared_machine_protections(base: str, data_dir: Path, banner: str) -> dict:
+    """What another account on the machine cannot do: read the data directory, read the outbox
+    without the local operator token, or forge a Cognito token with moto's bundled key."""
+    import stat
+    import time
+
+    import jwt
+    from joserfc import jwk
+    from joserfc import jwt as jose_jwt
+    from moto.utilities.utils import load_resource
+
+    from tests.support.demo import local_demo_login
+
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    token_file = data_dir / "local-operator.token"
+    key_file = data_dir / "keys" / "cognito-signing.jwk.json"
+    assert stat.S_IMODE(token_file.stat().st_mode) == stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    operator_token = token_file.read_text().strip()
+    assert f"Local operator {operator_token}" in banner
+
+    assert _call(base, "GET", "/v1/local/outbox")[0] == 401
+    status, outbox = _call(base, "GET", "/v1/local/outbox", token=operator_token)
+    assert status == 200 and isinstance(outbox["messages"], list), outbox
+    status, problem = _call(base, "TRACE", "/health")
+    assert status == 405 and problem["type"].endswith("/method-not-allowed"), problem
+
+    id_token, _ = local_demo_login(base, data_dir)
+    assert _call(base, "GET", "/v1/me", token=id_token)[0] == 200
+    bundled = jwk.RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))
+    claims = {**jwt.decode(id_token, options={"verify_signature": False}), "iat": int(time.time())}
+    forged = jose_jwt.encode({"kid": "dummy", "alg": "RS256"}, claims, bundled)
+    status, problem = _call(base, "GET", "/v1/me", token=forged)
+    assert status == 401 and problem["type"].endswith("/unauthenticated"), problem
+    return {"operator_token": operator_token, "id_token": id_token}
 
 
 def write_something(base: str, data_dir: Path) -> dict:

@@ -25,7 +25,11 @@ class TestStack:
 
 
 def start_test_stack(key_dir: Path, **settings_overrides) -> TestStack:
-    moto = EmbeddedMoto().start()
+    from chalicelib.local import operator_token
+    from chalicelib.local.moto_patches import COGNITO_KEY_FILE
+
+    # As `scelle local`: Cognito signs with a key of the test's own, never moto's bundled one.
+    moto = EmbeddedMoto(cognito_key_file=key_dir / COGNITO_KEY_FILE).start()
     env = {
         "SCELLE_MODE": "local",
         "SCELLE_AWS_ENDPOINT_URL": moto.endpoint,
@@ -37,6 +41,7 @@ def start_test_stack(key_dir: Path, **settings_overrides) -> TestStack:
         "SCELLE_DATA_DIR": str(key_dir / "data"),  # the mail outbox; never the developer's .scelle
     }
     settings = load_settings(env)
+    operator_token.issue(settings.data_dir)  # what /v1/local/* require (tests/support/users.py)
     provisioned = provision(bootstrap.Container(settings).client, settings)
     settings = settings.model_copy(
         update={

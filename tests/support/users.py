@@ -63,9 +63,28 @@ def signup_body(country: str = "BE", **overrides: Any) -> dict[str, Any]:
     return body
 
 
+def local_operator_headers() -> dict[str, str]:
+    """The local operator credential the ``/v1/local/*`` routes require (the token the stack
+    keeps in its data directory; tests/support/stack.py issues one)."""
+    from chalicelib import bootstrap
+    from chalicelib.local import operator_token
+
+    token = operator_token.read(bootstrap.settings().data_dir)
+    assert token, "no local operator token in the data directory"
+    return {"Authorization": f"Bearer {token}"}
+
+
+def outbox(api, email: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest mails of the local outbox (to ``email`` when given), newest first."""
+    query = f"?limit={limit}" + (f"&to={email}" if email else "")
+    reply = api.with_token(None).get(f"/v1/local/outbox{query}", headers=local_operator_headers())
+    assert reply.status == 200, reply
+    return reply.json["messages"]
+
+
 def mailed_token(api, email: str, subject: str = "") -> str:
     """The token of the newest mail to ``email`` (whose subject contains ``subject``)."""
-    reply = api.with_token(None).get(f"/v1/local/outbox?to={email}&limit=20")
+    reply = api.with_token(None).get(f"/v1/local/outbox?to={email}&limit=20", headers=local_operator_headers())
     assert reply.status == 200, reply
     for message in reply.json["messages"]:
         if subject in message["subject"]:

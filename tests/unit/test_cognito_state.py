@@ -166,7 +166,9 @@ def test_pools_users_and_tokens_survive_a_restart(own_cognito_backends: None, tm
             _sign_in(after.cognito, ids, *wrong)
         assert refused.value.response["Error"]["Code"] == "NotAuthorizedException"
 
-    # moto signs with a fixed key from its package: same JWKS, so old tokens still verify.
+    # Every pool signs with the key of this process (the local stack's own key from its data
+    # directory, moto's when none is installed), not a key of the saved state: same JWKS, so old
+    # tokens still verify.
     jwks_after = after.jwks(ids["pool_id"])
     assert jwks_after == jwks_before
     old_claims = _verify(old_tokens["IdToken"], jwks_after, ids)

@@ -1,13 +1,15 @@
-"""The TransactWriteItems patch, against a ThreadedMotoServer running in this process."""
+"""The moto patches (DynamoDB TransactWriteItems; KMS Sign/Verify limits), against a ThreadedMotoServer
+running in this process."""
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -430,3 +432,119 @@ def test_queries_during_concurrent_inserts_never_fail(endpoint):
     for t in threads:
         t.join(timeout=120)
     assert failures == []
+
+
+# ---- KMS Sign / Verify: AWS's message limits, DIGEST messages signed as digests -----------------
+# AWS refuses a Message over 4,096 bytes, and with MessageType=DIGEST one that is not the algorithm's
+# digest length (https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html); moto 5.2.5
+# accepts both and hashes a DIGEST message again.
+_LARGE = b"x" * 5000
+
+
+@pytest.fixture
+def kms(endpoint: str) -> Any:
+    return _client(endpoint, "kms")
+
+
+@pytest.fixture
+def signing_key(kms: Any) -> tuple[str, Any]:
+    from cryptography.hazmat.primitives import serialization
+
+    key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    return key_id, serialization.load_der_public_key(kms.get_public_key(KeyId=key_id)["PublicKey"])
+
+
+def _ecdsa_sha256_valid(public_key: Any, message: bytes, signature: bytes) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    try:
+        public_key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        return True
+    except InvalidSignature:
+        return False
+
+
+def _validation_error(call: Callable[[], Any]) -> str:
+    with pytest.raises(ClientError) as caught:
+        call()
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    return caught.value.response["Error"]["Message"]
+
+
+def test_kms_patch_is_active_and_idempotent(endpoint: str) -> None:
+    assert moto_patches.apply_kms_patches()
+    assert moto_patches.apply_kms_patches()
+    assert moto_patches.kms_is_patched()
+
+
+@pytest.mark.parametrize("message_type", [{"MessageType": "RAW"}, {}], ids=["RAW", "default"])
+def test_kms_sign_and_verify_refuse_a_raw_message_over_4096_bytes(kms, signing_key, message_type) -> None:
+    """What the manifest signer used to send: refused on AWS, so refused by the embedded KMS too."""
+    key_id, _ = signing_key
+    sign = {"KeyId": key_id, "SigningAlgorithm": "ECDSA_SHA_256", **message_type}
+    error = _validation_error(lambda: kms.sign(Message=b"m" * 4097, **sign))
+    assert "less than or equal to 4096" in error
+    signature = kms.sign(Message=b"m" * 4096, **sign)["Signature"]  # the limit itself is accepted
+    assert kms.verify(Message=b"m" * 4096, Signature=signature, **sign)["SignatureValid"]
+    error = _validation_error(lambda: kms.verify(Message=b"m" * 4097, Signature=signature, **sign))
+    assert "less than or equal to 4096" in error
+
+
+@pytest.mark.parametrize("length", [1, 31, 33, 64])
+def test_kms_sign_and_verify_refuse_a_digest_that_is_not_32_bytes_for_ecdsa_sha_256(kms, signing_key, length) -> None:
+    key_id, _ = signing_key
+    args = {"KeyId": key_id, "SigningAlgorithm": "ECDSA_SHA_256", "MessageType": "DIGEST", "Message": b"d" * length}
+    assert "Digest is invalid length for algorithm ECDSA_SHA_256" in _validation_error(lambda: kms.sign(**args))
+    assert "Digest is invalid length" in _validation_error(lambda: kms.verify(Signature=b"\x30" * 70, **args))
+
+
+def test_kms_signs_a_digest_as_aws_does_an_ecdsa_sha256_signature_of_the_message(kms, signing_key) -> None:
+    key_id, public_key = signing_key
+    digest = hashlib.sha256(_LARGE).digest()
+    common = {"KeyId": key_id, "SigningAlgorithm": "ECDSA_SHA_256"}
+    signature = kms.sign(Message=digest, MessageType="DIGEST", **common)["Signature"]
+    assert _ecdsa_sha256_valid(public_key, _LARGE, signature)  # offline, over the whole message
+    assert kms.verify(Message=digest, MessageType="DIGEST", Signature=signature, **common)["SignatureValid"]
+    other = hashlib.sha256(_LARGE + b"!").digest()
+    assert not kms.verify(Message=other, MessageType="DIGEST", Signature=signature, **common)["SignatureValid"]
+    # a digest signature and a RAW one are interchangeable, as on AWS
+    small = b"scelle-checkpoint/v1\n"
+    raw = kms.sign(Message=small, MessageType="RAW", **common)["Signature"]
+    assert kms.verify(Message=hashlib.sha256(small).digest(), MessageType="DIGEST", Signature=raw, **common)[
+        "SignatureValid"]
+    assert _ecdsa_sha256_valid(public_key, small, raw)
+
+
+def test_without_the_kms_patch_moto_signs_anything_and_hashes_a_digest_again(kms, signing_key) -> None:
+    """What the patch fixes (if a moto upgrade fixes it too, the fingerprints will have changed)."""
+    key_id, public_key = signing_key
+    common = {"KeyId": key_id, "SigningAlgorithm": "ECDSA_SHA_256"}
+    moto_patches.remove_kms_patches()
+    try:
+        assert kms.sign(Message=_LARGE, MessageType="RAW", **common)["Signature"]
+        signature = kms.sign(Message=hashlib.sha256(_LARGE).digest(), MessageType="DIGEST", **common)["Signature"]
+        assert not _ecdsa_sha256_valid(public_key, _LARGE, signature)
+    finally:
+        assert moto_patches.apply_kms_patches()
+
+
+def test_kms_patch_refuses_unrecognised_source_and_leaves_dynamodb_patched(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from moto.kms.responses import KmsResponse
+
+    moto_patches.remove_kms_patches()
+    try:
+        original = KmsResponse.__dict__["sign"]
+        monkeypatch.setitem(moto_patches._KMS_EXPECTED_SOURCES, (KmsResponse, "verify"), "0" * 16)
+        with caplog.at_level(logging.WARNING, logger=moto_patches.__name__):
+            assert not apply_moto_patches()
+        assert "KmsResponse.verify" in caplog.text
+        assert KmsResponse.__dict__["sign"] is original and not moto_patches.kms_is_patched()
+        assert is_patched()  # the DynamoDB fix does not depend on the KMS one
+    finally:
+        monkeypatch.undo()
+        assert apply_moto_patches()
