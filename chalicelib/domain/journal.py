@@ -42,6 +42,7 @@ from chalicelib.domain.entries import (
 )
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.money import format_cents, parse_amount, parse_rate_percent
+from chalicelib.domain.records import check_sealable
 from chalicelib.domain.vat import check_rate
 
 __all__ = [
@@ -230,10 +231,12 @@ def build_journal_batch(requests: object, *, country: str, today: date, recorded
     names the entry (``entries.3.lines.1.debit``).
     """
     entries: Sequence[Any] = item_list(requests, "entries", what="Entries", min_items=1, max_items=MAX_BATCH)
-    return [
+    payloads = [
         build_journal_entry(entry, country=country, today=today, recorded_by=recorded_by, prefix=join("entries", index))
         for index, entry in enumerate(entries)
     ]
+    check_sealable(payloads, field="entries", item_field=lambda index: join(join("entries", index), "lines"))
+    return payloads
 
 
 def negate_journal(data: Mapping[str, Any]) -> dict[str, Any]:

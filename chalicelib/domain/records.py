@@ -364,3 +364,36 @@ def seal(
     }
     draft = SealedRecord(**fields, hash=GENESIS_PREV_HASH)
     return SealedRecord(**fields, hash=draft.recomputed_hash)
+
+
+# What one sealed record and one all-or-nothing write may hold (decision 0012). A record is one
+# DynamoDB item (at most 400 KB, https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/
+# ServiceQuotas.html#limits-items), its data stored as canonical JSON text next to about 1 KB of
+# other attributes; a batch and its claim are one TransactWriteItems (at most 4 MB in all). Beyond
+# these the write could never succeed: refuse it as invalid input (4xx), never answer 503.
+# A sale or journal entry may hold up to MAX_RECORD_DATA_BYTES: its reversal holds the same lines
+# and a reason, and must still fit under MAX_SEALED_DATA_BYTES, the writer's own check.
+MAX_RECORD_DATA_BYTES = 350_000
+MAX_SEALED_DATA_BYTES = 400_000
+MAX_COMMIT_DATA_BYTES = 3_800_000
+
+
+def check_sealable(payloads: list[Mapping[str, Any]], *, field: str, item_field=None,
+                   limit: int = MAX_RECORD_DATA_BYTES) -> None:
+    """Refuse (ValidationFailed naming ``field``, or ``item_field(index)`` for one record) data too
+    large to be sealed in one record, or records too large together to be sealed in one write."""
+    from chalicelib.domain.errors import ValidationFailed
+
+    total = 0
+    for index, data in enumerate(payloads):
+        size = len(canonical_bytes(data))
+        total += size
+        if size > limit:
+            raise ValidationFailed(
+                f"This entry is {size:,} bytes once sealed; one entry holds at most {limit:,} "
+                "bytes (shorter descriptions, or fewer lines per entry).",
+                field=item_field(index) if item_field else field)
+    if total > MAX_COMMIT_DATA_BYTES:
+        raise ValidationFailed(
+            f"These entries are {total:,} bytes once sealed; one request holds at most "
+            f"{MAX_COMMIT_DATA_BYTES:,} bytes (send them in smaller batches).", field=field)

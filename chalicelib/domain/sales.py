@@ -56,6 +56,7 @@ from chalicelib.domain.money import (
     parse_rate_percent,
     vat_breakdown,
 )
+from chalicelib.domain.records import check_sealable
 from chalicelib.domain.vat import check_rate
 
 __all__ = [
@@ -195,7 +196,7 @@ def build_sale(
             )
 
     payments, change = _payments(body.get("payments", []), total=totals["incl"])
-    return {
+    sale = {
         "schema_version": SCHEMA_VERSION,
         "kind": kind,
         "client_receipt_id": client_receipt_id,
@@ -213,6 +214,8 @@ def build_sale(
         "payments": payments,
         "change": change,
     }
+    check_sealable([sale], field="lines")
+    return sale
 
 
 def _line(raw: object, path: str, *, kind: str, country: str, business_date: date) -> dict[str, Any]:

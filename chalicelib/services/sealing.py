@@ -27,7 +27,15 @@ from typing import Any, NamedTuple
 
 from chalicelib.domain.claims import Claim, ClaimTaken, CommitRejected
 from chalicelib.domain.errors import ChainBusy, SequenceConflict, Unavailable
-from chalicelib.domain.records import GENESIS_PREV_HASH, SealedRecord, chain_key, parse_timestamp, seal
+from chalicelib.domain.records import (
+    GENESIS_PREV_HASH,
+    MAX_SEALED_DATA_BYTES,
+    SealedRecord,
+    chain_key,
+    check_sealable,
+    parse_timestamp,
+    seal,
+)
 from chalicelib.services.ports import ChainStore
 
 # Builds (type, data) for the record about to be sealed, given the current head. Closures use
@@ -133,6 +141,8 @@ class ChainWriter:
         for attempt in range(self._max_attempts):
             head, pointer_seq = self._cached_head(key)
             records = self._seal_all(tenant_id, chain, training, head, build(head))
+            if attempt == 0:  # a write DynamoDB would refuse for its size is bad input, not a 503
+                check_sealable([r.data for r in records], field="body", limit=MAX_SEALED_DATA_BYTES)
             own = list(claims(records)) if claims else []
             extra = own + ([self._pointer_claim(key, pointer_seq, records[-1])] if self._head_pointer else [])
             try:

@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.adapters.dynamodb_chain_store import to_item
 from chalicelib.domain.entries import Actor
-from chalicelib.domain.errors import Unavailable, ValidationFailed
+from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.journal import build_journal_entry
 from chalicelib.domain.records import GENESIS_PREV_HASH, chain_key, seal
 from chalicelib.domain.sales import MAX_LINES, build_sale
@@ -104,18 +104,10 @@ def test_the_largest_sale_in_three_byte_characters_fits_in_one_item(container):
     assert container.journal_store.get(record.chain_key, 1) == record
 
 
-@pytest.mark.xfail(strict=True, raises=Unavailable, reason=(
-    "A sale (or a journal entry) the API accepts can be larger than a DynamoDB item: 500 lines of "
-    "200-character descriptions in a 4-byte character (an emoji, some CJK) make a ~448 KB record "
-    "from a ~440 KB request. DynamoDB refuses the PutItem with a ValidationException, which "
-    "DynamoDBChainStore reports as Unavailable: the client gets a 503 and retries a request that "
-    "can never succeed. It should be refused up front (400/413, ValidationFailed) by a size check "
-    "on the sealed record."))
 def test_a_sale_the_domain_accepts_is_stored_or_refused_as_invalid(container):
-    try:
-        data = build_sale(_largest_sale("😀"), **SALE_CONTEXT)
-    except ValidationFailed:
-        return  # refused as invalid (400): what a fix may do
-    record = seal(new_tenant(), "prod.sales.R1", 1, "sale", NOW, False, data, GENESIS_PREV_HASH)
-    container.journal_store.append(record)  # today: Unavailable (ValidationException, item of ~448 KB)
-    assert container.journal_store.get(record.chain_key, 1) == record
+    """Found by the 400 KB check: a sale of 500 lines of 200 four-byte characters (~448 KB once
+    sealed, under the 1 MiB body limit) was a 503 for ever (DynamoDB refused the item). It is now
+    refused as invalid, naming the field, before anything is written."""
+    with pytest.raises(ValidationFailed) as refused:
+        build_sale(_largest_sale("😀"), **SALE_CONTEXT)
+    assert refused.value.field == "lines" and "at most 350,000 bytes" in refused.value.detail

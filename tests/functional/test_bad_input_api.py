@@ -263,3 +263,17 @@ def test_news_visible_outside_the_range_is_a_422_naming_the_field(api, stack, fi
     reply = operator.post("/v1/operator/news", {"title": "T", "body": "B", **fields})
     _problem(reply, 422, field)
     assert count_all(stack) == before
+
+
+# ---- what could never be stored --------------------------------------------------------------------
+def test_a_sale_too_large_to_be_one_item_is_a_422_naming_lines_and_writes_nothing(admin, stack):
+    """Under the body limit (sent as UTF-8: ~440 KB), over DynamoDB's 400 KB item once sealed (500
+    lines of 200 four-byte characters): it was a 503 for ever, the write refused at each retry."""
+    account, client = admin
+    lines = [{"description": "😀" * 200, "quantity": "1", "unit_price": "1.00", "vat_rate": "21"}
+             for _ in range(500)]
+    text = json.dumps(sale_body(lines=lines, payments=[{"method": "card", "amount": "500.00"}]), ensure_ascii=False)
+    before = count_all(stack)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/sales", raw=text.encode())
+    assert "at most 350,000 bytes" in _problem(reply, 422, "lines")["detail"]
+    assert count_all(stack) == before
