@@ -230,6 +230,7 @@ class Container:
             checkpoint_every=self.settings.checkpoint_every,
             clock_skew=timedelta(seconds=self.settings.clock_skew_seconds),
             clock=self.clock,
+            public_base_url=self.settings.public_base_url,
         )
 
     # ---- Services ----------------------------------------------------------------------------

@@ -7,8 +7,8 @@ laptop never loads the AWS stack.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-from pathlib import Path
 
 
 def _cmd_local(args: argparse.Namespace) -> int:
@@ -17,26 +17,62 @@ def _cmd_local(args: argparse.Namespace) -> int:
     # No CloudWatch on a laptop: EMF metric blobs would only clutter the terminal. Set
     # POWERTOOLS_METRICS_DISABLED=false to see them.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    from chalicelib.config import ConfigError, load_settings
+    from chalicelib.config import load_settings
+
+    # Every SCELLE_* variable is checked before anything starts (ConfigError: see main).
+    settings = load_settings()
+    overrides = {}
+    if args.port is not None:
+        overrides["port"] = args.port
+    if args.data_dir is not None:
+        overrides["data_dir"] = args.data_dir
+    if args.schedule_seconds is not None:
+        overrides["schedule_seconds"] = args.schedule_seconds
+    settings = settings.model_copy(update=overrides)
+    from chalicelib.services.support import support_config_from_env
+
+    support_config_from_env(mail_from=settings.mail_from, local=True)  # SCELLE_SUPPORT_*, SCELLE_MAILING_RATE
+    if settings.unsubscribe_key is not None:  # else a key file in the data directory
+        from chalicelib.adapters.support_dynamodb import load_unsubscribe_key
+
+        load_unsubscribe_key(settings.unsubscribe_key.get_secret_value(), None)
+
     from chalicelib.local.moto_patches import UnsafeCognito
     from chalicelib.local.moto_server import PortInUse
     from chalicelib.local.stack import DataDirBusy, LocalStack
 
     try:
-        settings = load_settings()
-        overrides = {}
-        if args.port is not None:
-            overrides["port"] = args.port
-        if args.data_dir is not None:
-            overrides["data_dir"] = args.data_dir
-        if args.schedule_seconds is not None:
-            overrides["schedule_seconds"] = args.schedule_seconds
-        settings = settings.model_copy(update=overrides)
         stack = LocalStack(settings, snapshot_every=args.snapshot_seconds).start()
-    except (ConfigError, PortInUse, DataDirBusy, UnsafeCognito) as exc:
+    except (PortInUse, DataDirBusy, UnsafeCognito) as exc:
         print(f"scelle local: {exc}", file=sys.stderr)
         return 2
     return stack.run_forever()
+
+
+def _setting(name: str):
+    """An argparse type: the option's text read as the setting ``name`` (same rules and message
+    as its SCELLE_* variable)."""
+
+    def parse(text: str):
+        from chalicelib.config import setting_value
+
+        try:
+            return setting_value(name, text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r} is not valid: {exc}") from None
+
+    parse.__name__ = name
+    return parse
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not valid: expected a number of seconds, more than 0")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,10 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     local = sub.add_parser("local", help="run the whole product on this machine (embedded AWS emulator)")
-    local.add_argument("--port", type=int, help="API port (default SCELLE_PORT or 8000)")
-    local.add_argument("--data-dir", type=Path, help="where data persists (default SCELLE_DATA_DIR or .scelle)")
-    local.add_argument("--schedule-seconds", type=float, help="run scheduled jobs this often (demo)")
-    local.add_argument("--snapshot-seconds", type=float, default=30.0, help="save data this often (default 30)")
+    local.add_argument("--port", type=_setting("port"), help="API port (default SCELLE_PORT or 8000)")
+    local.add_argument("--data-dir", type=_setting("data_dir"),
+                       help="where data persists (default SCELLE_DATA_DIR or .scelle)")
+    local.add_argument("--schedule-seconds", type=_setting("schedule_seconds"),
+                       help="run scheduled jobs this often (demo)")
+    local.add_argument("--snapshot-seconds", type=_positive_seconds, default=30.0,
+                       help="save data this often (default 30)")
     local.set_defaults(func=_cmd_local)
 
     for register in _extra_commands():
@@ -64,7 +103,17 @@ def _extra_commands():
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as exc:
+        # A bad SCELLE_* variable, in any subcommand: one line per variable, no traceback. The
+        # config module is looked up, not imported: `scelle verify` never loads it.
+        config = sys.modules.get("chalicelib.config")
+        if config is None or not isinstance(exc, config.ConfigError):
+            raise
+        for line in str(exc).splitlines():
+            print(f"scelle {args.command}: {line.strip()}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -16,7 +16,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 SERVICE = "scelle"
 NAMESPACE = "Scelle"
 
-logger = Logger(service=SERVICE, level=os.environ.get("SCELLE_LOG_LEVEL", "INFO"))
+
+
+def _log_level() -> str:
+    # Read before the settings are validated (every module logs): a bad value must not crash the
+    # import with a traceback. INFO stands in, and load_settings reports SCELLE_LOG_LEVEL by name.
+    level = os.environ.get("SCELLE_LOG_LEVEL", "INFO").strip().upper()
+    return level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO"
+
+
+logger = Logger(service=SERVICE, level=_log_level())
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 

@@ -63,18 +63,13 @@ def short_code(record_hash: str) -> str:
     return f"{head[:5]}-{head[5:]}"
 
 
-def _base_url() -> str:
-    try:
-        from chalicelib import bootstrap
-
-        return bootstrap.settings().public_base_url.rstrip("/")
-    except Exception:  # never let a receipt fail for its proof: fall back to the default
-        return "http://127.0.0.1:8000"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"  # local mode's API (Settings.public_base_url's default)
 
 
-def receipt_proof(record, base_url: str | None = None) -> dict[str, str]:
-    """The verification code and QR payload printed on a sale receipt."""
-    base = (base_url or _base_url()).rstrip("/")
+def receipt_proof(record, base_url: str = DEFAULT_BASE_URL) -> dict[str, str]:
+    """The verification code and QR payload printed on a sale receipt; ``base_url`` is the public
+    URL of the API (``Settings.public_base_url``)."""
+    base = (base_url or DEFAULT_BASE_URL).rstrip("/")
     query = (f"t={quote(record.tenant_id, safe='')}&c={quote(record.chain, safe='')}&s={record.seq}"
              f"&h={record.hash}")
     return {"code": short_code(record.hash), "qr": f"{base}/v1/verify/receipt?{query}"}

@@ -24,7 +24,7 @@ from chalicelib.domain.accounts import (
 from chalicelib.domain.errors import Conflict, Unavailable
 from chalicelib.domain.permissions import Role
 from chalicelib.domain.tenant import Address, OpeningHours, Tenant
-from chalicelib.services.account_ports import AccessRecord, TenantRoster
+from chalicelib.ports.accounts import AccessRecord, TenantRoster
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()

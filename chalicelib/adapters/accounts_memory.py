@@ -24,7 +24,7 @@ from chalicelib.domain.accounts import (
 )
 from chalicelib.domain.errors import Conflict, Unauthenticated, Unavailable
 from chalicelib.domain.tenant import Tenant
-from chalicelib.services.account_ports import AccessRecord, BadCredentials, EmailNotVerified, TenantRoster, Tokens
+from chalicelib.ports.accounts import AccessRecord, BadCredentials, EmailNotVerified, TenantRoster, Tokens
 
 
 def _conflict(field: str) -> Conflict:
@@ -301,7 +301,7 @@ class InMemoryJournal:
             "details": dict(details),
             "training": training,
         }
-        from chalicelib.services.events import KINDS
+        from chalicelib.domain.event_kinds import KINDS
 
         if kind not in KINDS:
             raise ValueError(f"unknown event kind {kind!r}")

@@ -9,6 +9,7 @@ delete or shorten it before then.
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -115,6 +116,7 @@ class InMemoryObjectStore:
 
     def __init__(self) -> None:
         self._objects: dict[str, list[StoredObject]] = {}
+        self._sorted: list[str] = []  # the keys in order, so a listing costs what S3's does
         self._lock = threading.Lock()
         self.fail_next_put: Exception | None = None  # tests: simulate an outage
 
@@ -129,11 +131,14 @@ class InMemoryObjectStore:
             if key in self._objects:
                 return False
             self._objects[key] = [StoredObject(bytes(body), dict(metadata), retain_until, LOCK_MODE)]
+            bisect.insort(self._sorted, key)
             return True
 
     def put_version(self, key: str, body: bytes, *, retain_until: datetime, metadata: dict[str, str]) -> None:
         self._check_failure()
         with self._lock:
+            if key not in self._objects:
+                bisect.insort(self._sorted, key)
             self._objects.setdefault(key, []).append(StoredObject(bytes(body), dict(metadata), retain_until,
                                                                   LOCK_MODE))
 
@@ -146,12 +151,24 @@ class InMemoryObjectStore:
         return None if found is None else StoredObject(b"", found.metadata, found.retain_until, found.lock_mode)
 
     def keys(self, prefix: str, *, start_after: str | None = None) -> Iterator[str]:
-        for key in sorted(self._objects):
-            if key.startswith(prefix) and (start_after is None or key > start_after):
-                yield key
+        with self._lock:
+            start = bisect.bisect_right(self._sorted, start_after) if start_after and start_after >= prefix else (
+                bisect.bisect_left(self._sorted, prefix))
+            found = []
+            for key in self._sorted[start:]:
+                if not key.startswith(prefix):
+                    break
+                found.append(key)
+        yield from found
 
     def versions(self, key: str) -> int:
         return len(self._objects.get(key, []))
+
+    def all_versions(self, prefix: str = "") -> Iterator[tuple[str, StoredObject]]:
+        """Every stored version under ``prefix`` (tests: what the locked storage holds)."""
+        for key in self.keys(prefix):
+            for version in self._objects[key]:
+                yield key, version
 
     # tests: tampering with the stored bytes (impossible on S3 with Object Lock)
     def replace_body(self, key: str, body: bytes) -> None:

@@ -9,18 +9,14 @@ when it is rotated out.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.checkpoint import Checkpoint, PublicKeyInfo
 from chalicelib.domain.errors import Conflict
+from chalicelib.ports.checkpoints import StoredCheckpoint
 
-
-@dataclass(frozen=True)
-class StoredCheckpoint:
-    checkpoint: Checkpoint
-    frontier: list[str]  # CompactRange hashes (hex) at checkpoint.size
+__all__ = ["StoredCheckpoint"]  # its home is chalicelib.ports.checkpoints
 
 
 class InMemoryCheckpointStore:

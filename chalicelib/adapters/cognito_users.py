@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.domain.errors import Conflict, Unauthenticated, Unavailable, ValidationFailed
-from chalicelib.services.account_ports import BadCredentials, EmailNotVerified, Tokens
+from chalicelib.ports.accounts import BadCredentials, EmailNotVerified, Tokens
 
 
 def _code(exc: ClientError) -> str:

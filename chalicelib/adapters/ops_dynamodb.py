@@ -2,10 +2,16 @@
 
 One item per chain (``pk = CHAIN#<chain key>``, ``sk = state``) holds what the stream verifier
 last saw (``seq``, ``hash``, the stream ``stream_seq`` of the last record handled) and the archive
-position (``archived_through``/``archived_hash``) with the entries waiting for their segment
-(``pending``: seq -> canonical JSON of the record exactly as inserted). The verifier and the
-archiver update disjoint attributes of that item, each conditional on its own previous value,
-so they never lose each other's writes.
+position (``archived_through``/``archived_hash``). The entries waiting for their segment (each
+the canonical JSON of the record exactly as inserted) are items of their own,
+``pk = PENDING#<chain key>``, ``sk = <seq, 20 digits>``: the state item stays a few hundred bytes
+whatever the backlog (an archive outage, a chain of large entries), where one map inside it
+crossed DynamoDB's 400 KB item limit at 100 entries of 40 lines and stopped the chain's stream for
+good. ``chain_state`` reads them back as ``ChainState.pending``. Pending items are written before
+the head moves (a crash in between leaves items past the head, ignored and written again) and
+deleted after ``archived_through`` moves past them (a crash leaves items below it, ignored). The
+verifier and the archiver update disjoint attributes of the state item, each conditional on its
+own previous value, so they never lose each other's writes.
 
 Alarms, anomalies and the other small records are plain items (``put_once`` / ``query``). The
 in-memory twin has the same contract for unit tests.
@@ -46,6 +52,8 @@ class ChainState:
     pending_since: str | None = None  # recorded_at of the oldest pending entry
     lease_until: str | None = None
     exists: bool = False
+    # Entries still in the ``pending`` map of state items written before pending items existed.
+    legacy_pending: tuple[int, ...] = ()
 
     @property
     def pending_seqs(self) -> list[int]:
@@ -54,6 +62,14 @@ class ChainState:
 
 def state_pk(chain_key: str) -> str:
     return f"CHAIN#{chain_key}"
+
+
+def pending_pk(chain_key: str) -> str:
+    return f"PENDING#{chain_key}"
+
+
+def pending_sk(seq: int) -> str:
+    return f"{seq:020d}"
 
 
 def _numbers(value: Any) -> Any:
@@ -90,6 +106,7 @@ def _state_from(chain_key: str, item: dict[str, Any] | None) -> ChainState:
         pending_since=raw.get("pending_since"),
         lease_until=raw.get("lease_until"),
         exists=True,
+        legacy_pending=tuple(sorted(int(k) for k in pending)) if pending else (),
     )
 
 
@@ -127,7 +144,48 @@ class DynamoDBOpsStore:
     # ---- chain state -------------------------------------------------------------------------
     def chain_state(self, chain_key: str) -> ChainState:
         resp = self._call("get_item", Key=_key(state_pk(chain_key), STATE_SK), ConsistentRead=True)
-        return _state_from(chain_key, resp.get("Item"))
+        state = _state_from(chain_key, resp.get("Item"))
+        if not state.exists:
+            return state
+        lines = {s: t for s, t in (state.pending or {}).items() if state.archived_through < s <= state.seq}
+        lines.update(self._pending_lines(chain_key, state.archived_through, state.seq))
+        return replace(state, pending=lines)
+
+    def _pending_lines(self, chain_key: str, after: int, through: int) -> dict[int, str]:
+        """The pending items of seqs ``after+1..through`` (those past the head are not verified yet)."""
+        lines: dict[int, str] = {}
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": {":pk": {"S": pending_pk(chain_key)}, ":lo": {"S": pending_sk(after + 1)},
+                                          ":hi": {"S": pending_sk(max(through, after + 1))}},
+            "ConsistentRead": True,
+        }
+        if through <= after:
+            return lines
+        while True:
+            resp = self._call("query", **kwargs)
+            for item in resp.get("Items", []):
+                lines[int(item["sk"]["S"])] = item["line"]["S"]
+            if "LastEvaluatedKey" not in resp:
+                return lines
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def _write_pending(self, chain_key: str, put: dict[int, str] | None = None, delete: Iterable[int] = ()) -> None:
+        requests = [{"PutRequest": {"Item": {"pk": {"S": pending_pk(chain_key)}, "sk": {"S": pending_sk(seq)},
+                                             "line": {"S": text}}}} for seq, text in sorted((put or {}).items())]
+        requests += [{"DeleteRequest": {"Key": _key(pending_pk(chain_key), pending_sk(seq))}} for seq in delete]
+        for i in range(0, len(requests), 25):  # BatchWriteItem: 25 requests a call
+            pending = {self._table: requests[i:i + 25]}
+            for _ in range(20):
+                try:
+                    resp = self._client.batch_write_item(RequestItems=pending)
+                except ClientError as exc:
+                    raise Unavailable(f"ops batch_write_item failed: {exc.response['Error']['Code']}") from exc
+                pending = resp.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+            else:
+                raise Unavailable("ops batch_write_item: items left unprocessed (throttled)")
 
     def advance_head(
         self, before: ChainState, *, table: str, seq: int, hash: str, stream_seq: str, stream_arn: str,
@@ -152,15 +210,8 @@ class DynamoDBOpsStore:
             conditions.append("stream_seq = :prev")
             values[":prev"] = before.stream_seq
         if add_pending:
-            if before.pending is None:
-                sets.append("pending = :pending")
-                values[":pending"] = {str(k): v for k, v in add_pending.items()}
-                conditions.append("attribute_not_exists(pending)")
-            else:
-                for i, (seq_, text) in enumerate(sorted(add_pending.items())):
-                    names[f"#p{i}"] = str(seq_)
-                    values[f":p{i}"] = text
-                    sets.append(f"pending.#p{i} = :p{i}")
+            # Items of their own, before the head moves (module docstring): the state stays small.
+            self._write_pending(before.chain_key, put=add_pending)
             sets.append("pending_since = if_not_exists(pending_since, :now)")
             values[":now"] = now
         self._call(
@@ -200,8 +251,10 @@ class DynamoDBOpsStore:
         sets = ["archived_through = :through", "archived_hash = :hash",
                 "#segs = if_not_exists(#segs, :zero) + :one"]
         names["#segs"] = "segments"
-        removes = [f"pending.#r{i}" for i, _ in enumerate(removed)]
-        names.update({f"#r{i}": str(seq) for i, seq in enumerate(removed)})
+        removed = list(removed)
+        legacy = [seq for seq in removed if seq in set(before.legacy_pending)]  # an older item's map
+        removes = [f"pending.#r{i}" for i, _ in enumerate(legacy)]
+        names.update({f"#r{i}": str(seq) for i, seq in enumerate(legacy)})
         if pending_since is None:
             removes.append("pending_since")
         else:
@@ -220,6 +273,8 @@ class DynamoDBOpsStore:
         }
         kwargs["ExpressionAttributeNames"] = names
         self._call("update_item", **kwargs)
+        # After archived_through moved: a crash before this leaves items below it, never read.
+        self._write_pending(before.chain_key, delete=[seq for seq in removed if seq not in set(legacy)])
 
     # ---- small records -----------------------------------------------------------------------
     def put_once(self, pk: str, sk: str, attributes: dict[str, Any], *, expires_at: int | None = None) -> bool:

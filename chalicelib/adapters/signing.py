@@ -23,10 +23,11 @@ import hashlib
 import os
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+from chalicelib.ports.signatures import signature_verifier_for, verify_signature  # noqa: F401 (their home)
 
 SIGNING_ALGORITHM = "ECDSA_SHA_256"
 MAX_MESSAGE_BYTES = 4096  # KMS Sign / Verify ``Message``, whatever the MessageType
@@ -133,28 +134,6 @@ class KmsSigner:
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             ).decode()
         return self._public_pem
-
-
-def verify_signature(public_key_pem: str, message: bytes, signature: bytes) -> bool:
-    key = serialization.load_pem_public_key(public_key_pem.encode())
-    if not isinstance(key, ec.EllipticCurvePublicKey):
-        return False
-    try:
-        key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
-        return True
-    except InvalidSignature:
-        return False
-
-
-def signature_verifier_for(keys):
-    """A ``(key_id, message, signature) -> bool`` callable over published PublicKeyInfo objects."""
-    by_id = {k.key_id: k.public_key_pem for k in keys}
-
-    def verify(key_id: str, message: bytes, signature: bytes) -> bool:
-        pem = by_id.get(key_id)
-        return pem is not None and verify_signature(pem, message, signature)
-
-    return verify
 
 
 def b64(data: bytes) -> str:

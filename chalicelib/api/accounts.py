@@ -46,10 +46,12 @@ class SignUpIn(Strict):
     company_name: Text
     country: Literal["BE", "FR"]
     company_number: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
-        description="BE: enterprise number (0403.170.701); FR: SIREN (9 digits)"
+        description="BE: enterprise number (0403.170.701, BE (0)403.170.701, 403170701); FR: SIREN (9 digits) "
+                    "or SIRET, or for a Monegasque business the 9 digits of its VAT number (000 + 6 digits)"
     )
     vat_number: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
-        description="BE0403170701 / FR44732829320; must belong to the company number"
+        description="BE0403170701 (or BE (0)403.170.701) / FR44732829320 (Monaco: FR53000004605); must belong to "
+                    "the company number"
     )
     address: AddressIn
     display_name: DisplayName | None = Field(None, description="the admin's display name: " + DISPLAY_NAME_HELP)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
-from chalicelib.api.schemas import Amount, ChainName, Percent, Quantity, StrictModel, TimeBound
+from chalicelib.api.schemas import Amount, ChainName, Percent, Quantity, StrictModel, TimeBound, domain_rule
+from chalicelib.domain import journal, sales
+from chalicelib.domain.entries import calendar_date, instant, text
 from chalicelib.domain.errors import Forbidden
 from chalicelib.domain.identity import Caller
 from chalicelib.domain.permissions import Permission, allows
@@ -20,8 +22,19 @@ IDEMPOTENCY_HEADER = "idempotency-key"
 
 
 # ---- request schemas (types and shapes; the domain checks every business rule) ----------------
+# Each field's own rule is the domain's (``domain_rule``): pydantic then lists every field at fault
+# in one answer, in the domain's words. Rules across fields (a return's negative line, the VAT rate
+# on the sale's date, totals, payments, balance) stay with the domain, once the fields are right.
+def _checked(check) -> AfterValidator:
+    return AfterValidator(domain_rule(lambda value: check(value, "")))
+
+
+def _label(max_length: int, what: str) -> AfterValidator:
+    return _checked(lambda value, field: text(value, field, what=what, max_length=max_length, required=False))
+
+
 class SaleLine(StrictModel):
-    description: str = Field(max_length=200)
+    description: Annotated[str, _checked(sales.check_description)] = Field(max_length=200)
     quantity: Quantity = Field(description="up to 3 decimals; negative only in a return")
     unit_price: Amount
     vat_rate: Percent = Field(description='percent, e.g. "21" or "5.5"; must be legal on the sale date')
@@ -31,14 +44,17 @@ class SaleLine(StrictModel):
 class Payment(StrictModel):
     method: Literal["cash", "card", "cheque", "voucher", "transfer", "other"]
     amount: Amount
-    reference: str | None = Field(None, max_length=64)
+    reference: Annotated[str, _checked(sales.check_reference)] | None = Field(None, max_length=64)
 
 
 class SaleIn(StrictModel):
     kind: Literal["sale", "return"] = "sale"
-    client_receipt_id: str = Field(description="the till's own receipt id: a re-sent receipt is recorded once")
-    register_id: str = Field(description="1-32 letters, digits, '-' or '_'; each register has its own chain")
-    occurred_at: str = Field(description="RFC 3339 time of the sale on the till")
+    client_receipt_id: Annotated[str, _checked(sales.check_client_receipt_id)] = Field(
+        description="the till's own receipt id: a re-sent receipt is recorded once")
+    register_id: Annotated[str, _checked(sales.check_register_id)] = Field(
+        description="1-32 letters, digits, '-' or '_'; each register has its own chain")
+    occurred_at: Annotated[str, _checked(lambda v, f: instant(v, f, what="occurred_at"))] = Field(
+        description="RFC 3339 time of the sale on the till")
     prices_include_vat: bool = True
     rounding_policy: Literal["document", "line"] = "document"
     lines: list[SaleLine] = Field(min_length=1, max_length=500)
@@ -47,22 +63,23 @@ class SaleIn(StrictModel):
 
 
 class JournalLine(StrictModel):
-    account: str
-    account_label: str | None = None
-    aux_account: str | None = None
-    aux_label: str | None = None
-    label: str | None = None
+    account: Annotated[str, _checked(journal.check_account)]
+    account_label: Annotated[str, _label(journal.MAX_LABEL, "Account label")] | None = None
+    aux_account: Annotated[str, _checked(journal.check_aux_account)] | None = None
+    aux_label: Annotated[str, _label(journal.MAX_LABEL, "Auxiliary account label")] | None = None
+    label: Annotated[str, _label(journal.MAX_LABEL, "Line label")] | None = None
     debit: Amount | None = None
     credit: Amount | None = None
     vat_rate: Percent | None = None
 
 
 class JournalEntryIn(StrictModel):
-    journal_code: str
-    journal_label: str | None = None
-    piece_ref: str
-    piece_date: str = Field(description="YYYY-MM-DD")
-    label: str
+    journal_code: Annotated[str, _checked(journal.check_journal_code)]
+    journal_label: Annotated[str, _label(journal.MAX_LABEL, "Journal label")] | None = None
+    piece_ref: Annotated[str, _checked(journal.check_piece_ref)]
+    piece_date: Annotated[str, _checked(lambda v, f: calendar_date(v, f, what="Piece date"))] = Field(
+        description="YYYY-MM-DD")
+    label: Annotated[str, _checked(journal.check_label)]
     lines: list[JournalLine] = Field(min_length=2)
 
 

@@ -1,8 +1,9 @@
 """RFC 9457 problem responses: the one place where errors become HTTP.
 
 Every error body has a stable ``type`` (a URI under /problems/), a human ``title``, the
-``status``, a ``detail`` and, for bad input, the ``field`` at fault (and ``errors`` when pydantic
-found several). Unexpected exceptions become a 500 problem without internals.
+``status``, a ``detail`` and, for bad input, the ``field`` at fault; a 422 also lists under
+``errors`` every problem found in the request (``[{"field", "detail"}]``; ``field`` and ``detail``
+repeat the first). Unexpected exceptions become a 500 problem without internals.
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ def from_scelle_error(exc: errors.ScelleError) -> Response:
     if isinstance(exc, errors.ChainBusy | errors.TooManyRequests) and "retry_after" in exc.extra:
         headers["Retry-After"] = str(exc.extra["retry_after"])
     extra = {k: v for k, v in exc.extra.items() if k != "retry_after"}
+    if isinstance(exc, errors.ValidationFailed):  # every 422 lists its problems, one or many
+        extra["errors"] = exc.problems()
     return problem(status_for(exc), exc.code, exc.title, exc.detail, field=exc.field, headers=headers, **extra)
 
 
@@ -96,15 +99,31 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc) or "body"
 
 
+# What pydantic puts before the message of a ValueError / AssertionError raised by a validator:
+# noise for the reader of a problem ("Value error, an amount has..."), never part of our messages.
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def pydantic_message(error: Any) -> str:
+    """The message of one pydantic error (an item of ``ValidationError.errors()``), without the
+    prefix pydantic adds to the messages of our validators."""
+    message = str(error.get("msg", ""))
+    for prefix in _PYDANTIC_PREFIXES:
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message
+
+
 def from_validation_error(exc: ValidationError) -> Response:
     """Pydantic errors: the first one names ``field``; all of them are listed under ``errors``."""
-    items = [{"field": _dotted(e["loc"]), "detail": e["msg"]} for e in exc.errors(include_url=False)]
+    items = [{"field": _dotted(e["loc"]), "detail": pydantic_message(e)} for e in exc.errors(include_url=False)]
     first = items[0] if items else {"field": "body", "detail": "invalid"}
+    more = f" (and {len(items) - 1} more problem{'s' if len(items) > 2 else ''}: see errors)" if len(items) > 1 else ""
     return problem(
         422,
         errors.ValidationFailed.code,
         errors.ValidationFailed.title,
-        f"{first['field']}: {first['detail']}",
+        f"{first['field']}: {first['detail']}{more}",
         field=first["field"],
         errors=items,
     )

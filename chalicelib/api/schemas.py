@@ -4,7 +4,7 @@ of every request model; dates and instants within the supported range."""
 from __future__ import annotations
 
 import datetime as dt
-import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -12,6 +12,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, 
 
 from chalicelib.domain.calendar import check_supported_date, check_supported_instant
 from chalicelib.domain.errors import ValidationFailed
+from chalicelib.domain.money import parse_amount, parse_quantity, parse_rate_percent
 
 
 class StrictModel(BaseModel):
@@ -21,21 +22,36 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-_AMOUNT = re.compile(r"^-?\d{1,11}(\.\d{1,2})?$")
+def domain_rule(check: Callable[[Any], object]) -> Callable[[Any], Any]:
+    """A pydantic validator running a domain check (one that raises ``ValidationFailed``) on a
+    field: its message becomes the field's error, so the schema lists every field at fault at once
+    with the domain's own words, and the value goes on unchanged (the domain builds from it)."""
+
+    def run(value: Any) -> Any:
+        try:
+            check(value)
+        except ValidationFailed as exc:  # pydantic names the field; the message says what is wrong
+            raise ValueError(exc.detail) from None
+        return value
+
+    return run
 
 
-def _amount(value: Any) -> str:
-    # JSON numbers with a fraction reach us as their literal text (routing keeps them exact);
-    # a Python float can only come from code, and is refused.
-    if isinstance(value, bool) or isinstance(value, float):
-        raise ValueError("send amounts as strings with at most two decimals, e.g. \"12.50\"")
-    text = str(value)
-    if not _AMOUNT.fullmatch(text):
-        raise ValueError("an amount has at most two decimals, e.g. \"12.50\"")
-    return text
+def _number_text(parse: Callable[..., int]) -> Callable[[Any], str]:
+    # JSON numbers with a fraction reach us as their literal text (routing keeps them exact); the
+    # rules (and messages: floats, decimal commas, too many decimals) are money.py's.
+    def check(value: Any) -> str:
+        domain_rule(parse)(value)
+        return str(value)
+
+    return check
 
 
-Amount = Annotated[str, BeforeValidator(_amount), Field(json_schema_extra={"example": "12.50"})]
+Amount = Annotated[
+    str,
+    BeforeValidator(_number_text(lambda v: parse_amount(v, "", allow_negative=True))),
+    Field(json_schema_extra={"example": "12.50"}),
+]
 
 
 def cents_to_str(cents: int) -> str:
@@ -44,27 +60,15 @@ def cents_to_str(cents: int) -> str:
     return f"{sign}{cents // 100}.{cents % 100:02d}"
 
 
-def _quantity(value: Any) -> str:
-    if isinstance(value, bool) or isinstance(value, float):
-        raise ValueError("send quantities as strings or integers, e.g. \"1.5\"")
-    text = str(value)
-    if not re.fullmatch(r"^-?\d{1,9}(\.\d{1,3})?$", text):
-        raise ValueError("a quantity has at most three decimals")
-    return text
-
-
-Quantity = Annotated[str, BeforeValidator(_quantity)]
+Quantity = Annotated[
+    str,
+    BeforeValidator(_number_text(lambda v: parse_quantity(v, "", allow_negative=True))),
+    Field(json_schema_extra={"example": "1.5"}),
+]
 ChainName = Annotated[str, Field(pattern=r"^(test|prod)\.[a-z]+(\.[A-Za-z0-9_-]{1,32})?$|^events$")]
-Percent = Annotated[str, BeforeValidator(lambda v: _percent(v))]
-
-
-def _percent(value: Any) -> str:
-    if isinstance(value, bool) or isinstance(value, float):
-        raise ValueError("send VAT rates as strings, e.g. \"21\" or \"5.5\"")
-    text = str(value)
-    if not re.fullmatch(r"^\d{1,2}(\.\d{1,2})?$", text):
-        raise ValueError("a VAT rate is a percentage like \"21\" or \"5.5\"")
-    return text
+Percent = Annotated[
+    str, BeforeValidator(_number_text(lambda v: parse_rate_percent(v, ""))), Field(json_schema_extra={"example": "5.5"})
+]
 
 
 DecimalStr = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str)]
@@ -72,11 +76,7 @@ DecimalStr = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_typ
 
 # ---- dates and instants: the supported range is the years 2000 to 2099 (UTC) -------------------
 def _in_range(check, value):
-    try:
-        check(value, "")
-    except ValidationFailed as exc:  # pydantic names the field; the message says what is wrong
-        raise ValueError(exc.detail) from None
-    return value
+    return domain_rule(lambda v: check(v, ""))(value)
 
 
 SupportedDate = Annotated[dt.date, AfterValidator(lambda d: _in_range(check_supported_date, d))]

@@ -79,19 +79,23 @@ def read_object(
     allowed: Iterable[str],
     required: Iterable[str] = (),
 ) -> Mapping[str, Any]:
-    """``value`` as a mapping with only ``allowed`` keys and every ``required`` key present."""
+    """``value`` as a mapping with only ``allowed`` keys and every ``required`` key present; every
+    unknown and missing key is named (``ValidationFailed.gather``), not only the first."""
     if not isinstance(value, Mapping):
         raise ValidationFailed(f"{what} must be an object; got {type(value).__name__}.", field=field)
     allowed_keys = frozenset(allowed)
-    for key in value:
-        if key not in allowed_keys:
-            raise ValidationFailed(
-                f"Unknown field {key!r} in {what.lower()}; allowed: {', '.join(sorted(allowed_keys))}.",
-                field=join(field, str(key)),
-            )
-    for key in required:
-        if value.get(key) is None:
-            raise ValidationFailed(f"{key} is required.", field=join(field, key))
+    found = [
+        ValidationFailed(
+            f"Unknown field {key!r} in {what.lower()}; allowed: {', '.join(sorted(allowed_keys))}.",
+            field=join(field, str(key)),
+        )
+        for key in value
+        if key not in allowed_keys
+    ]
+    found += [ValidationFailed(f"{key} is required.", field=join(field, key)) for key in required
+              if value.get(key) is None]
+    if found:
+        raise ValidationFailed.gather(found)
     return value
 
 
@@ -143,6 +147,8 @@ def identifier(value: object, field: str, *, what: str, pattern: re.Pattern[str]
     the pattern allows, for the message."""
     if not isinstance(value, str):
         raise ValidationFailed(f"{what} must be a string; got {type(value).__name__}.", field=field)
+    if value == "":
+        raise ValidationFailed(f"{what} must not be empty: {rule}.", field=field)
     if pattern.fullmatch(value) is None:
         shown = value if len(value) <= 40 else value[:37] + "..."
         raise ValidationFailed(f"{what} {shown!r} is not valid: {rule}.", field=field)

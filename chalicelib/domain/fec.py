@@ -29,7 +29,7 @@ from datetime import date, time
 from typing import Any
 
 from chalicelib.domain.calendar import business_day_of
-from chalicelib.domain.identifiers import luhn_valid
+from chalicelib.domain.identifiers import is_monaco_number, luhn_valid
 from chalicelib.domain.records import parse_timestamp
 
 COLUMNS = (
@@ -595,7 +595,7 @@ class FecValidator:
         if match is None:
             self._add(0, "", "file_name", f"{name!r} is not <SIREN>FEC<AAAAMMJJ>.txt")
             return
-        if not luhn_valid(match.group(1)):
+        if not (luhn_valid(match.group(1)) or is_monaco_number(match.group(1))):  # Monaco: no check digit
             self._add(0, "", "file_name", f"SIREN {match.group(1)} has an invalid check digit")
         if siren is not None and match.group(1) != siren:
             self._add(0, "", "file_name", f"SIREN {match.group(1)} is not the company's ({siren})")

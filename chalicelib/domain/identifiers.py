@@ -11,10 +11,20 @@ Normalisation (``normalise``): Unicode NFKC (full-width digits become ASCII), th
 Canonical forms:
 
 * BE enterprise number: 10 digits, ``"0403170701"`` (a 9-digit number of the old form gets a
-  leading 0; a leading ``BE`` is accepted and dropped).
+  leading 0; a leading ``BE`` is accepted and dropped). The leading 0 of the old numbers is
+  often written in parentheses, ``"BE (0)468.561.072"``: read as ``"0468561072"``.
 * BE VAT number: ``"BE"`` + enterprise number, ``"BE0403170701"``.
 * FR SIREN: 9 digits; FR SIRET: 14 digits.
 * FR VAT number: ``"FR"`` + 2-digit key + SIREN, ``"FR44732829320"``.
+* Monaco: for VAT, Monaco is French territory (Franco-Monegasque convention of 18 May 1963), and
+  a Monegasque business gets a French VAT number ``"FR"`` + key + ``"000"`` + 6 digits. Those 9
+  digits are no SIREN (INSEE never issues one starting with 000) and carry no Luhn check digit;
+  the key is computed like any French key, ``(12 + 3 x (n mod 97)) mod 97`` — e.g.
+  ``FR53000004605``. Sources: python-stdnum ``stdnum/fr/tva.py`` ("numbers from Monaco are valid
+  TVA but not SIREN": the SIREN check is skipped when digits 3-5 are ``000``, the key is checked)
+  and ``stdnum/mc/tva.py`` (a Monegasque VAT number is a valid French one whose digits 3-5 are
+  ``000``); VIES lists Monaco under FR. A Monegasque tenant signs up with country ``FR``, these 9
+  digits as ``company_number`` (``"000004605"``) and the VAT number.
 
 A VAT number typed without its country prefix is accepted and returned with it (the country is
 known from the context); a different prefix (``"NL..."``) is refused.
@@ -24,9 +34,9 @@ mistake is usually a mistyped digit elsewhere, and showing the "right" check dig
 users to fix the checksum instead of the number, producing a valid number of someone else.
 
 French VAT keys: only numeric keys are accepted. They are the keys of every business that has a
-SIREN, computed as ``(12 + 3 x (SIREN mod 97)) mod 97``. Alphanumeric keys are issued to
-businesses without a SIREN (and Monaco numbers embed no SIREN); they cannot be tied to the
-company number a tenant signs up with, so they are refused with a message that says so.
+SIREN (and of Monegasque businesses, above), computed as ``(12 + 3 x (SIREN mod 97)) mod 97``.
+Alphanumeric keys are issued to businesses without a SIREN; they cannot be tied to the company
+number a tenant signs up with, so they are refused with a message that says so.
 """
 
 from __future__ import annotations
@@ -41,10 +51,12 @@ __all__ = [
     "be_enterprise_number",
     "be_vat_number",
     "company_number",
+    "fr_company_number",
     "fr_siren",
     "fr_siret",
     "fr_vat_key",
     "fr_vat_number",
+    "is_monaco_number",
     "luhn_valid",
     "normalise",
     "vat_matches_company_number",
@@ -121,19 +133,28 @@ def _be_digits(text: str, field: str, what: str) -> str:
     return text
 
 
+# "BE (0)468.561.072", "(0)468 561 072": the leading 0 of an old 9-digit number, in parentheses.
+_BE_PARENTHESISED_ZERO = re.compile(r"(BE)?\(0\)(?=[0-9])")
+
+
+def _be_normalise(value: object, field: str) -> str:
+    return _BE_PARENTHESISED_ZERO.sub(lambda m: (m.group(1) or "") + "0", normalise(value, field), count=1)
+
+
 def be_enterprise_number(value: object, field: str) -> str:
     """A Belgian enterprise number (KBO/BCE) as 10 digits, e.g. ``"0403.170.701"`` ->
-    ``"0403170701"``. A leading ``BE`` is accepted and dropped."""
-    text = normalise(value, field)
+    ``"0403170701"``. A leading ``BE`` is accepted and dropped, and so is the parenthesised
+    leading zero (``"BE (0)468.561.072"`` -> ``"0468561072"``)."""
+    text = _be_normalise(value, field)
     if text.startswith("BE"):
         text = text[2:]
     return _be_digits(text, field, "A Belgian enterprise number")
 
 
 def be_vat_number(value: object, field: str) -> str:
-    """A Belgian VAT number as ``"BE"`` + 10 digits, e.g. ``"BE 0403.170.701"`` ->
-    ``"BE0403170701"``."""
-    text = _strip_prefix(normalise(value, field), "BE", field, "A Belgian VAT number")
+    """A Belgian VAT number as ``"BE"`` + 10 digits, e.g. ``"BE 0403.170.701"`` or
+    ``"BE (0)403.170.701"`` -> ``"BE0403170701"``."""
+    text = _strip_prefix(_be_normalise(value, field), "BE", field, "A Belgian VAT number")
     return "BE" + _be_digits(text, field, "A Belgian VAT number")
 
 
@@ -163,6 +184,29 @@ def fr_siren(value: object, field: str) -> str:
     return _siren_digits(normalise(value, field), field, "A SIREN")
 
 
+def is_monaco_number(digits: str) -> bool:
+    """True for the 9 digits of a Monegasque business's French VAT number: ``000`` + 6 digits
+    (not all zero). They have no check digit of their own (see the module docstring)."""
+    return len(digits) == 9 and digits.isascii() and digits.isdigit() and digits.startswith("000") \
+        and digits != "000000000"
+
+
+def fr_company_number(value: object, field: str) -> str:
+    """The company number of a tenant of country FR, as 9 digits: a SIREN (``fr_siren``), the
+    SIREN of a SIRET (``fr_siret``: ``"732 829 320 00074"`` -> ``"732829320"``), or for a
+    Monegasque business the 9 digits of its French VAT number, ``000`` + 6 digits."""
+    text = normalise(value, field)
+    if len(text) == 14:
+        return fr_siret(text, field)[:9]
+    if text.startswith("000"):
+        _require_digits(text, field, "A Monegasque company number (000 and 6 digits)")
+        _require_length(text, field, "A Monegasque company number (000 and 6 digits)", 9)
+        if not is_monaco_number(text):
+            raise ValidationFailed("A company number cannot be all zeros.", field=field)
+        return text
+    return _siren_digits(text, field, "A SIREN")
+
+
 def fr_siret(value: object, field: str) -> str:
     """A French SIRET as 14 digits: a valid SIREN then a 5-digit establishment number, the
     whole Luhn-valid. La Poste's establishments (SIREN 356000000) follow their own rule (the
@@ -187,7 +231,8 @@ def fr_vat_key(siren: str) -> str:
 
 def fr_vat_number(value: object, field: str) -> str:
     """A French VAT number as ``"FR"`` + 2-digit key + SIREN, e.g. ``"FR 44 732 829 320"`` ->
-    ``"FR44732829320"``. Alphanumeric keys are refused (see the module docstring)."""
+    ``"FR44732829320"``, or + the ``000`` number of a Monegasque business (``"FR53000004605"``).
+    Alphanumeric keys are refused (see the module docstring)."""
     what = "A French VAT number"
     text = _strip_prefix(normalise(value, field), "FR", field, what)
     if len(text) != 11:
@@ -206,7 +251,10 @@ def fr_vat_number(value: object, field: str) -> str:
             "and cannot be checked; Scellé accepts numeric keys only.",
             field=field,
         )
-    _siren_digits(siren, field, "The SIREN part of this French VAT number")
+    if is_monaco_number(siren):
+        pass  # a Monegasque number: no SIREN, no Luhn digit; the key below is its only check
+    else:
+        _siren_digits(siren, field, "The SIREN part of this French VAT number")
     if key != fr_vat_key(siren):
         raise ValidationFailed(
             f"{what}: check digits do not match (the 2-digit key does not fit the SIREN); check "
@@ -229,10 +277,11 @@ def _check_country(country: object) -> str:
 
 
 def company_number(country: str, value: object, field: str) -> str:
-    """The company number of ``country``: BE enterprise number or FR SIREN."""
+    """The company number of ``country``: BE enterprise number, or FR SIREN (or the ``000``
+    number of a Monegasque business, ``fr_company_number``)."""
     if _check_country(country) == "BE":
         return be_enterprise_number(value, field)
-    return fr_siren(value, field)
+    return fr_company_number(value, field)
 
 
 def vat_number(country: str, value: object, field: str) -> str:
@@ -260,6 +309,4 @@ def vat_matches_company_number(
     vat_canonical = vat_number(country, vat, vat_field)
     if country == "BE":
         return vat_canonical[2:] == be_enterprise_number(company_number, company_field)
-    text = normalise(company_number, company_field)
-    siren = fr_siret(text, company_field)[:9] if len(text) == 14 else fr_siren(text, company_field)
-    return vat_canonical[4:] == siren
+    return vat_canonical[4:] == fr_company_number(company_number, company_field)

@@ -117,6 +117,34 @@ def _to_scaled_int(value: object, field: str, *, places: int, what: str, example
     return scaled
 
 
+# A number written the Belgian / French way: a decimal comma, perhaps thousands grouped by a dot,
+# a space (also no-break or narrow no-break) or an apostrophe: "5,00", "1.234,50", "1 234,5".
+_DECIMAL_COMMA = re.compile(r"(-?)(\d{1,3}(?:[. '\u00a0\u202f]\d{3})+|\d+),(\d+)", re.ASCII)
+# Thousands grouped by a comma, the English way, with an optional dot decimal part: "1,234.50".
+_GROUPED_BY_COMMA = re.compile(r"(-?)(\d{1,3}(?:,\d{3})+)\.(\d+)", re.ASCII)
+
+
+def _comma_hint(text: str, places: int) -> str:
+    """What to send instead of a number written with a comma.
+
+    A decimal comma is refused, not read: amounts are sealed exactly as sent, and "1,234" is
+    1.234 in Brussels and Paris but 1234 in London; guessing would seal the wrong amount for some
+    clients (docs/decisions/0016-errors-that-help.md). The hint gives the number
+    the Belgian / French way of writing means, with a dot, when it is one this field accepts.
+    """
+    local = _DECIMAL_COMMA.fullmatch(text)
+    if local is not None:
+        sign, whole, fraction = local.groups()
+        if len(fraction) <= places:
+            return f"is written with a decimal comma; use a dot: {sign}{re.sub(r'[^0-9]', '', whole)}.{fraction}"
+        return f"is written with a decimal comma; use a dot, with at most {places} decimals"
+    english = _GROUPED_BY_COMMA.fullmatch(text)
+    if english is not None and len(english.group(3)) <= places:
+        sign, whole, fraction = english.groups()
+        return f"has a thousands separator; leave it out: {sign}{whole.replace(',', '')}.{fraction}"
+    return "has a comma; use a dot as the decimal separator and no thousands separator"
+
+
 def _parse_text(text: str, field: str, *, places: int, what: str, example: str) -> int:
     if text == "":
         raise ValidationFailed(f"{what} must not be empty.", field=field)
@@ -125,8 +153,8 @@ def _parse_text(text: str, field: str, *, places: int, what: str, example: str) 
     match = _FIXED_POINT.fullmatch(text)
     if match is None:
         if "," in text:
-            hint = "use a dot as the decimal separator and no thousands separator"
-        elif "e" in text.lower() and any(c.isdigit() for c in text):
+            raise ValidationFailed(f"{what} {_shown(text)} {_comma_hint(text, places)}.", field=field)
+        if "e" in text.lower() and any(c.isdigit() for c in text):
             hint = "exponent notation is not accepted"
         elif text.strip() != text or " " in text:
             hint = "spaces are not accepted"
@@ -153,7 +181,8 @@ def parse_amount(value: object, field: str, *, allow_negative: bool = False) -> 
     Refused, with ``ValidationFailed(field=field)``: ``float`` and ``bool``; more than 2
     decimals (``"1.000"`` too: a third decimal means the caller rounded nothing); empty
     strings; NaN and infinities; exponent notation in strings (``"1e3"``); ``Decimal`` values
-    whose exponent hides more than 2 decimals (``Decimal("1E-3")``); a comma, a ``+`` sign,
+    whose exponent hides more than 2 decimals (``Decimal("1E-3")``); a comma (a decimal comma
+    ``"5,00"`` is answered with the hint ``use a dot: 5.00``, never read), a ``+`` sign,
     spaces or thousands separators; more than ``MAX_AMOUNT_CENTS`` in absolute value; and
     negative amounts unless ``allow_negative``. ``"-0.00"`` is zero and is accepted.
     ``int`` input means whole euros (``12`` -> ``1200``).

@@ -45,7 +45,7 @@ from chalicelib.domain.entries import (
     text,
     utc_timestamp,
 )
-from chalicelib.domain.errors import ValidationFailed
+from chalicelib.domain.errors import Findings, ValidationFailed
 from chalicelib.domain.money import (
     POLICY_DOCUMENT,
     check_rounding_policy,
@@ -68,6 +68,10 @@ __all__ = [
     "REGISTER_ID",
     "SALE_KINDS",
     "build_sale",
+    "check_client_receipt_id",
+    "check_description",
+    "check_reference",
+    "check_register_id",
     "negate_sale",
 ]
 
@@ -122,7 +126,10 @@ def build_sale(
     strings, VAT rates in percent (``"5.5"``). ``country``, ``time_zone`` and ``cutoff`` are
     the tenant's; ``seller`` is the authenticated user; ``now`` is the server's aware clock.
 
-    Raises ``ValidationFailed`` naming the field at fault (``lines.2.vat_rate``).
+    Raises ``ValidationFailed`` naming the field at fault (``lines.2.vat_rate``); when several
+    fields are wrong, it names the first and lists them all (``ValidationFailed.problems()``).
+    Rules that need every field valid (a return's negative line, ``expected_total`` against the
+    lines, payments against the total) are checked once the fields are, first error only.
     """
     if not isinstance(seller, Actor):
         raise TypeError("seller must be an Actor")
@@ -134,49 +141,42 @@ def build_sale(
     check_cutoff(cutoff)
 
     body = read_object(request, None, what="Sale", allowed=_REQUEST_FIELDS, required=_REQUEST_REQUIRED)
-    kind = body.get("kind", "sale")
-    if kind not in SALE_KINDS:
-        raise ValidationFailed(f"Kind must be one of {list(SALE_KINDS)}; got {kind!r}.", field="kind")
-    client_receipt_id = identifier(
-        body["client_receipt_id"],
-        "client_receipt_id",
-        what="Client receipt id",
-        pattern=_CLIENT_RECEIPT_ID,
-        rule=_CLIENT_RECEIPT_RULE,
-    )
-    register_id = identifier(
-        body["register_id"], "register_id", what="Register id", pattern=REGISTER_ID, rule=_REGISTER_RULE
-    )
-    occurred_at = instant(body["occurred_at"], "occurred_at", what="occurred_at")
-    if occurred_at > now + skew:
-        raise ValidationFailed(
-            f"occurred_at {utc_timestamp(occurred_at)} is in the future: the server clock says "
-            f"{utc_timestamp(now)} and allows {int(skew.total_seconds())} s of clock skew; "
-            "check the till's clock.",
-            field="occurred_at",
-        )
-    business_date = business_day_of(occurred_at, time_zone, cutoff)
-    prices_include_vat = body.get("prices_include_vat", True)
-    if not isinstance(prices_include_vat, bool):
-        raise ValidationFailed(
-            f"prices_include_vat must be true or false; got {prices_include_vat!r}.",
-            field="prices_include_vat",
-        )
-    policy = check_rounding_policy(body.get("rounding_policy", DEFAULT_ROUNDING_POLICY))
+    # Every field is checked, and every failure kept, before anything that needs them all (totals,
+    # payments against the total): one answer names every field at fault.
+    found = Findings()
+    kind = found.check(_kind, body.get("kind", "sale"))
+    client_receipt_id = found.check(check_client_receipt_id, body["client_receipt_id"])
+    register_id = found.check(check_register_id, body["register_id"])
+    occurred_at = found.check(_occurred_at, body["occurred_at"], now=now, skew=skew)
+    business_date = business_day_of(occurred_at, time_zone, cutoff) if occurred_at is not None else None
+    prices_include_vat = found.check(_prices_include_vat, body.get("prices_include_vat", True))
+    policy = found.check(check_rounding_policy, body.get("rounding_policy", DEFAULT_ROUNDING_POLICY))
 
-    raw_lines = item_list(body["lines"], "lines", what="Lines", min_items=1, max_items=MAX_LINES)
+    raw_lines = found.check(item_list, body["lines"], "lines", what="Lines", min_items=1, max_items=MAX_LINES) or []
     lines = [
-        _line(raw, join("lines", index), kind=kind, country=country, business_date=business_date)
+        found.check(_line, raw, join("lines", index), kind=kind, country=country, business_date=business_date)
         for index, raw in enumerate(raw_lines)
     ]
-    if kind == "return" and not any(line["quantity"] < 0 for line in lines):
+    expected = None
+    if body.get("expected_total") is not None:
+        expected = found.check(parse_amount, body["expected_total"], "expected_total", allow_negative=True)
+    raw_payments = found.check(_payment_fields, body.get("payments", []))
+    found.raise_if_any()
+    assert kind is not None and client_receipt_id is not None and register_id is not None
+    assert occurred_at is not None and business_date is not None and policy is not None
+    assert isinstance(prices_include_vat, bool) and raw_payments is not None
+    checked_lines = [line for line in lines if line is not None]
+
+    if kind == "return" and not any(line["quantity"] < 0 for line in checked_lines):
         raise ValidationFailed(
             "A return needs at least one line with a negative quantity (the goods taken back); "
             "use kind 'sale' otherwise.",
             field="lines",
         )
 
-    breakdown = vat_breakdown([(line["vat_rate"], line["amount"]) for line in lines], prices_include_vat, policy)
+    breakdown = vat_breakdown(
+        [(line["vat_rate"], line["amount"]) for line in checked_lines], prices_include_vat, policy
+    )
     vat_totals = [
         {"rate": rate, "excl": part.excl, "vat": part.vat, "incl": part.incl} for rate, part in breakdown.items()
     ]
@@ -185,17 +185,15 @@ def build_sale(
         "vat": sum(part.vat for part in breakdown.values()),
         "incl": sum(part.incl for part in breakdown.values()),
     }
-    if body.get("expected_total") is not None:
-        expected = parse_amount(body["expected_total"], "expected_total", allow_negative=True)
-        if expected != totals["incl"]:
-            raise ValidationFailed(
-                f"Expected total {format_cents(expected)} does not match the total incl VAT computed "
-                f"from the lines, {format_cents(totals['incl'])} (difference "
-                f"{format_cents(expected - totals['incl'])}, rounding policy {policy!r}).",
-                field="expected_total",
-            )
+    if expected is not None and expected != totals["incl"]:
+        raise ValidationFailed(
+            f"Expected total {format_cents(expected)} does not match the total incl VAT computed "
+            f"from the lines, {format_cents(totals['incl'])} (difference "
+            f"{format_cents(expected - totals['incl'])}, rounding policy {policy!r}).",
+            field="expected_total",
+        )
 
-    payments, change = _payments(body.get("payments", []), total=totals["incl"])
+    payments, change = _payments(raw_payments, total=totals["incl"])
     sale = {
         "schema_version": SCHEMA_VERSION,
         "kind": kind,
@@ -208,7 +206,7 @@ def build_sale(
         "currency": CURRENCY,
         "prices_include_vat": prices_include_vat,
         "rounding_policy": policy,
-        "lines": lines,
+        "lines": checked_lines,
         "vat_totals": vat_totals,
         "totals": totals,
         "payments": payments,
@@ -218,31 +216,76 @@ def build_sale(
     return sale
 
 
-def _line(raw: object, path: str, *, kind: str, country: str, business_date: date) -> dict[str, Any]:
-    line = read_object(raw, path, what="Line", allowed=_LINE_FIELDS, required=_LINE_REQUIRED)
-    description = text(line["description"], join(path, "description"), what="Description", max_length=MAX_DESCRIPTION)
-    quantity_field = join(path, "quantity")
-    quantity = parse_quantity(line["quantity"], quantity_field, allow_negative=True)
-    if quantity < 0 and kind != "return":
+def check_client_receipt_id(value: object, field: str = "client_receipt_id") -> str:
+    """The till's receipt id: 1 to 64 of ``A-Z a-z 0-9 . _ : / -``, starting with a letter or digit."""
+    return identifier(value, field, what="Client receipt id", pattern=_CLIENT_RECEIPT_ID, rule=_CLIENT_RECEIPT_RULE)
+
+
+def check_register_id(value: object, field: str = "register_id") -> str:
+    """A register id, part of its chain's name: 1 to 32 of ``A-Z a-z 0-9 _ -``."""
+    return identifier(value, field, what="Register id", pattern=REGISTER_ID, rule=_REGISTER_RULE)
+
+
+def check_description(value: object, field: str = "description") -> str | None:
+    return text(value, field, what="Description", max_length=MAX_DESCRIPTION)
+
+
+def check_reference(value: object, field: str = "reference") -> str | None:
+    return text(value, field, what="Reference", max_length=MAX_REFERENCE, required=False)
+
+
+def _kind(kind: object) -> str:
+    if kind not in SALE_KINDS:
+        raise ValidationFailed(f"Kind must be one of {list(SALE_KINDS)}; got {kind!r}.", field="kind")
+    assert isinstance(kind, str)
+    return kind
+
+
+def _occurred_at(value: object, *, now: datetime, skew: timedelta) -> datetime:
+    occurred_at = instant(value, "occurred_at", what="occurred_at")
+    if occurred_at > now + skew:
         raise ValidationFailed(
-            "Negative quantities are allowed only in a return (kind 'return'); a mistake on a recorded "
-            "sale is corrected by reversing it.",
-            field=quantity_field,
+            f"occurred_at {utc_timestamp(occurred_at)} is in the future: the server clock says "
+            f"{utc_timestamp(now)} and allows {int(skew.total_seconds())} s of clock skew; "
+            "check the till's clock.",
+            field="occurred_at",
         )
-    unit_price = parse_amount(line["unit_price"], join(path, "unit_price"))
+    return occurred_at
+
+
+def _prices_include_vat(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationFailed(
+            f"prices_include_vat must be true or false; got {value!r}.", field="prices_include_vat"
+        )
+    return value
+
+
+def _line(
+    raw: object, path: str, *, kind: str | None, country: str, business_date: date | None
+) -> dict[str, Any]:
+    """One line, every field checked (all failures together). ``kind`` or ``business_date`` is
+    None when that field of the sale is itself invalid: the rules that need it wait."""
+    line = read_object(raw, path, what="Line", allowed=_LINE_FIELDS, required=_LINE_REQUIRED)
+    found = Findings()
+    description = found.check(check_description, line["description"], join(path, "description"))
+    quantity_field = join(path, "quantity")
+    quantity = found.check(_quantity, line["quantity"], quantity_field, kind=kind)
+    unit_price = found.check(parse_amount, line["unit_price"], join(path, "unit_price"))
     rate_field = join(path, "vat_rate")
-    rate = parse_rate_percent(line["vat_rate"], rate_field)
-    check_rate(country, business_date, rate, rate_field)
-    gross = line_total_cents(quantity, unit_price)
+    rate = found.check(_rate, line["vat_rate"], rate_field, country=country, business_date=business_date)
+    discount_field = join(path, "discount")
     discount = 0
     if line.get("discount") is not None:
-        discount_field = join(path, "discount")
-        discount = parse_amount(line["discount"], discount_field)
-        if discount > abs(gross):
-            raise ValidationFailed(
-                f"Discount {format_cents(discount)} is larger than the line amount {format_cents(abs(gross))}.",
-                field=discount_field,
-            )
+        discount = found.check(parse_amount, line["discount"], discount_field)
+    found.raise_if_any()
+    assert quantity is not None and unit_price is not None and rate is not None and discount is not None
+    gross = line_total_cents(quantity, unit_price)
+    if discount > abs(gross):
+        raise ValidationFailed(
+            f"Discount {format_cents(discount)} is larger than the line amount {format_cents(abs(gross))}.",
+            field=discount_field,
+        )
     # The discount reduces the line's magnitude: a returned line gives back the discounted price.
     amount = gross - discount if gross >= 0 else gross + discount
     return {
@@ -255,22 +298,62 @@ def _line(raw: object, path: str, *, kind: str, country: str, business_date: dat
     }
 
 
-def _payments(raw: object, *, total: int) -> tuple[list[dict[str, Any]], int]:
+def _quantity(value: object, field: str, *, kind: str | None) -> int:
+    quantity = parse_quantity(value, field, allow_negative=True)
+    if quantity < 0 and kind == "sale":
+        raise ValidationFailed(
+            "Negative quantities are allowed only in a return (kind 'return'); a mistake on a recorded "
+            "sale is corrected by reversing it.",
+            field=field,
+        )
+    return quantity
+
+
+def _rate(value: object, field: str, *, country: str, business_date: date | None) -> int:
+    rate = parse_rate_percent(value, field)
+    if business_date is not None:  # else occurred_at is invalid, and named already
+        check_rate(country, business_date, rate, field)
+    return rate
+
+
+def _payment_fields(raw: object) -> list[dict[str, Any]]:
+    """Every payment's own fields (method, amount, reference), all failures together; how they
+    add up against the total is ``_payments``' job."""
     items = item_list(raw, "payments", what="Payments", min_items=0, max_items=MAX_PAYMENTS)
-    payments: list[dict[str, Any]] = []
-    for index, item in enumerate(items):
-        path = join("payments", index)
-        payment = read_object(item, path, what="Payment", allowed=_PAYMENT_FIELDS, required=_PAYMENT_REQUIRED)
-        method = payment["method"]
-        if method not in PAYMENT_METHODS:
-            raise ValidationFailed(
-                f"Payment method must be one of {list(PAYMENT_METHODS)}; got {method!r}.",
-                field=join(path, "method"),
-            )
-        amount_field = join(path, "amount")
-        amount = parse_amount(payment["amount"], amount_field, allow_negative=True)
-        if amount == 0:
-            raise ValidationFailed("A payment amount must not be zero; leave the payment out.", field=amount_field)
+    found = Findings()
+    payments = [found.check(_payment, item, join("payments", index)) for index, item in enumerate(items)]
+    found.raise_if_any()
+    return [payment for payment in payments if payment is not None]
+
+
+def _payment(item: object, path: str) -> dict[str, Any]:
+    payment = read_object(item, path, what="Payment", allowed=_PAYMENT_FIELDS, required=_PAYMENT_REQUIRED)
+    found = Findings()
+    method = found.check(_payment_method, payment["method"], join(path, "method"))
+    amount = found.check(_payment_amount, payment["amount"], join(path, "amount"))
+    reference = found.check(check_reference, payment.get("reference"), join(path, "reference"))
+    found.raise_if_any()
+    return {"method": method, "amount": amount, "reference": reference}
+
+
+def _payment_method(method: object, field: str) -> str:
+    if method not in PAYMENT_METHODS:
+        raise ValidationFailed(f"Payment method must be one of {list(PAYMENT_METHODS)}; got {method!r}.", field=field)
+    assert isinstance(method, str)
+    return method
+
+
+def _payment_amount(value: object, field: str) -> int:
+    amount = parse_amount(value, field, allow_negative=True)
+    if amount == 0:
+        raise ValidationFailed("A payment amount must not be zero; leave the payment out.", field=field)
+    return amount
+
+
+def _payments(payments: list[dict[str, Any]], *, total: int) -> tuple[list[dict[str, Any]], int]:
+    """The checked payments against the total: their signs, their sum, the change."""
+    for index, payment in enumerate(payments):
+        amount, amount_field = payment["amount"], join(join("payments", index), "amount")
         if total == 0:
             raise ValidationFailed("The total is zero: no payment is expected.", field=amount_field)
         if (amount < 0) != (total < 0):
@@ -279,14 +362,6 @@ def _payments(raw: object, *, total: int) -> tuple[list[dict[str, Any]], int]:
                 f"this payment is {format_cents(amount)} for a total of {format_cents(total)}.",
                 field=amount_field,
             )
-        reference = text(
-            payment.get("reference"),
-            join(path, "reference"),
-            what="Reference",
-            max_length=MAX_REFERENCE,
-            required=False,
-        )
-        payments.append({"method": method, "amount": amount, "reference": reference})
 
     paid = sum(payment["amount"] for payment in payments)
     excess = paid - total

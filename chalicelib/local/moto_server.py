@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import time
@@ -26,7 +27,12 @@ def ensure_port_free(host: str, port: int, what: str) -> None:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
-        except OSError:
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:  # not ours to take: an address of another machine...
+                raise PortInUse(
+                    f"cannot listen on {host} port {port} ({what}): {exc.strerror or exc}. "
+                    "Check SCELLE_HOST: an address of this machine such as 127.0.0.1."
+                ) from None
             raise PortInUse(
                 f"port {port} on {host} is already in use ({what}). Is another `scelle local` running? "
                 f"Stop it, or choose another port with SCELLE_PORT / --port."

@@ -75,7 +75,10 @@ def save(clients, settings: Settings, target: Path, *, redo_boundary: int = 0) -
             name = settings.bucket_name(bucket.logical)
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
                 for obj in page.get("Contents", []):
-                    got = s3.get_object(Bucket=name, Key=obj["Key"])
+                    try:
+                        got = s3.get_object(Bucket=name, Key=obj["Key"])
+                    except s3.exceptions.NoSuchKey:
+                        continue  # deleted since it was listed: the redo log holds the deletion
                     data = got["Body"].read()
                     blob = hashlib.sha256(data).hexdigest()
                     (tmp / "objects" / blob).write_bytes(data)

@@ -1,7 +1,8 @@
 """``scelle local``: the whole product on one machine, with no AWS account.
 
-Start order: lock the data directory, check the API port, start moto on loopback behind the redo
-log, restore the last snapshot and the changes logged after it (or provision fresh), point every
+Start order: lock the data directory, check the API port, start moto on loopback (on the port
+of this data directory's last run, so pre-signed URLs outlive a restart) behind the redo log,
+restore the last snapshot and the changes logged after it (or provision fresh), point every
 client at moto, then serve the API through Chalice's local server while a stream pump and a
 scheduler run beside it. Stop order (Ctrl-C or SIGTERM): stop serving, drain the streams,
 snapshot, stop moto, release the lock.
@@ -26,9 +27,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from pydantic import SecretStr
+
 from chalicelib.config import Settings
 from chalicelib.local import snapshot
-from chalicelib.local.moto_server import EmbeddedMoto, ensure_port_free
+from chalicelib.local.moto_server import EmbeddedMoto, PortInUse, ensure_port_free
 from chalicelib.observability import logger
 
 
@@ -73,12 +76,12 @@ class LocalStack:
             self.durable.recording = False
             return self.durable
 
-        # Cognito signs with this data directory's own key (moto's bundled one is public).
-        self.moto = EmbeddedMoto(port=s.moto_port, host="127.0.0.1",
-                                 cognito_key_file=key_dir / COGNITO_KEY_FILE, durable=durable).start()
-        self.operator_token = operator_token.issue(self.data_dir)
         self.state_file = self.data_dir / "local-state.json"
-        saved = json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+        saved = self._saved_state()
+        # Cognito signs with this data directory's own key (moto's bundled one is public).
+        self.moto = self._start_emulator(saved, lambda port: EmbeddedMoto(
+            port=port, host="127.0.0.1", cognito_key_file=key_dir / COGNITO_KEY_FILE, durable=durable))
+        self.operator_token = operator_token.issue(self.data_dir)
         settings = s.model_copy(
             update={
                 "mode": "local",
@@ -98,6 +101,39 @@ class LocalStack:
         self._publish_settings()
         self._serve()
         return self
+
+    def _saved_state(self) -> dict:
+        try:
+            saved = json.loads(self.state_file.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            self.warnings.append(f"{self.state_file} could not be read ({exc}): starting without it")
+            return {}
+        return saved if isinstance(saved, dict) else {}
+
+    def _start_emulator(self, saved: dict, emulator) -> EmbeddedMoto:
+        """Start the emulator on ``SCELLE_MOTO_PORT`` when set (taken: the start fails). Otherwise
+        on the port this data directory's last run used (``local-state.json``), so that the
+        pre-signed URLs handed out before a restart (exports, attachments) still work after it; if
+        another program holds that port, on a free one, with a warning in the banner."""
+        s = self.settings
+        if s.moto_port:
+            return emulator(s.moto_port).start()
+        last = saved.get("moto_port")
+        if type(last) is int and 0 < last <= 65535 and last != s.port:
+            try:
+                return emulator(last).start()
+            except PortInUse:
+                moto = emulator(0).start()
+                self.warnings.append(
+                    f"the AWS emulator's port {last} (this data directory's, from its last run) is in use by "
+                    f"another program: the emulator now listens on {moto.port}, so the pre-signed URLs handed out "
+                    "before (exports, attachments) no longer work; ask for new ones. "
+                    "SCELLE_MOTO_PORT chooses the port."
+                )
+                return moto
+        return emulator(0).start()
 
     def _make_data_dir_private(self) -> None:
         """Create the data directory readable by this account only (it holds every tenant's data,
@@ -160,7 +196,9 @@ class LocalStack:
         self.stream_arns = provisioned.stream_arns
         self.state_file.write_text(
             json.dumps({"user_pool_id": provisioned.user_pool_id,
-                        "user_pool_client_id": provisioned.user_pool_client_id}, indent=1)
+                        "user_pool_client_id": provisioned.user_pool_client_id,
+                        # The next start listens here again (_start_emulator).
+                        "moto_port": self.moto.port}, indent=1)
         )
 
     def _publish_settings(self) -> None:
@@ -170,6 +208,8 @@ class LocalStack:
 
         for name in Settings.model_fields:
             value = getattr(self.settings, name)
+            if isinstance(value, SecretStr):  # str() would publish the mask, "**********"
+                value = value.get_secret_value()
             if value is not None:
                 os.environ[f"SCELLE_{name.upper()}"] = str(value)
         get_settings.cache_clear()

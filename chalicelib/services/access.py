@@ -22,7 +22,7 @@ from chalicelib.domain.accounts import Membership, is_id, utc_now
 from chalicelib.domain.errors import Forbidden, NotFound, Unauthenticated
 from chalicelib.domain.identity import Caller, Principal
 from chalicelib.domain.permissions import OPERATOR_PERMISSIONS, Permission, PlatformPermission, Role, allows
-from chalicelib.services.account_ports import AccountsStore
+from chalicelib.ports.accounts import AccountsStore
 
 
 def _now() -> datetime:

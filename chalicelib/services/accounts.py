@@ -45,12 +45,12 @@ from chalicelib.domain.accounts import (
     parse_display_name,
     utc_now,
 )
-from chalicelib.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chalicelib.domain.errors import Conflict, Findings, Forbidden, NotFound, ValidationFailed
 from chalicelib.domain.identity import Caller, Principal
 from chalicelib.domain.permissions import Role
 from chalicelib.domain.tenant import Address, Tenant
 from chalicelib.observability import logger
-from chalicelib.services.account_ports import (
+from chalicelib.ports.accounts import (
     AccountsStore,
     EventJournal,
     IdentityProvider,
@@ -64,6 +64,10 @@ ORPHAN_AGE = timedelta(minutes=10)  # a pool user without records, older than th
 
 def _now() -> datetime:
     return utc_now()
+
+
+def _refuse(detail: str, field: str) -> None:
+    raise ValidationFailed(detail, field=field)
 
 
 def _iso(value: datetime) -> str:
@@ -141,33 +145,35 @@ class AccountsService:
 
     # ---- sign-up --------------------------------------------------------------------------
     def validate_signup(self, cmd: SignUp) -> tuple[str, Tenant]:
-        """The canonical email and the tenant to create; raises ValidationFailed naming the field."""
-        email = normalise_email(cmd.email)
-        self.password_policy.check(cmd.password)
-        optional_display_name(cmd.display_name)
+        """The canonical email and the tenant to create; raises ValidationFailed naming the field
+        (the first; every field at fault is listed, ``ValidationFailed.problems()``)."""
+        found = Findings()
+        email = found.check(normalise_email, cmd.email)
+        found.check(self.password_policy.check, cmd.password)
+        found.check(optional_display_name, cmd.display_name)
         company_name = " ".join(cmd.company_name.split())
         if not company_name:
-            raise ValidationFailed("The company name must not be empty.", field="company_name")
+            found.check(_refuse, "The company name must not be empty.", "company_name")
         country = cmd.country
         if country not in identifiers.COUNTRIES:
-            raise ValidationFailed(f"The country must be BE or FR; got {country!r}.", field="country")
-        number = identifiers.company_number(country, cmd.company_number, "company_number")
-        vat = identifiers.vat_number(country, cmd.vat_number, "vat_number")
-        if not identifiers.vat_matches_company_number(country, vat, number):
-            what = "enterprise number" if country == "BE" else "SIREN"
-            raise ValidationFailed(
-                f"This VAT number does not belong to the company's {what} {number}.", field="vat_number"
-            )
+            found.check(_refuse, f"The country must be BE or FR; got {country!r}.", "country")
+            found.raise_if_any()
+        number = found.check(identifiers.company_number, country, cmd.company_number, "company_number")
+        vat = found.check(identifiers.vat_number, country, cmd.vat_number, "vat_number")
+        if number is not None and vat is not None and not identifiers.vat_matches_company_number(country, vat, number):
+            what = "enterprise number" if country == "BE" else "company number" if number.startswith("000") \
+                else "SIREN"
+            found.check(_refuse, f"This VAT number does not belong to the company's {what} {number}.", "vat_number")
         postal = cmd.address_postal_code.strip()
         if not _POSTAL_CODE[country].match(postal):
             digits = 4 if country == "BE" else 5
-            raise ValidationFailed(
-                f"A postal code in {country} has {digits} digits; got {postal!r}.",
-                field="address.postal_code",
-            )
+            found.check(_refuse, f"A postal code in {country} has {digits} digits; got {postal!r}.",
+                        "address.postal_code")
         for name, value in (("address.line1", cmd.address_line1), ("address.city", cmd.address_city)):
             if not value.strip():
-                raise ValidationFailed("Must not be empty.", field=name)
+                found.check(_refuse, "Must not be empty.", name)
+        found.raise_if_any()
+        assert email is not None and number is not None and vat is not None
         address = Address(
             cmd.address_line1.strip(), postal, cmd.address_city.strip(), country, cmd.address_line2.strip()
         )

@@ -1,10 +1,11 @@
 """The WORM archive: every sealed entry and every signed checkpoint, encrypted, in S3 with Object
 Lock in compliance mode, laid out so that a chain can be rebuilt and verified from it alone.
 
-Layout (decision 0007; ``<t>``/``<c>`` are the URL-quoted tenant id and chain name)::
+Layout (decisions 0007 and 0017; ``<t>``/``<c>`` are the URL-quoted tenant id and chain name)::
 
     v1/chains/<t>/<c>/segments/<first seq, 12 digits>.seg   entries first..last, one segment
-    v1/chains/<t>/<c>/manifest.json                         every segment, with its hashes
+    v1/chains/<t>/<c>/pages/<first seq, 12 digits>.page     100 consecutive segments, with their hashes
+    v1/chains/<t>/<c>/manifest.json                         the index: head and where the pages end
     v1/chains/<t>/<c>/checkpoints/<size, 12 digits>.ckpt    the signed checkpoint text
     v1/keys/<key id>.json                                   published checkpoint keys
 
@@ -14,6 +15,12 @@ so the full verifier compares heads without decrypting. Entries reach a segment 
 ``pending`` map of the chain's state in the ops table, where the stream handler put them exactly
 as they were inserted; ``Archiver.flush`` writes a segment per ``segment_entries`` entries, or
 the remainder when the window has passed (the scheduled job forces it).
+
+The manifest is the pages (immutable, each written once when it fills), then the *tail*: the
+segments after the last page, found by listing and read from their own metadata. After each flush
+``manifest.json`` gets a new version of constant size (metadata only: head, end of the pages), so
+the locked bytes grow linearly with the segments (decision 0017). A ``manifest.json`` written
+before pages existed (format v1, every segment listed) is still read, and paged on the next flush.
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
+from itertools import takewhile
 from urllib.parse import quote, unquote
 
 from chalicelib.domain.canonical import canonical_bytes
@@ -31,7 +39,10 @@ from chalicelib.domain.errors import Conflict, ScelleError
 from chalicelib.domain.records import GENESIS_PREV_HASH, SealedRecord, parse_chain_key, utc_timestamp
 
 SEGMENT_FORMAT = "scelle-archive-segment/v1"
-MANIFEST_FORMAT = "scelle-archive-manifest/v1"
+MANIFEST_FORMAT = "scelle-archive-manifest/v1"  # the legacy manifest: every segment, rewritten each flush
+INDEX_FORMAT = "scelle-archive-manifest/v2"  # manifest.json since 0017: metadata only, constant size
+PAGE_FORMAT = "scelle-archive-manifest-page/v1"
+PAGE_SEGMENTS = 100
 RETENTION_YEARS = {"BE": 10, "FR": 6}
 DEFAULT_RETENTION_YEARS = 10
 SEGMENT_ENTRIES = 100
@@ -113,6 +124,15 @@ def manifest_key(chain_key: str) -> str:
     return f"{chain_prefix(chain_key)}manifest.json"
 
 
+def page_key(chain_key: str, first_seq: int) -> str:
+    return f"{chain_prefix(chain_key)}pages/{first_seq:012d}.page"
+
+
+def _first_seq_of(key: str) -> int:
+    """The number a segment or page key is named after (its first seq)."""
+    return int(key.rsplit("/", 1)[1].split(".", 1)[0])
+
+
 def checkpoint_key(chain_key: str, size: int) -> str:
     return f"{chain_prefix(chain_key)}checkpoints/{size:012d}.ckpt"
 
@@ -179,6 +199,75 @@ class Manifest:
         return cls(body["chain_key"], tuple(SegmentInfo(**s) for s in body["segments"]), body["updated_at"])
 
 
+@dataclass(frozen=True)
+class PageInfo:
+    """A manifest page: ``segments`` consecutive segments, first_seq..last_seq, written once."""
+
+    key: str
+    first_seq: int
+    last_seq: int
+    segments: int
+    prev_hash: str  # prev_hash of its first segment
+    last_hash: str  # last_hash of its last segment
+    sha256: str  # of the plaintext
+    created_at: str
+
+    def metadata(self) -> dict[str, str]:
+        return {
+            "format": PAGE_FORMAT, "first-seq": str(self.first_seq), "last-seq": str(self.last_seq),
+            "segments": str(self.segments), "prev-hash": self.prev_hash, "last-hash": self.last_hash,
+            "sha256": self.sha256, "created-at": self.created_at,
+        }
+
+    @classmethod
+    def from_metadata(cls, key: str, meta: dict[str, str]) -> PageInfo:
+        try:
+            if meta["format"] != PAGE_FORMAT:
+                raise ValueError(f"format {meta['format']!r}")
+            return cls(key, int(meta["first-seq"]), int(meta["last-seq"]), int(meta["segments"]), meta["prev-hash"],
+                       meta["last-hash"], meta["sha256"], meta.get("created-at", ""))
+        except (KeyError, ValueError) as exc:
+            raise ArchiveCorrupt(f"manifest page {key} has no usable metadata: {exc}") from None
+
+
+def page_body(chain_key: str, segments: list[SegmentInfo], created_at: str) -> bytes:
+    """A page's plaintext: its segments without their keys (a key is named after the first seq, so
+    a page cannot point a range of entries at another object)."""
+    body = {
+        "format": PAGE_FORMAT, "chain_key": chain_key, "first_seq": segments[0].first_seq,
+        "last_seq": segments[-1].last_seq, "created_at": created_at,
+        "segments": [{k: v for k, v in asdict(s).items() if k != "key"} for s in segments],
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class ManifestIndex:
+    """``manifest.json`` since decision 0017: no body, this metadata only (no decryption needed).
+
+    ``archived_through``/``last_hash``: the head as of the last flush; ``paged_through``: the last
+    seq the pages cover; ``last_page``: the first seq (key) of the last page, 0 when none."""
+
+    archived_through: int
+    last_hash: str
+    paged_through: int
+    last_page: int
+    updated_at: str
+
+    def metadata(self) -> dict[str, str]:
+        return {"format": INDEX_FORMAT, "archived-through": str(self.archived_through), "last-hash": self.last_hash,
+                "paged-through": str(self.paged_through), "last-page": str(self.last_page),
+                "updated-at": self.updated_at}
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str]) -> ManifestIndex:
+        try:
+            return cls(int(meta["archived-through"]), meta["last-hash"], int(meta["paged-through"]),
+                       int(meta["last-page"]), meta.get("updated-at", ""))
+        except (KeyError, ValueError) as exc:
+            raise ArchiveCorrupt(f"manifest index has no usable metadata: {exc}") from None
+
+
 def record_line(record: SealedRecord) -> str:
     """How a record is kept in ``pending`` and in a segment: its canonical JSON, ten fields."""
     return canonical_bytes(record.to_dict()).decode("utf-8")
@@ -190,11 +279,13 @@ def record_line(record: SealedRecord) -> str:
 class Archive:
     """Reads and writes archive objects through an object store and an encryptor."""
 
-    def __init__(self, objects, encryptor, retention: RetentionPolicy, *, clock: Callable[[], datetime] = _utcnow):
+    def __init__(self, objects, encryptor, retention: RetentionPolicy, *, clock: Callable[[], datetime] = _utcnow,
+                 page_segments: int = PAGE_SEGMENTS):
         self._objects = objects
         self._crypto = encryptor
         self._retention = retention
         self._clock = clock
+        self._page_segments = page_segments  # how many segments a page the writer makes lists (readers take any)
 
     @property
     def objects(self):
@@ -247,42 +338,214 @@ class Archive:
     def segment_keys(self, chain_key: str, *, start_after: str | None = None) -> Iterator[str]:
         return self._objects.keys(chain_prefix(chain_key) + "segments/", start_after=start_after)
 
-    # -- manifest --------------------------------------------------------------------------------
-    def manifest(self, chain_key: str) -> Manifest | None:
+    # -- manifest: pages, the tail, the index -----------------------------------------------------
+    #
+    # The segment list of a chain is: every page in key order (each lists consecutive segments with
+    # their hashes), then a legacy v1 manifest's list where one is still the current manifest.json,
+    # then the tail (segments after the last listed one, from their own metadata). A segment already
+    # covered (its last seq not beyond what came before) is not listed twice.
+
+    def page_keys(self, chain_key: str, *, start_after: str | None = None) -> Iterator[str]:
+        return self._objects.keys(chain_prefix(chain_key) + "pages/", start_after=start_after)
+
+    def page_info(self, key: str) -> PageInfo | None:
+        found = self._objects.head(key)
+        return None if found is None else PageInfo.from_metadata(key, found.metadata)
+
+    def write_page(self, chain_key: str, segments: list[SegmentInfo]) -> tuple[PageInfo, bool]:
+        """Write one page (``If-None-Match``: once). Returns its info and whether it was written now
+        (False: a page with that first seq already existed, and its info is returned instead)."""
+        first = segments[0].first_seq
+        key = page_key(chain_key, first)
+        created = utc_timestamp(self._clock())
+        plaintext = page_body(chain_key, segments, created)
+        info = PageInfo(key, first, segments[-1].last_seq, len(segments), segments[0].prev_hash,
+                        segments[-1].last_hash, hashlib.sha256(plaintext).hexdigest(), created)
+        body = self._crypto.encrypt(plaintext, _context("manifest-page", chain_key, first))
+        if self._objects.put_new(key, body, retain_until=self._retain(chain_key), metadata=info.metadata()):
+            return info, True
+        existing = self._objects.head(key)
+        return PageInfo.from_metadata(key, existing.metadata if existing else {}), False
+
+    def read_page(self, key: str, chain_key: str) -> list[SegmentInfo]:
+        """A page's segments, after checking its bytes against its metadata and its place."""
+        stored = self._objects.get(key)
+        if stored is None:
+            raise ArchiveCorrupt(f"manifest page {key} is listed but missing")
+        info = PageInfo.from_metadata(key, stored.metadata)
+        plaintext = self._crypto.decrypt(stored.body, _context("manifest-page", chain_key, _first_seq_of(key)))
+        if hashlib.sha256(plaintext).hexdigest() != info.sha256:
+            raise ArchiveCorrupt(f"manifest page {key}: SHA-256 differs from its metadata's")
+        body = json.loads(plaintext)
+        try:
+            segments = [SegmentInfo(segment_key(chain_key, s["first_seq"]), **s) for s in body["segments"]]
+        except (KeyError, TypeError) as exc:
+            raise ArchiveCorrupt(f"manifest page {key}: malformed segment list: {exc}") from None
+        if (body.get("format"), body.get("chain_key")) != (PAGE_FORMAT, chain_key) or not segments or (
+            segments[0].first_seq, segments[-1].last_seq, len(segments)
+        ) != (info.first_seq, info.last_seq, info.segments) or info.first_seq != _first_seq_of(key):
+            raise ArchiveCorrupt(f"manifest page {key} does not hold what its key and metadata say")
+        return segments
+
+    def _index_metadata(self, chain_key: str) -> dict[str, str] | None:
+        """``manifest.json``'s metadata (HEAD: no body, no decryption); None when there is none."""
+        found = self._objects.head(manifest_key(chain_key))
+        return None if found is None else found.metadata
+
+    def _legacy_manifest(self, chain_key: str, meta: dict[str, str] | None) -> Manifest | None:
+        """The v1 manifest (every segment, encrypted) when it is still the current manifest.json."""
+        if meta is None or meta.get("format") != MANIFEST_FORMAT:
+            return None
         stored = self._objects.get(manifest_key(chain_key))
         if stored is None:
             return None
         return Manifest.from_json(self._crypto.decrypt(stored.body, _context("manifest", chain_key)))
 
-    def synced_manifest(self, chain_key: str) -> Manifest:
-        """The manifest plus any segment written after it (a crash between the two writes)."""
-        current = self.manifest(chain_key) or Manifest(chain_key, (), "")
-        after = current.segments[-1].key if current.segments else None
-        extra = [self.segment_info(key) for key in self.segment_keys(chain_key, start_after=after)]
-        if not extra:
-            return current
-        return Manifest(chain_key, current.segments + tuple(i for i in extra if i is not None), current.updated_at)
+    def _segment_infos(self, chain_key: str, legacy: Manifest | None, first_seq: int = 1,
+                       last_seq: int | None = None) -> Iterator[SegmentInfo]:
+        """Every segment's info in seq order: pages, a legacy list, then the tail. Pages and tail
+        segments that end before ``first_seq`` or start after ``last_seq`` may be left out."""
+        end = 0
 
-    def write_manifest(self, manifest: Manifest) -> Manifest:
-        fresh = Manifest(manifest.chain_key, manifest.segments, utc_timestamp(self._clock()))
-        body = self._crypto.encrypt(fresh.to_json(), _context("manifest", manifest.chain_key))
-        self._objects.put_version(manifest_key(manifest.chain_key), body, retain_until=self._retain(manifest.chain_key),
-                                  metadata={"format": MANIFEST_FORMAT, "archived-through": str(fresh.archived_through),
-                                            "last-hash": fresh.last_hash})
+        def fresh(info: SegmentInfo) -> bool:
+            nonlocal end
+            if info.last_seq <= end:
+                return False
+            end = info.last_seq
+            return True
+
+        keys = list(self.page_keys(chain_key))
+        for n, key in enumerate(keys):
+            first = _first_seq_of(key)
+            if last_seq is not None and first > last_seq:
+                return
+            if n + 1 < len(keys):
+                if _first_seq_of(keys[n + 1]) <= first_seq:  # the page ends before the range
+                    continue
+            elif first < first_seq:  # the last page: its end from its metadata, read only if needed
+                info = self.page_info(key)
+                if info is not None and info.last_seq < first_seq:
+                    end = max(end, info.last_seq)
+                    continue
+            yield from (s for s in self.read_page(key, chain_key) if fresh(s))
+        for info in legacy.segments if legacy is not None else ():
+            if last_seq is not None and info.first_seq > last_seq:
+                return
+            if fresh(info):
+                yield info
+        tail = list(self.segment_keys(chain_key, start_after=segment_key(chain_key, end)))
+        for n, key in enumerate(tail):
+            if last_seq is not None and _first_seq_of(key) > last_seq:
+                return
+            if n + 1 < len(tail) and _first_seq_of(tail[n + 1]) <= first_seq:
+                continue
+            info = self.segment_info(key)
+            if info is not None and fresh(info):
+                yield info
+
+    def manifest(self, chain_key: str) -> Manifest | None:
+        """The segments as of the last flush (up to the index's ``archived_through``); None when no
+        manifest was ever written. ``synced_manifest`` adds what was written after it."""
+        meta = self._index_metadata(chain_key)
+        if meta is None:
+            return None
+        legacy = self._legacy_manifest(chain_key, meta)
+        if legacy is not None:
+            through, updated_at = legacy.archived_through, legacy.updated_at
+        else:
+            index = ManifestIndex.from_metadata(meta)
+            through, updated_at = index.archived_through, index.updated_at
+        segments = takewhile(lambda s: s.last_seq <= through, self._segment_infos(chain_key, legacy))
+        return Manifest(chain_key, tuple(segments), updated_at)
+
+    def synced_manifest(self, chain_key: str) -> Manifest:
+        """Every segment: the pages, then the ones after them (also those a crash left between a
+        segment write and the next index or page write)."""
+        meta = self._index_metadata(chain_key)
+        legacy = self._legacy_manifest(chain_key, meta)
+        updated_at = legacy.updated_at if legacy is not None else (meta or {}).get("updated-at", "")
+        return Manifest(chain_key, tuple(self._segment_infos(chain_key, legacy)), updated_at)
+
+    def commit(self, chain_key: str) -> ManifestIndex:
+        """After segments were written: page every complete run of ``page_segments`` segments after
+        the last page (a legacy v1 manifest's list is paged whole), then write a new version of the
+        index when it changed. Cost per call: a HEAD, two LISTs, a HEAD of the newest segment and a
+        small PUT; once per ``page_segments`` segments, their HEADs and one page."""
+        meta = self._index_metadata(chain_key)
+        legacy = self._legacy_manifest(chain_key, meta)
+        current = ManifestIndex.from_metadata(meta) if meta and meta.get("format") == INDEX_FORMAT else None
+        through, last_hash = (current.archived_through, current.last_hash) if current else (0, GENESIS_PREV_HASH)
+        paged_through, last_page = (current.paged_through, current.last_page) if current else (0, 0)
+        if legacy is not None:
+            through, last_hash = legacy.archived_through, legacy.last_hash
+
+        def paged(page: PageInfo) -> None:
+            nonlocal through, last_hash, paged_through, last_page
+            if page.last_seq > paged_through:
+                paged_through, last_page = page.last_seq, page.first_seq
+            if page.last_seq > through:
+                through, last_hash = page.last_seq, page.last_hash
+
+        # pages written after the index (a crash between a page and the index)
+        newer = list(self.page_keys(chain_key, start_after=page_key(chain_key, last_page) if last_page else None))
+        if newer:
+            found = self.page_info(newer[-1])
+            if found is not None:
+                paged(found)
+        # a legacy list is paged whole, its last page shorter when it does not fill one
+        if legacy is not None:
+            todo = [s for s in legacy.segments if s.last_seq > paged_through]
+            while todo:
+                page, _ = self.write_page(chain_key, todo[: self._page_segments])
+                paged(page)
+                todo = [s for s in todo if s.last_seq > page.last_seq]
+        # the tail: every complete run of consecutive segments becomes a page
+        tail = list(self.segment_keys(chain_key, start_after=segment_key(chain_key, paged_through)))
+        while len(tail) >= self._page_segments:
+            run: list[SegmentInfo] = []
+            for key in tail[: self._page_segments]:
+                info = self.segment_info(key)
+                if info is None or info.first_seq != (run[-1].last_seq if run else paged_through) + 1:
+                    break  # not consecutive: left in the tail, where the verifier reports it
+                run.append(info)
+            if len(run) < self._page_segments:
+                break
+            page, _ = self.write_page(chain_key, run)
+            paged(page)
+            tail = [k for k in tail if _first_seq_of(k) > page.last_seq]
+        newest = self.segment_info(tail[-1]) if tail else None
+        if newest is not None and newest.last_seq > through:
+            through, last_hash = newest.last_seq, newest.last_hash
+        fresh = ManifestIndex(through, last_hash, paged_through, last_page, utc_timestamp(self._clock()))
+        if current is not None and replace(current, updated_at="") == replace(fresh, updated_at=""):
+            return current  # nothing new: no new locked version
+        self._objects.put_version(manifest_key(chain_key), b"", retain_until=self._retain(chain_key),
+                                  metadata=fresh.metadata())
         return fresh
 
+    def write_manifest(self, manifest: Manifest) -> Manifest:
+        """Kept for callers of the v1 API: ``commit`` (the stored segments are the truth, not the
+        list passed in)."""
+        index = self.commit(manifest.chain_key)
+        return Manifest(manifest.chain_key, manifest.segments, index.updated_at)
+
     def head(self, chain_key: str) -> tuple[int, str]:
-        """(archived_through, hash of that entry) from the manifest's metadata (no decryption)."""
-        found = self._objects.head(manifest_key(chain_key))
-        if found is None:
-            return 0, GENESIS_PREV_HASH
-        meta = found.metadata
-        return int(meta.get("archived-through", 0)), meta.get("last-hash", GENESIS_PREV_HASH)
+        """(archived_through, hash of that entry) from metadata only (no decryption): the index's,
+        or the newest segment's when one was written after it."""
+        meta = self._index_metadata(chain_key) or {}
+        through = int(meta.get("archived-through", 0))
+        last_hash = meta.get("last-hash", GENESIS_PREV_HASH)
+        later = list(self.segment_keys(chain_key, start_after=segment_key(chain_key, through)))
+        newest = self.segment_info(later[-1]) if later else None
+        if newest is not None and newest.last_seq > through:
+            return newest.last_seq, newest.last_hash
+        return through, last_hash
 
     def records(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None) -> Iterator[dict]:
-        """Archived records in seq order (each segment checked against the manifest)."""
-        manifest = self.synced_manifest(chain_key)
-        for info in manifest.segments:
+        """Archived records in seq order (each segment checked against its page's hashes, or its
+        own metadata in the tail); only the pages and segments the range needs are read."""
+        legacy = self._legacy_manifest(chain_key, self._index_metadata(chain_key))
+        for info in self._segment_infos(chain_key, legacy, first_seq, last_seq):
             if info.last_seq < first_seq or (last_seq is not None and info.first_seq > last_seq):
                 continue
             for record in self.read_segment(info, chain_key):
@@ -430,8 +693,7 @@ class Archiver:
                     self._on_lag((self._clock() - _parse(first_recorded)).total_seconds())
                 state = self._ops.chain_state(chain_key)
             if written or adopted:
-                manifest = self._archive.synced_manifest(chain_key)
-                self._archive.write_manifest(manifest)
+                self._archive.commit(chain_key)
         finally:
             self._ops.release_lease(chain_key)
         return FlushResult(chain_key, tuple(written), tuple(adopted), state.archived_through,

@@ -14,7 +14,7 @@ from chalicelib.domain.checkpoint import Checkpoint, PublicKeyInfo
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.merkle import CompactRange, inclusion_proof, record_leaf_hash
 from chalicelib.domain.records import chain_key, utc_timestamp
-from chalicelib.services.ports import ChainStore, Signer
+from chalicelib.ports.stores import ChainStore, Signer
 
 
 def _utcnow() -> datetime:
@@ -107,7 +107,7 @@ class CheckpointService:
             key_id=self._signer.key_id,
         )
         signed = unsigned.with_signature(self._signer.sign(unsigned.signed_message()))
-        from chalicelib.adapters.checkpoint_store import StoredCheckpoint
+        from chalicelib.ports.checkpoints import StoredCheckpoint
 
         try:
             self._checkpoints.put(StoredCheckpoint(signed, [h.hex() for h in compact.hashes]))

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.domain.claims import Claim, ClaimTaken
+from chalicelib.domain.event_kinds import KINDS
 from chalicelib.domain.records import SealedRecord, chain_key, parse_chain_key
 from chalicelib.observability import logger
 from chalicelib.services.sealing import ChainWriter
@@ -31,37 +32,6 @@ EVENTS_CHAIN = "events"
 PLATFORM_TENANT = "_platform"
 HOT_DAYS = 30
 
-KINDS = frozenset(
-    {
-        "signup",
-        "email_verified",
-        "signin_succeeded",
-        "signin_failed",
-        "signin_locked",
-        "signout",
-        "invitation_sent",
-        "invitation_accepted",
-        "role_changed",
-        "member_disabled",
-        "member_enabled",
-        "auditor_granted",
-        "auditor_revoked",
-        "went_live",
-        "sale_recorded",
-        "journal_recorded",
-        "entry_reversed",
-        "period_closed",
-        "entry_recorded",
-        "checkpoint_signed",
-        "key_rotated",
-        "export_requested",
-        "export_url_issued",
-        "verification_failed",
-        "tamper_alarm",
-        "anomaly",
-        "config_changed",
-    }
-)
 
 
 def event_writer(store, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC), **kw: Any) -> ChainWriter:

@@ -26,7 +26,7 @@ from chalicelib.domain.calendar import business_day_of, parse_period_key, period
 from chalicelib.domain.canonical import canonical_bytes
 from chalicelib.domain.claims import Claim, ClaimTaken
 from chalicelib.domain.entries import Actor
-from chalicelib.domain.errors import Conflict, Forbidden, NotFound, Unavailable, ValidationFailed
+from chalicelib.domain.errors import Conflict, Findings, Forbidden, NotFound, Unavailable, ValidationFailed
 from chalicelib.domain.journal import build_journal_batch
 from chalicelib.domain.permissions import Permission, allows
 from chalicelib.domain.records import SealedRecord, chain_key, parse_timestamp
@@ -70,6 +70,7 @@ class LedgerService:
         checkpoint_every: int,
         clock_skew: timedelta,
         clock: Callable[[], datetime] = _utcnow,
+        public_base_url: str = "http://127.0.0.1:8000",
     ) -> None:
         self._writer = writer
         self._store = writer.store
@@ -80,13 +81,16 @@ class LedgerService:
         self._every = checkpoint_every
         self._skew = clock_skew
         self._clock = clock
+        self._public_base_url = public_base_url  # printed in the receipt's QR code
         self._signed_inline: dict[tuple[str, str], Any] = {}
 
     # ---- writes ------------------------------------------------------------------------------
     def record_sale(self, caller, request: dict[str, Any], idempotency_key: str | None) -> dict[str, Any]:
         tenant = tenant_of(caller, self._tenants)
-        _check_key(idempotency_key)
-        payload = build_sale(
+        # The body first, then the header: a problem names what the caller sent, all of it.
+        found = Findings()
+        payload = found.check(
+            build_sale,
             request,
             country=tenant.country,
             time_zone=tenant.time_zone,
@@ -95,6 +99,9 @@ class LedgerService:
             now=self._clock(),
             skew=self._skew,
         )
+        found.check(_check_key, idempotency_key)
+        found.raise_if_any()
+        assert payload is not None
         chain = sales_chain(tenant, payload["register_id"])
         receipt_id = payload["client_receipt_id"]
         # What makes two sends "the same sale": the sealed content, less who sent it.
@@ -119,9 +126,13 @@ class LedgerService:
 
     def record_journal(self, caller, entries: Any, idempotency_key: str | None) -> dict[str, Any]:
         tenant = tenant_of(caller, self._tenants)
-        _check_key(idempotency_key)
         today = business_day_of(self._clock(), tenant.time_zone, tenant.business_day_cutoff)
-        payloads = build_journal_batch(entries, country=tenant.country, today=today, recorded_by=_actor(caller))
+        found = Findings()
+        payloads = found.check(build_journal_batch, entries, country=tenant.country, today=today,
+                               recorded_by=_actor(caller))
+        found.check(_check_key, idempotency_key)
+        found.raise_if_any()
+        assert payloads is not None
         chain = journal_chain(tenant)
         fingerprint = _fingerprint([{k: v for k, v in p.items() if k != "recorded_by"} for p in payloads])
 
@@ -332,7 +343,7 @@ class LedgerService:
         if record.type == "sale":  # the receipt's verification code and QR payload (chalicelib/receipts.py)
             from chalicelib.receipts import receipt_proof
 
-            view["receipt_proof"] = receipt_proof(record)
+            view["receipt_proof"] = receipt_proof(record, self._public_base_url)
         return view
 
     def _append(self, tenant: Tenant, chain: str, type_: str, payload: dict, *, claims=None) -> SealedRecord:
@@ -416,6 +427,11 @@ def _fingerprint(value: Any) -> str:
 
 
 def _check_key(key: str | None) -> None:
+    # An empty header is refused, not read as "no key": the client meant to send one, and a journal
+    # batch retried without a key would be recorded twice.
+    if key == "":
+        raise ValidationFailed(f"the {IDEMPOTENCY_HEADER} header is empty: send 1 to 128 visible ASCII "
+                               "characters, or leave the header out", field=IDEMPOTENCY_HEADER)
     if key is not None and not (1 <= len(key) <= 128 and all("\x21" <= c <= "\x7e" for c in key)):
         raise ValidationFailed("use 1 to 128 visible ASCII characters", field=IDEMPOTENCY_HEADER)
 

@@ -36,7 +36,7 @@ from chalicelib.domain.records import (
     parse_timestamp,
     seal,
 )
-from chalicelib.services.ports import ChainStore
+from chalicelib.ports.stores import ChainStore
 
 # Builds (type, data) for the record about to be sealed, given the current head. Closures use
 # it: what they cover depends on where the chain is when they are written.

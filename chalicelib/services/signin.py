@@ -30,7 +30,7 @@ from chalicelib.domain.errors import TooManyRequests, Unauthenticated
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.records import utc_timestamp
 from chalicelib.observability import count, logger
-from chalicelib.services.account_ports import (
+from chalicelib.ports.accounts import (
     AccountsStore,
     BadCredentials,
     EmailNotVerified,

@@ -82,7 +82,7 @@ def _image(value: dict | None) -> dict[str, Any] | None:
     """A stream image as a record dict, decoded like any stored item (decision 0003)."""
     if value is None:
         return None
-    from chalicelib.adapters.dynamodb_chain_store import decode_item
+    from chalicelib.ports.journal_items import decode_item
 
     return decode_item(value)
 

@@ -99,13 +99,18 @@ def support_config_from_env(environ: Mapping[str, str] | None = None, *, mail_fr
             closed_dates=closed,
         )
         current = "SCELLE_SUPPORT_TARGET_MINUTES"
-        target = int(get(current, "120"))
-        if not 1 <= target <= 10_000:
-            raise ValueError("must be 1 to 10000")
+        text = get(current, "120")
+        if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 10_000):
+            raise ValueError(f"must be a whole number of minutes from 1 to 10000; got {text!r}")
+        target = int(text)
         current = "SCELLE_MAILING_RATE"
-        rate = float(get(current, "10"))
-        if not 0 < rate <= 1000:
-            raise ValueError("must be more than 0 and at most 1000 per second")
+        text = get(current, "10")
+        try:
+            rate = float(text)
+        except ValueError:
+            rate = 0.0
+        if not 0 < rate <= 1000:  # NaN fails this too
+            raise ValueError(f"must be a number of mails per second, more than 0 and at most 1000; got {text!r}")
     except ValueError as exc:
         if "holiday calendar" in str(exc):
             current = "SCELLE_SUPPORT_HOLIDAYS"

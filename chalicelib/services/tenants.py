@@ -17,7 +17,7 @@ from chalicelib.domain.accounts import utc_now
 from chalicelib.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.domain.identity import Caller
 from chalicelib.domain.tenant import CLOCK_FIELDS, Tenant, parse_settings_change
-from chalicelib.services.account_ports import AccountsStore, EventJournal
+from chalicelib.ports.accounts import AccountsStore, EventJournal
 
 
 def _now() -> datetime:

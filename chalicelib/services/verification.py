@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from chalicelib.adapters.signing import signature_verifier_for
 from chalicelib.domain.checkpoint import verify_checkpoint
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.records import chain_key
 from chalicelib.domain.verification import ChainHead, VerificationReport, verify_chain
+from chalicelib.ports.signatures import signature_verifier_for
 from chalicelib.services.events import EVENTS_CHAIN
 
 

@@ -170,8 +170,8 @@ GRANTS: dict[str, Grants] = {
     # reads of missed entries, chain registration, tamper alarms, archive segments; the ledger's
     # events derived from the stream (cursor in ops, the events appended).
     "on_journal_record": Grants(
-        tables=_merge({"journal": (QUERY,), "ops": (GET, PUT, UPDATE), "accounts": (GET,)}, _ALARMS,
-                      EVENT_APPEND),
+        tables=_merge({"journal": (QUERY,), "ops": (GET, QUERY, PUT, UPDATE, BATCH_WRITE), "accounts": (GET,)},
+                      _ALARMS, EVENT_APPEND),
         keys={"data": ENVELOPE},
         send_mail=True,  # tamper-alarm fallback
         **_ARCHIVE,
@@ -181,7 +181,8 @@ GRANTS: dict[str, Grants] = {
     # ops, the anomaly event, mails to the tenant's admins and the operator.
     "on_events_record": Grants(
         tables=_merge(
-            {"journal": (GET,), "ops": (GET, PUT, UPDATE), "accounts": (GET, QUERY)}, _ALARMS, EVENT_APPEND
+            {"journal": (GET,), "ops": (GET, QUERY, PUT, UPDATE, BATCH_WRITE), "accounts": (GET, QUERY)}, _ALARMS,
+            EVENT_APPEND
         ),
         indexes={"events": ("by_time",)},
         keys={"data": ENVELOPE},
@@ -207,7 +208,7 @@ GRANTS: dict[str, Grants] = {
                 "journal": (QUERY,),
                 "events": (QUERY,),
                 "checkpoints": (QUERY, PUT),
-                "ops": (GET, QUERY, PUT, UPDATE, DELETE),
+                "ops": (GET, QUERY, PUT, UPDATE, DELETE, BATCH_WRITE),
                 "accounts": (GET,),
             },
             _ALARMS,

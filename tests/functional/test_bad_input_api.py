@@ -1,6 +1,7 @@
 """Bad input through the HTTP API is a 4xx RFC 9457 problem naming the field, never a 5xx, and it
-writes nothing: deep or duplicated JSON, bodies that are not UTF-8, unknown fields, and dates and
-timestamps outside the supported range (years 2000 to 2099)."""
+writes nothing: deep or duplicated JSON, bodies that are not UTF-8, unknown fields, dates and
+timestamps outside the supported range (years 2000 to 2099), and decimal commas; a 422 lists every
+problem of the request under ``errors``."""
 
 from __future__ import annotations
 
@@ -276,4 +277,141 @@ def test_a_sale_too_large_to_be_one_item_is_a_422_naming_lines_and_writes_nothin
     before = count_all(stack)
     reply = client.post(f"/v1/tenants/{account.tenant_id}/sales", raw=text.encode())
     assert "at most 350,000 bytes" in _problem(reply, 422, "lines")["detail"]
+    assert count_all(stack) == before
+
+
+# ---- errors that help: the value as sent, the field it was sent in, every problem at once ---------
+def _no_pydantic_noise(problem):
+    assert "Value error" not in json.dumps(problem) and "Assertion failed" not in json.dumps(problem)
+
+
+DECIMAL_COMMAS = [
+    ({"unit_price": "5,00"}, "lines.0.unit_price", "use a dot: 5.00"),
+    ({"quantity": "1,5"}, "lines.0.quantity", "use a dot: 1.5"),
+    ({"vat_rate": "5,5"}, "lines.0.vat_rate", "use a dot: 5.5"),
+    ({"discount": "0,50"}, "lines.0.discount", "use a dot: 0.50"),
+    ({"unit_price": "1.234,50"}, "lines.0.unit_price", "use a dot: 1234.50"),
+]
+
+
+@pytest.mark.parametrize(("change", "field", "hint"), DECIMAL_COMMAS, ids=[c[1] for c in DECIMAL_COMMAS])
+def test_a_decimal_comma_in_a_sale_line_is_a_422_naming_the_field_with_a_hint(admin, stack, change, field, hint):
+    account, client = admin
+    line = {"description": "Espresso", "quantity": "2", "unit_price": "2.50", "vat_rate": "21", **change}
+    before = count_all(stack)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body(lines=[line]))
+    problem = _problem(reply, 422, field)
+    [only] = problem["errors"]
+    assert only["field"] == field and hint in only["detail"] and hint in problem["detail"]
+    assert repr(next(iter(change.values()))) in only["detail"]  # the value as sent
+    _no_pydantic_noise(problem)
+    assert count_all(stack) == before
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"payments": [{"method": "cash", "amount": "5,00"}]}, "payments.0.amount"),
+    ({"expected_total": "5,00"}, "expected_total"),
+])
+def test_a_decimal_comma_in_a_payment_or_total_is_a_422_naming_it(admin, stack, change, field):
+    account, client = admin
+    before = count_all(stack)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body(**change))
+    assert "use a dot: 5.00" in _problem(reply, 422, field)["detail"]
+    assert count_all(stack) == before
+
+
+@pytest.mark.parametrize(("line", "field", "hint"), [
+    ({"account": "613000", "debit": "10,00"}, "entries.0.lines.0.debit", "use a dot: 10.00"),
+    ({"account": "613000", "debit": "10.00", "vat_rate": "20,0"}, "entries.0.lines.0.vat_rate", "use a dot: 20.0"),
+])
+def test_a_decimal_comma_in_a_journal_line_is_a_422_naming_it(admin, container, stack, line, field, hint):
+    account, client = admin
+    entry = {"journal_code": "OD", "piece_ref": "P-1", "piece_date": "2026-01-05", "label": "Loyer",
+             "lines": [line, {"account": "440000", "credit": "10.00"}]}
+    before = count_all(stack)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/journal-entries", {"entries": [entry]})
+    assert hint in _problem(reply, 422, field)["detail"]
+    assert _head(container, account.tenant_id, "test.journal") is None
+    assert count_all(stack) == before
+
+
+def test_every_problem_of_a_sale_is_listed_at_once(admin, container, stack):
+    account, client = admin
+    body = sale_body(
+        client_receipt_id="",
+        register_id="R.1",
+        lines=[{"description": "Espresso", "quantity": "1,5", "unit_price": "5,00", "vat_rate": "21"},
+               {"description": " ", "quantity": "0", "unit_price": "1.00", "vat_rate": "5,5"}],
+        payments=[{"method": "card", "amount": "5,00"}],
+    )
+    before = count_all(stack)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/sales", body)
+    problem = _problem(reply, 422, "client_receipt_id")
+    assert [item["field"] for item in problem["errors"]] == [
+        "client_receipt_id", "register_id", "lines.0.quantity", "lines.0.unit_price",
+        "lines.1.description", "lines.1.quantity", "lines.1.vat_rate", "payments.0.amount",
+    ]
+    assert "(and 7 more problems: see errors)" in problem["detail"]
+    _no_pydantic_noise(problem)
+    assert count_all(stack) == before
+
+
+def test_every_business_rule_broken_by_the_lines_is_listed(admin, stack):
+    """The fields are well formed; the rules about them (a rate legal in BE on that day, a negative
+    quantity only in a return) are checked on every line, not up to the first failure."""
+    account, client = admin
+    lines = [{"description": "A", "quantity": "1", "unit_price": "1.00", "vat_rate": "20"},
+             {"description": "B", "quantity": "-1", "unit_price": "1.00", "vat_rate": "21"},
+             {"description": "C", "quantity": "1", "unit_price": "1.00", "vat_rate": "5.5"}]
+    before = count_all(stack)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body(lines=lines))
+    problem = _problem(reply, 422, "lines.0.vat_rate")
+    assert [item["field"] for item in problem["errors"]] == ["lines.0.vat_rate", "lines.1.quantity",
+                                                             "lines.2.vat_rate"]
+    assert count_all(stack) == before
+
+
+def test_every_problem_of_a_journal_batch_is_listed(admin, stack):
+    account, client = admin
+    good = {"journal_code": "OD", "piece_ref": "P-1", "piece_date": "2026-01-05", "label": "Loyer",
+            "lines": [{"account": "613000", "debit": "10.00"}, {"account": "440000", "credit": "10.00"}]}
+    bad = {**good, "journal_code": "od", "lines": [{"account": "61A", "debit": "10,00"},
+                                                   {"account": "440000", "credit": "10.00"}]}
+    before = count_all(stack)
+    entries = [bad, good, {**good, "label": " "}]
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/journal-entries", {"entries": entries})
+    problem = _problem(reply, 422, "entries.0.journal_code")
+    assert [item["field"] for item in problem["errors"]] == [
+        "entries.0.journal_code", "entries.0.lines.0.account", "entries.0.lines.0.debit", "entries.2.label"]
+    _no_pydantic_noise(problem)
+    assert count_all(stack) == before
+
+
+@pytest.mark.parametrize("headers", [{}, {"Idempotency-Key": ""}], ids=["no key", "an empty key"])
+def test_an_empty_client_receipt_id_is_reported_on_client_receipt_id(admin, stack, headers):
+    account, client = admin
+    before = count_all(stack)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body(client_receipt_id=""), headers=headers)
+    problem = _problem(reply, 422, "client_receipt_id")
+    assert "must not be empty" in problem["detail"]
+    assert "Idempotency-Key" not in problem["detail"]
+    assert count_all(stack) == before
+
+
+def test_an_empty_idempotency_key_on_a_good_sale_is_named_and_says_it_is_empty(admin, stack):
+    account, client = admin
+    before = count_all(stack)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body(), headers={"Idempotency-Key": ""})
+    assert "header is empty" in _problem(reply, 422, "Idempotency-Key")["detail"]
+    assert count_all(stack) == before
+
+
+def test_a_bad_body_rule_and_a_bad_idempotency_key_are_both_listed_body_first(admin, stack):
+    account, client = admin
+    lines = [{"description": "A", "quantity": "1", "unit_price": "1.00", "vat_rate": "20"}]
+    before = count_all(stack)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body(lines=lines),
+                        headers={"Idempotency-Key": "has spaces in it"})
+    problem = _problem(reply, 422, "lines.0.vat_rate")
+    assert [item["field"] for item in problem["errors"]] == ["lines.0.vat_rate", "Idempotency-Key"]
     assert count_all(stack) == before

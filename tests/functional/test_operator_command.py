@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from chalicelib.services.operators import operator_add, operator_list
+from chalicelib.commands.operators import operator_add, operator_list
 from tests.support.users import PASSWORD, count_items, member, sign_in, signed_up_account, unique_email
 
 pytestmark = pytest.mark.functional

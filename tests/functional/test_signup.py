@@ -1,5 +1,7 @@
 """Sign-up and email verification through the HTTP API on the embedded stack."""
 
+import json
+
 import pytest
 
 from tests.support.users import (
@@ -277,3 +279,84 @@ def test_a_sign_up_retried_with_the_same_idempotency_key_returns_the_first_resul
     assert len(outbox(api, body["email"])) == 1
     other = api.post("/v1/signup", {**body, "company_name": "Another"}, headers=headers)
     assert other.status == 409 and other.json["field"] == "Idempotency-Key"
+
+
+# ---- every legal way of writing the identifiers; every problem at once -----------------------------
+def _old_form_be_number() -> str:
+    """A random valid enterprise number of the old form (leading 0), as 10 digits."""
+    while True:
+        number = signup_body("BE")["company_number"]
+        if number.startswith("0"):
+            return number
+
+
+def _tenant(api, body) -> dict:
+    from tests.support.users import mailed_token, sign_in
+
+    assert api.post("/v1/verify-email", {"token": mailed_token(api, body["email"], "Verify")}).status == 200
+    token = sign_in(api, body["email"], body["password"])["id_token"]
+    me = api.with_token(token).get("/v1/me").json
+    return api.with_token(token).get(f"/v1/tenants/{me['memberships'][0]['tenant_id']}").json
+
+
+@pytest.mark.parametrize(("company", "vat"), [
+    ("BE (0){n1}.{n2}.{n3}", "BE (0){n1}.{n2}.{n3}"),
+    ("{n1}{n2}{n3}", "BE{n1}.{n2}.{n3}"),
+    ("0{n1}.{n2}.{n3}", "BE (0){n1}{n2}{n3}"),
+    ("BE0{n1}{n2}{n3}", "be 0{n1} {n2} {n3}"),
+], ids=["(0) both", "9 digits", "(0) vat only", "prefixed"])
+def test_a_belgian_company_signs_up_with_any_legal_spelling_of_its_numbers(api, stack, company, vat):
+    number = _old_form_be_number()
+    parts = {"n1": number[1:4], "n2": number[4:7], "n3": number[7:]}
+    body = signup_body("BE", company_number=company.format(**parts), vat_number=vat.format(**parts))
+    reply = api.post("/v1/signup", body)
+    assert reply.status == 201, reply
+    tenant = _tenant(api, body)
+    assert (tenant["company_number"], tenant["vat_number"]) == (number, "BE" + number)
+
+
+def test_a_monegasque_company_signs_up_with_its_french_vat_number(api, stack):
+    """Monaco businesses get French VAT numbers FR + key + 000 + 6 digits: no SIREN, no Luhn digit."""
+    import random
+
+    from chalicelib.domain.identifiers import fr_vat_key, luhn_valid
+
+    while True:
+        number = f"000{random.randrange(1, 10**6):06d}"
+        if not luhn_valid(number):  # the case a SIREN check would refuse
+            break
+    body = signup_body("FR", company_number=f"{number[:3]} {number[3:6]} {number[6:]}",
+                       vat_number=f"FR {fr_vat_key(number)} {number}",
+                       address={"line1": "2 avenue de Monte-Carlo", "postal_code": "98000", "city": "Monaco"})
+    reply = api.post("/v1/signup", body)
+    assert reply.status == 201, reply
+    tenant = _tenant(api, body)
+    assert (tenant["company_number"], tenant["vat_number"]) == (number, f"FR{fr_vat_key(number)}{number}")
+    wrong_key = f"FR{(int(fr_vat_key(number)) + 1) % 97:02d}{number}"
+    refused = api.post("/v1/signup", signup_body("FR", company_number=number, vat_number=wrong_key))
+    assert refused.status == 422 and refused.json["field"] == "vat_number", refused
+
+
+def test_a_french_company_may_give_its_siret_and_the_siren_is_kept(api, stack):
+    from chalicelib.domain.identifiers import luhn_valid
+
+    body = signup_body("FR")
+    siren = body["company_number"]
+    siret = next(siren + f"{n:05d}" for n in range(1, 100) if luhn_valid(siren + f"{n:05d}"))
+    body["company_number"] = f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}"
+    reply = api.post("/v1/signup", body)
+    assert reply.status == 201, reply
+    assert _tenant(api, body)["company_number"] == siren
+
+
+def test_every_problem_of_a_sign_up_is_listed_and_nothing_is_written(api, stack):
+    body = {**signup_body("BE"), "company_number": "0403170702", "vat_number": "NL0403170701",
+            "address": {"line1": "Rue de la Loi 16", "postal_code": "75008", "city": "Bruxelles"}}
+    before = count_all(stack)
+    reply = api.post("/v1/signup", body)
+    assert reply.status == 422 and reply.headers["content-type"] == "application/problem+json", reply
+    assert reply.json["field"] == "company_number"
+    assert [item["field"] for item in reply.json["errors"]] == ["company_number", "vat_number", "address.postal_code"]
+    assert "Value error" not in json.dumps(reply.json)
+    assert count_all(stack) == before
+    assert pool_users(stack, body["email"]) == []

@@ -29,6 +29,7 @@ Need = tuple[str, str, str]
 
 SEGMENT = "v1/chains/t/prod.sales.r1/segments/000000000001.seg"
 MANIFEST = "v1/chains/t/prod.sales.r1/manifest.json"
+PAGE = "v1/chains/t/prod.sales.r1/pages/000000000001.page"
 ARCHIVED_CHECKPOINT = "v1/chains/t/prod.sales.r1/checkpoints/000000000100.ckpt"
 ARCHIVED_KEY = "v1/keys/arn%3Aaws%3Akms%3Aeu-west-1%3A1%3Akey%2Fk.json"
 EXPORT = "exports/t/x1/export.zip"
@@ -79,26 +80,33 @@ def tamper_alarm(via: str) -> list[Need]:
 
 
 def archive_write(via: str) -> list[Need]:
-    """Archiver.flush / Archive.write_*: locked objects, the manifest read back, segments listed."""
+    """Archiver.flush / Archive.write_* / Archive.commit (decision 0017): locked objects, the
+    manifest index's metadata, pages and the segments after them listed."""
     return [
         ("esdk.encrypt", "data", f"{via}: every archive object is envelope-encrypted"),
         ("s3.put_object[lock]", f"archive:{SEGMENT}", f"{via}: segment, If-None-Match, COMPLIANCE retention"),
-        ("s3.head_object", f"archive:{SEGMENT}", f"{via}: segment already written by an earlier attempt"),
-        ("s3.get_object[maybe-missing]", f"archive:{MANIFEST}", f"{via}: synced_manifest (none yet: 404)"),
-        ("esdk.decrypt", "data", f"{via}: the manifest read back"),
-        ("s3.list_objects_v2", "archive", f"{via}: segments written after the manifest"),
-        ("s3.put_object[lock]", f"archive:{MANIFEST}", f"{via}: a new manifest version"),
+        ("s3.head_object", f"archive:{SEGMENT}", f"{via}: segment already written; newest segment; a page's segments"),
+        ("s3.head_object[maybe-missing]", f"archive:{MANIFEST}", f"{via}: commit, the index (none yet: 404)"),
+        ("s3.get_object", f"archive:{MANIFEST}", f"{via}: a legacy v1 manifest, read once to page it"),
+        ("esdk.decrypt", "data", f"{via}: the legacy manifest read back"),
+        ("s3.list_objects_v2", "archive", f"{via}: pages, and segments after the last page"),
+        ("s3.put_object[lock]", f"archive:{PAGE}", f"{via}: a manifest page, If-None-Match, once per 100 segments"),
+        ("s3.head_object", f"archive:{PAGE}", f"{via}: a page already written, or written after the index"),
+        ("s3.put_object[lock]", f"archive:{MANIFEST}", f"{via}: a new version of the index (metadata only)"),
         ("dynamodb.get_item", "accounts", f"{via}: RetentionPolicy, the tenant's country"),
     ]
 
 
 def archive_read(via: str) -> list[Need]:
     return [
-        ("s3.get_object[maybe-missing]", f"archive:{MANIFEST}", f"{via}: manifest"),
-        ("s3.list_objects_v2", "archive", f"{via}: segments after the manifest"),
-        ("s3.head_object", f"archive:{SEGMENT}", f"{via}: segment info"),
+        ("s3.head_object[maybe-missing]", f"archive:{MANIFEST}", f"{via}: the manifest index"),
+        ("s3.get_object", f"archive:{MANIFEST}", f"{via}: a legacy v1 manifest"),
+        ("s3.list_objects_v2", "archive", f"{via}: pages, and segments after the last page"),
+        ("s3.head_object", f"archive:{PAGE}", f"{via}: the last page's range"),
+        ("s3.get_object", f"archive:{PAGE}", f"{via}: a manifest page"),
+        ("s3.head_object", f"archive:{SEGMENT}", f"{via}: segment info (the tail)"),
         ("s3.get_object", f"archive:{SEGMENT}", f"{via}: segment"),
-        ("esdk.decrypt", "data", f"{via}: manifest and segments"),
+        ("esdk.decrypt", "data", f"{via}: pages, a legacy manifest, segments"),
     ]
 
 
@@ -119,7 +127,9 @@ def stream_verifier(table: str) -> list[Need]:
     """ChainStreamVerifier + Archiver for the journal or events stream."""
     via = f"on_{table}_record"
     return [
-        ("dynamodb.get_item", "ops", f"{via}: chain_state (head, pending)"),
+        ("dynamodb.get_item", "ops", f"{via}: chain_state (head)"),
+        ("dynamodb.query", "ops", f"{via}: chain_state (the entries waiting for the archive, PENDING#)"),
+        ("dynamodb.batch_write_item[Put|Delete]", "ops", f"{via}: pending entries written, then archived ones deleted"),
         ("dynamodb.update_item", "ops", f"{via}: advance_head, take/release_lease, mark_archived"),
         ("dynamodb.put_item", "ops", f"{via}: chain directory register"),
         ("dynamodb.query", table, f"{via}: catch-up of entries the stream did not deliver"),
@@ -222,6 +232,7 @@ NEEDS: dict[str, list[Need]] = {
         *checkpoint_signing("journal", "CheckpointSigner"),
         *checkpoint_signing("events", "CheckpointSigner, events chains"),
         ("dynamodb.update_item", "ops", "Archiver lease and mark_archived"),
+        ("dynamodb.batch_write_item[Put|Delete]", "ops", "Archiver: archived pending entries deleted"),
         *archive_write("CheckpointSigner flush"),
         *tamper_alarm("sign_checkpoints head_mismatch"),
         # summaries of failed sign-ins (SignInFailures.flush, decision 0011)
@@ -250,7 +261,7 @@ NEEDS: dict[str, list[Need]] = {
         ("dynamodb.query", "checkpoints", "signed checkpoints, latest"),
         ("dynamodb.get_item", "ops", "chain_state: the stream verifier's head"),
         *archive_read("witnesses, expired events"),
-        ("s3.head_object[maybe-missing]", f"archive:{MANIFEST}", "archive head (manifest metadata)"),
+        ("s3.head_object[maybe-missing]", f"archive:{MANIFEST}", "archive head (index, newest segment)"),
         ("s3.list_objects_v2", "archive", "archived checkpoint sizes"),
         *append("events", "verification_failed event"),
         *tamper_alarm("verify_chains"),

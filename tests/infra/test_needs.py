@@ -41,6 +41,7 @@ _SPECIAL = {
     "dynamodb.transact_write_items[Update]": ("dynamodb:UpdateItem",),
     "dynamodb.transact_write_items[ConditionCheck]": ("dynamodb:ConditionCheckItem",),
     "dynamodb.batch_write_item[Put]": ("dynamodb:BatchWriteItem",),
+    "dynamodb.batch_write_item[Put|Delete]": ("dynamodb:BatchWriteItem",),
     "esdk.encrypt": ("kms:GenerateDataKey",),  # one KMS master key: it generates, nothing to Encrypt
     "esdk.decrypt": ("kms:Decrypt",),
     "lambda.invoke": ("lambda:InvokeFunction",),

@@ -1,11 +1,15 @@
 """`scelle local` end to end, as a newcomer runs it: start, serve, write, stop with Ctrl-C,
-start again, and everything written before is still there and still verifies."""
+start again, and everything written before is still there and still verifies, with the AWS
+emulator on the same port (pre-signed URLs handed out before the restart still work)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -100,10 +104,13 @@ def test_scelle_local_serves_stops_cleanly_and_keeps_data_across_restarts(tmp_pa
 
         written = write_something(run.base, data_dir)
         before = check_shared_machine_protections(run.base, data_dir, banner)
+        download = export_download(run.base, data_dir)
     finally:
         code = run.stop()
     assert code == 0, run.output()
     assert "Stopped cleanly" in run.output()
+    emulator = emulator_endpoint(banner)
+    assert json.loads((data_dir / "local-state.json").read_text())["moto_port"] == int(emulator.rsplit(":", 1)[1])
 
     again = LocalRun(data_dir, port)
     try:
@@ -118,8 +125,60 @@ def test_scelle_local_serves_stops_cleanly_and_keeps_data_across_restarts(tmp_pa
         assert status == 401
         status, me = _call(again.base, "GET", "/v1/me", token=before["id_token"])
         assert status == 200, me
+        # The emulator listens on the same port as before the restart: a pre-signed URL handed out
+        # before it still downloads the same archive.
+        assert emulator_endpoint(again.output()) == emulator
+        assert "Warning        the AWS emulator" not in again.output()
+        with urllib.request.urlopen(download["url"], timeout=30) as resp:
+            assert hashlib.sha256(resp.read()).hexdigest() == download["sha256"]
     finally:
         assert again.stop() == 0
+
+    # Another program holds that port: the next start takes a free one and the banner says so.
+    emulator_port = int(emulator.rsplit(":", 1)[1])
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the last run's TIME_WAIT
+        holder.bind(("127.0.0.1", emulator_port))
+        holder.listen()
+        third = LocalRun(data_dir, port)
+        try:
+            third.wait_healthy()
+            output = third.output()
+            assert f"Warning        the AWS emulator's port {emulator_port} " in output
+            assert "pre-signed URLs handed out before" in output
+            moved = emulator_endpoint(output)
+            assert moved != emulator
+            assert json.loads((data_dir / "local-state.json").read_text())["moto_port"] == int(moved.rsplit(":", 1)[1])
+        finally:
+            assert third.stop() == 0
+
+
+def emulator_endpoint(banner: str) -> str:
+    found = re.findall(r"AWS emulator +(http://127\.0\.0\.1:\d+)", banner)
+    assert found, banner
+    return found[-1]
+
+
+def export_download(base: str, data_dir: Path, timeout: float = 60) -> dict:
+    """Export today's data of the demo tenant; return the job's ``download`` (pre-signed URL, sha256)."""
+    from datetime import UTC, datetime
+
+    from tests.support.demo import local_demo_login
+
+    token, tenant_id = local_demo_login(base, data_dir)
+    today = datetime.now(UTC).date().isoformat()
+    status, job = _call(base, "POST", f"/v1/tenants/{tenant_id}/exports",
+                        {"format": "fiscal", "from": today, "to": today}, token)
+    assert status == 202, job
+    deadline = time.monotonic() + timeout
+    while job["status"] not in ("done", "failed") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status, job = _call(base, "GET", f"/v1/tenants/{tenant_id}/exports/{job['job_id']}", token=token)
+        assert status == 200, job
+    assert job["status"] == "done", job
+    with urllib.request.urlopen(job["download"]["url"], timeout=30) as resp:
+        assert hashlib.sha256(resp.read()).hexdigest() == job["download"]["sha256"]
+    return job["download"]
 
 
 def check_shared_machine_protections(base: str, data_dir: Path, banner: str) -> dict:

@@ -7,7 +7,7 @@ import pytest
 from chalicelib.domain.accounts import PLATFORM_TENANT, SignInPolicy
 from chalicelib.domain.errors import TooManyRequests, Unauthenticated, ValidationFailed
 from chalicelib.domain.identity import Principal
-from chalicelib.services.account_ports import BadCredentials, EmailNotVerified
+from chalicelib.ports.accounts import BadCredentials, EmailNotVerified
 from tests.unit.accounts_world import PASSWORD, world
 
 

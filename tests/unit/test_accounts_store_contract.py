@@ -23,7 +23,7 @@ from chalicelib.domain.accounts import (
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.permissions import Role
 from chalicelib.domain.tenant import Address, Tenant
-from chalicelib.services.account_ports import AccessRecord
+from chalicelib.ports.accounts import AccessRecord
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
 

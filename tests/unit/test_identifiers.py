@@ -5,10 +5,12 @@ from chalicelib.domain.identifiers import (
     be_enterprise_number,
     be_vat_number,
     company_number,
+    fr_company_number,
     fr_siren,
     fr_siret,
     fr_vat_key,
     fr_vat_number,
+    is_monaco_number,
     luhn_valid,
     normalise,
     vat_matches_company_number,
@@ -289,3 +291,80 @@ def test_matching_names_the_invalid_input():
         field="company_number",
         fragment="check digits",
     )
+
+
+# --- every legal way of writing them --------------------------------------------------------------
+
+
+# 0468.561.072: first eight 04685610, 4685610 mod 97 = 25, check digits 97 - 25 = 72.
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "BE (0)468.561.072",  # the old 9-digit number with its leading 0 in parentheses
+        "BE(0)468561072",
+        "be (0) 468 561 072",
+        "(0)468.561.072",
+        "0468.561.072",
+        "0468 561 072",
+        "BE0468561072",
+        "BE 0468.561.072",
+        "BE-0468-561-072",
+        "468561072",  # the old form, without the 0
+        "468.561.072",
+        "BE 468.561.072",
+        "\uff22\uff25 0468.561.072",  # full-width letters
+    ],
+)
+def test_a_belgian_number_is_accepted_in_every_legal_spelling(raw):
+    assert be_enterprise_number(raw, "company_number") == "0468561072"
+    assert be_vat_number(raw, "vat_number") == "BE0468561072"
+    assert company_number("BE", raw, "company_number") == "0468561072"
+    assert vat_matches_company_number("BE", raw, "0468.561.072")
+
+
+@pytest.mark.parametrize("raw", ["BE (1)468.561.072", "BE 0468.561.072 (0)", "BE (0)0468.561.072", "BE ()468561072"])
+def test_parentheses_are_read_only_as_the_leading_zero(raw):
+    with pytest.raises(ValidationFailed) as caught:
+        be_vat_number(raw, "vat_number")
+    assert caught.value.field == "vat_number"
+
+
+# Monaco: French VAT numbers "FR" + key + "000" + 6 digits, no SIREN and no Luhn digit, key as usual
+# (python-stdnum stdnum/fr/tva.py and stdnum/mc/tva.py; FR53000004605 is stdnum's example).
+def test_the_vat_number_of_a_monegasque_business_is_accepted():
+    assert not luhn_valid("000004605")  # not a SIREN: no Luhn digit
+    assert fr_vat_key("000004605") == "53"
+    for raw in ("FR53000004605", "FR 53 000 004 605", "fr53-000-004-605", "53000004605"):
+        assert fr_vat_number(raw, "vat_number") == "FR53000004605"
+        assert vat_number("FR", raw, "vat_number") == "FR53000004605"
+
+
+def test_a_monegasque_vat_number_with_a_wrong_key_is_refused():
+    fails(fr_vat_number, "FR54000004605", "vat_number", field="vat_number", fragment="check digits do not match")
+
+
+def test_a_monegasque_business_signs_up_with_the_nine_digits_of_its_vat_number():
+    assert company_number("FR", "000 004 605", "company_number") == "000004605"
+    assert vat_matches_company_number("FR", "FR53000004605", "000004605")
+    assert not vat_matches_company_number("FR", "FR53000004605", "732829320")
+    assert not vat_matches_company_number("FR", "FR44732829320", "000004605")
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [("00000460", "must have 9 digits; got 8"), ("000000000", "all zeros"), ("00000460A", "only digits")],
+)
+def test_a_malformed_monegasque_number_is_refused(raw, fragment):
+    fails(fr_company_number, raw, "company_number", field="company_number", fragment=fragment)
+
+
+def test_only_numbers_starting_with_000_escape_the_luhn_check():
+    assert is_monaco_number("000004605")
+    assert not is_monaco_number("100004606") and not is_monaco_number("000000000")
+    key = fr_vat_key("100004606")  # the right key, but 100004606 is no SIREN (Luhn) and not Monegasque
+    fails(fr_vat_number, f"FR{key}100004606", "vat_number", field="vat_number", fragment="Luhn")
+
+
+def test_a_french_company_number_may_be_a_siret_and_the_siren_is_kept():
+    assert company_number("FR", "732 829 320 00074", "company_number") == "732829320"
+    fails(company_number, "FR", "73282932000075", "company_number", field="company_number", fragment="Luhn")

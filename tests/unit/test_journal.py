@@ -327,3 +327,49 @@ def test_a_journal_label_with_control_characters_is_refused():
 def test_a_line_label_is_kept_without_surrounding_spaces():
     body = entry(lines=two_lines(first={"account": "512000", "label": " Chèque 1234 ", "debit": "10.00"}))
     assert build_journal_entry(body, **CONTEXT)["lines"][0]["label"] == "Chèque 1234"
+
+
+# --- every problem at once -------------------------------------------------------------------------
+
+
+def test_every_field_of_every_line_at_fault_is_listed():
+    body = entry(
+        journal_code="vt",
+        piece_date="2026-13-01",
+        lines=[
+            {"account": "41A", "debit": "5,00"},
+            {"account": "706000", "credit": "0", "vat_rate": "5,5"},
+            {"account": "445710", "debit": "1.00", "credit": "1.00", "aux_label": "x"},
+        ],
+    )
+    with pytest.raises(ValidationFailed) as caught:
+        build_journal_entry(body, **CONTEXT)
+    found = caught.value.problems()
+    assert [item["field"] for item in found] == [
+        "journal_code",
+        "piece_date",
+        "lines.0.account",
+        "lines.0.debit",
+        "lines.1.credit",
+        "lines.1.vat_rate",
+        "lines.2.aux_label",
+        "lines.2",
+    ]
+    assert caught.value.field == "journal_code"
+    assert found[3]["detail"] == "Amount '5,00' is written with a decimal comma; use a dot: 5.00."
+
+
+def test_a_batch_lists_the_problems_of_every_entry():
+    bad_first = entry(lines=two_lines(first={"account": "512000", "debit": "1,50"}))
+    bad_third = entry(piece_ref=" ")
+    with pytest.raises(ValidationFailed) as caught:
+        build_journal_batch([bad_first, entry(), bad_third], **CONTEXT)
+    assert [item["field"] for item in caught.value.problems()] == ["entries.0.lines.0.debit", "entries.2.piece_ref"]
+
+
+def test_the_balance_is_checked_once_every_line_is_right():
+    body = entry(lines=two_lines(first={"account": "512000", "debit": "10,00"}, second={"account": "580000",
+                                                                                        "credit": "9.00"}))
+    with pytest.raises(ValidationFailed) as caught:
+        build_journal_entry(body, **CONTEXT)
+    assert [item["field"] for item in caught.value.problems()] == ["lines.0.debit"]

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from chalicelib.adapters.signing import MAX_MESSAGE_BYTES, MessageRefused
 from chalicelib.cli import main as scelle
-from chalicelib.services.export_sample import MemoryStack
+from chalicelib.commands.export_sample import MemoryStack
 from chalicelib.verify_export import format as fmt
 from chalicelib.verify_export import verify_archive
 

@@ -96,6 +96,39 @@ def test_a_decimal_comma_gets_a_hint():
     fails(parse_amount, "12,34", "amount", field="amount", fragment="use a dot")
 
 
+# A decimal comma is refused, never read (docs/decisions/0016): the hint says what to send instead.
+@pytest.mark.parametrize(
+    ("parse", "raw", "hint"),
+    [
+        (parse_amount, "5,00", "use a dot: 5.00"),
+        (parse_amount, "-5,5", "use a dot: -5.5"),
+        (parse_amount, "1.234,50", "use a dot: 1234.50"),
+        (parse_amount, "1 234,50", "use a dot: 1234.50"),
+        (parse_amount, "1\u202f234,50", "use a dot: 1234.50"),
+        (parse_amount, "1,234.50", "leave it out: 1234.50"),
+        (parse_amount, "5,001", "use a dot, with at most 2 decimals"),
+        (parse_amount, "1,2,3", "use a dot as the decimal separator and no thousands separator"),
+        (parse_quantity, "1,5", "use a dot: 1.5"),
+        (parse_quantity, "0,125", "use a dot: 0.125"),
+        (parse_rate_percent, "5,5", "use a dot: 5.5"),
+        (parse_rate_percent, "2,10", "use a dot: 2.10"),
+    ],
+)
+def test_a_decimal_comma_is_refused_with_the_number_to_send_instead(parse, raw, hint):
+    with pytest.raises(ValidationFailed) as caught:
+        parse(raw, "lines.0.x")
+    assert caught.value.field == "lines.0.x"
+    assert hint in caught.value.detail, caught.value.detail
+    assert repr(raw) in caught.value.detail  # the value as sent, quoted
+
+
+def test_the_hint_is_never_a_value_that_would_be_accepted_differently():
+    # "5,00" is never read as 5.00 nor as 500: refused, whatever the field.
+    for parse in (parse_amount, parse_quantity, parse_rate_percent):
+        with pytest.raises(ValidationFailed):
+            parse("5,00", "f")
+
+
 def test_spaces_get_a_hint():
     fails(parse_amount, " 12.34", "amount", field="amount", fragment="spaces are not accepted")
 

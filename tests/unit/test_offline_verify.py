@@ -21,8 +21,8 @@ from datetime import date
 import pytest
 
 from chalicelib.cli import main as scelle
+from chalicelib.commands.export_sample import MemoryStack
 from chalicelib.domain.records import SealedRecord
-from chalicelib.services.export_sample import MemoryStack
 from chalicelib.verify_export import verify_archive
 
 FIRST_DAY, LAST_DAY = date(2026, 2, 1), date(2026, 2, 28)

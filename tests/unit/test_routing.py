@@ -121,3 +121,64 @@ def test_a_closure_mismatch_is_a_409_even_though_problems_does_not_import_closur
     from chalicelib.domain.closures import ClosureMismatch
 
     assert status_for(ClosureMismatch("a month differs from its days", field="vat_totals")) == 409
+
+
+# --- problems: every problem listed, in the caller's words ------------------------------------------
+
+
+def test_pydantic_s_value_error_prefix_never_reaches_a_problem():
+    import json
+
+    from pydantic import ValidationError, field_validator
+
+    from chalicelib.api import problems
+    from chalicelib.api.schemas import Amount, StrictModel
+
+    class Line(StrictModel):
+        unit_price: Amount
+        quantity: int
+
+        @field_validator("quantity")
+        @classmethod
+        def _positive(cls, value: int) -> int:
+            if value <= 0:
+                raise AssertionError("a quantity is positive")  # pydantic: "Assertion failed, ..."
+            return value
+
+    with pytest.raises(ValidationError) as caught:
+        Line.model_validate({"unit_price": "5,00", "quantity": 0, "colour": "red"})
+    body = json.loads(json.dumps(problems.from_validation_error(caught.value).body))
+    assert body["errors"] == [
+        {"field": "unit_price", "detail": "Amount '5,00' is written with a decimal comma; use a dot: 5.00."},
+        {"field": "quantity", "detail": "a quantity is positive"},
+        {"field": "colour", "detail": "Extra inputs are not permitted"},
+    ]
+    assert body["field"] == "unit_price"
+    assert body["detail"] == ("unit_price: Amount '5,00' is written with a decimal comma; use a dot: 5.00. "
+                              "(and 2 more problems: see errors)")
+    assert "Value error" not in json.dumps(body) and "Assertion failed" not in json.dumps(body)
+
+
+def test_a_domain_error_standing_for_several_lists_them_all():
+    from chalicelib.api import problems
+    from chalicelib.domain.errors import ValidationFailed
+
+    gathered = ValidationFailed.gather([
+        ValidationFailed("Description must not be empty.", field="lines.0.description"),
+        ValidationFailed.gather([ValidationFailed("x", field="lines.1.quantity"),
+                                 ValidationFailed("y", field="lines.1.vat_rate")]),
+    ])
+    reply = problems.from_scelle_error(gathered)
+    assert reply.status_code == 422 and reply.headers["Content-Type"] == "application/problem+json"
+    assert reply.body["field"] == "lines.0.description"
+    assert [item["field"] for item in reply.body["errors"]] == ["lines.0.description", "lines.1.quantity",
+                                                                "lines.1.vat_rate"]
+
+
+def test_a_single_domain_error_is_listed_too():
+    from chalicelib.api import problems
+    from chalicelib.domain.errors import Conflict, ValidationFailed
+
+    reply = problems.from_scelle_error(ValidationFailed("bad", field="register_id"))
+    assert reply.body["errors"] == [{"field": "register_id", "detail": "bad"}]
+    assert "errors" not in problems.from_scelle_error(Conflict("taken", field="email")).body

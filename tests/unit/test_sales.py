@@ -531,3 +531,75 @@ def test_a_payment_reference_longer_than_64_characters_is_refused():
 
 def test_a_request_that_is_not_an_object_is_refused():
     fails(["not", "an", "object"], field=None, fragment="Sale must be an object")
+
+
+# --- every problem at once -------------------------------------------------------------------------
+
+
+def problems(body, context=FR):
+    with pytest.raises(ValidationFailed) as caught:
+        build_sale(body, **context)
+    return caught.value, [(item["field"], item["detail"]) for item in caught.value.problems()]
+
+
+def test_every_field_at_fault_is_listed_not_only_the_first():
+    body = request(
+        client_receipt_id="",
+        register_id="R.1",
+        lines=[
+            line(quantity="1,5", unit_price="5,00", vat_rate="5,5"),
+            line(),
+            line(description=" ", quantity="0", unit_price="-1", vat_rate="7", discount="x"),
+        ],
+        payments=[{"method": "bitcoin", "amount": "0"}, {"method": "card", "amount": "5,00"}],
+        expected_total="1,00",
+    )
+    error, found = problems(body)
+    assert [field for field, _ in found] == [
+        "client_receipt_id",
+        "register_id",
+        "lines.0.quantity",
+        "lines.0.unit_price",
+        "lines.0.vat_rate",
+        "lines.2.description",
+        "lines.2.quantity",
+        "lines.2.unit_price",
+        "lines.2.vat_rate",
+        "lines.2.discount",
+        "expected_total",
+        "payments.0.method",
+        "payments.0.amount",
+        "payments.1.amount",
+    ]
+    # the error names the first and says there are more; each problem keeps its own message
+    assert error.field == "client_receipt_id" and "(and 13 more problems: see errors)" in error.detail
+    assert dict(found)["lines.0.unit_price"] == "Amount '5,00' is written with a decimal comma; use a dot: 5.00."
+    assert "not valid in FR" in dict(found)["lines.2.vat_rate"]
+
+
+def test_unknown_and_missing_keys_are_all_named():
+    body = {k: v for k, v in request(colour="red", seller="me").items() if k != "register_id"}
+    _, found = problems(body)
+    assert [field for field, _ in found] == ["colour", "seller", "register_id"]
+
+
+def test_a_line_rule_that_needs_another_field_waits_for_it():
+    # occurred_at is wrong: the VAT rate can only be parsed, not checked against a date
+    _, found = problems(request(occurred_at="yesterday", lines=[line(vat_rate="7")]))
+    assert [field for field, _ in found] == ["occurred_at"]
+    # an unknown kind: a negative quantity cannot be judged
+    _, found = problems(request(kind="refund", lines=[line(quantity="-1")]))
+    assert [field for field, _ in found] == ["kind"]
+
+
+def test_rules_across_fields_come_once_every_field_is_right():
+    # a payment sign and a missing amount: checked against the total only when the lines are valid
+    _, found = problems(request(lines=[line(unit_price="x")], payments=[{"method": "card", "amount": "-1.00"}]))
+    assert [field for field, _ in found] == ["lines.0.unit_price"]
+    _, found = problems(request(payments=[{"method": "card", "amount": "-1.00"}]))
+    assert [field for field, _ in found] == ["payments.0.amount"]
+
+
+def test_a_single_problem_has_no_count_in_its_detail():
+    error, found = problems(request(register_id="R.1"))
+    assert len(found) == 1 and "more problem" not in error.detail

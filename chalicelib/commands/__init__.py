@@ -7,7 +7,7 @@ REGISTRARS: list = []
 
 
 def _restore_drill(subparsers) -> None:  # `scelle restore-drill`, `scelle backup`
-    from chalicelib.services.restore_drill import register_cli
+    from chalicelib.commands.restore_drill import register_cli
 
     register_cli(subparsers)
 
@@ -31,7 +31,7 @@ def _verify_export(subparsers) -> None:  # `scelle verify EXPORT.zip` (offline: 
 
 
 def _export_sample(subparsers) -> None:  # `scelle export-sample OUT.zip`
-    from chalicelib.services.export_sample import register_cli
+    from chalicelib.commands.export_sample import register_cli
 
     register_cli(subparsers)
 
@@ -41,7 +41,7 @@ REGISTRARS.append(_export_sample)
 
 
 def _operator(subparsers) -> None:  # `scelle operator add EMAIL`, `scelle operator list`
-    from chalicelib.services.operators import register_cli
+    from chalicelib.commands.operators import register_cli
 
     register_cli(subparsers)
 

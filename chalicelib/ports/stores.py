@@ -1,4 +1,4 @@
-"""Ports: what the services need from storage and crypto, as Protocols. Adapters implement them."""
+"""Ports: what the services need from chain storage and signing, as Protocols. Adapters implement them."""
 
 from __future__ import annotations
 
