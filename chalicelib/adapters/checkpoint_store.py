@@ -41,6 +41,11 @@ class InMemoryCheckpointStore:
         chain = self._items.get(chain_key) or {}
         return [chain[size] for size in sorted(chain)]
 
+    def latest_at_or_below(self, chain_key: str, size: int) -> StoredCheckpoint | None:
+        chain = self._items.get(chain_key) or {}
+        below = [s for s in chain if s <= size]
+        return chain[max(below)] if below else None
+
     def put_key(self, key: PublicKeyInfo, *, if_absent: bool = False) -> None:
         with self._lock:
             if if_absent and key.key_id in self._keys:
@@ -82,6 +87,18 @@ class DynamoDBCheckpointStore:
             TableName=self._table,
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": {"S": chain_key}},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        ).get("Items", [])
+        return self._stored(items[0]) if items else None
+
+    def latest_at_or_below(self, chain_key: str, size: int) -> StoredCheckpoint | None:
+        """The newest checkpoint of size <= ``size``: one item read, however many the chain has."""
+        items = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND sk <= :size",
+            ExpressionAttributeValues={":pk": {"S": chain_key}, ":size": {"N": str(size)}},
             ScanIndexForward=False,
             Limit=1,
             ConsistentRead=True,

@@ -124,11 +124,7 @@ class CheckpointService:
         """The chain's compact Merkle range at ``size``, continued from the newest stored
         checkpoint at or below it (so a closure reads only the entries since that checkpoint)."""
         key = chain_key(tenant_id, chain)
-        base = None
-        for stored in reversed(self._checkpoints.list(key)):
-            if stored.checkpoint.size <= size:
-                base = stored
-                break
+        base = self._checkpoints.latest_at_or_below(key, size)  # one read, not the chain's every checkpoint
         compact = CompactRange.from_state(base.checkpoint.size, base.frontier) if base else CompactRange()
         if compact.size < size:
             for record in self._journal.scan(key, compact.size + 1, size):

@@ -1,0 +1,39 @@
+"""One contract for the checkpoint stores (DynamoDB on the embedded stack, and in memory)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from chalicelib.adapters.checkpoint_store import InMemoryCheckpointStore
+from chalicelib.domain.checkpoint import Checkpoint
+from chalicelib.domain.errors import Conflict
+from chalicelib.ports.checkpoints import StoredCheckpoint
+
+pytestmark = pytest.mark.functional
+
+
+@pytest.fixture(params=["dynamodb", "memory"])
+def store(request, container):
+    return container.checkpoint_store if request.param == "dynamodb" else InMemoryCheckpointStore()
+
+
+def _stored(key: str, size: int) -> StoredCheckpoint:
+    cp = Checkpoint(chain_key=key, size=size, root=f"{size:064x}", timestamp="2026-12-05T10:00:00.000000Z",
+                    key_id="local:test", signature=b"sig")
+    return StoredCheckpoint(cp, [f"{size:064x}"])
+
+
+def test_the_newest_checkpoint_at_or_below_a_size_is_read_directly(store):
+    key = f"TENANT#t-{uuid.uuid4().hex[:8]}#CHAIN#prod.sales.R1"
+    assert store.latest_at_or_below(key, 1000) is None
+    for size in (100, 200, 300):
+        store.put(_stored(key, size))
+    assert store.latest_at_or_below(key, 99) is None
+    assert store.latest_at_or_below(key, 100).checkpoint.size == 100
+    assert store.latest_at_or_below(key, 299).checkpoint.size == 200
+    assert store.latest_at_or_below(key, 10**9).checkpoint.size == 300
+    assert store.latest_at_or_below(key, 250) == store.list(key)[1]
+    with pytest.raises(Conflict):
+        store.put(_stored(key, 200))
