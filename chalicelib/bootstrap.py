@@ -157,7 +157,7 @@ class Container:
     def key_registry(self):
         from chalicelib.services.checkpoints import KeyRegistry
 
-        return KeyRegistry(self.checkpoint_store, self.signer, clock=self.clock)
+        return KeyRegistry(self.checkpoint_store, self.signer, clock=self.clock, alarms=self.tamper_alarms)
 
     @cached_property
     def checkpoints(self):
@@ -171,6 +171,7 @@ class Container:
             self.key_registry,
             clock=self.clock,
             on_signed=lambda: count("CheckpointsSigned"),
+            alarms=self.tamper_alarms,
         )
 
     @cached_property
@@ -412,7 +413,8 @@ class Container:
         from chalicelib.services.checkpoints import CheckpointService
 
         return CheckpointService(self.events_store, self.checkpoint_store, self.signer, self.key_registry,
-                                 clock=self.clock, on_signed=lambda: count("CheckpointsSigned"))
+                                 clock=self.clock, on_signed=lambda: count("CheckpointsSigned"),
+                                 alarms=self.tamper_alarms, entries_expire=True)
 
     @cached_property
     def checkpoint_signer(self):

@@ -12,11 +12,6 @@ import sys
 
 
 def _cmd_local(args: argparse.Namespace) -> int:
-    import os
-
-    # No CloudWatch on a laptop: EMF metric blobs would only clutter the terminal. Set
-    # POWERTOOLS_METRICS_DISABLED=false to see them.
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     from chalicelib.config import load_settings
 
     # Every SCELLE_* variable is checked before anything starts (ConfigError: see main).
@@ -28,7 +23,16 @@ def _cmd_local(args: argparse.Namespace) -> int:
         overrides["data_dir"] = args.data_dir
     if args.schedule_seconds is not None:
         overrides["schedule_seconds"] = args.schedule_seconds
+    if args.log_format is not None:
+        overrides["log_format"] = args.log_format
+    if args.metrics:
+        overrides["local_metrics"] = True
     settings = settings.model_copy(update=overrides)
+    from chalicelib.local.terminal import Terminal
+
+    # Before anything starts, so that the start-up lines are in the chosen format too. No
+    # CloudWatch on a laptop: metric blobs only with --metrics / SCELLE_LOCAL_METRICS.
+    terminal = Terminal(log_format=settings.log_format, metrics=settings.local_metrics).install()
     from chalicelib.services.support import support_config_from_env
 
     support_config_from_env(mail_from=settings.mail_from, local=True)  # SCELLE_SUPPORT_*, SCELLE_MAILING_RATE
@@ -42,7 +46,7 @@ def _cmd_local(args: argparse.Namespace) -> int:
     from chalicelib.local.stack import DataDirBusy, LocalStack
 
     try:
-        stack = LocalStack(settings, snapshot_every=args.snapshot_seconds).start()
+        stack = LocalStack(settings, snapshot_every=args.snapshot_seconds, terminal=terminal).start()
     except (PortInUse, DataDirBusy, UnsafeCognito) as exc:
         print(f"scelle local: {exc}", file=sys.stderr)
         return 2
@@ -87,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run scheduled jobs this often (demo)")
     local.add_argument("--snapshot-seconds", type=_positive_seconds, default=30.0,
                        help="save data this often (default 30)")
+    local.add_argument("--log-format", type=_setting("log_format"), metavar="{text,json}",
+                       help="text: one short line per request, for people (default); json: Powertools' JSON "
+                            "lines, as on Lambda (default SCELLE_LOG_FORMAT or text)")
+    local.add_argument("--metrics", action="store_true",
+                       help="also show the CloudWatch metrics (EMF) that each request and job records "
+                            "(default SCELLE_LOCAL_METRICS or off)")
     local.set_defaults(func=_cmd_local)
 
     for register in _extra_commands():

@@ -85,11 +85,20 @@ class Settings(BaseModel):
                                     description="a number of seconds, more than 0 and at most 86400")
     pump_interval_seconds: float = Field(0.5, gt=0, le=60, allow_inf_nan=False,
                                          description="a number of seconds, more than 0 and at most 60")
+    # What `scelle local` writes: a line per request for people, or Powertools' JSON lines (what a
+    # Lambda always writes, whatever this says); CloudWatch metric blobs only when asked.
+    log_format: Literal["text", "json"] = Field("text", description="text or json (any case)")
+    local_metrics: bool = Field(False, description="true or false")
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _level_in_any_case(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_in_any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("public_base_url")
     @classmethod

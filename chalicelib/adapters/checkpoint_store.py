@@ -1,7 +1,9 @@
 """Signed checkpoints (checkpoints table) and published keys (ops table), DynamoDB and in-memory.
 
-A checkpoint item keeps, besides its signed text, the compact Merkle range at its size, so the
-next checkpoint extends it from the entries written since instead of re-reading the chain.
+A checkpoint item keeps, besides its signed text, the compact Merkle range at its size (and the
+hash of its last entry with the hashes that tie it to that range), so the next checkpoint extends
+it from the entries written since instead of re-reading the chain. None of that is signed: the
+signer checks it against the signed root before using it (services/checkpoints.py).
 Checkpoints are written conditionally and never changed; a key's ``not_after`` is set once,
 when it is rotated out.
 """
@@ -17,6 +19,14 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.ports.checkpoints import StoredCheckpoint
 
 __all__ = ["StoredCheckpoint"]  # its home is chalicelib.ports.checkpoints
+
+
+def _strings(attribute) -> list[str] | None:
+    """A DynamoDB list of strings as a list, None when absent or of another shape."""
+    values = attribute.get("L") if isinstance(attribute, dict) else None
+    if not isinstance(values, list) or not all(isinstance(v, dict) and isinstance(v.get("S"), str) for v in values):
+        return None
+    return [v["S"] for v in values]
 
 
 class InMemoryCheckpointStore:
@@ -71,6 +81,9 @@ class DynamoDBCheckpointStore:
             "text": {"S": cp.to_text()},
             "frontier": {"L": [{"S": h} for h in stored.frontier]},
         }
+        if stored.last_hash is not None:
+            item["last_hash"] = {"S": stored.last_hash}
+            item["last_path"] = {"L": [{"S": h} for h in stored.last_path or []]}
         try:
             self._client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
@@ -80,7 +93,11 @@ class DynamoDBCheckpointStore:
 
     @staticmethod
     def _stored(item) -> StoredCheckpoint:
-        return StoredCheckpoint(Checkpoint.from_text(item["text"]["S"]), [h["S"] for h in item["frontier"]["L"]])
+        # The unsigned attributes are read as they are; one of the wrong shape reads as a value that
+        # cannot rebuild the signed root, which the signer reports (a frontier) or does without.
+        last_hash = item.get("last_hash", {}).get("S")
+        return StoredCheckpoint(Checkpoint.from_text(item["text"]["S"]), _strings(item.get("frontier")) or [],
+                                last_hash, _strings(item.get("last_path")))
 
     def latest(self, chain_key: str) -> StoredCheckpoint | None:
         items = self._client.query(

@@ -27,7 +27,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from chalicelib.ports.signatures import signature_verifier_for, verify_signature  # noqa: F401 (their home)
+from chalicelib.ports.signatures import (  # noqa: F401 (their home)
+    public_key_fingerprint,
+    signature_verifier_for,
+    verify_signature,
+)
 
 SIGNING_ALGORITHM = "ECDSA_SHA_256"
 MAX_MESSAGE_BYTES = 4096  # KMS Sign / Verify ``Message``, whatever the MessageType
@@ -63,11 +67,12 @@ def check_kms_message(message: bytes, message_type: str | None, signing_algorith
             )
 
 
+LOCAL_FINGERPRINT_HEX = 16  # local:<name>:<16 hex>, as local key ids have always been
+KMS_FINGERPRINT_HEX = 32  # kms:<key ARN>:<32 hex> (128 bits: no second key can be made to match)
+
+
 def _fingerprint(public_pem: str) -> str:
-    der = serialization.load_pem_public_key(public_pem.encode()).public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return hashlib.sha256(der).hexdigest()[:16]
+    return public_key_fingerprint(public_pem)[:LOCAL_FINGERPRINT_HEX]
 
 
 class LocalSigner:
@@ -108,13 +113,33 @@ class LocalSigner:
 
 
 class KmsSigner:
+    """An ``ECC_NIST_P256`` KMS key. Its key id is ``kms:<key ARN>:<fingerprint>``, the fingerprint
+    being the first 32 hex digits of SHA-256 of the DER public key that KMS ``GetPublicKey``
+    returns (one call per process, cached): a verifier checks a published PEM against it.
+
+    Before key ids carried a fingerprint, a KMS key was published under its bare ARN;
+    ``previous_key_ids`` names that id so the key registry can check its PEM against this key.
+    Every call names the key by its ARN (an alias given in the settings is resolved once): an
+    alias moved to another key mid-process cannot make this signer sign with a key its id does
+    not name.
+    """
+
     def __init__(self, kms_client, key_id: str) -> None:
         self._kms = kms_client
-        self._key_ref = key_id
+        self.arn = key_id if key_id.startswith("arn:") else kms_client.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+        self._key_ref = self.arn
         self._public_pem: str | None = None
-        self.key_id = kms_client.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"] if not key_id.startswith(
-            "arn:"
-        ) else key_id
+        self._key_id: str | None = None
+
+    @property
+    def key_id(self) -> str:
+        if self._key_id is None:
+            self._key_id = f"kms:{self.arn}:{public_key_fingerprint(self.public_key_pem())[:KMS_FINGERPRINT_HEX]}"
+        return self._key_id
+
+    @property
+    def previous_key_ids(self) -> tuple[str, ...]:
+        return (self.arn,)
 
     def sign(self, message: bytes) -> bytes:
         return self.sign_message(hashlib.sha256(message).digest(), "DIGEST")

@@ -12,21 +12,29 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
+from chalicelib.api.schemas import Email
 from chalicelib.api.schemas import StrictModel as Strict
-from chalicelib.domain.accounts import MAX_DISPLAY_NAME
+from chalicelib.domain.accounts import MAX_DISPLAY_NAME, PasswordPolicy
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.identity import Principal
 from chalicelib.services.accounts import SignUp
 
 accounts_bp = Blueprint(__name__)
 TAGS = ("accounts",)
+PASSWORD_RULE = f"{PasswordPolicy().describe()}, printable characters only"
+COMPANY_RULES = {
+    "company_number": "a real number: BE enterprise numbers carry mod-97 check digits, a SIREN a Luhn check digit; "
+                      "a company number already signed up is a 409",
+    "vat_number": "a real VAT number (BE mod-97, FR key) of the same company as company_number",
+}
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+NewPassword = Annotated[str, StringConstraints(min_length=10, max_length=64)]
 Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
 # Checked again by ``domain.accounts.parse_display_name`` (white space, control characters).
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_DISPLAY_NAME)]
+DISPLAY_NAME_RULE = "no control or invisible formatting characters (Unicode category C)"
 DISPLAY_NAME_HELP = (
     "the name sealed as seller / recorded_by / closed_by in what this person records, shown on "
     "receipts and in exports (the operateur column); default: the email address"
@@ -42,7 +50,7 @@ class AddressIn(Strict):
 
 class SignUpIn(Strict):
     email: Email
-    password: Password = Field(description="10 to 64 characters, with upper- and lower-case letters and a digit")
+    password: NewPassword = Field(description=PASSWORD_RULE)
     company_name: Text
     country: Literal["BE", "FR"]
     company_number: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
@@ -153,6 +161,9 @@ class OutboxOut(BaseModel):
     status=201,
     public=True,
     idempotent=True,
+    errors=(409,),
+    rules={"password": PASSWORD_RULE, **COMPANY_RULES, "display_name": DISPLAY_NAME_RULE,
+           "address.postal_code": "BE: 4 digits, not starting with 0; FR: 5 digits"},
 )
 def signup(body: SignUpIn, request):
     def work() -> dict:
@@ -191,7 +202,8 @@ def signup(body: SignUpIn, request):
 def idempotent(request, scope: str, payload: dict, work):
     """Run ``work`` once per ``Idempotency-Key`` (when the client sends one) within ``scope``."""
     key = (request.headers or {}).get("idempotency-key")
-    return bootstrap.idempotency().run(scope, key, payload, work) if key else work()
+    # An empty header is a key to refuse (422, as on every idempotent route), not "no key".
+    return bootstrap.idempotency().run(scope, key, payload, work) if key is not None else work()
 
 
 @endpoint(
@@ -203,6 +215,7 @@ def idempotent(request, scope: str, payload: dict, work):
     body=TokenIn,
     response=VerifiedOut,
     public=True,
+    rules={"token": "the token mailed by this API, unused and not expired"},
 )
 def verify_email(body: TokenIn):
     user = bootstrap.accounts().verify_email(body.token)
@@ -244,6 +257,7 @@ def _tokens(tokens) -> TokensOut:
     body=SignInIn,
     response=TokensOut,
     public=True,
+    errors=(401, 403),
 )
 def signin(body: SignInIn):
     return _tokens(bootstrap.signin().sign_in(body.email, body.password))
@@ -258,6 +272,7 @@ def signin(body: SignInIn):
     body=RefreshIn,
     response=TokensOut,
     public=True,
+    errors=(401,),
 )
 def refresh(body: RefreshIn):
     return _tokens(bootstrap.signin().refresh(body.refresh_token))
@@ -285,6 +300,7 @@ def signout(principal: Principal, query: SignOutQuery, request):
     summary="The caller's account and tenant memberships",
     tags=TAGS,
     response=MeOut,
+    errors=(404,),
 )
 def me(principal: Principal):
     service = bootstrap.accounts()
@@ -322,6 +338,7 @@ def me(principal: Principal):
     query=OutboxQuery,
     response=OutboxOut,
     public=True,
+    errors=(401, 404),
 )
 def local_outbox(query: OutboxQuery, request):
     from chalicelib.adapters.mail import read_outbox

@@ -36,7 +36,7 @@ class AnomalyList(BaseModel):
 
 @endpoint(anomalies_bp, "GET", "/v1/tenants/{tenant_id}/anomalies", summary="Anomalies flagged for this tenant, "
           "newest first", tags=("verification",), query=AnomalyQuery, response=AnomalyList,
-          permission=Permission.ANOMALIES_READ)
+          permission=Permission.ANOMALIES_READ, rules={"cursor": "a next_cursor this route returned (else 422)"})
 def list_anomalies(tenant_id: str, query: AnomalyQuery) -> AnomalyList:
     from chalicelib import bootstrap
     from chalicelib.adapters.ops_dynamodb import decode_cursor, encode_cursor

@@ -96,7 +96,8 @@ def list_checkpoints(tenant_id: str, caller: Caller, query: ChainQuery):
 
 
 @endpoint(chains_bp, "POST", "/v1/tenants/{tenant_id}/checkpoints", summary="Sign a checkpoint of a chain now",
-          tags=TAGS, body=SignRequest, response=CheckpointOut, status=201, permission=Permission.CHECKPOINT_SIGN)
+          tags=TAGS, body=SignRequest, response=CheckpointOut, status=201, permission=Permission.CHECKPOINT_SIGN,
+          errors=(409,))
 def sign_checkpoint(tenant_id: str, caller: Caller, body: SignRequest):
     chain = require_chain(caller, body.chain)
     cp = bootstrap.checkpoints().checkpoint(tenant_id, chain)

@@ -73,7 +73,10 @@ def _service():
 
 @endpoint(exports_bp, "POST", "/v1/tenants/{tenant_id}/exports",
           summary="Request a fiscal or FEC export archive (built asynchronously)", tags=TAGS, body=ExportIn,
-          response=ExportJob, status=202, permission=Permission.EXPORT, idempotent=True)
+          response=ExportJob, status=202, permission=Permission.EXPORT, idempotent=True, errors=(409,),
+          rules={"format": "fec only for a French tenant",
+                 "from": "not after today; to - from at most 1,099 days", "to": "not before from",
+                 "chains": "ledger chains of this tenant's current mode, each once (the events chain is always in)"})
 def request_export(tenant_id: str, caller: Caller, body: ExportIn):
     from chalicelib.services.exports import ExportRequest
 

@@ -5,16 +5,30 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 
 from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
-from chalicelib.api.schemas import Amount, ChainName, Percent, Quantity, StrictModel, TimeBound, domain_rule
+from chalicelib.api.schemas import (
+    DATE_SCHEMA,
+    INSTANT_SCHEMA,
+    Amount,
+    ChainName,
+    Percent,
+    Quantity,
+    StrictModel,
+    TimeBound,
+    date_text,
+    domain_rule,
+    instant_text,
+    ledger_text,
+)
 from chalicelib.domain import journal, sales
 from chalicelib.domain.entries import calendar_date, instant, text
 from chalicelib.domain.errors import Forbidden
 from chalicelib.domain.identity import Caller
 from chalicelib.domain.permissions import Permission, allows
+from chalicelib.domain.reversals import MAX_REASON
 
 ledger_bp = Blueprint(__name__)
 TAGS = ("ledger",)
@@ -33,8 +47,16 @@ def _label(max_length: int, what: str) -> AfterValidator:
     return _checked(lambda value, field: text(value, field, what=what, max_length=max_length, required=False))
 
 
+def _id(pattern: str) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "pattern": f"^{pattern}$"})
+
+
+OptionalLabel = Annotated[str, Field(max_length=journal.MAX_LABEL), ledger_text(journal.MAX_LABEL, required=False)]
+
+
 class SaleLine(StrictModel):
-    description: Annotated[str, _checked(sales.check_description)] = Field(max_length=200)
+    description: Annotated[str, _checked(sales.check_description), ledger_text(sales.MAX_DESCRIPTION)] = Field(
+        max_length=sales.MAX_DESCRIPTION)
     quantity: Quantity = Field(description="up to 3 decimals; negative only in a return")
     unit_price: Amount
     vat_rate: Percent = Field(description='percent, e.g. "21" or "5.5"; must be legal on the sale date')
@@ -44,17 +66,19 @@ class SaleLine(StrictModel):
 class Payment(StrictModel):
     method: Literal["cash", "card", "cheque", "voucher", "transfer", "other"]
     amount: Amount
-    reference: Annotated[str, _checked(sales.check_reference)] | None = Field(None, max_length=64)
+    reference: Annotated[str, _checked(sales.check_reference), ledger_text(sales.MAX_REFERENCE, required=False)
+                         ] | None = Field(None, max_length=sales.MAX_REFERENCE)
 
 
 class SaleIn(StrictModel):
     kind: Literal["sale", "return"] = "sale"
-    client_receipt_id: Annotated[str, _checked(sales.check_client_receipt_id)] = Field(
+    client_receipt_id: Annotated[str, _checked(sales.check_client_receipt_id),
+                                 _id(sales.CLIENT_RECEIPT_ID.pattern)] = Field(
         description="the till's own receipt id: a re-sent receipt is recorded once")
-    register_id: Annotated[str, _checked(sales.check_register_id)] = Field(
+    register_id: Annotated[str, _checked(sales.check_register_id), _id(sales.REGISTER_ID.pattern)] = Field(
         description="1-32 letters, digits, '-' or '_'; each register has its own chain")
-    occurred_at: Annotated[str, _checked(lambda v, f: instant(v, f, what="occurred_at"))] = Field(
-        description="RFC 3339 time of the sale on the till")
+    occurred_at: Annotated[str, AfterValidator(instant_text), _checked(lambda v, f: instant(v, f, what="occurred_at")),
+                           WithJsonSchema(INSTANT_SCHEMA)] = Field(description="RFC 3339 time of the sale on the till")
     prices_include_vat: bool = True
     rounding_policy: Literal["document", "line"] = "document"
     lines: list[SaleLine] = Field(min_length=1, max_length=500)
@@ -63,24 +87,26 @@ class SaleIn(StrictModel):
 
 
 class JournalLine(StrictModel):
-    account: Annotated[str, _checked(journal.check_account)]
-    account_label: Annotated[str, _label(journal.MAX_LABEL, "Account label")] | None = None
-    aux_account: Annotated[str, _checked(journal.check_aux_account)] | None = None
-    aux_label: Annotated[str, _label(journal.MAX_LABEL, "Auxiliary account label")] | None = None
-    label: Annotated[str, _label(journal.MAX_LABEL, "Line label")] | None = None
+    account: Annotated[str, _checked(journal.check_account), _id(journal.ACCOUNT.pattern)]
+    account_label: Annotated[OptionalLabel, _label(journal.MAX_LABEL, "Account label")] | None = None
+    aux_account: Annotated[str, _checked(journal.check_aux_account), _id(journal.AUX_ACCOUNT.pattern)] | None = None
+    aux_label: Annotated[OptionalLabel, _label(journal.MAX_LABEL, "Auxiliary account label")] | None = None
+    label: Annotated[OptionalLabel, _label(journal.MAX_LABEL, "Line label")] | None = None
     debit: Amount | None = None
     credit: Amount | None = None
     vat_rate: Percent | None = None
 
 
 class JournalEntryIn(StrictModel):
-    journal_code: Annotated[str, _checked(journal.check_journal_code)]
-    journal_label: Annotated[str, _label(journal.MAX_LABEL, "Journal label")] | None = None
-    piece_ref: Annotated[str, _checked(journal.check_piece_ref)]
-    piece_date: Annotated[str, _checked(lambda v, f: calendar_date(v, f, what="Piece date"))] = Field(
-        description="YYYY-MM-DD")
-    label: Annotated[str, _checked(journal.check_label)]
-    lines: list[JournalLine] = Field(min_length=2)
+    journal_code: Annotated[str, _checked(journal.check_journal_code), _id(journal.JOURNAL_CODE.pattern)]
+    journal_label: Annotated[OptionalLabel, _label(journal.MAX_LABEL, "Journal label")] | None = None
+    piece_ref: Annotated[str, Field(max_length=journal.MAX_PIECE_REF), _checked(journal.check_piece_ref),
+                         ledger_text(journal.MAX_PIECE_REF)]
+    piece_date: Annotated[str, AfterValidator(date_text), _checked(lambda v, f: calendar_date(v, f, what="Piece date")),
+                          WithJsonSchema(DATE_SCHEMA)] = Field(description="YYYY-MM-DD, not in the future")
+    label: Annotated[str, Field(max_length=journal.MAX_LABEL), _checked(journal.check_label),
+                     ledger_text(journal.MAX_LABEL)]
+    lines: list[JournalLine] = Field(min_length=2, max_length=journal.MAX_LINES)
 
 
 class JournalBatchIn(StrictModel):
@@ -89,7 +115,7 @@ class JournalBatchIn(StrictModel):
 
 
 class ReversalIn(StrictModel):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Annotated[str, ledger_text(MAX_REASON, multiline=True)] = Field(min_length=1, max_length=MAX_REASON)
 
 
 class ClosureIn(StrictModel):
@@ -110,6 +136,22 @@ class EntriesQuery(StrictModel):
 
 class ChainQuery(StrictModel):
     chain: ChainName
+
+
+SALE_RULES = {
+    "lines": "each VAT rate legal in the tenant's country on the sale's business day; negative quantities in a "
+             "return only (every line of a return); a discount within its line; amounts within 100000000000.00; "
+             "the sale at most 350,000 bytes once sealed",
+    "payments": "add up to the total incl. VAT (cash may exceed it: the change)",
+    "expected_total": "equals the computed total incl. VAT",
+    "occurred_at": "not more than 5 minutes ahead of the server's clock",
+}
+JOURNAL_RULES = {
+    "entries": "at most 3,800,000 bytes together once sealed",
+    "entries.*.lines": "each line a debit or a credit (not both, not zero); debits equal credits; each entry at most "
+                       "350,000 bytes once sealed",
+    "entries.*.piece_date": "not in the future",
+}
 
 
 # ---- response schemas ------------------------------------------------------------------------
@@ -176,14 +218,15 @@ def _idempotency_key() -> str | None:
 
 @endpoint(ledger_bp, "POST", "/v1/tenants/{tenant_id}/sales", summary="Record a sale receipt (sealed)",
           tags=TAGS, body=SaleIn, response=Accepted, status=201, permission=Permission.SALE_RECORD,
-          idempotent=True)
+          idempotent=True, errors=(409,), rules=SALE_RULES)
 def record_sale(tenant_id: str, caller: Caller, body: SaleIn):
     return _ledger().record_sale(caller, body.model_dump(exclude_none=True), _idempotency_key())
 
 
 @endpoint(ledger_bp, "POST", "/v1/tenants/{tenant_id}/journal-entries",
           summary="Record 1 to 99 balanced journal entries in one transaction", tags=TAGS, body=JournalBatchIn,
-          response=AcceptedBatch, status=201, permission=Permission.JOURNAL_RECORD, idempotent=True)
+          response=AcceptedBatch, status=201, permission=Permission.JOURNAL_RECORD, idempotent=True, errors=(409,),
+          rules=JOURNAL_RULES)
 def record_journal(tenant_id: str, caller: Caller, body: JournalBatchIn):
     entries = [e.model_dump(exclude_none=True) for e in body.entries]
     return _ledger().record_journal(caller, entries, _idempotency_key())
@@ -191,13 +234,14 @@ def record_journal(tenant_id: str, caller: Caller, body: JournalBatchIn):
 
 @endpoint(ledger_bp, "POST", "/v1/tenants/{tenant_id}/entries/{chain}/{seq}/reversal",
           summary="Reverse an entry with a counter-entry (the only way to correct)", tags=TAGS, body=ReversalIn,
-          response=Accepted, status=201, permission=Permission.ENTRY_REVERSE, idempotent=True)
-def reverse(tenant_id: str, chain: str, seq: str, caller: Caller, body: ReversalIn):
-    return _ledger().reverse(caller, chain, _seq(seq), body.reason, _idempotency_key())
+          response=Accepted, status=201, permission=Permission.ENTRY_REVERSE, idempotent=True, errors=(409,))
+def reverse(tenant_id: str, chain: str, seq: int, caller: Caller, body: ReversalIn):
+    return _ledger().reverse(caller, chain, seq, body.reason, _idempotency_key())
 
 
 @endpoint(ledger_bp, "GET", "/v1/tenants/{tenant_id}/entries", summary="List a chain's entries by time",
-          tags=TAGS, query=EntriesQuery, response=EntryPage, permission=Permission.SALE_READ_OWN)
+          tags=TAGS, query=EntriesQuery, response=EntryPage, permission=Permission.SALE_READ_OWN,
+          rules={"cursor": "a next_cursor this route returned (else 422)"})
 def list_entries(tenant_id: str, caller: Caller, query: EntriesQuery):
     # Bounds are fixed-width UTC text like recorded_at; "0000" and "9999" sort before and after any.
     start, end = query.from_ or "0000", query.to or "9999"
@@ -210,16 +254,18 @@ def list_entries(tenant_id: str, caller: Caller, query: EntriesQuery):
 @endpoint(ledger_bp, "GET", "/v1/tenants/{tenant_id}/entries/{chain}/{seq}",
           summary="Read one entry with its inclusion proof against the latest signed checkpoint", tags=TAGS,
           response=EntryWithProof, permission=Permission.SALE_READ_OWN)
-def get_entry(tenant_id: str, chain: str, seq: str, caller: Caller):
+def get_entry(tenant_id: str, chain: str, seq: int, caller: Caller):
     from chalicelib.services.ledger import entry_view
 
-    record, proof = _ledger().get_entry(caller, chain, _seq(seq))
+    record, proof = _ledger().get_entry(caller, chain, seq)
     return {**entry_view(record), "proof": proof}
 
 
 @endpoint(ledger_bp, "POST", "/v1/tenants/{tenant_id}/closures",
           summary="Close a day (manager+) or a month/year (accountant, admin)", tags=TAGS, body=ClosureIn,
-          response=Accepted, status=201, permission=Permission.CLOSE_DAY)
+          response=Accepted, status=201, permission=Permission.CLOSE_DAY, errors=(409,),
+          rules={"period": "written as kind says (day 2026-11-23, month 2026-11, year 2026), and ended in the tenant's "
+                           "time zone"})
 def close_period(tenant_id: str, caller: Caller, body: ClosureIn):
     if body.kind != "day" and not allows(caller.role, Permission.CLOSE_PERIOD):
         raise Forbidden(f"your role ({caller.role}) may close days, not a {body.kind}", field="kind")
@@ -235,10 +281,3 @@ def list_closures(tenant_id: str, caller: Caller, query: ChainQuery):
 
     return {"closures": [entry_view(r) for r in _ledger().closures(caller, query.chain)]}
 
-
-def _seq(text: str) -> int:
-    from chalicelib.domain.errors import ValidationFailed
-
-    if not text.isdigit() or not 1 <= int(text) < 2**63:
-        raise ValidationFailed("seq is a positive integer", field="seq")
-    return int(text)

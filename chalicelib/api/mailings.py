@@ -18,9 +18,11 @@ from pydantic import BaseModel, Field, StringConstraints
 from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
 from chalicelib.api.schemas import StrictModel as Strict
+from chalicelib.api.schemas import support_text
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.permissions import PlatformPermission
-from chalicelib.domain.support import MAX_MONTHS, Mailing, Progress
+from chalicelib.domain.support import MAX_MONTHS, MAX_SUBJECT, Mailing, Progress
+from chalicelib.services.mailing import MAX_MAILING_BODY
 
 mailings_bp = Blueprint(__name__)
 TAGS = ("mailings",)
@@ -30,8 +32,9 @@ class MailingIn(Strict):
     kind: Literal["newsletter", "recent_users"] = Field(
         description="newsletter: every verified user; recent_users: users active in the last `months` months"
     )
-    subject: str = Field(max_length=1000, description="at most 200 characters once trimmed")
-    body: str = Field(max_length=100_000, description="Markdown; an unsubscribe link is added to every mail")
+    subject: Annotated[str, support_text(MAX_SUBJECT)] = Field(max_length=MAX_SUBJECT)
+    body: Annotated[str, support_text(MAX_MAILING_BODY)] = Field(
+        max_length=MAX_MAILING_BODY, description="Markdown; an unsubscribe link is added to every mail")
     months: int | None = Field(None, ge=1, le=MAX_MONTHS, description="recent_users only")
 
 
@@ -111,21 +114,23 @@ def mailing_out(m: Mailing, progress: Progress | None = None) -> MailingOut:
 
 
 @endpoint(mailings_bp, "POST", "/v1/operator/mailings", summary="Prepare a mailing (step 1 of 2)", tags=TAGS,
-          body=MailingIn, response=MailingOut, status=202, permission=PlatformPermission.MAILING_SEND)
+          body=MailingIn, response=MailingOut, status=202, permission=PlatformPermission.MAILING_SEND,
+          rules={"months": "given with kind recent_users only"})
 def prepare(principal: Principal, body: MailingIn):
     return mailing_out(bootstrap.mailing().prepare(principal, kind=body.kind, subject=body.subject, body=body.body,
                                                    months=body.months))
 
 
 @endpoint(mailings_bp, "GET", "/v1/operator/mailings", summary="Mailings, newest first", tags=TAGS,
-          query=PageQuery, response=MailingList, permission=PlatformPermission.MAILING_SEND)
+          query=PageQuery, response=MailingList, permission=PlatformPermission.MAILING_SEND,
+          rules={"cursor": "a next_cursor this route returned (else 422)"})
 def list_mailings(query: PageQuery):
     mailings, cursor = bootstrap.mailing().list(limit=query.limit, cursor=query.cursor)
     return MailingList(mailings=[mailing_out(m) for m in mailings], next_cursor=cursor)
 
 
 @endpoint(mailings_bp, "GET", "/v1/operator/mailings/{mailing_id}", summary="A mailing and its progress",
-          tags=TAGS, response=MailingOut, permission=PlatformPermission.MAILING_SEND)
+          tags=TAGS, response=MailingOut, permission=PlatformPermission.MAILING_SEND, errors=(404,))
 def get_mailing(mailing_id: str):
     service = bootstrap.mailing()
     mailing = service.get(mailing_id)
@@ -134,28 +139,31 @@ def get_mailing(mailing_id: str):
 
 @endpoint(mailings_bp, "POST", "/v1/operator/mailings/{mailing_id}/confirm",
           summary="Confirm a prepared mailing and start sending (step 2 of 2)", tags=TAGS, body=ConfirmIn,
-          response=MailingOut, status=202, permission=PlatformPermission.MAILING_SEND)
+          response=MailingOut, status=202, permission=PlatformPermission.MAILING_SEND, errors=(404, 409))
 def confirm(mailing_id: str, principal: Principal, body: ConfirmIn):
     return mailing_out(bootstrap.mailing().confirm(principal, mailing_id, body.recipients))
 
 
 @endpoint(mailings_bp, "POST", "/v1/operator/mailings/{mailing_id}/resume",
           summary="Resume a failed or stalled mailing (nobody is mailed twice)", tags=TAGS, response=MailingOut,
-          status=202, permission=PlatformPermission.MAILING_SEND)
+          status=202, permission=PlatformPermission.MAILING_SEND, errors=(404, 409))
 def resume(mailing_id: str, principal: Principal):
     return mailing_out(bootstrap.mailing().resume(principal, mailing_id))
 
 
 @endpoint(mailings_bp, "POST", "/v1/operator/mailings/{mailing_id}/cancel", summary="Cancel a mailing",
-          tags=TAGS, response=MailingOut, permission=PlatformPermission.MAILING_SEND)
+          tags=TAGS, response=MailingOut, permission=PlatformPermission.MAILING_SEND, errors=(404, 409))
 def cancel(mailing_id: str, principal: Principal):
     return mailing_out(bootstrap.mailing().cancel(principal, mailing_id))
+
+
+UNSUBSCRIBE_RULES = {"token": "the signed token of a mailing's unsubscribe link, as mailed"}
 
 
 # ---- public: the link in every mailing -------------------------------------------------------------
 @endpoint(mailings_bp, "GET", "/v1/unsubscribe",
           summary="The page behind a mailing's unsubscribe link: shows a button; with confirm=yes, unsubscribes",
-          tags=TAGS, query=PageTokenQuery, public=True, content_type="text/html")
+          tags=TAGS, query=PageTokenQuery, public=True, content_type="text/html", rules=UNSUBSCRIBE_RULES)
 def unsubscribe_page(query: PageTokenQuery):
     # Opening the link changes nothing (mail scanners follow links); the button does.
     service = bootstrap.mailing()
@@ -177,6 +185,6 @@ def unsubscribe_page(query: PageTokenQuery):
 
 @endpoint(mailings_bp, "POST", "/v1/unsubscribe",
           summary="Unsubscribe from mailings (for apps; JSON or no body, which is ignored)", tags=TAGS,
-          query=TokenQuery, response=UnsubscribeOut, public=True)
+          query=TokenQuery, response=UnsubscribeOut, public=True, rules=UNSUBSCRIBE_RULES)
 def unsubscribe(query: TokenQuery):
     return UnsubscribeOut(**bootstrap.mailing().unsubscribe(query.token))

@@ -7,22 +7,29 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field, StrictBool, StringConstraints, WithJsonSchema, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, WithJsonSchema, model_validator
 
 from chalicelib import bootstrap
-from chalicelib.api.accounts import DISPLAY_NAME_HELP, DisplayName, idempotent
+from chalicelib.api.accounts import (
+    DISPLAY_NAME_HELP,
+    DISPLAY_NAME_RULE,
+    PASSWORD_RULE,
+    DisplayName,
+    NewPassword,
+    idempotent,
+)
 from chalicelib.api.routing import endpoint
+from chalicelib.api.schemas import Email, SupportedInstant
 from chalicelib.api.schemas import StrictModel as Strict
-from chalicelib.api.schemas import SupportedInstant
 from chalicelib.domain.accounts import MAX_GRANT_DAYS, AuditorGrant, Invitation, Membership
+from chalicelib.domain.calendar import TIME_ZONES
 from chalicelib.domain.identity import Caller
 from chalicelib.domain.permissions import Permission
-from chalicelib.domain.tenant import WEEKDAYS, Tenant
+from chalicelib.domain.tenant import MAX_WINDOWS_PER_DAY, WEEKDAYS, Tenant
 
 members_bp = Blueprint(__name__)
 TAGS = ("tenants",)
 
-Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
 Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
 MemberRole = Literal["admin", "accountant", "manager", "seller"]
 
@@ -78,9 +85,11 @@ def tenant_out(t: Tenant) -> TenantOut:
 
 # The settings body is validated by ``domain.tenant.parse_settings_change`` (errors name the
 # field, e.g. ``opening_hours.mon.0``); these schemas only describe it in the OpenAPI document.
+_TIME = "(?:[01][0-9]|2[0-3]):[0-5][0-9]"
 _WINDOWS = {
     "anyOf": [
-        {"type": "array", "maxItems": 6, "items": {"type": "string", "pattern": r"^\d{2}:\d{2}-\d{2}:\d{2}$"}},
+        {"type": "array", "maxItems": MAX_WINDOWS_PER_DAY,
+         "items": {"type": "string", "pattern": f"^{_TIME}-(?:{_TIME}|24:00)$"}},
         {"type": "null"},
     ]
 }
@@ -100,12 +109,14 @@ _OPENING_HOURS = {
 
 
 class SettingsIn(Strict):
-    time_zone: Annotated[Any, WithJsonSchema({"type": "string", "enum": ["Europe/Brussels", "Europe/Paris"]})] = (
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    time_zone: Annotated[Any, WithJsonSchema({"type": "string", "enum": sorted(TIME_ZONES)})] = (
         Field(None, description="frozen once a period is closed (409)")
     )
-    business_day_cutoff: Annotated[Any, WithJsonSchema({"type": "string", "pattern": r"^\d{2}:\d{2}$"})] = Field(
-        None, description='"HH:MM" before 12:00; frozen once a period is closed (409)'
-    )
+    business_day_cutoff: Annotated[Any, WithJsonSchema({"type": "string", "pattern": "^(?:0[0-9]|1[01]):[0-5][0-9]$"})
+                                   ] = Field(None, description='"HH:MM" before 12:00; frozen once a period is closed '
+                                             "(409)")
     opening_hours: Annotated[Any, WithJsonSchema(_OPENING_HOURS)] = None
 
 
@@ -207,8 +218,8 @@ class InvitationIn(Strict):
 
 class AcceptIn(Strict):
     token: Secret
-    password: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = Field(
-        None, description="only when this email address has no Scellé account yet"
+    password: NewPassword | None = Field(
+        None, description="only when this email address has no Scellé account yet: " + PASSWORD_RULE
     )
     display_name: DisplayName | None = Field(
         None,
@@ -271,7 +282,7 @@ class EventsQuery(Strict):
     start: SupportedInstant | None = Field(None, description="RFC 3339 with an offset; default 30 days ago")
     end: SupportedInstant | None = Field(None, description="RFC 3339 with an offset; default now")
     limit: int = Field(100, ge=1, le=1000)
-    cursor: Annotated[str, StringConstraints(pattern=r"^\d{1,12}$")] | None = Field(
+    cursor: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,12}$")] | None = Field(
         None, description="the next_cursor of the previous page"
     )
 
@@ -327,6 +338,8 @@ def get_settings(tenant_id: str):
     body=SettingsIn,
     response=SettingsOut,
     permission=Permission.TENANT_CONFIGURE,
+    errors=(409,),
+    rules={"opening_hours": "each day's windows in order, not overlapping, each ending after it starts"},
 )
 def put_settings(tenant_id: str, caller: Caller, body: SettingsIn):
     change = body.model_dump(exclude_unset=True)
@@ -361,6 +374,8 @@ def list_members(tenant_id: str):
     body=MemberUpdate,
     response=MemberOut,
     permission=Permission.MEMBERS_MANAGE,
+    errors=(409,),
+    rules={"body": "at least one of role, disabled, display_name, not null", "display_name": DISPLAY_NAME_RULE},
 )
 def update_member(tenant_id: str, user_id: str, caller: Caller, body: MemberUpdate):
     return member_out(
@@ -379,6 +394,8 @@ def update_member(tenant_id: str, user_id: str, caller: Caller, body: MemberUpda
     status=201,
     permission=Permission.MEMBERS_MANAGE,
     idempotent=True,
+    errors=(409,),
+    rules={"display_name": DISPLAY_NAME_RULE},
 )
 def invite(tenant_id: str, caller: Caller, body: InvitationIn, request):
     def work() -> dict:
@@ -397,6 +414,10 @@ def invite(tenant_id: str, caller: Caller, body: InvitationIn, request):
     body=AcceptIn,
     response=AcceptOut,
     public=True,
+    errors=(409,),
+    rules={"token": "the token mailed by this API for an invitation or grant, unused and not expired",
+           "password": "required when the address has no account yet, refused otherwise; " + PASSWORD_RULE,
+           "display_name": DISPLAY_NAME_RULE},
 )
 def accept_invitation(body: AcceptIn):
     accepted = bootstrap.accounts().accept_invitation(body.token, body.password, body.display_name)
@@ -436,6 +457,7 @@ def list_grants(tenant_id: str):
     status=201,
     permission=Permission.AUDITOR_GRANT,
     idempotent=True,
+    errors=(409,),
 )
 def grant_auditor(tenant_id: str, caller: Caller, body: GrantIn, request):
     def work() -> dict:
@@ -454,6 +476,7 @@ def grant_auditor(tenant_id: str, caller: Caller, body: GrantIn, request):
     tags=TAGS,
     response=GrantOut,
     permission=Permission.AUDITOR_GRANT,
+    errors=(409,),
 )
 def revoke_grant(tenant_id: str, grant_id: str, caller: Caller):
     return grant_out(bootstrap.accounts().revoke_grant(caller, grant_id))
@@ -468,6 +491,7 @@ def revoke_grant(tenant_id: str, grant_id: str, caller: Caller):
     body=GoLiveIn,
     response=TenantOut,
     permission=Permission.TENANT_GO_LIVE,
+    errors=(409,),
 )
 def go_live(tenant_id: str, caller: Caller, body: GoLiveIn):
     return tenant_out(bootstrap.tenants().go_live(caller))
@@ -486,6 +510,7 @@ def _ts(value: datetime) -> str:
     query=EventsQuery,
     response=EventList,
     permission=Permission.EVENTS_READ,
+    rules={"start": "before end (end defaults to now, start to 30 days before end)"},
 )
 def list_events(tenant_id: str, query: EventsQuery):
     from chalicelib.domain.errors import ValidationFailed

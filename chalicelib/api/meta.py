@@ -33,7 +33,7 @@ _openapi_cache: dict | None = None
 
 
 @endpoint(meta_bp, "GET", "/openapi.json", summary="This API, described in OpenAPI 3.1", tags=("meta",),
-          public=True)
+          public=True, static=True)
 def get_openapi():
     global _openapi_cache
     if _openapi_cache is None:

@@ -4,25 +4,26 @@ countries; the platform operator publishes and withdraws (``news.publish``)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from chalice import Blueprint
 from pydantic import BaseModel, Field
 
 from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
-from chalicelib.api.schemas import StrictModel, SupportedInstant
+from chalicelib.api.schemas import StrictModel, SupportedInstant, support_text
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.permissions import PlatformPermission
-from chalicelib.domain.support import News
+from chalicelib.domain.support import MAX_NEWS_BODY, MAX_NEWS_TITLE, News
 
 news_bp = Blueprint(__name__)
 TAGS = ("news",)
 
 
 class NewsIn(StrictModel):
-    title: str = Field(max_length=1000, description="at most 200 characters once trimmed")
-    body: str = Field(max_length=40_000, description="Markdown (raw HTML is shown as text; no images)")
+    title: Annotated[str, support_text(MAX_NEWS_TITLE)] = Field(max_length=MAX_NEWS_TITLE)
+    body: Annotated[str, support_text(MAX_NEWS_BODY)] = Field(
+        max_length=MAX_NEWS_BODY, description="Markdown (raw HTML is shown as text; no images)")
     audience: Literal["all", "BE", "FR"] = Field("all", description="users of tenants in this country, or all")
     visible_from: SupportedInstant | None = Field(None, description="default: now")
     visible_until: SupportedInstant | None = None
@@ -68,7 +69,8 @@ def home_news(principal: Principal):
 
 
 @endpoint(news_bp, "POST", "/v1/operator/news", summary="Publish a news item", tags=TAGS, body=NewsIn,
-          response=OperatorNewsOut, status=201, permission=PlatformPermission.NEWS_PUBLISH)
+          response=OperatorNewsOut, status=201, permission=PlatformPermission.NEWS_PUBLISH,
+          rules={"visible_until": "after visible_from (default: now)"})
 def publish(principal: Principal, body: NewsIn):
     news = bootstrap.news().publish(principal, title=body.title, body=body.body, audience=body.audience,
                                     visible_from=body.visible_from, visible_until=body.visible_until)
@@ -82,6 +84,6 @@ def all_news():
 
 
 @endpoint(news_bp, "DELETE", "/v1/operator/news/{news_id}", summary="Withdraw a news item", tags=TAGS,
-          response=OperatorNewsOut, permission=PlatformPermission.NEWS_PUBLISH)
+          response=OperatorNewsOut, permission=PlatformPermission.NEWS_PUBLISH, errors=(404, 409))
 def withdraw(news_id: str, principal: Principal):
     return news_out(bootstrap.news().withdraw(principal, news_id), operator=True)

@@ -20,7 +20,8 @@ class ReceiptQuery(StrictModel):
     c: str = Field(min_length=1, max_length=200, pattern=r"^(test|prod)\.sales\.[A-Za-z0-9_-]{1,32}$",
                    description="register chain, e.g. prod.sales.R1")
     s: int = Field(ge=1, lt=2**63, description="the receipt's number (seq) in its register")
-    h: str = Field(description="the receipt's hash, or its first 10+ hex digits (the printed code XXXXX-XXXXX)")
+    h: str = Field(description="the receipt's hash, or its first 10+ hex digits (the printed code XXXXX-XXXXX)",
+                   json_schema_extra={"pattern": r"^(?:[ -]*[0-9A-Fa-f]){10,64}[ -]*$"})
 
     @field_validator("h")
     @classmethod
@@ -43,7 +44,7 @@ class ReceiptCheck(BaseModel):
 
 
 @endpoint(receipts_bp, "GET", "/v1/verify/receipt", summary="Check a receipt's code (public, rate-limited)",
-          tags=TAGS, query=ReceiptQuery, response=ReceiptCheck, public=True)
+          tags=TAGS, query=ReceiptQuery, response=ReceiptCheck, public=True, errors=(404,))
 def verify_receipt(query: ReceiptQuery, request):
     identity = (request.context or {}).get("identity") or {}
     client = identity.get("sourceIp") or ""

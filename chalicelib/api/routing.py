@@ -1,10 +1,13 @@
 """The endpoint decorator every route goes through.
 
-It does, in one place and in this order: the permission check against the membership table
-(tenant routes) or the operator flag (platform routes), the body checks (size, content type,
+It does, in one place and in this order: the shape of ``tenant_id`` (read by the next step), the
+permission check against the membership table (tenant routes) or the operator flag (platform
+routes), the path parameters (``schemas.PATH_PARAMETERS``), the body checks (size, content type,
 strict UTF-8, nesting depth, duplicate keys, lone surrogates: ``parse_json``), pydantic
 validation of the body and query, the call, the response serialisation, and the mapping of every
-error to an RFC 9457 problem. It also records each endpoint for ``GET /openapi.json``.
+error to an RFC 9457 problem. It also records each endpoint for ``GET /openapi.json``, with the
+models that validate it and every status it can answer (``Endpoint.statuses``): the document
+states the rules the server applies because both come from the same declaration.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
 
 from chalicelib.api import problems
+from chalicelib.api.schemas import NumberLiteral, StrictModel, path_parameter
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.permissions import Permission, PlatformPermission
 
@@ -39,7 +43,51 @@ class Endpoint:
     idempotent: bool
     content_type: str = "application/json"
     errors: tuple[int, ...] = field(default=())
+    rules: tuple[tuple[str, str], ...] = field(default=())
+    path_model: type[BaseModel] | None = None
+    static: bool = False
+    tenant_scoped: bool = False
 
+    def statuses(self) -> dict[int, str]:
+        """Every error status this route can answer, with why: derived from what it takes (body,
+        query, path parameters), how it is guarded (token, tenant or platform permission), what it
+        reaches (tables: 503), plus the statuses its declaration adds (``errors``)."""
+        found: dict[int, str] = {429: "Too many requests: throttled (Retry-After says when to retry)"}
+        if not self.static:
+            found[503] = "A dependency is unreachable, or the chain is busy (Retry-After): retry the same request"
+        malformed = []
+        if self.body is not None:
+            malformed.append("a body that is not JSON, empty, not UTF-8, nested too deep or with a key given twice")
+            found[413] = "Body too large"
+            found[415] = "Content-Type is not application/json"
+        if self.query is not None:
+            malformed.append("a query parameter given twice")
+        if malformed:
+            found[400] = "Malformed request: " + "; ".join(malformed)
+        if self.body is not None or self.query is not None or self.path_model is not None or self.rules:
+            found[422] = "Invalid input: every field at fault is listed under errors"
+        if not self.public:
+            found[401] = "Missing, invalid, expired or signed-out token"
+        if self.tenant_scoped:
+            found[403] = "The caller's role lacks the permission (permission, role)"
+            found[404] = "No such tenant, or the caller is not a member of it; or no such resource in it"
+        elif self.permission:
+            found[403] = "Platform operators only"
+        for status in self.errors:
+            found.setdefault(status, _ERROR_TEXT[status])
+        return dict(sorted(found.items()))
+
+
+_ERROR_TEXT = {
+    401: "Authentication required",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflict with the current state (already done, changed meanwhile, an Idempotency-Key reused with "
+         "another body)",
+    422: "Invalid input: every field at fault is listed under errors",
+    429: "Too many requests (Retry-After says when to retry)",
+    503: "Unavailable: retry the same request (Retry-After)",
+}
 
 REGISTRY: list[Endpoint] = []
 
@@ -158,8 +206,8 @@ def parse_json(raw: bytes) -> Any:
         return marked
 
     try:
-        # parse_float keeps "12.34"-style numbers exact; the schemas decide what they accept.
-        data = json.loads(text, parse_float=_FloatLiteral, parse_constant=_not_json, object_pairs_hook=object_from)
+        # parse_float keeps "12.34"-style numbers exact (never a float); the schemas decide what they accept.
+        data = json.loads(text, parse_float=NumberLiteral, parse_constant=_not_json, object_pairs_hook=object_from)
     except ValueError as exc:
         raise problems.BadRequest(f"the body is not valid JSON: {exc}", field="body") from None
     if suspect or _SURROGATE_ESCAPE.search(text):
@@ -200,10 +248,6 @@ def _parse_body(request, model: type[BaseModel], max_bytes: int) -> BaseModel:
     return model.model_validate(parse_json(raw))
 
 
-class _FloatLiteral(str):
-    """A JSON number with a fraction, kept as its literal text so no float ever exists."""
-
-
 def _not_json(name: str) -> Any:
     # Python's json reads NaN and Infinity as floats; JSON has no such numbers.
     raise ValueError(f"{name} is not a JSON value")
@@ -224,16 +268,36 @@ def endpoint(
     public: bool = False,
     idempotent: bool = False,
     content_type: str = "application/json",
+    errors: tuple[int, ...] = (),
+    rules: dict[str, str] | None = None,
+    static: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``fn`` as ``method path``.
 
-    ``fn`` receives the path parameters, plus ``body``/``query`` (validated models), ``caller``
-    (tenant routes with a tenant permission), ``principal`` (other authenticated routes) and
-    ``request`` when it names them. It returns a model, a dict/list, or a chalice Response.
+    ``fn`` receives the path parameters (validated by their types in ``schemas.PATH_PARAMETERS``:
+    ``seq`` is an int), plus ``body``/``query`` (validated models), ``caller`` (tenant routes with
+    a tenant permission), ``principal`` (other authenticated routes) and ``request`` when it names
+    them. It returns a model, a dict/list, or a chalice Response.
+
+    ``errors``: the statuses the route answers beyond those its shape implies (``Endpoint.statuses``),
+    e.g. ``(409,)``. ``rules``: the rules it applies that a JSON schema cannot state (a checksum, a
+    total, a token this API mailed), by field: the OpenAPI document lists them, and a request that
+    breaks only them is the documented 422.
     """
     params = _PATH_PARAM.findall(path)
     if permission is not None and isinstance(permission, Permission) and "tenant_id" not in params:
         raise ValueError(f"{path}: a tenant permission needs a {{tenant_id}} path parameter")
+    unknown = [code for code in errors if code not in _ERROR_TEXT]
+    if unknown:
+        raise ValueError(f"{path}: no text for the error statuses {unknown}")
+    path_model = (
+        create_model(f"{method.title()}{re.sub(r'[^A-Za-z0-9]+', '_', path)}Path", __base__=StrictModel,
+                     **{name: (path_parameter(name), ...) for name in params})
+        if params else None
+    )
+    tenant_model = (create_model(f"{method.title()}{re.sub(r'[^A-Za-z0-9]+', '_', path)}Tenant", __base__=StrictModel,
+                                 tenant_id=(path_parameter("tenant_id"), ...))
+                    if "tenant_id" in params else None)
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         wanted = set(fn.__code__.co_varnames[: fn.__code__.co_argcount + fn.__code__.co_kwonlyargcount])
@@ -245,8 +309,10 @@ def endpoint(
             request = bp.current_request
             try:
                 kwargs: dict[str, Any] = dict(path_params)
-                if not public:
-                    principal = principal_from_request(request)
+                principal = None if public else principal_from_request(request)
+                if tenant_model is not None:  # the access check reads it: its shape first
+                    tenant_model.model_validate({"tenant_id": path_params["tenant_id"]})
+                if principal is not None:
                     if isinstance(permission, Permission):
                         kwargs_caller = bootstrap.access().authorize(principal, path_params["tenant_id"], permission)
                         if "caller" in wanted:
@@ -257,6 +323,8 @@ def endpoint(
                         bootstrap.access().authenticate(principal)
                     if "principal" in wanted:
                         kwargs["principal"] = principal
+                if path_model is not None:  # like the body, once the caller may use the route
+                    kwargs.update(dict(path_model.model_validate(path_params)))
                 if body is not None:
                     kwargs["body"] = _parse_body(request, body, bootstrap.settings().max_body_bytes)
                 if query is not None:
@@ -284,6 +352,11 @@ def endpoint(
                 public,
                 idempotent,
                 content_type,
+                tuple(errors),
+                tuple((rules or {}).items()),
+                path_model,
+                static,
+                isinstance(permission, Permission),
             )
         )
         return fn

@@ -18,10 +18,19 @@ from pydantic import BaseModel, Field, StringConstraints
 from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
 from chalicelib.api.schemas import StrictModel as Strict
+from chalicelib.api.schemas import support_text
 from chalicelib.domain.errors import NotFound, ValidationFailed
 from chalicelib.domain.identity import Caller, Principal
 from chalicelib.domain.permissions import Permission, PlatformPermission
-from chalicelib.domain.support import MAX_ATTACHMENT_BYTES, STATUS_LABELS, Message, Ticket
+from chalicelib.domain.support import (
+    ATTACHMENT_TYPES,
+    MAX_ATTACHMENT_BYTES,
+    MAX_BODY,
+    MAX_SUBJECT,
+    STATUS_LABELS,
+    Message,
+    Ticket,
+)
 
 support_bp = Blueprint(__name__)
 TAGS = ("support",)
@@ -29,28 +38,29 @@ IDEMPOTENCY_HEADER = "idempotency-key"
 
 Status = Literal["open", "waiting", "resolved"]
 Cursor = Annotated[str, StringConstraints(max_length=1024)]
+Body = Annotated[str, support_text(MAX_BODY), StringConstraints(max_length=MAX_BODY)]
+CURSOR_RULE = {"cursor": "a next_cursor this route returned (else 422)"}
 
 
 class AttachmentIn(Strict):
-    filename: str = Field(max_length=255)
-    content_type: str = Field(max_length=100,
-                              description="application/pdf, image/png, image/jpeg, text/plain or text/csv")
+    filename: str = Field(max_length=255, description="at least one letter or digit once reduced to ASCII")
+    content_type: Literal[tuple(sorted(ATTACHMENT_TYPES))]  # type: ignore[valid-type]
     size: int = Field(ge=1, le=MAX_ATTACHMENT_BYTES, description="bytes; S3 refuses a larger upload")
 
 
 class TicketIn(Strict):
-    subject: str = Field(max_length=1000, description="at most 200 characters once trimmed")
-    body: str = Field(max_length=40_000, description="at most 20,000 characters once trimmed")
+    subject: Annotated[str, support_text(MAX_SUBJECT)] = Field(max_length=MAX_SUBJECT)
+    body: Body
     attachment: AttachmentIn | None = Field(None,
                                             description="a small file, uploaded with the returned pre-signed POST")
 
 
 class MessageIn(Strict):
-    body: str = Field(max_length=40_000)
+    body: Body
 
 
 class ReplyIn(Strict):
-    body: str = Field(max_length=40_000)
+    body: Body
     status: Status | None = Field(None, description="the status after the reply (default: waiting for client)")
 
 
@@ -68,7 +78,9 @@ class QueueQuery(PageQuery):
 
 
 class InboundIn(Strict):
-    eml_base64: str = Field(min_length=4, max_length=1_400_000, description="the raw RFC 5322 message, base64")
+    eml_base64: str = Field(min_length=4, max_length=1_400_000, description="the raw RFC 5322 message, base64",
+                            json_schema_extra={"pattern": r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|"
+                                                          r"[A-Za-z0-9+/]{3}=)?$"})
 
 
 class AttachmentOut(BaseModel):
@@ -172,7 +184,8 @@ def thread_out(thread, *, operator: bool = False) -> ThreadOut:
 # ---- member routes ---------------------------------------------------------------------------------
 @endpoint(support_bp, "POST", "/v1/tenants/{tenant_id}/tickets", summary="Open a support ticket",
           tags=TAGS, body=TicketIn, response=OpenedOut, status=201, permission=Permission.TICKET_OPEN,
-          idempotent=True)
+          idempotent=True, errors=(409,), rules={"attachment.filename": "at least one letter or digit once reduced "
+                                                                        "to ASCII"})
 def open_ticket(tenant_id: str, caller: Caller, body: TicketIn):
     def work() -> dict[str, Any]:
         opened = bootstrap.support().open_ticket(
@@ -183,12 +196,13 @@ def open_ticket(tenant_id: str, caller: Caller, body: TicketIn):
 
     key = (support_bp.current_request.headers or {}).get(IDEMPOTENCY_HEADER)
     scope = f"{tenant_id}#{caller.user_id}#tickets"
-    return bootstrap.idempotency().run(scope, key, body.model_dump(mode="json"), work) if key else work()
+    # An empty header is a key to refuse (422), not "no key".
+    return bootstrap.idempotency().run(scope, key, body.model_dump(mode="json"), work) if key is not None else work()
 
 
 @endpoint(support_bp, "GET", "/v1/tenants/{tenant_id}/tickets",
           summary="The caller's tickets in this tenant (an admin sees all of the tenant's tickets)", tags=TAGS,
-          query=PageQuery, response=TicketList, permission=Permission.TICKET_OPEN)
+          query=PageQuery, response=TicketList, permission=Permission.TICKET_OPEN, rules=CURSOR_RULE)
 def list_tickets(tenant_id: str, caller: Caller, query: PageQuery):
     tickets, cursor = bootstrap.support().list_for(caller, limit=query.limit, cursor=query.cursor)
     return TicketList(tickets=[ticket_out(t) for t in tickets], next_cursor=cursor)
@@ -202,7 +216,7 @@ def get_ticket(tenant_id: str, ticket_id: str, caller: Caller):
 
 @endpoint(support_bp, "POST", "/v1/tenants/{tenant_id}/tickets/{ticket_id}/messages",
           summary="Add a message to one's ticket (reopens it)", tags=TAGS, body=MessageIn, response=ReplyOut,
-          status=201, permission=Permission.TICKET_OPEN)
+          status=201, permission=Permission.TICKET_OPEN, errors=(409,))
 def add_message(tenant_id: str, ticket_id: str, caller: Caller, body: MessageIn):
     ticket, message = bootstrap.support().requester_reply(caller, ticket_id, body.body)
     return ReplyOut(ticket=ticket_out(ticket), message=message_out(message), emailed=False)
@@ -210,28 +224,30 @@ def add_message(tenant_id: str, ticket_id: str, caller: Caller, body: MessageIn)
 
 # ---- operator routes -------------------------------------------------------------------------------
 @endpoint(support_bp, "GET", "/v1/operator/tickets", summary="The support queue, oldest first, by status",
-          tags=TAGS, query=QueueQuery, response=TicketList, permission=PlatformPermission.SUPPORT_ANSWER)
+          tags=TAGS, query=QueueQuery, response=TicketList, permission=PlatformPermission.SUPPORT_ANSWER,
+          rules=CURSOR_RULE)
 def queue(query: QueueQuery):
     tickets, cursor = bootstrap.support().queue(query.status, limit=query.limit, cursor=query.cursor)
     return TicketList(tickets=[ticket_out(t, operator=True) for t in tickets], next_cursor=cursor)
 
 
 @endpoint(support_bp, "GET", "/v1/operator/tickets/{ticket_id}", summary="A ticket and its thread (operator)",
-          tags=TAGS, response=ThreadOut, permission=PlatformPermission.SUPPORT_ANSWER)
+          tags=TAGS, response=ThreadOut, permission=PlatformPermission.SUPPORT_ANSWER, errors=(404,))
 def operator_ticket(ticket_id: str):
     return thread_out(bootstrap.support().thread(ticket_id), operator=True)
 
 
 @endpoint(support_bp, "POST", "/v1/operator/tickets/{ticket_id}/replies",
           summary="Answer a ticket (mailed to the requester)", tags=TAGS, body=ReplyIn, response=ReplyOut, status=201,
-          permission=PlatformPermission.SUPPORT_ANSWER)
+          permission=PlatformPermission.SUPPORT_ANSWER, errors=(404, 409))
 def reply(ticket_id: str, principal: Principal, body: ReplyIn):
     ticket, message, mailed = bootstrap.support().operator_reply(principal, ticket_id, body.body, body.status)
     return ReplyOut(ticket=ticket_out(ticket, operator=True), message=message_out(message), emailed=mailed)
 
 
 @endpoint(support_bp, "POST", "/v1/operator/tickets/{ticket_id}/status", summary="Change a ticket's status",
-          tags=TAGS, body=StatusIn, response=TicketOut, permission=PlatformPermission.SUPPORT_ANSWER)
+          tags=TAGS, body=StatusIn, response=TicketOut, permission=PlatformPermission.SUPPORT_ANSWER,
+          errors=(404, 409))
 def set_status(ticket_id: str, principal: Principal, body: StatusIn):
     return ticket_out(bootstrap.support().set_status(principal, ticket_id, body.status), operator=True)
 
@@ -240,7 +256,8 @@ def set_status(ticket_id: str, principal: Principal, body: StatusIn):
 @endpoint(support_bp, "POST", "/v1/local/inbound-mail",
           summary="Local mode only: receive a raw email as SES would (stored under inbound/, then handled); "
           "needs the local operator token",
-          tags=("local",), body=InboundIn, response=InboundOut, status=201, public=True)
+          tags=("local",), body=InboundIn, response=InboundOut, status=201, public=True, errors=(401, 404),
+          rules={"eml_base64": "the decoded message is not blank"})
 def local_inbound_mail(body: InboundIn, request):
     import uuid
 

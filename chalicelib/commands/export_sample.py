@@ -9,6 +9,7 @@ Then the export goes through the same service, builder and bucket as ``POST .../
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import tempfile
@@ -84,9 +85,11 @@ def _lines_total(request: dict[str, Any]) -> int:
 
 
 def simulate(ledger, clock: MovingClock, caller, directory, *, days: int, sales_per_day: int, start: date,
-             rng: random.Random, say=lambda *a: None, country: str = "FR", deriver=None) -> None:
+             rng: random.Random, say=lambda *a: None, country: str = "FR", deriver=None,
+             progress=None) -> None:
     """Trade for ``days`` business days on two registers, then let the scheduled job close them.
-    ``deriver`` seals the entries' events, as the journal stream does where one runs."""
+    ``deriver`` seals the entries' events, as the journal stream does where one runs.
+    ``progress`` (a ``terminal.Progress``) advances by one per receipt and one per day closed."""
     tenant_id = caller.tenant_id
     registers = ("R1", "R2")
     for day_index in range(days):
@@ -104,6 +107,8 @@ def simulate(ledger, clock: MovingClock, caller, directory, *, days: int, sales_
                 deriver.catch_up(tenant_id, [accepted["chain"]])
             if sale_kind == "sale":
                 recorded.append((accepted["chain"], accepted["seq"]))
+            if progress is not None:
+                progress.advance(1, f"{day}: receipt {number + 1}/{sales_per_day}")
         for chain, seq in rng.sample(recorded, min(2, len(recorded))):
             clock.advance(30)
             ledger.reverse(caller, chain, seq, "Erreur de saisie : article compté deux fois", None)
@@ -130,6 +135,8 @@ def simulate(ledger, clock: MovingClock, caller, directory, *, days: int, sales_
                 ledger.close_due_periods(tenant_id, chain)
         if deriver is not None:
             deriver.catch_up(tenant_id, directory.chains(tenant_id))
+        if progress is not None:
+            progress.advance(1, f"{day}: closed")
         say(f"export-sample: {day} recorded and closed")
 
 
@@ -216,8 +223,11 @@ class _OneTenant:
 
 
 def build_sample(out: Path, *, kind: str = "fiscal", days: int = 6, sales_per_day: int = 60, seed: int = 7,
-                 start: date = SAMPLE_START, quiet: bool = False) -> dict[str, Any]:
-    """Run the demo on a fresh embedded stack and write its export to ``out``; return the job."""
+                 start: date = SAMPLE_START, quiet: bool = False, progress=None,
+                 keys_out: Path | None = None) -> dict[str, Any]:
+    """Run the demo on a fresh embedded stack and write its export to ``out``; return the job.
+    ``progress``: a ``terminal.Progress`` of ``sample_steps(days, sales_per_day)`` steps; without
+    it, the steps are said on stderr unless ``quiet``."""
     from chalicelib import bootstrap
     from chalicelib.config import load_settings
     from chalicelib.domain.identity import Caller, Principal
@@ -227,10 +237,17 @@ def build_sample(out: Path, *, kind: str = "fiscal", days: int = 6, sales_per_da
     from chalicelib.services.accounts import SignUp
     from chalicelib.services.exports import ExportRequest, InlineDispatcher
 
-    say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
+    say = (lambda *a: None) if quiet or progress is not None else (lambda *a: print(*a, file=sys.stderr))
+
+    def step(note: str) -> None:
+        if progress is not None:
+            progress.advance(1, note)
+
     rng = random.Random(seed)
     previous = bootstrap._container
     with tempfile.TemporaryDirectory(prefix="scelle-sample-") as tmp:
+        if progress is not None:
+            progress.update(0, "starting the embedded AWS emulator")
         moto = EmbeddedMoto().start()
         try:
             settings = load_settings({
@@ -250,6 +267,7 @@ def build_sample(out: Path, *, kind: str = "fiscal", days: int = 6, sales_per_da
                            .replace(hour=9))
             c = bootstrap.configure(settings, clock=clock)
             say(f"export-sample: embedded stack at {moto.endpoint}; signing up the demo company")
+            step("signing up the demo company")
             signup = c.accounts.signup(SignUp(
                 email="gerant@boulangerie-demo.example", password="Demo-Password-42",  # noqa: S106 - a throwaway demo account
                 company_name="Boulangerie Démo SARL", country="FR", company_number=DEMO_SIREN,
@@ -261,7 +279,9 @@ def build_sample(out: Path, *, kind: str = "fiscal", days: int = 6, sales_per_da
             tenant = c.tenants.go_live(caller)
             tenant_id = tenant.tenant_id
             simulate(c.ledger, clock, caller, c.chain_directory, days=days, sales_per_day=sales_per_day, start=start,
-                     rng=rng, say=say, deriver=c.event_deriver)
+                     rng=rng, say=say, deriver=c.event_deriver, progress=progress)
+            if progress is not None:
+                progress.update(progress.done, "building the export archive")
             exports = c.exports
             exports.dispatcher = InlineDispatcher()
             clock.advance(3600)
@@ -272,6 +292,12 @@ def build_sample(out: Path, *, kind: str = "fiscal", days: int = 6, sales_per_da
                 raise RuntimeError(f"the export did not complete: {job and job.get('error')}")
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(exports._objects.read(job["object_key"]))
+            if keys_out is not None:  # the demo platform's GET /v1/keys: the sample's trust anchor
+                keys_out.parent.mkdir(parents=True, exist_ok=True)
+                keys_out.write_text(json.dumps({"keys": [
+                    {"key_id": k.key_id, "not_before": k.not_before, "not_after": k.not_after,
+                     "public_key_pem": k.public_key_pem} for k in c.key_registry.published()]}, indent=1) + "\n")
+            step("written")
             say(f"export-sample: wrote {out} ({job['bytes']} bytes, sha256 {job['sha256']}, "
                 f"{job['progress']['entries_done']} sealed records)")
             return job
@@ -292,13 +318,32 @@ def register_cli(subparsers) -> None:
     parser.add_argument("--days", type=int, default=6, help="business days to simulate (default 6)")
     parser.add_argument("--sales-per-day", type=int, default=60, help="receipts per day (default 60)")
     parser.add_argument("--seed", type=int, default=7, help="random seed (same seed, same ledger content)")
+    parser.add_argument("--keys", type=Path, metavar="FILE",
+                        help="also write the demo platform's published keys (as GET /v1/keys answers) to FILE: the "
+                             "sample's trust anchor, for scelle verify --trusted-key FILE")
     parser.set_defaults(func=_run)
 
 
+def sample_steps(days: int, sales_per_day: int) -> int:
+    """The steps of ``build_sample``: the sign-up, each receipt, each day's closing, the export."""
+    return 1 + days * (sales_per_day + 1) + 1
+
+
 def _run(args: argparse.Namespace) -> int:
+    from chalicelib.local.terminal import Progress, command_terminal
+
     if args.days < 1 or args.sales_per_day < 1:
         print("scelle export-sample: --days and --sales-per-day must be at least 1", file=sys.stderr)
         return 2
-    build_sample(args.out, kind=args.format, days=args.days, sales_per_day=args.sales_per_day, seed=args.seed)
-    print(f"{args.out}\nverify it with: scelle verify {args.out}")
+    # stdout holds the answer only: log records (mail tokens...) and no metric blobs on it; a
+    # progress bar on stderr when it is a terminal, nothing otherwise.
+    progress = Progress("export-sample", sample_steps(args.days, args.sales_per_day))
+    with command_terminal():
+        try:
+            job = build_sample(args.out, kind=args.format, days=args.days, sales_per_day=args.sales_per_day,
+                               seed=args.seed, progress=progress, keys_out=args.keys)
+        finally:
+            progress.close()
+    print(f"export-sample: wrote {args.out} ({job['progress']['entries_done']} sealed records, {job['bytes']} bytes);"
+          f" check it with: scelle verify {args.out}")
     return 0

@@ -18,15 +18,28 @@ def _parse_time(text: str) -> datetime:
 def _cmd_restore_drill(args: argparse.Namespace) -> int:
     from chalicelib import bootstrap
     from chalicelib.domain.errors import ScelleError
+    from chalicelib.local.terminal import Progress, command_terminal
 
-    try:
-        report = bootstrap.restore_drill().run(
-            source=args.source, at=_parse_time(args.at) if args.at else None, backup_arn=args.backup_arn,
-            tenants=args.tenant or None, keep=args.keep,
-        )
-    except ScelleError as exc:
-        print(f"scelle restore-drill: {exc.detail}", file=sys.stderr)
-        return 2
+    bar: list[Progress] = []
+
+    def on_chain(done: int, total: int, name: str) -> None:
+        if not bar:  # the number of chains is known once the table is restored
+            bar.append(Progress("restore-drill", total))
+        bar[0].update(done, name)
+
+    # A progress bar on stderr when it is a terminal, nothing otherwise; stdout holds the report.
+    with command_terminal():
+        try:
+            report = bootstrap.restore_drill().run(
+                source=args.source, at=_parse_time(args.at) if args.at else None, backup_arn=args.backup_arn,
+                tenants=args.tenant or None, keep=args.keep, on_chain=on_chain,
+            )
+        except ScelleError as exc:
+            print(f"scelle restore-drill: {exc.detail}", file=sys.stderr)
+            return 2
+        finally:
+            if bar:
+                bar[0].close()
     print(json.dumps(report.to_dict(), indent=1, default=str) if args.json else report.to_text())
     return 0 if report.ok else 1
 

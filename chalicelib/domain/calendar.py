@@ -96,7 +96,7 @@ def check_supported_instant(moment: datetime, field: str, *, what: str = "Time")
 
 def check_time_zone(tz_name: object, field: str = "time_zone") -> ZoneInfo:
     """The ``ZoneInfo`` of an allowed tenant time zone, else ``ValidationFailed``."""
-    if tz_name not in TIME_ZONES:
+    if not isinstance(tz_name, str) or tz_name not in TIME_ZONES:
         raise ValidationFailed(
             f"Time zone must be one of {sorted(TIME_ZONES)}; got {tz_name!r}.", field=field
         )

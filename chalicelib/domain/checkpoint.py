@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from chalicelib.domain.canonical import INT_MAX
-from chalicelib.domain.errors import ScelleError
+from chalicelib.domain.errors import Conflict, ScelleError
 from chalicelib.domain.merkle import ProofError, verify_consistency
 from chalicelib.domain.records import RecordError, is_hash_hex, parse_chain_key, parse_timestamp
 
@@ -36,6 +36,7 @@ SignatureVerifier = Callable[[str, bytes, bytes], bool]
 _SIZE = re.compile(r"0|[1-9][0-9]*")
 _KEY_ID = re.compile(r"[\x21-\x7e]{1,256}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+_FINGERPRINT = re.compile(r"[0-9a-f]{16,64}")  # a key id's fingerprint: at least 64 bits of SHA-256
 
 
 class CheckpointError(ScelleError):
@@ -60,6 +61,39 @@ class KeyNotValid(CheckpointError):
 
 class CheckpointsInconsistent(CheckpointError):
     reason = "checkpoint_inconsistent"
+
+
+class SigningRefused(Conflict):
+    """The signer would not sign: what it was asked to sign does not verify.
+
+    ``reason`` is a verification reason code (``hash_mismatch``, ``broken_link``, ``gap``,
+    ``checkpoint_mismatch``, ``bad_signature``...), or ``frontier_mismatch`` / ``key_mismatch``
+    for the checkpoint item's unsigned attributes and the published keys; ``first_bad_seq`` the
+    first seq at fault (None when no entry is: a key). Nothing was signed.
+    """
+
+    code = "signing-refused"
+    title = "Checkpoint not signed: the chain does not verify"
+
+    def __init__(self, detail: str, *, reason: str, first_bad_seq: int | None) -> None:
+        super().__init__(detail, reason=reason, first_bad_seq=first_bad_seq)
+        self.reason = reason
+        self.first_bad_seq = first_bad_seq
+
+
+def key_id_fingerprint(key_id: str) -> str | None:
+    """The public-key fingerprint a key id carries, or None for an id that carries none.
+
+    The fingerprint is the id's last ``:``-separated part when that part is 16 to 64 lowercase
+    hex digits: a prefix of SHA-256 of the key's DER SubjectPublicKeyInfo
+    (``local:signing:3f2a9c41b7e0d5a6``, ``kms:arn:aws:kms:eu-west-1:111122223333:key/1234abcd-…:
+    <32 hex>``). Ids written before key ids carried one (a bare KMS key ARN, whose last part is
+    ``key/<uuid>``) and the test vectors' ``scelle-test-2026`` carry none (docs/hash-format.md).
+    """
+    if type(key_id) is not str or ":" not in key_id:
+        return None
+    last = key_id.rsplit(":", 1)[1]
+    return last if _FINGERPRINT.fullmatch(last) else None
 
 
 def _check_key_id(value: object, where: str) -> None:
@@ -240,7 +274,8 @@ def verify_checkpoint(
     key = find_key(keys, checkpoint.key_id)
     if key is None:
         raise KeyNotValid(
-            f"checkpoint at size {checkpoint.size} is signed by unknown key {checkpoint.key_id!r}"
+            f"checkpoint at size {checkpoint.size} is signed by unknown key {checkpoint.key_id!r} (not published, "
+            "or its published public key was refused: it does not match the key id)"
         )
     if not key_valid_at(key, checkpoint.timestamp):
         until = key.not_after or "now"

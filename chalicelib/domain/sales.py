@@ -87,7 +87,7 @@ DEFAULT_ROUNDING_POLICY = POLICY_DOCUMENT
 #: A register id becomes part of a chain name (``prod.sales.<register_id>``): no dots, no '#'.
 REGISTER_ID = re.compile(r"[A-Za-z0-9_-]{1,32}", re.ASCII)
 _REGISTER_RULE = "1 to 32 letters, digits, '-' or '_'"
-_CLIENT_RECEIPT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}", re.ASCII)
+CLIENT_RECEIPT_ID = _CLIENT_RECEIPT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}", re.ASCII)
 _CLIENT_RECEIPT_RULE = "1 to 64 letters, digits, '.', '_', ':', '/' or '-', starting with a letter or digit"
 
 _REQUEST_FIELDS = (

@@ -34,8 +34,9 @@ SETTINGS_FIELDS = ("time_zone", "business_day_cutoff", "opening_hours")
 CLOCK_FIELDS = ("time_zone", "business_day_cutoff")
 
 Window = tuple[time, time]  # [start, end) in local wall-clock time; end time.max is 24:00
-_HHMM = re.compile(r"^(\d{2}):(\d{2})$")
-_WINDOW = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+# ASCII digits only (\d would take other scripts' digits) and no trailing newline ($ would).
+_HHMM = re.compile(r"([0-9]{2}):([0-9]{2})")
+_WINDOW = re.compile(r"([0-9]{2}):([0-9]{2})-([0-9]{2}):([0-9]{2})")
 
 
 def _hhmm(value: time) -> str:
@@ -112,7 +113,7 @@ def _day_windows(raw: object, field: str) -> tuple[Window, ...]:
     windows: list[Window] = []
     for index, text in enumerate(raw):
         where = f"{field}.{index}"
-        match = _WINDOW.match(text) if isinstance(text, str) else None
+        match = _WINDOW.fullmatch(text) if isinstance(text, str) else None
         if not match:
             raise ValidationFailed(f'A window looks like "09:00-18:30"; got {text!r}.', field=where)
         h1, m1, h2, m2 = (int(g) for g in match.groups())
@@ -136,7 +137,7 @@ def _day_windows(raw: object, field: str) -> tuple[Window, ...]:
 
 def parse_cutoff(raw: object, field: str = "business_day_cutoff") -> time:
     """``"04:00"`` -> ``time(4, 0)``; a cut-off is ``HH:MM`` before 12:00 (``calendar.check_cutoff``)."""
-    match = _HHMM.match(raw) if isinstance(raw, str) else None
+    match = _HHMM.fullmatch(raw) if isinstance(raw, str) else None
     if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
         raise ValidationFailed(f'Business-day cut-off is a local time "HH:MM", e.g. "04:00"; got {raw!r}.', field=field)
     return check_cutoff(time(int(match.group(1)), int(match.group(2))), field)

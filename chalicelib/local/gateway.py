@@ -10,13 +10,17 @@ CDK stack maps those gateway responses to problem bodies. This module does the s
 - ``ProblemRequestHandler`` (the HTTP server of ``scelle local``): every request method reaches
   the gateway (Python's ``http.server`` would answer an unknown one with an HTML 501), errors the
   HTTP layer itself raises (malformed request line, URI too long...) are problem objects too, and
-  a ``HEAD`` answer carries no body.
+  a ``HEAD`` answer carries no body. ``with_request_log(sink)`` makes a handler that reports every
+  answer (method, target, status, milliseconds) to ``sink``: the terminal's request line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import time
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -88,9 +92,34 @@ class ProblemRequestHandler(ChaliceRequestHandler):
     its name, goes to the gateway; ``send_error`` (the HTTP layer's own refusals) writes a problem
     object instead of an HTML page."""
 
+    # Told of every answer: (method, request target, status, milliseconds since the request line).
+    request_log: Callable[[str, str, int, float], None] | None = None
+
     def __init__(self, request, client_address, server, app_object, config) -> None:
         self.local_gateway = ProblemLocalGateway(app_object, config)
         super(ChaliceRequestHandler, self).__init__(request, client_address, server)
+
+    @classmethod
+    def with_request_log(cls, sink: Callable[[str, str, int, float], None]) -> type[ProblemRequestHandler]:
+        return type(f"{cls.__name__}WithLog", (cls,), {"request_log": staticmethod(sink)})
+
+    def parse_request(self) -> bool:
+        self._started = time.perf_counter()
+        return super().parse_request()
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        """Called by ``send_response`` for every answer, the HTTP layer's own refusals included."""
+        sink = self.request_log
+        if sink is None:
+            return
+        try:
+            status = int(code)
+        except (TypeError, ValueError):
+            return
+        started, self._started = getattr(self, "_started", None), None  # one answer per request line
+        elapsed = (time.perf_counter() - started) * 1000 if started is not None else 0.0
+        with contextlib.suppress(Exception):  # a terminal line must never break an answer
+            sink(getattr(self, "command", None) or "-", getattr(self, "path", None) or "-", status, elapsed)
 
     def __getattr__(self, name: str):
         # http.server looks up do_<METHOD> and answers an HTML 501 when there is none.

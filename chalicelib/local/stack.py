@@ -23,9 +23,11 @@ import fcntl
 import json
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -50,6 +52,8 @@ class LocalStack:
     settings: Settings
     snapshot_every: float = 30.0
     quiet: bool = False
+    # The person's terminal (chalicelib/local/terminal.py): one line per request in text format.
+    terminal: Any = None
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -230,8 +234,11 @@ class LocalStack:
         # As `chalice local` does: a thread-local current_request for the threaded server.
         app.__class__ = _ThreadLocalApp
         self.app = app
+        handler = ProblemRequestHandler
+        if self.terminal is not None and self.terminal.text:
+            handler = ProblemRequestHandler.with_request_log(self.terminal.request)
         self.http = LocalDevServer(app, Config(chalice_stage="local"), self.settings.host, self.settings.port,
-                                   handler_cls=ProblemRequestHandler)
+                                   handler_cls=handler)
         self.pump = StreamPump(
             app,
             bootstrap_client("dynamodbstreams"),
@@ -242,7 +249,15 @@ class LocalStack:
         self.scheduler = Scheduler(app, region=self.settings.region, override_seconds=self.settings.schedule_seconds)
         self._spawn("http", self.http.server.serve_forever)
         self._spawn("pump", self._loop(self.pump.run_once, self.settings.pump_interval_seconds))
-        self._spawn("scheduler", self._loop(self.scheduler.run_due, 1.0))
+        self.first_jobs_done = threading.Event()
+
+        def run_due() -> None:
+            try:
+                self.scheduler.run_due()
+            finally:
+                self.first_jobs_done.set()  # the banner waits for the first round's log lines
+
+        self._spawn("scheduler", self._loop(run_due, 1.0))
         self._spawn("snapshot", self._loop(self.save, self.snapshot_every, first_delay=True))
         if self.replayed:
             self._spawn("catch-up", self._derive_missing_events)
@@ -324,26 +339,68 @@ class LocalStack:
         if self.replayed:
             lines.append(f"  Recovered      {self.replayed} changes from the redo log in {self.recovery_seconds:.1f} s "
                          "(the last run did not stop cleanly)")
-        lines += ["  Stop           Ctrl-C (every acknowledged write is on disk before its answer; "
+        lines += [f"  This banner    press Enter to show it again (or: kill -USR1 {os.getpid()})",
+                  "  Stop           Ctrl-C (every acknowledged write is on disk before its answer; "
                   f"snapshots every {int(self.snapshot_every)} s and on exit)", ""]
         return "\n".join(lines)
 
     def run_forever(self) -> int:
         done = threading.Event()
+        show_banner = threading.Event()
 
         def _on_signal(signum, frame):
             done.set()
 
+        def _on_usr1(signum, frame):
+            show_banner.set()
+
         signal.signal(signal.SIGINT, _on_signal)
         signal.signal(signal.SIGTERM, _on_signal)
-        print(self.banner(), flush=True)
-        while not done.wait(0.5):
-            pass
+        signal.signal(signal.SIGUSR1, _on_usr1)
+        # Printed last, after the start-up lines (the scheduler's first round, the demo seeding
+        # that banner() does), so it is what the terminal shows when the start is over.
+        getattr(self, "first_jobs_done", threading.Event()).wait(timeout=10)
+        banner = self.banner()
+        print(banner, flush=True)
+        _watch_enter(show_banner)
+        while not done.wait(0.25):
+            if show_banner.is_set():
+                show_banner.clear()
+                print(banner, flush=True)
         print("\n  Stopping: draining streams and saving data...", flush=True)
         started = time.monotonic()
         self.stop()
         print(f"  Stopped cleanly in {time.monotonic() - started:.1f} s. Data is in {self.data_dir}", flush=True)
         return 0
+
+
+def _watch_enter(pressed: threading.Event) -> None:
+    """Set ``pressed`` at each line typed on the terminal (Enter), when stdin is the terminal and
+    this process is its foreground job. Never when stdin is a file, a pipe or /dev/null (a service
+    manager, a test). A job put in the background later gets an error (SIGTTIN ignored), not a
+    stop, and tries again a second later."""
+    stdin = sys.stdin
+    try:
+        if stdin is None or not stdin.isatty() or os.tcgetpgrp(stdin.fileno()) != os.getpgrp():
+            return
+    except (OSError, ValueError):
+        return
+    signal.signal(signal.SIGTTIN, signal.SIG_IGN)
+
+    def watch() -> None:
+        while True:
+            try:
+                line = stdin.readline()
+            except OSError:  # EIO: in the background for now
+                time.sleep(1.0)
+                continue
+            except ValueError:  # closed
+                return
+            if not line:  # Ctrl-D: no more Enter to watch
+                return
+            pressed.set()
+
+    threading.Thread(target=watch, name="scelle-enter", daemon=True).start()
 
 
 def bootstrap_client(service: str):

@@ -2,61 +2,217 @@
 
 The key registry publishes every signing key with its validity range; when the configured
 signer changes (rotation), the previous key is closed at that instant and stays published, so
-old checkpoints keep verifying.
+old checkpoints keep verifying. A published key is used only if its public key matches the
+fingerprint its id carries, and the signer's own key only if it is the key the signer (KMS
+``GetPublicKey``) has.
+
+The signer verifies before it signs (decision 0019). It anchors on the previous signed
+checkpoint, after checking its signature; it resumes from the compact range stored with it only
+when that range rebuilds the signed root (else it recomputes from seq 1), and links the next
+entry to the anchor's last entry hash only when that hash is tied to the same root. Then every
+entry since is re-verified: hash recomputed from its content, ``prev_hash`` equal to the previous
+entry's hash, seqs contiguous up to the head. Any failure raises a tamper alarm naming the first
+bad seq and ``SigningRefused``: nothing is signed, never a shorter tree over a gap. The same
+checks back the Merkle root a closure seals (``compact_at``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NoReturn
 
-from chalicelib.domain.checkpoint import Checkpoint, PublicKeyInfo
+from chalicelib.domain.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    PublicKeyInfo,
+    SigningRefused,
+    key_id_fingerprint,
+    verify_checkpoint,
+)
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.merkle import CompactRange, inclusion_proof, record_leaf_hash
-from chalicelib.domain.records import chain_key, utc_timestamp
+from chalicelib.domain.merkle import CompactRange, ProofError, inclusion_proof, record_leaf_hash
+from chalicelib.domain.records import (
+    GENESIS_PREV_HASH,
+    RecordError,
+    chain_key,
+    is_hash_hex,
+    parse_chain_key,
+    utc_timestamp,
+)
+from chalicelib.domain.verification import ChainHead, VerificationReport, verify_chain
+from chalicelib.observability import logger
+from chalicelib.ports.checkpoints import StoredCheckpoint
+from chalicelib.ports.signatures import key_binding_problem, same_public_key, signature_verifier_for
 from chalicelib.ports.stores import ChainStore, Signer
+
+SIGNER_ALARM_SOURCE = "signer"
+KEYS_ALARM_SOURCE = "key_registry"
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _raise_alarm(alarms, tenant_id: str, chain: str, seq: int | None, reason: str, detail: str, source: str,
+                 evidence: str) -> None:
+    """Raise a tamper alarm if an alarm service is wired; a failure to raise it never hides the
+    refusal it comes with (it is logged)."""
+    if alarms is None:
+        logger.error("TAMPER ALARM (no alarm service wired) " + detail,
+                     extra={"tenant_id": tenant_id, "chain": chain, "seq": seq, "reason": reason, "source": source})
+        return
+    from chalicelib.services.tamper_alarms import TamperAlarm
+
+    try:
+        alarms.raise_alarm(TamperAlarm(tenant_id, chain, seq, reason, detail, source, evidence=evidence))
+    except Exception:
+        logger.exception("could not raise a tamper alarm", extra={"tenant_id": tenant_id, "chain": chain,
+                                                                  "seq": seq, "reason": reason})
+
+
 class KeyRegistry:
-    def __init__(self, store, signer: Signer, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, store, signer: Signer, clock: Callable[[], datetime] = _utcnow, *, alarms=None) -> None:
         self._store = store
         self._signer = signer
         self._clock = clock
-        self._registered = False
+        self._alarms = alarms
+        self._problems: dict[tuple[str, str], str | None] = {}  # (key id, PEM) -> why refused
+        self._reported: set[tuple[str, str]] = set()
 
     def published(self) -> list[PublicKeyInfo]:
-        self.ensure_current()
-        return self._store.keys()
+        """The published keys a verifier may use, oldest first (the signer's key is published
+        first if new). A key whose public key does not match its id is left out, with an alarm."""
+        return self._state()[1]
 
     def ensure_current(self) -> PublicKeyInfo:
-        """Publish the signer's key if new, closing the validity of the key it replaces."""
-        keys = self._store.keys()
-        for key in keys:
-            if key.key_id == self._signer.key_id:
-                if key.not_after is None:
-                    return key
-                # Re-opening a retired key would rewrite its published validity: refuse loudly.
-                from chalicelib.config import ConfigError
+        """Publish the signer's key if new, closing the validity of the key it replaces.
 
-                raise ConfigError(
-                    f"signing key {key.key_id} was retired at {key.not_after}; configure a new key "
-                    "(SCELLE_SIGNING_KEY_ID) instead of bringing an old one back"
-                )
+        ``SigningRefused`` (``key_mismatch``) when the key published under the signer's id is not
+        the signer's public key (it was replaced in the ops table)."""
+        return self.signing_keys()[0]
+
+    def signing_keys(self) -> tuple[PublicKeyInfo, list[PublicKeyInfo]]:
+        """``(the signer's published key, the keys a verifier may use)`` from one read of the key
+        list: what the checkpoint service needs before it signs. Raises like ``ensure_current``."""
+        current, trusted = self._state()
+        if current not in trusted:
+            problem = self._problem(current)
+            raise SigningRefused(f"refusing to sign with key {current.key_id}: {problem}", reason="key_mismatch",
+                                 first_bad_seq=None)
+        return current, trusted
+
+    def key_problem(self, key: PublicKeyInfo) -> str | None:
+        """Why a published key must not be used, or None (cached per key id and PEM)."""
+        return self._problem(key)
+
+    # -- internals -----------------------------------------------------------------------------
+    def _state(self) -> tuple[PublicKeyInfo, list[PublicKeyInfo]]:
+        keys = self._store.keys()
+        own_id = self._signer.key_id
+        current = next((k for k in keys if k.key_id == own_id), None)
+        if current is None:
+            current, keys = self._publish(keys)
+        elif current.not_after is not None:
+            # Re-opening a retired key would rewrite its published validity: refuse loudly.
+            from chalicelib.config import ConfigError
+
+            raise ConfigError(
+                f"signing key {current.key_id} was retired at {current.not_after}; configure a new key "
+                "(SCELLE_SIGNING_KEY_ID) instead of bringing an old one back"
+            )
+        trusted = []
+        for key in keys:
+            problem = self._problem(key)
+            if problem is None:
+                trusted.append(key)
+            else:
+                self._report(key, problem)
+        return current, trusted
+
+    def _publish(self, keys: list[PublicKeyInfo]) -> tuple[PublicKeyInfo, list[PublicKeyInfo]]:
         now = utc_timestamp(self._clock())
         current = PublicKeyInfo(self._signer.key_id, now, None, self._signer.public_key_pem())
+        problem = key_binding_problem(current)
+        if problem is not None:  # the signer's id does not name the key it signs with: publish nothing
+            raise SigningRefused(f"refusing to publish the signer's key: {problem}", reason="key_mismatch",
+                                 first_bad_seq=None)
         try:
             self._store.put_key(current, if_absent=True)
         except Conflict:
             # Another process published it first: its not_before stands, whatever ours was.
-            return next(k for k in self._store.keys() if k.key_id == self._signer.key_id)
+            keys = self._store.keys()
+            return next(k for k in keys if k.key_id == current.key_id), keys
+        updated = []
         for key in keys:
-            if key.not_after is None and key.key_id != self._signer.key_id:
-                self._store.put_key(PublicKeyInfo(key.key_id, key.not_before, now, key.public_key_pem))
-        return current
+            if key.not_after is None and key.key_id != current.key_id:
+                key = PublicKeyInfo(key.key_id, key.not_before, now, key.public_key_pem)
+                self._store.put_key(key)
+            updated.append(key)
+        return current, [*updated, current]
+
+    def _problem(self, key: PublicKeyInfo) -> str | None:
+        cache_key = (key.key_id, key.public_key_pem)
+        if cache_key not in self._problems:
+            problem = key_binding_problem(key)
+            own_ids = (self._signer.key_id, *getattr(self._signer, "previous_key_ids", ()))
+            if problem is None and key.key_id in own_ids and not same_public_key(
+                key.public_key_pem, self._signer.public_key_pem()
+            ):
+                problem = (f"published key {key.key_id!r} is not the signer's public key (the key it signs with, "
+                           "as its key service returns it): the public key was replaced under this id")
+            if problem is None and key_id_fingerprint(key.key_id) is None and key.key_id not in own_ids:
+                logger.warning("published key id carries no fingerprint: its public key is used as published",
+                               extra={"key_id": key.key_id})
+            self._problems[cache_key] = problem
+        return self._problems[cache_key]
+
+    def _report(self, key: PublicKeyInfo, problem: str) -> None:
+        cache_key = (key.key_id, key.public_key_pem)
+        if cache_key in self._reported:
+            return
+        self._reported.add(cache_key)
+        _raise_alarm(self._alarms, "", "keys", None, "key_mismatch", problem, KEYS_ALARM_SOURCE,
+                     evidence=f"{key.key_id}|{key.public_key_pem}")
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """A chain's verified state at ``compact.size``: its compact range, the hash of its last
+    entry, and (when computed) the hashes that tie that entry to the range."""
+
+    compact: CompactRange
+    last_hash: str
+    last_path: list[str] | None
+
+
+def _seq_of(item: object) -> int | None:
+    value = item.get("seq") if isinstance(item, dict) else None
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _compact(size: int, hashes: Iterable[str] | None) -> CompactRange | None:
+    try:
+        return CompactRange.from_state(size, list(hashes or ()))
+    except (ProofError, TypeError, ValueError):
+        return None
+
+
+def _tail_matches(size: int, frontier: CompactRange, last_hash: str, last_path: list[str] | None) -> bool:
+    """True when entry ``size``'s hash, appended to the compact range at ``size - 1`` made of
+    ``frontier[:-1] + last_path``, gives ``frontier`` again (docs/hash-format.md section 4)."""
+    if not is_hash_hex(last_hash) or last_path is None:
+        return False
+    before = _compact(size - 1, [h.hex() for h in frontier.hashes[:-1]] + list(last_path))
+    if before is None:
+        return False
+    before.append(record_leaf_hash(last_hash))
+    return before == frontier
 
 
 class CheckpointService:
@@ -69,13 +225,20 @@ class CheckpointService:
         *,
         clock: Callable[[], datetime] = _utcnow,
         on_signed: Callable[[], None] | None = None,
+        alarms=None,
+        entries_expire: bool = False,
     ) -> None:
+        """``alarms``: the tamper alarm service (``raise_alarm(TamperAlarm)``). ``entries_expire``:
+        the chain store drops old entries (the event journal's 30 days), so a chain cannot always
+        be recomputed from seq 1 here."""
         self._journal = journal
         self._checkpoints = checkpoints
         self._signer = signer
         self._keys = keys
         self._clock = clock
         self._on_signed = on_signed or (lambda: None)
+        self._alarms = alarms
+        self._entries_expire = entries_expire
 
     def latest(self, tenant_id: str, chain: str):
         return self._checkpoints.latest(chain_key(tenant_id, chain))
@@ -85,7 +248,8 @@ class CheckpointService:
 
     def checkpoint(self, tenant_id: str, chain: str) -> Checkpoint | None:
         """Sign the chain's current head, extending the previous checkpoint. None if the chain is
-        empty; the latest checkpoint if nothing was appended since."""
+        empty; the latest checkpoint if nothing was appended since. ``SigningRefused`` (and a
+        tamper alarm) if the chain or the previous checkpoint does not verify."""
         key = chain_key(tenant_id, chain)
         head = self._journal.head(key)
         previous = self._checkpoints.latest(key)
@@ -93,24 +257,19 @@ class CheckpointService:
             return None
         if previous is not None and previous.checkpoint.size >= head.seq:
             return previous.checkpoint
-        compact = (
-            CompactRange.from_state(previous.checkpoint.size, previous.frontier) if previous else CompactRange()
-        )
-        for record in self._journal.scan(key, compact.size + 1, head.seq):
-            compact.append(record_leaf_hash(record.hash))
-        self._keys.ensure_current()
+        _, trusted = self._keys.signing_keys()
+        state = self._verified(key, previous, head.seq, trusted)
         unsigned = Checkpoint(
             chain_key=key,
-            size=compact.size,
-            root=compact.root().hex(),
+            size=state.compact.size,
+            root=state.compact.root().hex(),
             timestamp=utc_timestamp(self._clock()),
             key_id=self._signer.key_id,
         )
         signed = unsigned.with_signature(self._signer.sign(unsigned.signed_message()))
-        from chalicelib.ports.checkpoints import StoredCheckpoint
-
+        stored = StoredCheckpoint(signed, [h.hex() for h in state.compact.hashes], state.last_hash, state.last_path)
         try:
-            self._checkpoints.put(StoredCheckpoint(signed, [h.hex() for h in compact.hashes]))
+            self._checkpoints.put(stored)
         except Conflict:
             # Another worker signed this size first: theirs is as good as ours.
             return self._checkpoints.latest(key).checkpoint
@@ -121,15 +280,14 @@ class CheckpointService:
         return self.compact_at(tenant_id, chain, size).root().hex()
 
     def compact_at(self, tenant_id: str, chain: str, size: int) -> CompactRange:
-        """The chain's compact Merkle range at ``size``, continued from the newest stored
-        checkpoint at or below it (so a closure reads only the entries since that checkpoint)."""
+        """The chain's compact Merkle range at ``size``, continued from the newest signed
+        checkpoint at or below it (so a closure reads only the entries since that checkpoint),
+        verified as ``checkpoint`` verifies what it signs."""
         key = chain_key(tenant_id, chain)
+        if size == 0:
+            return CompactRange()
         base = self._checkpoints.latest_at_or_below(key, size)  # one read, not the chain's every checkpoint
-        compact = CompactRange.from_state(base.checkpoint.size, base.frontier) if base else CompactRange()
-        if compact.size < size:
-            for record in self._journal.scan(key, compact.size + 1, size):
-                compact.append(record_leaf_hash(record.hash))
-        return compact
+        return self._verified(key, base, size, self._keys.published()).compact
 
     def inclusion(self, tenant_id: str, chain: str, seq: int) -> dict | None:
         """Proof that entry ``seq`` is in the latest signed checkpoint covering it, or None."""
@@ -146,3 +304,169 @@ class CheckpointService:
             "hashes": [h.hex() for h in proof],
             "checkpoint": cp.to_text(),
         }
+
+    # -- verify before signing -------------------------------------------------------------------
+    def _verified(self, key: str, anchor: StoredCheckpoint | None, size: int,
+                  trusted: list[PublicKeyInfo]) -> _Verified:
+        """The verified state of entries 1..``size``, resumed from ``anchor`` (a stored checkpoint
+        of size <= ``size``, or None) once it is authenticated; ``SigningRefused`` otherwise."""
+        verifier = signature_verifier_for(trusted)
+        anchor_cp = anchor.checkpoint if anchor is not None and anchor.checkpoint.size > 0 else None
+        if anchor_cp is not None:
+            if anchor_cp.chain_key != key:
+                self._refuse(key, "wrong_chain", anchor_cp.size,
+                             f"the checkpoint stored at size {anchor_cp.size} is one of {anchor_cp.chain_key}")
+            try:
+                verify_checkpoint(anchor_cp, trusted, verifier)
+            except CheckpointError as exc:
+                self._refuse(key, exc.reason, anchor_cp.size,
+                             f"the previous signed checkpoint (size {anchor_cp.size}) does not verify: {exc.detail}")
+        start, items = self._resume(key, anchor, size)
+        return self._walk(key, start, items, size, anchor_cp, trusted, verifier)
+
+    def _resume(self, key: str, anchor: StoredCheckpoint | None, size: int) -> tuple[ChainHead, Iterator[dict]]:
+        """Where verification starts: the authenticated state at the anchor, and the items after it."""
+        if anchor is None or anchor.checkpoint.size == 0:
+            return ChainHead(), iter(self._journal.raw_items(key, 1, size))
+        cp = anchor.checkpoint
+        frontier = _compact(cp.size, anchor.frontier)
+        if frontier is None or frontier.root().hex() != cp.root:
+            found = f"root {frontier.root().hex()}" if frontier is not None else "no compact range (malformed)"
+            detail = (f"the compact range stored with the signed checkpoint at size {cp.size} gives {found}, "
+                      f"not its signed root {cp.root}: the checkpoint item's unsigned frontier attribute was changed")
+            self._alarm(key, "frontier_mismatch", cp.size, detail)
+            return self._from_genesis(key, cp.size, size, detail)
+        hexes = tuple(anchor.frontier)
+        if anchor.last_hash is not None:
+            if _tail_matches(cp.size, frontier, anchor.last_hash, anchor.last_path):
+                start = ChainHead(cp.size, anchor.last_hash, hexes)
+                return start, iter(self._journal.raw_items(key, cp.size + 1, size))
+            self._alarm(key, "frontier_mismatch", cp.size,
+                        f"the last entry hash stored with the signed checkpoint at size {cp.size} "
+                        f"({anchor.last_hash!r:.80}) is not tied to its signed root by the stored last_path: the "
+                        "checkpoint item's unsigned attributes were changed; re-reading its last subtree instead")
+        return self._from_last_subtree(key, cp.size, hexes, size)
+
+    def _from_last_subtree(self, key: str, anchor_size: int, hexes: tuple[str, ...],
+                           size: int) -> tuple[ChainHead, Iterator[dict]]:
+        """For a checkpoint stored without its last entry hash: re-read the entries of the smallest
+        perfect subtree of its frontier, which the signed root then authenticates. The range
+        before them is ``frontier[:-1]``; their first entry's ``prev_hash`` is in the subtree."""
+        width = anchor_size & -anchor_size
+        first = anchor_size - width + 1
+        items = iter(self._journal.raw_items(key, first, size))
+        head_item = next(items, None)
+        if (head_item is None or _seq_of(head_item) != first) and self._entries_expire:
+            # The event journal drops entries after 30 days: link to the stored last entry, as
+            # checkpoints written before decision 0019 did, this once (the next one stores its hash).
+            return self._from_stored_last_entry(key, anchor_size, hexes, size)
+        if head_item is None:
+            items = iter(())
+        else:
+            items = itertools.chain([head_item], items)
+        if first == 1:
+            return ChainHead(), items
+        # The subtree's first entry links to the entry before it, which the signed root covers
+        # through this entry's own hash: its stored prev_hash is checked by the root, not here.
+        prev = head_item.get("prev_hash") if isinstance(head_item, dict) and _seq_of(head_item) == first else None
+        usable = is_hash_hex(prev) and prev != GENESIS_PREV_HASH
+        return ChainHead(first - 1, prev if usable else _placeholder(first - 1), hexes[:-1]), items
+
+    def _from_stored_last_entry(self, key: str, anchor_size: int, hexes: tuple[str, ...],
+                                size: int) -> tuple[ChainHead, Iterator[dict]]:
+        try:
+            record = self._journal.get(key, anchor_size)
+        except RecordError as exc:
+            self._refuse(key, exc.reason, anchor_size, f"seq {anchor_size}: {exc.detail}")
+        if record is None:
+            self._refuse(key, "gap", anchor_size, f"seq {anchor_size}, the last entry of the signed checkpoint at "
+                                                  f"size {anchor_size}, is missing")
+        if not record.intact:
+            self._refuse(key, "hash_mismatch", anchor_size,
+                         f"seq {anchor_size}: field hash is {record.hash} but the record's canonical bytes hash to "
+                         f"{record.recomputed_hash}: a hashed field was changed after sealing")
+        logger.warning("checkpoint stored without its last entry hash and its subtree expired: linking to the "
+                       "stored entry", extra={"chain": key, "size": anchor_size})
+        return ChainHead(anchor_size, record.hash, hexes), iter(self._journal.raw_items(key, anchor_size + 1, size))
+
+    def _from_genesis(self, key: str, anchor_size: int, size: int, why: str) -> tuple[ChainHead, Iterator[dict]]:
+        items = iter(self._journal.raw_items(key, 1, size))
+        if not self._entries_expire:
+            return ChainHead(), items
+        first = next(items, None)
+        if first is None or _seq_of(first) != 1:
+            self._refuse(key, "frontier_mismatch", anchor_size,
+                         f"{why}; this chain's entries from seq 1 have expired from the table, so it cannot be "
+                         "recomputed here (run the full verifier, which reads the archive)", alarm=False)
+        return ChainHead(), itertools.chain([first], items)
+
+    def _walk(self, key: str, start: ChainHead, items: Iterator[dict], size: int, anchor: Checkpoint | None,
+              trusted: list[PublicKeyInfo], verifier) -> _Verified:
+        """Verify the entries after ``start`` up to ``size``: hashes, links, contiguity, and the
+        anchor's signed root when the walk reaches its size."""
+        tenant_id, chain = parse_chain_key(key)
+
+        def run(records, begin: ChainHead, checkpoints: list[Checkpoint]) -> VerificationReport:
+            return verify_chain(records, tenant_id=tenant_id, chain=chain, checkpoints=checkpoints, keys=trusted,
+                                signature_verifier=verifier, start=begin)
+
+        anchors = [anchor] if anchor is not None else []
+        # Resumed right at the anchor, from its signed last entry hash: a failure of the next entry
+        # may come from the anchor's own last entry having been rewritten (``_require``).
+        signed_last = start if anchor is not None and start.size == anchor.size else None
+        if start.size == size:  # the anchor is at ``size`` (compact_at at a checkpoint's size)
+            self._require(key, run((), start, anchors), size, size)
+            return _Verified(start.compact_range(), start.last_hash, None)
+        # Two passes over one read: entries up to size - 1, then the last one, so that the compact
+        # range before the last entry is known (what ties the last entry hash to the next root).
+        before = run(itertools.islice(items, size - 1 - start.size), start,
+                     [cp for cp in anchors if cp.size < size])
+        self._require(key, before, size - 1, size, signed_last)
+        last = run(items, before.head, [cp for cp in anchors if cp.size == size])
+        self._require(key, last, size, size, signed_last)
+        frontier = last.head.compact
+        return _Verified(last.head.compact_range(), last.head.last_hash, list(before.head.compact[len(frontier) - 1:]))
+
+    def _blame_anchor_entry(self, key: str, signed_last: ChainHead, report: VerificationReport) -> None:
+        """The entry after the anchor fails: when the anchor's own last entry is no longer the
+        one it signed (rewritten, and the entries after it relinked), name that entry instead."""
+        seq = signed_last.size
+        try:
+            stored = self._journal.get(key, seq)
+        except RecordError:
+            stored = None  # malformed: the full verifier names it; the failure found stands
+        if stored is not None and stored.hash != signed_last.last_hash:
+            self._refuse(key, "checkpoint_mismatch", seq,
+                         f"seq {seq} has hash {stored.hash} but the signed checkpoint at size {seq} covers it with "
+                         f"hash {signed_last.last_hash}: seq {seq} was rewritten after it was signed (then: "
+                         f"{report.detail})")
+
+    def _require(self, key: str, report: VerificationReport, expected: int, head: int,
+                 signed_last: ChainHead | None = None) -> None:
+        if not report.ok:
+            if signed_last is not None and report.first_bad_seq == signed_last.size + 1:
+                self._blame_anchor_entry(key, signed_last, report)
+            self._refuse(key, report.reason, report.first_bad_seq, report.detail)
+        if report.size != expected:
+            missing = report.size + 1
+            self._refuse(key, "gap", missing,
+                         f"seq {missing} is missing: the chain's head is seq {head} but its entries stop at seq "
+                         f"{report.size}")
+
+    def _alarm(self, key: str, reason: str, seq: int | None, detail: str) -> None:
+        tenant_id, chain = parse_chain_key(key)
+        _raise_alarm(self._alarms, tenant_id, chain, seq, reason, detail, SIGNER_ALARM_SOURCE, evidence=detail)
+
+    def _refuse(self, key: str, reason: str, seq: int | None, detail: str, *, alarm: bool = True) -> NoReturn:
+        if alarm:
+            self._alarm(key, reason, seq, detail)
+        tenant_id, chain = parse_chain_key(key)
+        where = f" at seq {seq}" if seq is not None else ""
+        raise SigningRefused(f"{chain} of {tenant_id} was not signed: {reason}{where}: {detail}", reason=str(reason),
+                             first_bad_seq=seq)
+
+
+def _placeholder(size: int) -> str:
+    """A ``ChainHead.last_hash`` that no entry links to, where the stored one is unusable: the
+    next entry then fails its link check (``broken_link``) at its own seq."""
+    return "f" * 64 if size else GENESIS_PREV_HASH

@@ -17,9 +17,9 @@ import hashlib
 import json
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.domain import fec as fec_rules
@@ -61,6 +61,10 @@ class ChainSource(Protocol):
 
     def keys(self) -> list[PublicKeyInfo]: ...
 
+    # Optional: ``derived_through(chain) -> int``, the seq up to which every entry of ``chain``
+    # has its event in the event journal (the derivation cursor). A source without it (a
+    # benchmark's) makes a manifest that does not state it.
+
 
 class Signer(Protocol):
     key_id: str
@@ -98,6 +102,19 @@ class FecInvalid(ValidationFailed):
     def __init__(self, problems: Sequence[fec_rules.FecProblem]) -> None:
         super().__init__(f"{len(problems)} problem(s); first: {problems[0]}", field="format",
                          problems=[str(p) for p in problems])
+        self.problems = list(problems)
+
+
+class EventJournalBehind(ValidationFailed):
+    """Entries sealed long ago still have no event in the event journal: the journal stream's
+    derivation is stuck. The archive would fail ``scelle verify``, so it is not built."""
+
+    code = "event-journal-behind"
+    title = "The event journal is behind the ledger"
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__(f"{problems[0]}; the journal stream derives each entry's event within seconds: "
+                         "once it has caught up, request the export again", field="chains", problems=list(problems))
         self.problems = list(problems)
 
 
@@ -160,8 +177,12 @@ def build_archive(
     signer: Signer,
     clock: Callable[[], datetime],
     progress: Callable[[int, int], None] | None = None,
+    directory: Callable[[], Iterable[str]] | None = None,
 ) -> ArchiveResult:
     """Write the whole archive to ``sink`` (an object with ``write``; never seeked).
+
+    ``directory`` lists the tenant's chains (the chain directory): the manifest then says of each
+    whether the archive carries it or why not, so that a chain left out cannot go unnoticed.
 
     Raises ``FecInvalid`` for a FEC that fails its checks — before anything is written.
     """
@@ -169,10 +190,22 @@ def build_archive(
     start, end = _range_utc(tenant, spec)
     scope = fmt.Scope(tenant.country, tenant.time_zone, start, end)
     chains = list(spec.chains)
-    all_chains = [*chains, fmt.EVENTS_CHAIN] if spec.include_events else list(chains)
-    ends = {chain: source.end(chain) for chain in all_chains}
-    all_chains = [chain for chain in all_chains if ends[chain] > 0]
+    # The order of these reads is what lets the verifier be strict (decision 0018): the event
+    # derivation cursors first, then the event journal's end, then the directory, then each
+    # ledger chain's end. So every entry up to a cursor has its event in the archive's journal,
+    # every chain an archived event names was already in the directory, and every entry such an
+    # event names is within its chain's archived records.
+    derived = _derived_through(source, chains)
+    ends: dict[str, int] = {}
+    if spec.include_events:
+        ends[fmt.EVENTS_CHAIN] = source.end(fmt.EVENTS_CHAIN)
+    listed = sorted(set(directory())) if directory is not None else None
+    for chain in chains:
+        ends[chain] = source.end(chain)
+    all_chains = [chain for chain in [*chains, fmt.EVENTS_CHAIN] if ends.get(chain, 0) > 0]
     chains = [chain for chain in chains if chain in all_chains]
+    if derived is not None and fmt.EVENTS_CHAIN in all_chains:
+        _check_derivation(source, chains, derived, ends, clock())
     total = sum(ends[chain] for chain in all_chains)
     fiscal = spec.kind == "fiscal"
 
@@ -218,7 +251,7 @@ def build_archive(
             raise RuntimeError(f"{chain}: read {count} records where the signed checkpoint covers {ends[chain]}")
         files.append(member.close(count))
         checkpoints[chain] = source.checkpoints(chain, ends[chain])
-        chain_info.append({
+        info = {
             "chain": chain,
             "records": fmt.records_path(chain),
             "first_seq": 1,
@@ -227,7 +260,10 @@ def build_archive(
             "last_hash": last_hash,
             "rows": rows,
             "checkpoint_sizes": [cp.size for cp in checkpoints[chain]],
-        })
+        }
+        if not events and derived is not None:
+            info["events_derived_through"] = min(derived[chain], count)
+        chain_info.append(info)
     progress(done, total)
 
     if fiscal:
@@ -305,6 +341,7 @@ def build_archive(
         "csv": fmt.CSV_DIALECT if fiscal else None,
         "fec": fec_info,
         "chains": chain_info,
+        **({"directory": _directory_listing(tenant, spec, listed, all_chains, ends)} if listed is not None else {}),
         "files": files,
         "signature": {"file": fmt.SIGNATURE, "key_id": signer.key_id,
                       "algorithm": "ECDSA P-256 with SHA-256 over the bytes of manifest.json, DER-encoded"},
@@ -318,6 +355,51 @@ def build_archive(
     return ArchiveResult(file_name=archive_name(tenant, spec),
                          manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(), entries=done, files=files,
                          fiscal=not tenant.training)
+
+
+def _check_derivation(source: ChainSource, chains: Sequence[str], derived: dict[str, int], ends: dict[str, int],
+                      now: datetime) -> None:
+    """Refuse an archive whose event journal lags the ledger by more than the verifier allows."""
+    stale_before = utc_timestamp(now - timedelta(seconds=fmt.DERIVATION_GRACE_SECONDS))
+    problems = []
+    for chain in chains:
+        if derived[chain] >= ends[chain]:
+            continue
+        first = next(iter(source.records(chain, derived[chain] + 1, derived[chain] + 1)), None)
+        if first is not None and first.recorded_at < stale_before:
+            problems.append(f"{chain}: the entries from seq {first.seq} (sealed at {first.recorded_at}) have no event "
+                            "in the event journal yet")
+    if problems:
+        raise EventJournalBehind(problems)
+
+
+def _derived_through(source: ChainSource, chains: Sequence[str]) -> dict[str, int] | None:
+    read = getattr(source, "derived_through", None)
+    return {chain: int(read(chain)) for chain in chains} if read is not None else None
+
+
+def _directory_listing(tenant: Tenant, spec: ArchiveSpec, listed: Sequence[str], archived: Sequence[str],
+                       ends: dict[str, int]) -> dict[str, Any]:
+    """Every chain of the tenant's directory (and the event journal): in the archive, or why not."""
+    mode = f"{tenant.chain_mode}."
+    requested = ", ".join(spec.chains) or "no ledger chain"
+    entries = []
+    for chain in sorted({*listed, *spec.chains, fmt.EVENTS_CHAIN}):
+        if chain in archived:
+            entries.append({"chain": chain, "status": fmt.INCLUDED})
+        elif chain == fmt.EVENTS_CHAIN and not spec.include_events:
+            entries.append({"chain": chain, "status": fmt.EXCLUDED, "reason": "the event journal was not requested"})
+        elif chain in ends or chain == fmt.EVENTS_CHAIN:
+            entries.append({"chain": chain, "status": fmt.EMPTY,
+                            "reason": "no entry was sealed in it when the archive was built"})
+        elif not chain.startswith(mode):
+            why = ("training data (test mode, before going live): never part of a production export"
+                   if chain.startswith("test.") else f"not a {mode}* chain: this tenant's exports hold {mode}* only")
+            entries.append({"chain": chain, "status": fmt.EXCLUDED, "reason": why})
+        else:
+            entries.append({"chain": chain, "status": fmt.EXCLUDED,
+                            "reason": f"not requested: this export was asked for {requested}"})
+    return {"read": "the tenant's chain directory, read when the archive was built", "chains": entries}
 
 
 def _json(value: Any) -> bytes:
@@ -409,9 +491,12 @@ def readme_texts(tenant: Tenant, spec: ArchiveSpec, scope: fmt.Scope, generated_
         "- checkpoints.csv : les checkpoints signés (racine de Merkle) ;\n"
         "- keys/ : les clés publiques et leur validité ;\n"
         "- manifest.json : l'empreinte SHA-256 de chaque fichier ; manifest.sig : sa signature ECDSA P-256.\n\n"
-        "Vérifier\n  scelle verify CETTE_ARCHIVE.zip      (hors ligne, sans compte AWS)\n"
+        "Vérifier\n  scelle verify --trusted-key <empreinte ou keys.json> CETTE_ARCHIVE.zip   (hors ligne, sans compte "
+        "AWS)\n"
         "  openssl dgst -sha256 -verify keys/<clé>.pem -signature manifest.sig manifest.json\n"
-        "Comparez l'empreinte des clés avec celle publiée (GET /v1/keys). Guide : docs/auditor-guide.fr.md.\n"
+        "Les clés de cette archive ne prouvent rien seules : prenez l'empreinte de la clé ailleurs (GET /v1/keys du "
+        "service Scellé, l'administrateur de l'entreprise). Sans --trusted-key, scelle verify répond au mieux "
+        "UNANCHORED (code 3). Guide : docs/auditor-guide.fr.md, section 4.\n"
     )
     en = (
         (_BANNER_EN if tenant.training else "")
@@ -422,9 +507,12 @@ def readme_texts(tenant: Tenant, spec: ArchiveSpec, scope: fmt.Scope, generated_
         + "- records/<chain>.jsonl: every sealed record as one canonical JSON line, from seq 1 to the latest signed "
         "checkpoint;\n- checkpoints.csv: signed checkpoints (Merkle roots); keys/: public keys and their validity;\n"
         "- manifest.json: the SHA-256 of every file; manifest.sig: its ECDSA P-256 signature.\n\n"
-        "Verify\n  scelle verify THIS_ARCHIVE.zip      (offline, no AWS account)\n"
+        "Verify\n  scelle verify --trusted-key <fingerprint or keys.json> THIS_ARCHIVE.zip   (offline, no AWS "
+        "account)\n"
         "  openssl dgst -sha256 -verify keys/<key>.pem -signature manifest.sig manifest.json\n"
-        "Compare the keys' fingerprints with the published ones (GET /v1/keys). Guide: docs/auditor-guide.en.md.\n"
+        "The keys in this archive prove nothing alone: get the key's fingerprint elsewhere (GET /v1/keys of the "
+        "Scellé service, the company's admin). Without --trusted-key, scelle verify answers UNANCHORED (exit 3) at "
+        "best. Guide: docs/auditor-guide.en.md, section 4.\n"
     )
     texts = {fmt.README_FR: fr, fmt.README_EN: en}
     if tenant.training:

@@ -31,7 +31,13 @@ from chalicelib.domain.errors import Conflict, Forbidden, NotFound, ValidationFa
 from chalicelib.domain.permissions import Role
 from chalicelib.domain.records import SealedRecord, chain_key, utc_timestamp
 from chalicelib.domain.tenant import Tenant
-from chalicelib.services.export_archive import ArchiveSpec, FecInvalid, archive_name, build_archive
+from chalicelib.services.export_archive import (
+    ArchiveSpec,
+    EventJournalBehind,
+    FecInvalid,
+    archive_name,
+    build_archive,
+)
 from chalicelib.services.tenants import tenant_of
 
 KINDS = ("fiscal", "fec")
@@ -89,6 +95,14 @@ class StoreSource:
 
     def keys(self):
         return self._keys.published()
+
+    def derived_through(self, chain: str) -> int:
+        """The seq up to which every entry of ``chain`` has its event in the event journal: the
+        deriver's cursor, moved in the same transaction as the events it seals."""
+        from chalicelib.services.events import cursor_key
+
+        stored = self._events.claim(*cursor_key(chain_key(self._tenant_id, chain)))
+        return int(stored["seq"]) if stored else 0
 
 
 # ---- dispatch ------------------------------------------------------------------------------------
@@ -270,14 +284,15 @@ class ExportService:
 
         try:
             result = build_archive(sink, tenant=tenant, spec=spec, source=self._source_for(tenant_id),
-                                   signer=self._signer(), clock=self._clock, progress=progress)
+                                   signer=self._signer(), clock=self._clock, progress=progress,
+                                   directory=lambda: self._directory.chains(tenant_id))
             writer.close()
         except Exception as exc:
             writer.abort()
             job.update(status="failed", finished_at=utc_timestamp(self._clock()), error=_error(exc))
             job["updated_at"] = job["finished_at"]
             self._jobs.put(tenant_id, job_id, job)
-            if isinstance(exc, FecInvalid):
+            if isinstance(exc, (FecInvalid, EventJournalBehind)):
                 return job
             raise
         job.update(status="done", finished_at=utc_timestamp(self._clock()), object_key=key, file_name=name,
@@ -347,7 +362,7 @@ class ExportService:
 
 
 def _error(exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, FecInvalid):
+    if isinstance(exc, (FecInvalid, EventJournalBehind)):
         return {"title": exc.title, "detail": exc.detail, "problems": [str(p) for p in exc.problems]}
     from chalicelib.domain.errors import ScelleError
 

@@ -100,7 +100,9 @@ class RestoreDrill:
         self._create_table = create_journal_table
 
     def run(self, *, source: str = "pitr", at: datetime | None = None, backup_arn: str | None = None,
-            tenants: Iterable[str] | None = None, keep: bool = False) -> DrillReport:
+            tenants: Iterable[str] | None = None, keep: bool = False,
+            on_chain: Callable[[int, int, str], None] | None = None) -> DrillReport:
+        """``on_chain(done, total, "tenant/chain")`` after each chain is checked (a progress bar)."""
         started = time.monotonic()
         now = datetime.now(UTC)
         target = f"{self._journal_table}-drill-{now:%Y%m%d%H%M%S}{secrets.token_hex(2)}"
@@ -115,8 +117,10 @@ class RestoreDrill:
             chains, report.items = self._chains(target, wanted)
             store = self._make_store(target)
             verification = self._make_verification(store)
-            for tenant_id, chain in sorted(chains):
+            for done, (tenant_id, chain) in enumerate(sorted(chains), start=1):
                 report.chains.append(self._check(store, verification, tenant_id, chain))
+                if on_chain is not None:
+                    on_chain(done, len(chains), f"{tenant_id}/{chain}")
         finally:
             if not keep:
                 self._backups.delete(target)

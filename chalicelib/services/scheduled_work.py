@@ -2,7 +2,8 @@
 
 * ``CheckpointSigner`` (``sign_checkpoints``, every 5 minutes): every chain with new entries gets
   a signed checkpoint, and pending archive entries older than the segment window are written.
-  It never signs over a head that disagrees with what the stream verifier saw.
+  It never signs over a head that disagrees with what the stream verifier saw, nor over entries
+  that do not verify (the checkpoint service refuses, ``SigningRefused``: listed as refused).
 * ``ExpirySweeper`` (``sweep_expired_events``, local mode only): deletes expired event-journal
   items once they are archived, leaving a sweep ticket first so that the events stream handler
   recognises the deletion as an expiry (decision 0006).
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from chalicelib.domain.checkpoint import SigningRefused
 from chalicelib.domain.records import RecordError, chain_key, utc_timestamp
 from chalicelib.observability import logger
 from chalicelib.services.events import EVENTS_CHAIN
@@ -95,7 +97,11 @@ class CheckpointSigner:
             return
         latest = service.latest(tenant_id, chain)
         if latest is None or latest.checkpoint.size < head.seq:
-            signed = service.checkpoint(tenant_id, chain)
+            try:
+                signed = service.checkpoint(tenant_id, chain)
+            except SigningRefused as exc:  # the chain does not verify: alarmed by the service, nothing signed
+                run.refused.append((tenant_id, chain, exc.detail))
+                signed = None
             if signed is not None:
                 run.signed.append((tenant_id, chain, signed.size))
         if self._archiver.due(state):

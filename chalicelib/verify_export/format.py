@@ -39,6 +39,22 @@ README_EN = "README.txt"
 NOT_FISCAL = "NON-FISCAL.txt"
 EVENTS_CHAIN = "events"
 
+# The event each sealed ledger entry gets in the event journal (``services.events.derived_event``,
+# a test keeps the two equal): its ``details`` name the entry's ``chain``, ``seq`` and ``hash``.
+DERIVED_EVENT_KINDS = {"sale": "sale_recorded", "journal": "journal_recorded", "reversal": "entry_reversed",
+                       "closure": "period_closed"}
+DERIVED_EVENT_OTHER = "entry_recorded"
+DERIVED_EVENTS = frozenset([*DERIVED_EVENT_KINDS.values(), DERIVED_EVENT_OTHER])
+
+# The manifest's ``directory``: every chain of the tenant's directory when the archive was built,
+# each ``included`` or not (``excluded`` with its reason, or ``empty``: no entry sealed yet).
+INCLUDED, EXCLUDED, EMPTY = "included", "excluded", "empty"
+DIRECTORY_STATUSES = (INCLUDED, EXCLUDED, EMPTY)
+# An entry may lack its event in an archive only if it was sealed after the derivation point the
+# manifest states *and* less than this before the archive was built (the journal stream derives
+# events within seconds; an hour behind means derivation is broken, and the builder refuses).
+DERIVATION_GRACE_SECONDS = 3600
+
 BOM = "\ufeff"
 DELIMITER = ";"
 LINE_END = "\r\n"
@@ -114,6 +130,22 @@ def records_path(chain: str) -> str:
 def key_file(key_id: str) -> str:
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in key_id)
     return f"{KEYS_DIR}{safe}.pem"
+
+
+def derived_event_kind(record_type: str) -> str:
+    return DERIVED_EVENT_KINDS.get(record_type, DERIVED_EVENT_OTHER)
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def claimed_fingerprint(key_id: str) -> str | None:
+    """The fingerprint prefix a key id carries, if any: its last ``:`` part when that is 16 to 64
+    lower-case hex digits (``local:signing:3f2a9c41b7e0d5a6``); a bare KMS key ARN carries none.
+    The signers' rule (a test keeps the two equal); ``scelle verify`` fails a key that does not
+    match the prefix its id claims."""
+    last = key_id.rsplit(":", 1)[-1] if ":" in key_id else ""
+    return last if 16 <= len(last) <= 64 and set(last) <= _HEX else None
 
 
 @dataclass(frozen=True)

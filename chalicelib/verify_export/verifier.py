@@ -5,9 +5,12 @@ file, row and seq):
 
 1. the archive opens, ``manifest.json`` and ``manifest.sig`` are present, the manifest is strict
    JSON (no duplicate keys) in the ``scelle-export/v1`` format;
-2. every key file matches the manifest, the manifest's signature verifies with the published
-   key it names (valid at the export's time) and, with ``trusted_keys``, every key is one the
-   auditor obtained elsewhere (``GET /v1/keys``, the tax office);
+2. every key file matches the manifest, a key id that carries a fingerprint prefix
+   (``local:signing:3f2a…``) matches its key, the manifest's signature verifies with the key it
+   names (valid at the export's time) and, with ``trusted_keys``, every key is one the auditor
+   obtained elsewhere (``GET /v1/keys``, the company's admin): the **trust anchor**. Without one
+   the archive can only be found *internally consistent*: anyone can build a consistent archive
+   with a key of their own, so the result is ``unanchored`` (exit 3), never a bare OK;
 3. the archive holds exactly the files the manifest lists (none missing, none added, no
    duplicate member) and each one has the SHA-256 the manifest states;
 4. each chain's ``records/<chain>.jsonl`` (one canonical JSON record per line): every hash is
@@ -18,7 +21,13 @@ file, row and seq):
 5. every row of ``entries.csv``, ``lines.csv``, ``closures.csv`` and ``events.csv`` is recomputed
    from its record and compared cell by cell (a changed, removed, added or reordered row is
    named with its row number and seq); the FEC file is regenerated from the records and checked
-   against the rules of the administration's checker.
+   against the rules of the administration's checker;
+6. completeness (``completeness.py``): the chains against the tenant's chain directory the
+   manifest lists, and every ledger chain against the event journal (each sealed entry has its
+   derived event, each derived event names an entry the archive carries).
+
+Exit statuses of ``scelle verify`` (``Report.exit_code``): 0 verified and anchored, 1 failed,
+2 usage error (``cli.py``), 3 internally consistent but unanchored.
 
 Imports: standard library, ``cryptography`` and ``chalicelib.domain`` only (never boto3).
 """
@@ -48,6 +57,7 @@ from chalicelib.domain.closures import ClosureCheck
 from chalicelib.domain.records import RecordError, SealedRecord, chain_key
 from chalicelib.domain.verification import verify_chain
 from chalicelib.verify_export import format as fmt
+from chalicelib.verify_export.completeness import EVENTS_FILE, Completeness
 
 try:  # the same optional accelerator as chalicelib.domain.canonical
     import orjson
@@ -56,6 +66,10 @@ except ImportError:  # pragma: no cover
 
 _CHUNK = 1 << 20
 PARALLEL_FROM = 100_000  # records: below this, a second process costs more than it saves
+
+# Exit statuses of `scelle verify` (docs/auditor-guide.en.md, section 4)
+EXIT_VERIFIED, EXIT_FAILED, EXIT_USAGE, EXIT_UNANCHORED = 0, 1, 2, 3
+MIN_FINGERPRINT_DIGITS = 32  # a trusted fingerprint (prefix) of at least 128 bits
 
 
 # ---- report --------------------------------------------------------------------------------------
@@ -97,10 +111,39 @@ class Report:
     files: list[dict[str, Any]] = field(default_factory=list)
     keys: list[dict[str, Any]] = field(default_factory=list)
     export: dict[str, Any] = field(default_factory=dict)
+    anchored: bool = False  # every key that signs something is among the trusted keys the auditor passed
+    signing: list[dict[str, Any]] = field(default_factory=list)  # which key signs what
+    completeness: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
+        """Nothing wrong was found (the archive is at least internally consistent)."""
         return not self.findings
+
+    @property
+    def status(self) -> str:
+        """``verified`` (and anchored), ``unanchored`` (consistent, but signed by keys taken from
+        the archive itself) or ``failed``."""
+        if self.findings:
+            return "failed"
+        return "verified" if self.anchored else "unanchored"
+
+    @property
+    def exit_code(self) -> int:
+        return {"verified": EXIT_VERIFIED, "unanchored": EXIT_UNANCHORED}.get(self.status, EXIT_FAILED)
+
+    def unanchored(self) -> list[str]:
+        """What nothing outside the archive vouches for (empty once anchored)."""
+        if self.anchored:
+            return []
+        found = []
+        for key in self.signing:
+            what = [w for w in (("the manifest" if key["manifest"] else ""),
+                                (f"{key['checkpoints']} signed checkpoint(s) of {', '.join(key['chains'])}"
+                                 if key["checkpoints"] else "")) if w]
+            found.append(f"key {key['key_id']} (sha256:{key['fingerprint']}), which signs {' and '.join(what)}, "
+                         "comes from the archive itself")
+        return found
 
     @property
     def first(self) -> Finding | None:
@@ -113,6 +156,10 @@ class Report:
         first = self.first
         return {
             "ok": self.ok,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "anchored": self.anchored,
+            "unanchored": self.unanchored() if self.ok else [],
             "archive": self.archive,
             "export": self.export,
             "first_problem": first.to_dict() if first else None,
@@ -120,6 +167,8 @@ class Report:
             "chains": self.chains,
             "files": self.files,
             "keys": self.keys,
+            "signing": self.signing,
+            "completeness": self.completeness,
         }
 
     def text(self) -> str:
@@ -134,16 +183,32 @@ class Report:
         for key in self.keys:
             out.append(f"  key       {key['key_id']}  sha256:{key['fingerprint']}  valid {key['not_before']} .. "
                        f"{key['not_after'] or 'now'}")
+        events = (self.completeness.get("chains") or {}) if self.completeness.get("event_journal") else {}
         for chain in self.chains:
             status = "ok" if chain.get("ok") else f"FAILED ({chain.get('reason')})"
+            cross = events.get(chain["chain"])
+            journal = f", events 1..{cross['events_through']}" if cross else ""
             out.append(f"  chain     {chain['chain']}: {chain.get('entries', 0)} entries, "
                        f"{chain.get('checkpoints_verified', 0)} signed checkpoint(s) verified, "
-                       f"rows {chain.get('rows', 0)}, {status}")
+                       f"rows {chain.get('rows', 0)}{journal}, {status}")
+        for chain, why in (self.completeness.get("excluded") or {}).items():
+            out.append(f"  left out  {chain}: {why['status']} ({why['reason']})")
         out.append(f"  files     {len(self.files)} listed in the signed manifest")
-        if self.ok:
-            out.append("RESULT: OK - every hash, link, closure, Merkle root, signature and row verifies.")
-            out.append("Compare the key fingerprints above with the ones the company or Scellé publishes "
-                       "(GET /v1/keys), or pass --trusted-key.")
+        for note in self.completeness.get("notes") or ():
+            out.append(f"  note      {note}")
+        if self.ok and self.anchored:
+            out.append("RESULT: OK - every hash, link, closure, Merkle root, signature and row verifies, the chains "
+                       "are complete against the chain directory and the event journal, and every key is a trusted "
+                       "one.")
+        elif self.ok:
+            out.append("RESULT: UNANCHORED (exit 3) - internally consistent, but not anchored: anyone can build a "
+                       "consistent archive with a key of their own, and nothing outside this archive says that its "
+                       "keys are Scellé's.")
+            for line in self.unanchored():
+                out.append(f"  unanchored: {line}")
+            out.append("Anchor it with the fingerprint obtained out of band (GET /v1/keys, the company's admin): "
+                       "scelle verify --trusted-key sha256:<fingerprint> (or a PEM file, or the JSON of GET /v1/keys) "
+                       "ARCHIVE. See the auditor guide, section 4.")
         else:
             first = self.first
             out.append(f"RESULT: FAILED - {len(self.findings)} problem(s). First: {first}")
@@ -156,7 +221,8 @@ class Report:
 
 # ranks: the smaller, the more fundamental (the first problem reported)
 # (a broken chain of records comes before the CSV rows that disagree with it: the records are authoritative)
-_R_ARCHIVE, _R_KEY, _R_SIGNATURE, _R_FILES, _R_RECORDS, _R_CONTENT, _R_HASH, _R_SECONDARY = 0, 1, 2, 3, 4, 5, 6, 7
+# (a chain left out of the export comes after its records' own checks, before the CSV views)
+_R_ARCHIVE, _R_KEY, _R_SIGNATURE, _R_FILES, _R_RECORDS, _R_COMPLETE, _R_CONTENT, _R_HASH, _R_SECONDARY = range(9)
 
 
 class _Abort(Exception):
@@ -185,11 +251,42 @@ def _verify(pem: str, message: bytes, signature: bytes) -> bool:
         return False
 
 
-def load_trusted_keys(paths: Sequence[str | Path]) -> set[str]:
-    """Fingerprints of trusted keys from PEM files or JSON files shaped like ``GET /v1/keys``."""
+def parse_fingerprint(text: str) -> str | None:
+    """A SHA-256 key fingerprint as people copy it: ``sha256:3f2a…``, ``3F:2A:…``, the output of
+    ``sha256sum`` (``3f2a…  -``) or ``openssl dgst`` (``SHA2-256(stdin)= 3f2a…``). At least
+    ``MIN_FINGERPRINT_DIGITS`` hex digits (a prefix of the full 64 is accepted); None if it is not one."""
+    value = text.strip()
+    if "= " in value:
+        value = value.rsplit("= ", 1)[1]
+    value = value.split()[0] if value.split() else ""
+    if value.lower().startswith("sha256:"):
+        value = value[7:]
+    value = value.replace(":", "").lower()
+    if MIN_FINGERPRINT_DIGITS <= len(value) <= 64 and all(c in "0123456789abcdef" for c in value):
+        return value
+    return None
+
+
+def load_trusted_keys(values: Sequence[str | Path]) -> set[str]:
+    """Fingerprints (or prefixes of at least 32 hex digits) of trusted keys: each value is a
+    fingerprint, or a PEM file, or a JSON file shaped like ``GET /v1/keys`` (the published key list).
+    Raises ``ValueError`` for a value that is none of these or holds no key."""
     found: set[str] = set()
-    for path in paths:
-        text = Path(path).read_text(encoding="utf-8")
+    for value in values:
+        path = Path(value)
+        if not path.is_file():
+            digits = parse_fingerprint(str(value))
+            if digits is None:
+                hexadecimal = str(value).lower().removeprefix("sha256:").replace(":", "")
+                short = bool(hexadecimal) and all(c in "0123456789abcdef" for c in hexadecimal)
+                raise ValueError(
+                    f"{value!s:.80}: no such file, and not a SHA-256 fingerprint"
+                    + (f" of at least {MIN_FINGERPRINT_DIGITS} hex digits (a key id's 16-digit prefix is too short "
+                       "to trust: use the full fingerprint)" if short else ""))
+            found.add(digits)
+            continue
+        text = path.read_text(encoding="utf-8")
+        before = len(found)
         if text.lstrip().startswith("{"):
             for key in json.loads(text).get("keys", []):
                 found.add(fingerprint(key["public_key_pem"]))
@@ -197,7 +294,15 @@ def load_trusted_keys(paths: Sequence[str | Path]) -> set[str]:
             for block in text.split("-----END PUBLIC KEY-----"):
                 if "-----BEGIN PUBLIC KEY-----" in block:
                     found.add(fingerprint(block.strip() + "\n-----END PUBLIC KEY-----\n"))
+            if len(found) == before and parse_fingerprint(text) is not None:
+                found.add(parse_fingerprint(text))  # a file holding a fingerprint
+        if len(found) == before:
+            raise ValueError(f"{value}: no public key or fingerprint in this file")
     return found
+
+
+def is_trusted(print_: str, trusted: set[str]) -> bool:
+    return any(print_.startswith(t) for t in trusted)
 
 
 # ---- reading -------------------------------------------------------------------------------------
@@ -428,6 +533,7 @@ class _ArchiveVerifier:
         self.trusted = trusted
         self.report = Report(self.path)
         self.zf: zipfile.ZipFile | None = None
+        self.completeness: Completeness | None = None
 
     def add(self, file: str, reason: str, detail: str, rank: int, **kw: Any) -> None:
         self.report.findings.append(Finding(file, reason, detail, rank=rank, **kw))
@@ -474,6 +580,7 @@ class _ArchiveVerifier:
             self.scope = fmt.Scope(tenant["country"], tenant["time_zone"], export["start_utc"], export["end_utc"])
             self.files = {entry["path"]: entry for entry in manifest["files"]}
             self.chains = list(manifest["chains"])
+            self.directory = manifest.get("directory")
         except (KeyError, TypeError, ValueError) as exc:
             self.add(fmt.MANIFEST, "bad_manifest", f"missing or malformed field: {exc}", _R_ARCHIVE)
             raise _Abort from None
@@ -538,9 +645,11 @@ class _ArchiveVerifier:
             self.keys.append(key)
             self.report.keys.append({"key_id": key.key_id, "fingerprint": print_, "not_before": key.not_before,
                                      "not_after": key.not_after, "file": name})
-            if self.trusted is not None and print_ not in self.trusted:
-                self.add(name, "key_not_trusted", f"key {key.key_id} (sha256:{print_}) is not among the trusted keys",
-                         _R_KEY)
+            claimed = fmt.claimed_fingerprint(key.key_id)
+            if claimed is not None and not print_.startswith(claimed):
+                self.add(name, "key_id_mismatch",
+                         f"key id {key.key_id} carries the fingerprint prefix {claimed}, but this key's fingerprint is "
+                         f"sha256:{print_}: the key was replaced under the same id", _R_KEY)
         sig_info = manifest.get("signature") or {}
         key = find_key(self.keys, str(sig_info.get("key_id")))
         if signature is None:
@@ -680,9 +789,12 @@ class _ArchiveVerifier:
                     summary["ok"] = True
 
     def _views(self) -> Iterator[tuple[str, _View | None]]:
-        """The records again, parsed lightly (the chain check above is what validates them)."""
+        """The records again, parsed lightly (the chain check above is what validates them). The
+        event journal first: the completeness check reads it before the ledger chains (each CSV
+        view is a file of its own, so the order of chains between them does not matter)."""
         assert self.zf is not None
-        for info in self.chains:
+        ordered = sorted(self.chains, key=lambda info: info["chain"] != fmt.EVENTS_CHAIN)
+        for info in ordered:
             chain = info["chain"]
             name = fmt.records_path(chain)
             if name not in self.names or name not in self.files:
@@ -701,7 +813,13 @@ class _ArchiveVerifier:
         ``failed``: the chains already known to fail, and from which seq (their later rows are
         consequences, not compared)."""
         failed = failed or {}
+        complete = self.completeness
         for chain, record in self._views():
+            if complete is not None and record is not None:
+                if chain == fmt.EVENTS_CHAIN:
+                    complete.event(record)
+                else:
+                    complete.entry(chain, record)
             if record is None or (chain in failed and record.seq >= failed[chain]):
                 views.skip_chain(chain)
             else:
@@ -775,6 +893,12 @@ class _ArchiveVerifier:
             bad = self._check_files()
             self._keys(manifest, raw, signature, bad)
             checkpoints = self._checkpoints()
+            self._signing(manifest, checkpoints)
+            self.completeness = Completeness(
+                lambda file, reason, detail, **kw: self.add(file, reason, detail, _R_COMPLETE, **kw),
+                chains=self.chains, directory=self.directory, scope=self.scope,
+                generated_at=manifest["export"].get("generated_at"), locate=self._first_event_mismatch)
+            self.completeness.check_directory()
             views = self._new_views(checkpoints)
             if worker is None:
                 self._verify_chains(checkpoints)
@@ -789,7 +913,9 @@ class _ArchiveVerifier:
                     self.report.findings.extend(result[0])
                     self.report.chains = result[1]
             views.finish()
+            self.completeness.finish()
             self._drop_consequences()
+            self.report.completeness = self.completeness.summary()
             for summary in self.report.chains:
                 summary["rows"] = views.rows_of.get(summary["chain"], 0)
             self._fec(manifest)
@@ -811,7 +937,55 @@ class _ArchiveVerifier:
             if worker is not None and worker.poll() is None:
                 worker.kill()
                 worker.wait()
+        self.report.anchored = bool(self.trusted is not None and self.report.signing and not self.report.findings)
         return self.report
+
+    def _signing(self, manifest: dict[str, Any], checkpoints: dict[str, list[Checkpoint]]) -> None:
+        """Which key signs what (what is unanchored without a trusted key) and, with trusted keys,
+        that every key signing something is one of them. A key of ``keys.json`` that signs nothing
+        here (a retired one, say) needs no anchor: nothing in the archive rests on it."""
+        manifest_key = str((manifest.get("signature") or {}).get("key_id"))
+        for key in self.report.keys:
+            key_id = key["key_id"]
+            chains = sorted({chain for chain, cps in checkpoints.items() for cp in cps if cp.key_id == key_id})
+            count = sum(1 for cps in checkpoints.values() for cp in cps if cp.key_id == key_id)
+            signs = key_id == manifest_key or count > 0
+            if signs:
+                self.report.signing.append({"key_id": key_id, "fingerprint": key["fingerprint"], "file": key["file"],
+                                            "manifest": key_id == manifest_key, "checkpoints": count,
+                                            "chains": chains})
+            if signs and self.trusted is not None and not is_trusted(key["fingerprint"], self.trusted):
+                self.add(key["file"], "key_not_trusted",
+                         f"key {key_id} (sha256:{key['fingerprint']}), which signs "
+                         f"{'the manifest' if key_id == manifest_key else f'{count} checkpoint(s)'}, is not among the "
+                         "trusted keys", _R_KEY)
+
+    def _first_event_mismatch(self, chain: str, through: int) -> tuple[int, str] | None:
+        """The first entry of ``chain`` (up to ``through``) whose event in the journal differs from
+        it (hash or kind): the chain's records and the journal's events read side by side."""
+        assert self.zf is not None
+        name = fmt.records_path(chain)
+        if name not in self.names or EVENTS_FILE not in self.names:
+            return None
+        with self.zf.open(EVENTS_FILE) as events, self.zf.open(name) as records:
+            entries = (_View.parse(line) for line in records)
+            for line in events:
+                event = _View.parse(line)
+                if event is None:
+                    continue
+                details = event.data.get("details")
+                if (event.data.get("kind") not in fmt.DERIVED_EVENTS or not isinstance(details, dict)
+                        or details.get("chain") != chain):
+                    continue
+                entry = next(entries, None)
+                if entry is None or entry.seq > through:
+                    return None
+                kind = fmt.derived_event_kind(entry.type)
+                if details.get("hash") != entry.hash or event.data.get("kind") != kind:
+                    return entry.seq, (f"event {event.seq} ({event.data.get('kind')}, hash {details.get('hash')}) "
+                                       f"records {chain} seq {entry.seq}, whose record is a {entry.type} with hash "
+                                       f"{entry.hash} (its event is {kind}): the event journal and the chain disagree")
+        return None
 
     def _drop_consequences(self) -> None:
         """A CSV row that disagrees with a record at or after the point where its chain failed is a
@@ -824,6 +998,18 @@ class _ArchiveVerifier:
             f for f in self.report.findings
             if not (f.rank == _R_CONTENT and f.chain in failed and (f.seq is None or f.seq >= failed[f.chain]))
         ]
+        # The event journal against the chains: pointless where either already failed its own checks.
+        events_failed = fmt.EVENTS_CHAIN in failed
+        kept = []
+        for f in self.report.findings:
+            if f.rank == _R_COMPLETE and f.file == EVENTS_FILE and (
+                    events_failed or (f.chain in failed and (f.seq is None or f.seq >= failed[f.chain]))):
+                continue
+            kept.append(f)
+        if events_failed and self.completeness is not None:
+            self.completeness.notes.append("the event journal failed its own checks: the chains are not "
+                                           "cross-checked against it")
+        self.report.findings = kept
 
 
 def _chain_worker(path: str) -> tuple[list[Finding], list[dict[str, Any]]]:

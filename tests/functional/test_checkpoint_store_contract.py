@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
@@ -37,3 +38,28 @@ def test_the_newest_checkpoint_at_or_below_a_size_is_read_directly(store):
     assert store.latest_at_or_below(key, 250) == store.list(key)[1]
     with pytest.raises(Conflict):
         store.put(_stored(key, 200))
+
+
+def test_the_last_entry_hash_and_its_path_are_stored_with_the_frontier(store):
+    key = f"TENANT#t-{uuid.uuid4().hex[:8]}#CHAIN#prod.sales.R1"
+    legacy = _stored(key, 100)  # an item written before the last entry hash was kept
+    store.put(legacy)
+    cp = dataclasses.replace(legacy.checkpoint, size=104)
+    full = StoredCheckpoint(cp, ["aa" * 32, "bb" * 32], "cc" * 32, ["dd" * 32, "ee" * 32])
+    store.put(full)
+    assert store.latest_at_or_below(key, 100) == legacy
+    assert (legacy.last_hash, legacy.last_path) == (None, None)
+    assert store.latest(key) == full
+
+
+def test_an_unsigned_attribute_of_the_wrong_shape_reads_as_unusable_not_as_an_error(container):
+    key = f"TENANT#t-{uuid.uuid4().hex[:8]}#CHAIN#prod.sales.R1"
+    store = container.checkpoint_store
+    store.put(StoredCheckpoint(_stored(key, 4).checkpoint, ["aa" * 32], "cc" * 32, ["dd" * 32, "ee" * 32]))
+    container.dynamodb.update_item(
+        TableName=container.settings.table_name("checkpoints"), Key={"pk": {"S": key}, "sk": {"N": "4"}},
+        UpdateExpression="SET frontier = :f, last_path = :p",
+        ExpressionAttributeValues={":f": {"S": "not a list"}, ":p": {"L": [{"N": "1"}]}},
+    )
+    stored = store.latest(key)
+    assert (stored.frontier, stored.last_hash, stored.last_path) == ([], "cc" * 32, None)

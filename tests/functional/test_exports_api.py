@@ -107,9 +107,18 @@ def test_an_export_is_a_202_job_built_in_the_background_with_a_url_for_exactly_t
     from chalicelib.verify_export import verify_archive
 
     report = verify_archive(path)
-    assert report.ok, report.text()
+    assert report.ok and report.status == "unanchored", report.text()
+    # the trust anchor, out of band: the service's published keys (GET /v1/keys, public)
+    from chalicelib.verify_export.verifier import load_trusted_keys
+
+    published = tmp_path / "keys.json"
+    published.write_text(json.dumps(admin.get("/v1/keys").json))
+    anchored = verify_archive(path, trusted_keys=load_trusted_keys([published]))
+    assert anchored.status == "verified" and anchored.exit_code == 0, anchored.text()
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         manifest = json.loads(zf.read("manifest.json"))
+    assert {e["chain"]: e["status"] for e in manifest["directory"]["chains"]} == {
+        "prod.sales.R1": "included", "events": "included"}
     assert manifest["export"]["job_id"] == job["job_id"] and manifest["tenant"]["tenant_id"] == tenant
     assert hashlib.sha256(zf_bytes(data, "manifest.json")).hexdigest() == download["manifest_sha256"]
 

@@ -224,6 +224,27 @@ def test_an_entry_comes_with_an_inclusion_proof_once_a_checkpoint_is_signed(admi
     assert any(k["key_id"] == signed.json["key_id"] and k["not_after"] is None for k in keys)
 
 
+def test_a_checkpoint_over_a_modified_entry_is_refused_with_the_first_bad_seq_and_sales_go_on(admin, container):
+    from tests.support.tamper import Tamperer
+
+    account, client = admin
+    for _ in range(3):
+        client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body())
+    assert client.post(f"/v1/tenants/{account.tenant_id}/checkpoints", {"chain": "test.sales.R1"}).status == 201
+    for _ in range(3):
+        client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body())
+    tamper = Tamperer(container.dynamodb, container.settings.table_name("journal"),
+                      f"TENANT#{account.tenant_id}#CHAIN#test.sales.R1")
+    tamper.modify(5, lambda item: item["data"].update(seller="someone-else"))
+    refused = client.post(f"/v1/tenants/{account.tenant_id}/checkpoints", {"chain": "test.sales.R1"})
+    assert refused.status == 409, refused
+    assert refused.json["type"].endswith("/signing-refused")
+    assert (refused.json["reason"], refused.json["first_bad_seq"]) == ("hash_mismatch", 5)
+    listed = client.get(f"/v1/tenants/{account.tenant_id}/checkpoints?chain=test.sales.R1").json["checkpoints"]
+    assert [cp["size"] for cp in listed] == [3]  # nothing signed over the modified entry
+    assert client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body()).status == 201  # sealing goes on
+
+
 def test_verification_of_a_healthy_chain_is_ok(admin):
     account, client = admin
     for _ in range(2):

@@ -22,7 +22,14 @@ from chalicelib.adapters.signing import (
     signature_verifier_for,
     verify_signature,
 )
-from chalicelib.domain.checkpoint import Checkpoint, PublicKeyInfo, verify_checkpoint
+from chalicelib.domain.checkpoint import (
+    BadSignature,
+    Checkpoint,
+    PublicKeyInfo,
+    key_id_fingerprint,
+    verify_checkpoint,
+)
+from chalicelib.ports.signatures import key_binding_problem
 
 pytestmark = pytest.mark.functional
 MESSAGE = b"scelle-checkpoint/v1\nTENANT#t1#CHAIN#prod.sales.R1\n3\n" + b"ab" * 32 + b"\n"
@@ -54,11 +61,40 @@ def test_a_signed_checkpoint_verifies_against_the_published_key(signer):
     assert verify_checkpoint(Checkpoint.from_text(signed.to_text()), published, signature_verifier_for(published))
 
 
-def test_the_kms_key_id_is_the_key_arn_so_a_rotated_alias_never_renames_old_signatures(container):
+def test_the_kms_key_id_is_the_key_arn_and_its_fingerprint_so_a_rotated_alias_never_renames_old_signatures(
+    container,
+):
     key = container.kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
     container.kms.create_alias(AliasName="alias/scelle-test-signing", TargetKeyId=key["KeyId"])
     signer = KmsSigner(container.kms, "alias/scelle-test-signing")
-    assert signer.key_id == key["Arn"]
+    der = container.kms.get_public_key(KeyId=key["Arn"])["PublicKey"]
+    assert signer.key_id == f"kms:{key['Arn']}:{hashlib.sha256(der).hexdigest()[:32]}"
+    assert key_id_fingerprint(signer.key_id) == hashlib.sha256(der).hexdigest()[:32]
+    assert signer.previous_key_ids == (key["Arn"],)  # what the key was published under before (a bare ARN)
+    # WHEN the alias is moved to another key, this signer still signs with the key its id names
+    other = container.kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    container.kms.update_alias(AliasName="alias/scelle-test-signing", TargetKeyId=other["KeyId"])
+    assert verify_signature(signer.public_key_pem(), MESSAGE, signer.sign(MESSAGE))
+    assert serialization.load_pem_public_key(signer.public_key_pem().encode()).public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) == der
+
+
+def test_each_signer_s_key_id_carries_the_fingerprint_of_its_public_key(signer):
+    published = PublicKeyInfo(signer.key_id, "2026-01-01T00:00:00.000000Z", None, signer.public_key_pem())
+    assert key_id_fingerprint(signer.key_id) is not None
+    assert key_binding_problem(published) is None
+
+
+def test_a_published_key_whose_pem_was_swapped_under_its_id_never_verifies(signer, tmp_path):
+    # GIVEN a checkpoint signed by a rogue key, and the rogue PEM published under the real key id
+    rogue = LocalSigner(tmp_path, "rogue")
+    unsigned = Checkpoint("TENANT#t1#CHAIN#prod.sales.R1", 3, "ab" * 32, "2026-11-23T10:00:00.000000Z", signer.key_id)
+    forged = unsigned.with_signature(rogue.sign(unsigned.signed_message()))
+    swapped = [PublicKeyInfo(signer.key_id, "2026-01-01T00:00:00.000000Z", None, rogue.public_key_pem())]
+    # THEN the binding check names the swap, and no signature verifies with that key
+    assert "replaced under this id" in key_binding_problem(swapped[0])
+    with pytest.raises(BadSignature, match="replaced under this id"):
+        verify_checkpoint(forged, swapped, signature_verifier_for(swapped))
 
 
 def test_a_message_over_the_kms_raw_limit_is_signed_and_verifies_as_an_ecdsa_sha256_signature(signer):

@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.adapters.signing import LocalSigner
-from chalicelib.domain.checkpoint import Checkpoint
+from chalicelib.domain.checkpoint import Checkpoint, SigningRefused
 from chalicelib.domain.records import chain_key
+from chalicelib.services.events import PLATFORM_TENANT
 from tests.support.continuous import alarms, append, new_tenant, private_stack
 from tests.support.tamper import Tamperer
 
@@ -174,10 +175,52 @@ def test_a_replaced_public_key_is_found_by_the_full_verifier(cv, sealed, tmp_pat
     )
     try:
         finding = container.full_verifier.verify(tenant, CHAIN)
-        assert (finding.ok, finding.reason, finding.seq) == (False, "bad_signature", 8)
+        # The swapped key is refused (its PEM does not match its id's fingerprint): the checkpoints it
+        # signed have no valid published key (decision 0019; it was a bad signature before).
+        assert (finding.ok, finding.reason, finding.seq) == (False, "key_not_valid", 8)
         assert any(a["source"] == "full" and a["seq"] == 8 for a in alarms(container, tenant))
+        key_alarms = [a for a in alarms(container, PLATFORM_TENANT) if a["reason"] == "key_mismatch"]
+        assert any(current.key_id in a["detail"] and a["source"] == "key_registry" for a in key_alarms)
     finally:
         container.checkpoint_store.put_key(current)
+
+
+def _signer_alarms(container, tenant):
+    return [(a["reason"], a["seq"]) for a in alarms(container, tenant) if a["source"] == "signer"]
+
+
+def test_the_scheduled_signer_refuses_a_modified_entry_and_names_its_seq(cv, sealed):
+    container, tenant, tamper = sealed
+    tamper.modify(10, lambda item: item["data"].update(n=999))
+    run = container.checkpoint_signer.run(tenants=[tenant])
+    assert [(t, c) for t, c, _ in run.refused] == [(tenant, CHAIN)] and "hash_mismatch at seq 10" in run.refused[0][2]
+    assert container.checkpoint_store.latest(chain_key(tenant, CHAIN)).checkpoint.size == 8
+    assert _signer_alarms(container, tenant) == [("hash_mismatch", 10)]
+
+
+def test_a_gap_is_not_signed_as_a_shorter_tree(cv, sealed):
+    container, tenant, tamper = sealed
+    tamper.delete(10)
+    with pytest.raises(SigningRefused) as caught:
+        container.checkpoints.checkpoint(tenant, CHAIN)
+    assert (caught.value.reason, caught.value.first_bad_seq) == ("gap", 10)
+    assert container.checkpoint_store.latest(chain_key(tenant, CHAIN)).checkpoint.size == 8
+    assert _signer_alarms(container, tenant) == [("gap", 10)]
+
+
+def test_a_tampered_frontier_attribute_never_makes_the_signer_sign_a_wrong_root(cv, sealed):
+    container, tenant, _ = sealed
+    stored = container.checkpoint_store.latest(chain_key(tenant, CHAIN))
+    true_root = container.checkpoints.root_at(tenant, CHAIN, 12)
+    # One write to the unsigned frontier attribute of the checkpoint item at size 8
+    container.dynamodb.update_item(
+        TableName=container.settings.table_name("checkpoints"),
+        Key={"pk": {"S": chain_key(tenant, CHAIN)}, "sk": {"N": "8"}},
+        UpdateExpression="SET frontier = :f", ExpressionAttributeValues={":f": {"L": [{"S": "00" * 32}]}},
+    )
+    signed = container.checkpoints.checkpoint(tenant, CHAIN)
+    assert (signed.size, signed.root) == (12, true_root)
+    assert stored.checkpoint.size == 8 and ("frontier_mismatch", 8) in _signer_alarms(container, tenant)
 
 
 def test_a_redelivered_batch_raises_nothing_twice(cv, sealed):

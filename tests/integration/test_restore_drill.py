@@ -118,3 +118,16 @@ def test_an_older_copy_restored_over_the_tables_is_reported_by_the_full_verifier
         # AND the next hourly run reports the same state without a second alarm
         container.full_verifier.run(tenants=[tenant])
         assert len([a for a in alarms(container, tenant) if a["source"] == "full" and a["chain"] == CHAIN]) == 1
+
+
+def test_the_drill_reports_each_chain_as_it_goes_and_stdout_holds_only_the_report(cv, ledger, capsys):
+    """A progress bar when stderr is a terminal (fed by ``on_chain``), nothing otherwise: stdout is
+    the report alone, whatever the drill logs on the way."""
+    seen = []
+    report = cv.container().restore_drill.run(tenants=[ledger], on_chain=lambda *a: seen.append(a))
+    assert report.ok
+    assert seen == [(1, 2, f"{ledger}/prod.journal"), (2, 2, f"{ledger}/{CHAIN}")]
+    code = cli.main(["restore-drill", "--tenant", ledger, "--json"])
+    captured = capsys.readouterr()
+    assert code == 0 and json.loads(captured.out)["ok"] is True  # nothing but the report on stdout
+    assert "\r" not in captured.err  # stderr is not a terminal here: no bar drawn

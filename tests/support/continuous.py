@@ -70,7 +70,7 @@ def private_stack(base, data_dir: Path):
 
 
 def new_tenant() -> str:
-    return f"t{uuid.uuid4().hex[:10]}"
+    return f"t{uuid.uuid4().hex[:20]}"  # the shape of real tenant ids (domain.accounts.new_id)
 
 
 def append(container, tenant: str, chain: str, n: int, *, start: int = 0) -> list:

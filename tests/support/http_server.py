@@ -20,23 +20,16 @@ class HttpServer:
 
     def __init__(self, app, *, nodelay: bool = True, name: str = "http") -> None:
         from chalice.config import Config
-        from chalice.local import ChaliceRequestHandler, LocalChalice, LocalDevServer
+        from chalice.local import LocalChalice, LocalDevServer
 
-        from chalicelib.local.gateway import ProblemLocalGateway
+        from chalicelib.local.gateway import ProblemRequestHandler
         from chalicelib.local.moto_server import free_port
 
-        class _Handler(ChaliceRequestHandler):
-            def __init__(self, request, client_address, server, app_object, config):
-                self.local_gateway = ProblemLocalGateway(app_object, config)
-                super(ChaliceRequestHandler, self).__init__(request, client_address, server)
-
+        class _Handler(ProblemRequestHandler):  # every method, HTTP-level errors as problems
             def setup(self):
                 if nodelay:
                     self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 super().setup()
-
-            def log_message(self, format, *args):
-                pass
 
         self.app, self._original_class = app, app.__class__
         if not isinstance(app, LocalChalice):  # a thread-local current_request, as `chalice local` does

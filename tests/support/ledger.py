@@ -41,7 +41,7 @@ def ledger_on(container, tmp_path, *, start: datetime, mode: str = "production",
     """Real adapters, a fixed tenant, a moving clock, and a signing key of its own published at
     ``start`` (the session's key is published at the real time, after any clock we invent)."""
     tenant = Tenant(
-        tenant_id=f"t{uuid.uuid4().hex[:12]}",
+        tenant_id=f"t{uuid.uuid4().hex[:20]}",  # the shape of real tenant ids (domain.accounts.new_id)
         company_name="Tamper Test",
         country="BE",
         company_number="0403170701",

@@ -70,6 +70,8 @@ BAD_SETTINGS = [
     ("SCELLE_SCHEDULE_SECONDS", "nan", "more than 0 and at most 86400"),
     ("SCELLE_SCHEDULE_SECONDS", "0", "more than 0 and at most 86400"),
     ("SCELLE_PUMP_INTERVAL_SECONDS", "inf", "more than 0 and at most 60"),
+    ("SCELLE_LOG_FORMAT", "yaml", "text or json"),
+    ("SCELLE_LOCAL_METRICS", "maybe", "true or false"),
 ]
 
 
@@ -113,6 +115,8 @@ def test_an_empty_unsubscribe_key_is_unset_so_that_a_blank_secret_stops_only_the
         ("SCELLE_MAIL_FROM", "Scellé <no-reply@scelle.example>", "Scellé <no-reply@scelle.example>"),
         ("SCELLE_OPERATOR_EMAIL", "", ""),
         ("SCELLE_OPERATOR_EMAIL", "a@scelle.example, b@scelle.example", "a@scelle.example, b@scelle.example"),
+        ("SCELLE_LOG_FORMAT", " JSON ", "json"),
+        ("SCELLE_LOCAL_METRICS", "1", True),
     ],
 )
 def test_good_values_in_their_usual_spellings_are_accepted(variable, value, read):
@@ -158,6 +162,7 @@ def test_scelle_local_with_a_bad_setting_prints_one_line_and_exits_2(tmp_path, e
         ("--schedule-seconds", "nan", "argument --schedule-seconds: 'nan' is not valid"),
         ("--snapshot-seconds", "-1", "argument --snapshot-seconds: '-1' is not valid"),
         ("--data-dir", "", "argument --data-dir: '' is not valid: it is empty"),
+        ("--log-format", "yaml", "argument --log-format: 'yaml' is not valid: expected text or json"),
     ],
 )
 def test_scelle_local_options_follow_the_rules_of_their_variables(capsys, option, value, expected):

@@ -1,7 +1,8 @@
-"""`scelle verify` on real generated exports: an untouched archive verifies, and every kind of
-tampering (a cell changed, a row removed / added / moved, the tail cut, a file missing or added,
-the manifest or its signature altered, a key replaced) fails with exit 1 and a report naming the
-first bad file, row and seq.
+"""`scelle verify` on real generated exports: an untouched archive verifies (exit 0 with the
+published key as trust anchor, 3 "unanchored" without), and every kind of tampering (a cell
+changed, a row removed / added / moved, the tail cut, a file missing or added, the manifest or its
+signature altered, a key replaced) fails with exit 1 and a report naming the first bad file, row
+and seq. Forged archives that are internally consistent: tests/unit/test_verify_export_forgeries.py.
 
 The exports are real: the ledger, checkpoint and export services on in-memory adapters trade for
 four days with a moving clock (sales, returns, reversals, journal entries, daily and monthly
@@ -95,6 +96,12 @@ def check(tmp_path, data: bytes, name: str = "export.zip"):
     return verify_archive(path), path
 
 
+def real_fingerprint(world) -> str:
+    from chalicelib.verify_export.verifier import fingerprint
+
+    return "sha256:" + fingerprint(world.signer.public_key_pem())
+
+
 def first_sale_row(rows: list[list[str]], chain: str = "prod.sales.R1", nth: int = 3) -> int:
     """Index (in ``rows``, header = 0) of the nth sale row of ``chain``."""
     found = [i for i, row in enumerate(rows) if row[0] == chain and row[2] == "sale"]
@@ -103,13 +110,26 @@ def first_sale_row(rows: list[list[str]], chain: str = "prod.sales.R1", nth: int
 
 # ---- the untouched archives ---------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["fiscal", "fec"])
-def test_an_untouched_export_verifies_and_exits_0(world, tmp_path, kind, capsys):
+def test_an_untouched_export_verifies_anchored_exit_0_and_unanchored_exit_3_without_a_trusted_key(
+        world, tmp_path, kind, capsys):
     report, path = check(tmp_path, world.archives[kind])
     assert report.ok, report.text()
     chains = {c["chain"]: c for c in report.chains}
     assert set(chains) == {"prod.journal", "prod.sales.R1", "prod.sales.R2", "events"}
     assert all(c["ok"] and c["checkpoints_verified"] >= 1 for c in chains.values())
-    assert scelle(["verify", str(path)]) == 0
+    # complete: every entry of every chain has its event, every chain of the directory is in
+    cross = report.completeness["chains"]
+    assert {c: (v["events_through"], v["without_event"]) for c, v in cross.items()} == {
+        c: (chains[c]["entries"], 0) for c in ("prod.journal", "prod.sales.R1", "prod.sales.R2")}
+    assert report.completeness["directory_listed"] and report.completeness["notes"] == []
+
+    assert report.status == "unanchored" and report.exit_code == 3
+    assert scelle(["verify", str(path)]) == 3
+    out = capsys.readouterr().out
+    assert "RESULT: UNANCHORED" in out and "RESULT: OK" not in out
+    assert f"unanchored: key {world.signer.key_id}" in out and "which signs the manifest and" in out
+
+    assert scelle(["verify", "--trusted-key", real_fingerprint(world), str(path)]) == 0
     assert "RESULT: OK" in capsys.readouterr().out
 
 
@@ -139,9 +159,15 @@ def test_the_fiscal_archive_holds_the_csv_views_the_records_and_a_signed_manifes
 
 def test_the_json_report_is_for_machines(world, tmp_path, capsys):
     _, path = check(tmp_path, world.archives["fiscal"])
-    assert scelle(["verify", "--json", str(path)]) == 0
+    assert scelle(["verify", "--json", str(path)]) == 3
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is True and report["first_problem"] is None and report["keys"][0]["fingerprint"]
+    assert (report["status"], report["exit_code"], report["anchored"]) == ("unanchored", 3, False)
+    assert report["unanchored"] and report["signing"][0]["manifest"] is True
+    assert scelle(["verify", "--json", "--trusted-key", real_fingerprint(world), str(path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["status"], report["exit_code"], report["anchored"], report["unanchored"]) == (
+        "verified", 0, True, [])
 
 
 def test_a_missing_archive_is_a_usage_error(tmp_path, capsys):
@@ -378,14 +404,17 @@ def test_a_replaced_key_with_a_re_signed_manifest_is_caught_by_the_checkpoints_a
     data = rezip(world.archives["fiscal"], {name: lambda _: pem, "manifest.json": lambda _: body,
                                             "manifest.sig": lambda _: key.sign(body, ec.ECDSA(hashes.SHA256()))})
     report, path = check(tmp_path, data)
-    assert report.first.reason == "bad_signature" and report.first.file.startswith("records/")  # the checkpoints
+    # the key id carries the real key's fingerprint prefix: the swap is named with the key file
+    assert (report.first.file, report.first.reason) == (name, "key_id_mismatch")
+    assert any(f.reason == "bad_signature" and f.file.startswith("records/") for f in report.findings)  # checkpoints
     trusted = tmp_path / "published.pem"
     trusted.write_bytes(original_pem)
     assert scelle(["verify", "--trusted-key", str(trusted), str(path)]) == 1
     from chalicelib.verify_export.verifier import load_trusted_keys
 
     pinned = verify_archive(path, trusted_keys=load_trusted_keys([trusted]))
-    assert pinned.first.reason == "key_not_trusted"
+    assert {(f.file, f.reason) for f in pinned.findings if f.file == name} == {
+        (name, "key_id_mismatch"), (name, "key_not_trusted")}
 
 
 def test_pinning_the_published_key_accepts_the_untouched_archive(world, tmp_path):
@@ -451,10 +480,11 @@ def test_the_verifier_imports_neither_boto3_nor_moto_nor_chalice():
 
 def test_scelle_verify_runs_without_loading_the_aws_stack(world, tmp_path):
     _, path = check(tmp_path, world.archives["fiscal"])
-    code = ("import sys; from chalicelib.cli import main; rc = main(['verify', sys.argv[1]]); "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'moto')]; "
-            "sys.exit(rc or (3 if bad else 0))")
-    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    code = ("import sys; from chalicelib.cli import main; rc = main(['verify', '--trusted-key', sys.argv[2], "
+            "sys.argv[1]]); bad = [m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'moto')]; "
+            "sys.exit(rc or (9 if bad else 0))")
+    result = subprocess.run([sys.executable, "-c", code, str(path), real_fingerprint(world)], capture_output=True,
+                            text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
