@@ -66,7 +66,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import report
-from tests.support.http_server import Http, HttpServer
+from tests.support.http_server import Http, HttpServer, MotoProcess
 
 PASSWORD = "Bench-Pass-4242"
 AIM_ONE_VS_RAW = 0.25
@@ -186,42 +186,6 @@ class DynamoCounter:
 
 
 # ---- the embedded stack and the HTTP server ------------------------------------------------------
-class MotoProcess:
-    """The same embedded moto (patches included) in a child process on 127.0.0.1, so that the
-    emulator and the app do not share one interpreter lock."""
-
-    _CODE = (
-        "import sys\n"
-        "from chalicelib.local.moto_server import EmbeddedMoto\n"
-        "moto = EmbeddedMoto(port=int(sys.argv[1])).start()\n"
-        "print('ready', flush=True)\n"
-        "sys.stdin.read()\n"
-        "moto.stop()\n"
-    )
-
-    def __init__(self) -> None:
-        import subprocess
-
-        from chalicelib.local.moto_server import free_port
-
-        self.port = free_port("127.0.0.1")
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        root = Path(__file__).resolve().parents[1]
-        self._proc = subprocess.Popen([sys.executable, "-c", self._CODE, str(self.port)], cwd=root,
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        if self._proc.stdout.readline().strip() != "ready":
-            self.stop()
-            raise RuntimeError("the moto child process did not start")
-
-    def stop(self) -> None:
-        try:
-            self._proc.stdin.close()
-            self._proc.wait(timeout=15)
-        except Exception:
-            self._proc.kill()
-            self._proc.wait(timeout=15)
-
-
 def start_stack(tmp: Path, *, moto_process: bool = False):
     from chalicelib import bootstrap
     from chalicelib.config import load_settings

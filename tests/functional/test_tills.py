@@ -24,21 +24,18 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
 from tests.support.continuous import ContinuousStack
-from tests.support.http_server import Http, HttpServer
+from tests.support.http_server import Http, HttpServer, MotoProcess
 
 pytestmark = [
     pytest.mark.functional,
@@ -52,40 +49,6 @@ TILLS = 8
 # gives a quicker run while iterating, e.g. SCELLE_TILLS_SALES=25.
 SALES_PER_TILL = int(os.environ.get("SCELLE_TILLS_SALES", "100"))
 PASSWORD = "Correct-Horse-42"
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class MotoProcess:
-    """The embedded moto (patches included) in a child process on 127.0.0.1: the session's moto
-    runs in the test process and would share its interpreter lock with the app and 8 tills."""
-
-    _CODE = (
-        "import sys\n"
-        "from chalicelib.local.moto_server import EmbeddedMoto\n"
-        "moto = EmbeddedMoto(port=int(sys.argv[1])).start()\n"
-        "print('ready', flush=True)\n"
-        "sys.stdin.read()\n"
-        "moto.stop()\n"
-    )
-
-    def __init__(self) -> None:
-        from chalicelib.local.moto_server import free_port
-
-        self.port = free_port("127.0.0.1")
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self._proc = subprocess.Popen([sys.executable, "-c", self._CODE, str(self.port)], cwd=ROOT,
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        if self._proc.stdout.readline().strip() != "ready":
-            self.stop()
-            raise RuntimeError("the moto child process did not start")
-
-    def stop(self) -> None:
-        try:
-            self._proc.stdin.close()
-            self._proc.wait(timeout=15)
-        except Exception:
-            self._proc.kill()
-            self._proc.wait(timeout=15)
 
 
 # ---- fixtures ------------------------------------------------------------------------------------

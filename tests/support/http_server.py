@@ -1,15 +1,20 @@
 """The Chalice app on a real HTTP server on 127.0.0.1, as ``scelle local`` serves it (its request
 handler and problem-aware gateway, so the real JWT authorizer and handlers run), and a keep-alive
 client. Shared by the tills test (tests/functional/test_tills.py) and the end-to-end benchmark
-(bench/bench_http_sales.py)."""
+(bench/bench_http_sales.py); and the embedded emulator in a child process."""
 
 from __future__ import annotations
 
 import http.client
 import json
 import socket
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class HttpServer:
@@ -91,3 +96,36 @@ class Http:
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
+
+
+class MotoProcess:
+    """The embedded moto (patches included) in a child process on 127.0.0.1, so that the emulator
+    and the app under load do not share one interpreter lock."""
+
+    _CODE = (
+        "import sys\n"
+        "from chalicelib.local.moto_server import EmbeddedMoto\n"
+        "moto = EmbeddedMoto(port=int(sys.argv[1])).start()\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.read()\n"
+        "moto.stop()\n"
+    )
+
+    def __init__(self) -> None:
+        from chalicelib.local.moto_server import free_port
+
+        self.port = free_port("127.0.0.1")
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._proc = subprocess.Popen([sys.executable, "-c", self._CODE, str(self.port)], cwd=ROOT,
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if self._proc.stdout.readline().strip() != "ready":
+            self.stop()
+            raise RuntimeError("the moto child process did not start")
+
+    def stop(self) -> None:
+        try:
+            self._proc.stdin.close()
+            self._proc.wait(timeout=15)
+        except Exception:
+            self._proc.kill()
+            self._proc.wait(timeout=15)
