@@ -19,6 +19,11 @@ class Container:
 
     def __init__(self, settings: Settings, overrides: dict[str, Any] | None = None) -> None:
         self.settings = settings
+        if settings.mode == "aws" and not _cv_operator_emails(settings):
+            from chalicelib.observability import logger
+
+            logger.warning("SCELLE_OPERATOR_EMAIL is unset: tamper alarms are mailed to the tenant's admins only "
+                           "(none for the platform's own chains); set it in production (docs/operations.md)")
         for name, value in (overrides or {}).items():
             # cached_property reads the instance dict first, so this is a clean injection point.
             self.__dict__[name] = value
@@ -232,6 +237,8 @@ class Container:
             clock_skew=timedelta(seconds=self.settings.clock_skew_seconds),
             clock=self.clock,
             public_base_url=self.settings.public_base_url,
+            alarms=self.tamper_alarms,
+            verified_head=self.ops_store.verified_head,
         )
 
     # ---- Services ----------------------------------------------------------------------------

@@ -151,6 +151,13 @@ class DynamoDBOpsStore:
         lines.update(self._pending_lines(chain_key, state.archived_through, state.seq))
         return replace(state, pending=lines)
 
+    def verified_head(self, chain_key: str) -> int:
+        """The last seq the stream verifier has checked on this chain (0: none): one GetItem of
+        one attribute, without the pending entries ``chain_state`` also reads."""
+        resp = self._call("get_item", Key=_key(state_pk(chain_key), STATE_SK), ProjectionExpression="#s",
+                          ExpressionAttributeNames={"#s": "seq"})
+        return int(_plain(resp.get("Item") or {}).get("seq", 0))
+
     def _pending_lines(self, chain_key: str, after: int, through: int) -> dict[int, str]:
         """The pending items of seqs ``after+1..through`` (those past the head are not verified yet)."""
         lines: dict[int, str] = {}
@@ -406,6 +413,10 @@ class InMemoryOpsStore:
         if state is None:
             return ChainState(chain_key)
         return replace(state, pending=None if state.pending is None else dict(state.pending))
+
+    def verified_head(self, chain_key: str) -> int:
+        state = self._states.get(chain_key)
+        return state.seq if state is not None else 0
 
     def advance_head(self, before, *, table, seq, hash, stream_seq, stream_arn, add_pending, now,
                      move_head=True) -> None:

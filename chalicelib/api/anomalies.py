@@ -1,4 +1,5 @@
-"""Anomalies flagged by the rules over the event journal and the ledger, for the tenant admin."""
+"""Anomalies flagged by the rules over the event journal and the ledger, for the tenant admin; tamper
+alarms of every tenant, for the platform operator."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from chalicelib.api.routing import endpoint
 from chalicelib.api.schemas import StrictModel
-from chalicelib.domain.permissions import Permission
+from chalicelib.domain.permissions import Permission, PlatformPermission
 
 anomalies_bp = Blueprint(__name__)
 
@@ -46,6 +47,41 @@ def list_anomalies(tenant_id: str, query: AnomalyQuery) -> AnomalyList:
         anomalies=[
             AnomalyOut(anomaly_id=i["anomaly_id"], rule=i["rule"], severity=i["severity"], summary=i["summary"],
                        at=i["bucket"], filed_at=i.get("filed_at", ""), details=i.get("details") or {})
+            for i in items
+        ],
+        next_cursor=encode_cursor(last),
+    )
+
+
+class AlarmOut(BaseModel):
+    alarm_id: str
+    tenant_id: str = Field(description="the tenant whose chain is at fault (_platform for the platform's own chains)")
+    chain: str
+    seq: int | None = Field(description="the first bad entry; null when the alarm is about the whole chain")
+    reason: str
+    detail: str
+    source: str = Field(description="stream:journal | stream:events | stream:checkpoints | full | …: who saw it")
+    raised_at: str
+
+
+class AlarmList(BaseModel):
+    alarms: list[AlarmOut]
+    next_cursor: str | None = None
+
+
+@endpoint(anomalies_bp, "GET", "/v1/operator/alarms", summary="Tamper alarms of every tenant, newest first "
+          "(platform operator)", tags=("verification",), query=AnomalyQuery, response=AlarmList,
+          permission=PlatformPermission.ALARMS_READ, rules={"cursor": "a next_cursor this route returned (else 422)"})
+def list_alarms(query: AnomalyQuery) -> AlarmList:
+    from chalicelib import bootstrap
+    from chalicelib.adapters.ops_dynamodb import decode_cursor, encode_cursor
+
+    items, last = bootstrap.tamper_alarms().list_all(limit=query.limit, after=decode_cursor(query.cursor))
+    return AlarmList(
+        alarms=[
+            AlarmOut(alarm_id=i["alarm_id"], tenant_id=i["tenant_id"], chain=i.get("chain", ""), seq=i.get("seq"),
+                     reason=i.get("reason", ""), detail=i.get("detail", ""), source=i.get("source", ""),
+                     raised_at=i.get("raised_at", ""))
             for i in items
         ],
         next_cursor=encode_cursor(last),

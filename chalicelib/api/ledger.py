@@ -197,6 +197,10 @@ class InclusionProof(BaseModel):
 
 class EntryWithProof(Entry):
     proof: InclusionProof | None = Field(description="null until a signed checkpoint covers the entry")
+    integrity: Literal["verified", "pending", "altered"] = Field(
+        description="verified: a signed checkpoint's root includes the entry and the stream verifier has checked "
+                    "it; pending: not verified yet; altered: a tamper alarm names this chain at or before this "
+                    "entry, or the proof does not reach the signed root")
 
 
 class EntryPage(BaseModel):
@@ -257,8 +261,8 @@ def list_entries(tenant_id: str, caller: Caller, query: EntriesQuery):
 def get_entry(tenant_id: str, chain: str, seq: int, caller: Caller):
     from chalicelib.services.ledger import entry_view
 
-    record, proof = _ledger().get_entry(caller, chain, seq)
-    return {**entry_view(record), "proof": proof}
+    record, proof, integrity = _ledger().get_entry(caller, chain, seq)
+    return {**entry_view(record), "proof": proof, "integrity": integrity}
 
 
 @endpoint(ledger_bp, "POST", "/v1/tenants/{tenant_id}/closures",

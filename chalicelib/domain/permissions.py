@@ -1,7 +1,7 @@
 """Who may do what inside a tenant: the one permission matrix (documented in docs/roles.md).
 
 Tenant roles come from the membership table, never from the request. The platform operator is
-not a tenant role: it is a flag on the user, and it grants support/news/mailing permissions
+not a tenant role: it is a flag on the user, and it grants support/news/mailing/alarm-reading permissions
 only — no ledger permission can ever be reached through it.
 """
 
@@ -45,6 +45,7 @@ class PlatformPermission(StrEnum):
     SUPPORT_ANSWER = "support.answer"
     NEWS_PUBLISH = "news.publish"
     MAILING_SEND = "mailing.send"
+    ALARMS_READ = "alarms.read"  # every tenant's tamper alarms (GET /v1/operator/alarms)
 
 
 P = Permission

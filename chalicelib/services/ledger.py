@@ -28,6 +28,7 @@ from chalicelib.domain.claims import Claim, ClaimTaken
 from chalicelib.domain.entries import Actor
 from chalicelib.domain.errors import Conflict, Findings, Forbidden, NotFound, Unavailable, ValidationFailed
 from chalicelib.domain.journal import build_journal_batch
+from chalicelib.domain.merkle import ProofError, record_leaf_hash, verify_inclusion
 from chalicelib.domain.permissions import Permission, allows
 from chalicelib.domain.records import SealedRecord, chain_key, parse_timestamp
 from chalicelib.domain.reversals import reversal_of
@@ -71,6 +72,8 @@ class LedgerService:
         clock_skew: timedelta,
         clock: Callable[[], datetime] = _utcnow,
         public_base_url: str = "http://127.0.0.1:8000",
+        alarms=None,
+        verified_head: Callable[[str], int] | None = None,
     ) -> None:
         self._writer = writer
         self._store = writer.store
@@ -83,6 +86,8 @@ class LedgerService:
         self._clock = clock
         self._public_base_url = public_base_url  # printed in the receipt's QR code
         self._signed_inline: dict[tuple[str, str], Any] = {}
+        self._alarms = alarms  # AlarmService: the alarms naming a chain (integrity)
+        self._verified_head = verified_head  # chain key -> the last seq the stream verifier checked
 
     # ---- writes ------------------------------------------------------------------------------
     def record_sale(self, caller, request: dict[str, Any], idempotency_key: str | None) -> dict[str, Any]:
@@ -304,11 +309,34 @@ class LedgerService:
         next_cursor = f"{found[-1].seq}|{found[-1].recorded_at}" if more and found else None
         return Page(found, next_cursor)
 
-    def get_entry(self, caller, chain: str, seq: int) -> tuple[SealedRecord, dict | None]:
+    def get_entry(self, caller, chain: str, seq: int) -> tuple[SealedRecord, dict | None, str]:
+        """The entry, its inclusion proof (None until a signed checkpoint covers it) and its
+        integrity (``integrity``)."""
         tenant = tenant_of(caller, self._tenants)
         record = self._visible_entry(caller, tenant, chain, seq)
         proof = self._checkpoints.inclusion(tenant.tenant_id, chain, seq)
-        return record, proof
+        return record, proof, self.integrity(tenant.tenant_id, chain, record, proof)
+
+    def integrity(self, tenant_id: str, chain: str, record: SealedRecord, proof: dict | None) -> str:
+        """``altered``: a tamper alarm names this chain at or before this entry (there is no way
+        to close an alarm yet: every alarm counts), or the inclusion proof does not reach the
+        signed root; ``verified``: a signed checkpoint's root includes the entry and the stream
+        verifier's head has passed it; ``pending`` otherwise. At most one query (the chain's
+        lowest alarm) and one GetItem (the verifier's head)."""
+        if self._alarms is not None:
+            first = self._alarms.first_alarmed_seq(tenant_id, chain)
+            if first is not None and first <= record.seq:
+                return "altered"
+        if proof is None:
+            return "pending"
+        try:
+            verify_inclusion(record_leaf_hash(record.hash), proof["leaf_index"], proof["tree_size"],
+                             [bytes.fromhex(h) for h in proof["hashes"]], bytes.fromhex(proof["root"]))
+        except (ProofError, ValueError):
+            return "altered"
+        if self._verified_head is None or self._verified_head(chain_key(tenant_id, chain)) < record.seq:
+            return "pending"
+        return "verified"
 
     def closures(self, caller, chain: str) -> list[SealedRecord]:
         tenant = tenant_of(caller, self._tenants)

@@ -7,6 +7,14 @@ logs it as an error and records a ``tamper_alarm`` event in the tenant's event j
 which the anomaly rules list it for the tenant admin and mail the admin and the operator. If
 the event cannot be recorded (the journal itself may be what was tampered with), the alarm goes
 to ``fallback`` directly: it is never lost between the two.
+
+Each alarm is stored under three keys of the ops table, each written once (``put_once``):
+``ALARM#<tenant>`` / alarm id (the record; its write decides "raised before"), ``ALARMS`` /
+``<raised_at>#<alarm id>`` (every tenant's alarms newest first, for the platform operator:
+``GET /v1/operator/alarms``) and ``ALARMCHAIN#<tenant>#<chain>`` / ``<seq, 20 digits>#<alarm id>``
+(a chain's alarms by seq, lowest first: what ``integrity`` reads for one entry). A repeat of an
+alarm rewrites the two listings with the stored ``raised_at``, so a crash between the writes is
+repaired by the next delivery of the same evidence, and never lists an alarm twice.
 """
 
 from __future__ import annotations
@@ -41,6 +49,17 @@ class TamperAlarm:
         return f"{self.tenant_id}/{self.chain} {where}: {self.reason} — {self.detail}"
 
 
+ALL_ALARMS = "ALARMS"
+
+
+def chain_alarms_pk(tenant_id: str, chain: str) -> str:
+    return f"ALARMCHAIN#{tenant_id}#{chain}"
+
+
+def chain_alarm_sk(seq: int | None, alarm_id: str) -> str:
+    return f"{int(seq or 0):020d}#{alarm_id}"
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -66,7 +85,11 @@ class AlarmService:
         tenant = alarm.tenant_id or PLATFORM_TENANT
         attributes = {**asdict(alarm), "alarm_id": alarm.alarm_id, "raised_at": utc_timestamp(self._clock())}
         if not self._ops.put_once(f"ALARM#{tenant}", alarm.alarm_id, attributes):
+            stored = self._ops.get(f"ALARM#{tenant}", alarm.alarm_id)
+            if stored is not None:
+                self._index(tenant, stored)
             return False
+        self._index(tenant, attributes)
         self._on_alarm()
         logger.error("TAMPER ALARM " + alarm.describe(), extra={"alarm": attributes})
         try:
@@ -81,6 +104,24 @@ class AlarmService:
             logger.exception("could not journal a tamper alarm; notifying directly", extra={"alarm_id": alarm.alarm_id})
             self._fallback(alarm)
         return True
+
+    def _index(self, tenant: str, attributes: dict) -> None:
+        """The alarm's two listings (each a no-op when already there)."""
+        item = {**{k: v for k, v in attributes.items() if k not in ("pk", "sk")}, "tenant_id": tenant}
+        self._ops.put_once(ALL_ALARMS, f"{item['raised_at']}#{item['alarm_id']}", item)
+        self._ops.put_once(chain_alarms_pk(tenant, item["chain"]), chain_alarm_sk(item.get("seq"), item["alarm_id"]),
+                           item)
+
+    def list_all(self, *, limit: int, after: str | None = None) -> tuple[list[dict], str | None]:
+        """Every tenant's alarms, newest first, a page at a time (``after``: the last sort key of
+        the previous page)."""
+        return self._ops.query(ALL_ALARMS, limit=limit, after_sk=after)
+
+    def first_alarmed_seq(self, tenant_id: str, chain: str) -> int | None:
+        """The lowest seq an alarm names on this chain (0 for an alarm on the whole chain), or None.
+        One query of one item."""
+        items, _ = self._ops.query(chain_alarms_pk(tenant_id, chain), limit=1, descending=False)
+        return int(items[0].get("seq") or 0) if items else None
 
     def list(self, tenant_id: str, *, limit: int = 100) -> list[dict]:
         items, _ = self._ops.query(f"ALARM#{tenant_id}", limit=limit)

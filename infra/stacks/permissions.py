@@ -24,7 +24,8 @@ Shared code paths, so that each grant below can be read against them:
   compare-and-set in one transaction (events and ops ``PutItem``); a lost answer is looked up
   (events ``GetItem``). The journal's stream derives the ledger events (``EventDeriver``): its
   cursor is an ops item, set in the same transaction.
-* **tamper alarm** (``AlarmService.raise_alarm``): ops ``PutItem`` (once per evidence), append a
+* **tamper alarm** (``AlarmService.raise_alarm``): ops ``PutItem`` (once per evidence, and its
+  two listings; a repeat reads the alarm back, ``GetItem``, to repair them), append a
   ``tamper_alarm`` event; if the event journal refuses, the fallback files an integrity anomaly
   and mails the tenant's admins (accounts ``Query``) and the operator (SES).
 * **archive write** (``Archive``/``Archiver``): ``PutObject`` with Object Lock retention

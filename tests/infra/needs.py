@@ -72,7 +72,9 @@ def derive_events(via: str) -> list[Need]:
 def tamper_alarm(via: str) -> list[Need]:
     """AlarmService.raise_alarm, with its fallback when the event journal refuses the event."""
     return [
-        ("dynamodb.put_item", "ops", f"{via}: ALARM# item, once per evidence (put_once)"),
+        ("dynamodb.put_item", "ops", f"{via}: ALARM# item, once per evidence (put_once), and its ALARMS and "
+                                     "ALARMCHAIN# listings (put_once)"),
+        ("dynamodb.get_item", "ops", f"{via}: a repeated alarm read back to repair its listings"),
         *append("events", f"{via}: tamper_alarm event"),
         ("dynamodb.query", "accounts", f"{via}: fallback anomaly mail to the tenant's admins (roster)"),
         ("ses.send_email", "mail", f"{via}: fallback anomaly mail to admins and SCELLE_OPERATOR_EMAIL"),
@@ -156,8 +158,10 @@ NEEDS: dict[str, list[Need]] = {
         *archive_read("POST verifications: events older than the hot table"),
         *checkpoint_signing("journal", "checkpoint every N entries, POST checkpoint"),
         ("dynamodb.put_item", "ops", "chain directory"),
-        ("dynamodb.get_item", "ops", "ledger index is_reversed, export job"),
-        ("dynamodb.query", "ops", "chain directory, closures index, anomalies, alarms"),
+        ("dynamodb.get_item", "ops", "ledger index is_reversed, export job, GET entry: the verifier's head "
+                                     "(integrity)"),
+        ("dynamodb.query", "ops", "chain directory, closures index, anomalies, alarms, GET /v1/operator/alarms "
+                                  "(ALARMS), GET entry: the chain's lowest alarm (ALARMCHAIN#, integrity)"),
         ("dynamodb.update_item", "ops", "failed sign-in counted per window and address (SignInFailures.record)"),
         ("dynamodb.put_item", "ops", "failed sign-in window listed for its summary (put_once)"),
         # accounts, sign-in, members
