@@ -178,8 +178,30 @@ def build_bucket(scope: Construct, settings: StackSettings, bucket: Bucket) -> s
     return result
 
 
+# Losing the archive's data key loses the archive (every object is envelope-encrypted with it): it
+# may not be disabled nor scheduled for deletion by anyone but the break-glass role (decision 0021).
+KEY_KILLERS = ("kms:DisableKey", "kms:ScheduleKeyDeletion")
+
+
 def build_key(scope: Construct, settings: StackSettings, logical: str) -> kms.Key:
     definition = next(k for k in RESOURCES.keys if k.logical == logical)
+    key = _key(scope, settings, logical, definition)
+    if logical == "data":
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyBreakGlassDisablesOrDeletes",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=list(KEY_KILLERS),
+                resources=["*"],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": settings.break_glass_role_arn
+                                             or "arn:aws:iam::000000000000:role/none"}},
+            )
+        )
+    return key
+
+
+def _key(scope: Construct, settings: StackSettings, logical: str, definition) -> kms.Key:
     return kms.Key(
         scope,
         f"Key{to_cfn_resource_name(logical)}",

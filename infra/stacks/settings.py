@@ -15,6 +15,7 @@ from chalicelib.config import Settings, load_settings
 _TRUE = {"1", "true", "yes", "on"}
 _ADDRESS = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 _SECRET_ID = re.compile(r"^(arn:[a-z-]+:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class StackSettings:
     unsubscribe_key_secret: str = ""
     archive_retention_days: int = 3653  # Object Lock COMPLIANCE default retention (10 years)
     log_retention_days: int = 90
+    # The one role that may disable the archive's data key or schedule its deletion (decision
+    # 0021); empty: nobody, until the key policy itself is changed (a logged, reviewable act).
+    break_glass_role_arn: str = ""
     vendor_dependencies: bool = True  # False: package without requirements (synth/tests only)
 
     def __post_init__(self) -> None:
@@ -46,6 +50,8 @@ class StackSettings:
         for address in self.operator_emails:
             if not _ADDRESS.match(address):
                 raise ValueError(f"scelle:operator_email: {address!r} is not an e-mail address")
+        if self.break_glass_role_arn and not _ROLE_ARN.match(self.break_glass_role_arn):
+            raise ValueError("scelle:break_glass_role_arn must be an IAM role ARN (arn:aws:iam::<account>:role/...)")
         if not 1 <= self.archive_retention_days <= 36_500:
             raise ValueError("scelle:archive_retention_days must be between 1 and 36500")
 

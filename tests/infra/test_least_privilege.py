@@ -210,3 +210,24 @@ def test_the_scanner_lets_reads_and_appends_through():
 def test_the_stack_refuses_to_synthesize_a_forbidden_grant(grant, message):
     with pytest.raises(GrantError, match=message):
         check_grants({"on_journal_record": grant})
+
+
+def test_the_archive_data_key_refuses_disable_and_deletion_to_all_but_the_break_glass_role(each):
+    """Without the data key the archive cannot be read: nobody may disable it or schedule its
+    deletion through the key's own policy, except the break-glass role (none by default)."""
+    (key,) = [r for r in each.resources("AWS::KMS::Key").values()
+              if r["Properties"].get("KeyUsage", "ENCRYPT_DECRYPT") == "ENCRYPT_DECRYPT"]  # the data key
+    denies = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s["Effect"] == "Deny"]
+    (deny,) = [s for s in denies if s.get("Sid") == "OnlyBreakGlassDisablesOrDeletes"]
+    assert sorted(deny["Action"]) == ["kms:DisableKey", "kms:ScheduleKeyDeletion"]
+    assert deny["Principal"] == {"AWS": "*"}
+    assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": "arn:aws:iam::000000000000:role/none"}}
+
+
+def test_a_break_glass_role_is_the_only_exception_and_must_be_a_role_arn():
+    from infra.stacks.settings import StackSettings
+
+    arn = "arn:aws:iam::123456789012:role/scelle-break-glass"
+    assert StackSettings(break_glass_role_arn=arn).break_glass_role_arn == arn
+    with pytest.raises(ValueError, match="break_glass_role_arn"):
+        StackSettings(break_glass_role_arn="arn:aws:iam::123456789012:user/alice")
