@@ -31,6 +31,13 @@ _TYPE = "https://scelle.example/problems/"
 # The methods an API Gateway REST API can route (Chalice's too). Any other one never reaches the
 # app: the app answers these itself (404 on an unknown path, 405 with Allow on a known one).
 API_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# What AWS refuses on the way back (docs/operations.md, "AWS limits enforced locally"): a Lambda's
+# synchronous response is at most 6 MB (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html;
+# API Gateway then answers 502), and API Gateway waits 29 s for its integration
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html; then 504, while the
+# Lambda may still finish its work).
+MAX_RESPONSE_BYTES = 6_291_456
+INTEGRATION_TIMEOUT_SECONDS = 29.0
 
 
 def _problem(status: int, code: str, title: str, detail: str,
@@ -45,9 +52,14 @@ def _problem(status: int, code: str, title: str, detail: str,
 
 
 class ProblemLocalGateway(LocalGateway):
-    def __init__(self, app_object, config, max_body_bytes: int = 10_485_760) -> None:
+    def __init__(self, app_object, config, max_body_bytes: int = 10_485_760, *,
+                 max_response_bytes: int = MAX_RESPONSE_BYTES, timeout_seconds: float = INTEGRATION_TIMEOUT_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(app_object, config)
         self._max_body = max_body_bytes
+        self._max_response = max_response_bytes
+        self._timeout = timeout_seconds
+        self._clock = clock
         self._routes = app_object.routes
         self._matcher = RouteMatcher(list(app_object.routes))
 
@@ -58,10 +70,25 @@ class ProblemLocalGateway(LocalGateway):
         if body is not None and len(body) > self._max_body:
             return _problem(413, "payload-too-large", "Request body too large",
                             f"the body has {len(body)} bytes; the limit is {self._max_body}")
+        started = self._clock()
         try:
-            return super().handle_request(method=method, path=path, headers=headers, body=body)
+            answer = super().handle_request(method=method, path=path, headers=headers, body=body)
         except LocalGatewayException as exc:
             return self._as_problem(exc, headers)
+        return self._within_aws_limits(answer, self._clock() - started)
+
+    def _within_aws_limits(self, answer: dict[str, Any], seconds: float) -> dict[str, Any]:
+        if seconds > self._timeout:
+            return _problem(504, "gateway-timeout", "Gateway timeout",
+                            f"the request took {seconds:.1f} s; API Gateway answers 504 after {self._timeout:g} s "
+                            "(the work may still have been done: retry with the same Idempotency-Key)")
+        body = answer.get("body") or b""
+        size = len(body.encode("utf-8") if isinstance(body, str) else body)
+        if size > self._max_response:
+            return _problem(502, "response-too-large", "Response too large",
+                            f"the answer has {size} bytes; a Lambda answers at most {self._max_response} bytes "
+                            "(ask for a smaller page)")
+        return answer
 
     def _method_not_allowed(self, method: str, path: str) -> dict[str, Any]:
         """A method outside ``API_METHODS``. Known paths get the same answer (and ``Allow``) as the
