@@ -59,10 +59,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import functools
 import hashlib
-import inspect
 import json
 import logging
 import math
@@ -72,6 +70,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from chalicelib.local.moto_patches import UndoLog, source_fingerprint
 
 _log = logging.getLogger(__name__)
 
@@ -211,10 +211,6 @@ _EXPECTED_SOURCES: dict[tuple[str, str], str] = {
 _EXPECTED_PAGE_LIMIT = 1_000_000  # moto.dynamodb.models.table.RESULT_SIZE_LIMIT
 
 
-def source_fingerprint(func: Callable[..., Any]) -> str:
-    return hashlib.sha256(inspect.getsource(func).encode()).hexdigest()[:16]
-
-
 def _unrecognised(sources: Mapping[tuple[str, str], str] | None = None) -> list[str]:
     classes = _moto()
     mismatches = []
@@ -318,38 +314,6 @@ def _unchecked(original: Callable[..., None]) -> Callable[..., None]:
     return _marked(setitem)
 
 
-# -- item snapshots: put a measured item back as it was ---------------------------------------------
-
-
-class _Snapshot:
-    """Copies of the items a request may write (and each stream's length), to put them back."""
-
-    def __init__(self) -> None:
-        self._items: list[tuple[Any, Any, Any, Any]] = []
-        self._streams: dict[int, tuple[Any, list[Any], int]] = {}
-
-    def take(self, backend: Any, table_name: str, key: Mapping[str, Any]) -> tuple[Any, Any, Any]:
-        table = backend.get_table(table_name)
-        hash_key, range_key = backend.get_keys_value(table, key)
-        shard = table.stream_shard
-        if shard is not None and id(shard) not in self._streams:
-            self._streams[id(shard)] = (shard, shard.items, len(shard.items))
-        self._items.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
-        return table, hash_key, range_key
-
-    def restore(self) -> None:
-        for table, hash_key, range_key, previous in reversed(self._items):
-            slots = table.items if range_key is None else table.items[hash_key]
-            slot = hash_key if range_key is None else range_key
-            if previous is None:
-                slots.pop(slot, None)
-            else:
-                slots[slot] = previous
-        for shard, records, length in self._streams.values():
-            del records[length:]
-            shard.items = records
-
-
 def _key_of(backend: Any, table_name: str, item: Mapping[str, Any]) -> dict[str, Any]:
     table = backend.get_table(table_name)
     key = {table.hash_key_attr: item[table.hash_key_attr]}
@@ -401,19 +365,19 @@ def _checked_update(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def update_item(self: Any) -> Any:
         from moto.dynamodb.exceptions import ItemSizeToUpdateTooLarge
 
-        snapshot = _Snapshot()
+        snapshot = UndoLog()
         try:
-            target = snapshot.take(self.dynamodb_backend, self.body["TableName"], self.body["Key"])
+            target = snapshot.before_write(self.dynamodb_backend, self.body["TableName"], self.body["Key"])
         except Exception:  # an unknown table or a bad key: moto's own answer
             return original(self)
         try:
             result = original(self)
         except BaseException:
             # moto may leave a half-applied update, or a key-only item it created for a new key.
-            snapshot.restore()
+            snapshot.rollback()
             raise
         if _stored_size(*target) > MAX_ITEM_BYTES:
-            snapshot.restore()
+            snapshot.rollback()
             raise ItemSizeToUpdateTooLarge()
         return result
 
@@ -493,7 +457,7 @@ def _checked_transaction(original: Callable[[Any], Any]) -> Callable[[Any], Any]
             raise MockValidationException(TRANSACTION_TOO_LARGE)
 
         backend = self.dynamodb_backend
-        snapshot = _Snapshot()
+        snapshot = UndoLog()
         written: list[tuple[int, str, tuple[Any, Any, Any]]] = []
         try:
             for index, action in enumerate(actions):
@@ -504,7 +468,7 @@ def _checked_transaction(original: Callable[[Any], Any]) -> Callable[[Any], Any]
                     key = op["Key"]
                 else:
                     continue
-                target = snapshot.take(backend, op["TableName"], key)
+                target = snapshot.before_write(backend, op["TableName"], key)
                 if kind != "Delete":
                     written.append((index, kind, target))
         except Exception:  # an unknown table or a bad key: moto's own answer
@@ -515,13 +479,13 @@ def _checked_transaction(original: Callable[[Any], Any]) -> Callable[[Any], Any]
         sizes = [(index, kind, _stored_size(*target)) for index, kind, target in written]
         too_large = {index for index, kind, size in sizes if kind == "Update" and size > MAX_ITEM_BYTES}
         if too_large:
-            snapshot.restore()
+            snapshot.rollback()
             raise TransactionCanceledException(
                 [("ValidationError", UPDATE_TOO_LARGE, None) if i in too_large else (None, None, None)
                  for i in range(len(actions))]
             )
         if sum(size for _, _, size in sizes) > MAX_TRANSACTION_BYTES:
-            snapshot.restore()
+            snapshot.rollback()
             raise MockValidationException(TRANSACTION_TOO_LARGE)
         if token:
             with _tokens_lock:

@@ -226,14 +226,16 @@ def _atomic(method: Callable[..., Any]) -> Callable[..., Any]:
     return locked
 
 
-class _UndoLog:
-    """What a transaction wrote, so that a cancelled one can be taken back without table copies."""
+class UndoLog:
+    """What a request is about to write, so that it can be taken back without table copies: a
+    cancelled transaction here, a write refused for its size in ``aws_limits``."""
 
     def __init__(self) -> None:
         self._items: list[tuple[Table, DynamoType, DynamoType | None, Item | None]] = []
         self._streams: dict[int, tuple[StreamShard, list[StreamRecord], int]] = {}
 
-    def before_write(self, backend: DynamoDBBackend, table_name: str, key: dict[str, Any]) -> None:
+    def before_write(self, backend: DynamoDBBackend, table_name: str, key: dict[str, Any]) -> tuple[Table, Any, Any]:
+        """Keep the item at ``key`` as it is now; returns (table, hash key, range key)."""
         table = backend.get_table(table_name)
         hash_key, range_key = backend.get_keys_value(table, key)
         shard = table.stream_shard
@@ -243,6 +245,7 @@ class _UndoLog:
         previous = table.get_item(hash_key, range_key)
         # A copy, because UpdateItem changes the stored Item in place.
         self._items.append((table, hash_key, range_key, copy.deepcopy(previous)))
+        return table, hash_key, range_key
 
     def rollback(self) -> None:
         for table, hash_key, range_key, previous in reversed(self._items):
@@ -261,7 +264,7 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
     if len(transact_items) > _MAX_TRANSACTION_ITEMS:
         raise TooManyTransactionsException()
     with _transaction_lock:
-        undo = _UndoLog()
+        undo = UndoLog()
         try:
             errors = _execute(self, transact_items, undo)
         except BaseException:
@@ -275,7 +278,7 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
 _Errors = list[tuple[str, str, dict[str, Any] | None] | tuple[None, None, None]]
 
 
-def _execute(self: DynamoDBBackend, transact_items: list[dict[str, Any]], undo: _UndoLog) -> _Errors:
+def _execute(self: DynamoDBBackend, transact_items: list[dict[str, Any]], undo: UndoLog) -> _Errors:
     """moto 5.2.5's item loop, unchanged except for the undo entry taken before each write.
 
     It goes on after a failed item (so that every item gets its cancellation reason, in item order)
