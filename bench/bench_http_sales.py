@@ -66,6 +66,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import report
+from tests.support.bodies import till_receipt
 from tests.support.http_server import Http, HttpServer, MotoProcess
 
 PASSWORD = "Bench-Pass-4242"
@@ -254,19 +255,6 @@ def tenant_with_seller(port: int) -> tuple[str, str, str]:
     return tenant_id, admin_token, sign_in(seller_email)
 
 
-def sale_body(register: str, receipt: str) -> dict:
-    return {
-        "client_receipt_id": receipt,
-        "register_id": register,
-        "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "lines": [
-            {"description": "Croissant au beurre", "quantity": "3", "unit_price": "1.20", "vat_rate": "6"},
-            {"description": "Café crème", "quantity": "2", "unit_price": "2.80", "vat_rate": "21"},
-        ],
-        "payments": [{"method": "card", "amount": "9.20"}],
-    }
-
-
 # ---- phases --------------------------------------------------------------------------------------
 @dataclass
 class Tally:
@@ -389,7 +377,7 @@ def http_phase(tenant: str, label: str, writers: int, seconds: float, conns: lis
         while time.perf_counter() < deadline:
             n += 1
             receipt = f"{label}-{register}-{n}-{uuid.uuid4().hex[:6]}"
-            sell(conns[w], path, sale_body(register, receipt), receipt, tally)
+            sell(conns[w], path, till_receipt(register, receipt), receipt, tally)
 
     return run_threads(writers, seconds, work)
 
@@ -486,7 +474,7 @@ def main(argv=None) -> None:
             warm = Tally()
             for w in range(max(sizes)):
                 receipt = f"warm-R{w + 1}-{uuid.uuid4().hex[:6]}"
-                sell(conns[w], f"/v1/tenants/{tenant}/sales", sale_body(f"R{w + 1}", receipt), receipt, warm)
+                sell(conns[w], f"/v1/tenants/{tenant}/sales", till_receipt(f"R{w + 1}", receipt), receipt, warm)
                 raw_clients[w].put_item(TableName=table, Item={**template, "pk": {"S": f"warm#{w}"},
                                                                "sk": {"N": "1"}})
             stored = container.dynamodb.get_item(TableName=journal, Key={

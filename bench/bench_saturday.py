@@ -148,16 +148,9 @@ def receipt_of(n: int, r: int, k: int) -> str:
 
 def sale_request(register: str, receipt: str, at: datetime) -> dict:
     """The receipt bench_http_sales sends: two lines, a card payment."""
-    return {
-        "client_receipt_id": receipt,
-        "register_id": register,
-        "occurred_at": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "lines": [
-            {"description": "Croissant au beurre", "quantity": "3", "unit_price": "1.20", "vat_rate": "6"},
-            {"description": "Café crème", "quantity": "2", "unit_price": "2.80", "vat_rate": "21"},
-        ],
-        "payments": [{"method": "card", "amount": "9.20"}],
-    }
+    from tests.support.bodies import till_receipt
+
+    return till_receipt(register, receipt, at)
 
 
 def state_item(chain_key: str, *, table: str, seq: int, hash_: str, stream_seq: str | None, stream_arn: str | None,

@@ -6,29 +6,17 @@ problem of the request under ``errors``."""
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from tests.support.bodies import sale_body
 from tests.support.operators import operator_account
 from tests.support.users import count_all, signed_up_account
 
 pytestmark = pytest.mark.functional
 
 PROBLEM = "application/problem+json"
-
-
-def sale_body(**overrides):
-    body = {
-        "client_receipt_id": f"rcpt-{uuid.uuid4().hex[:10]}",
-        "register_id": "R1",
-        "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "lines": [{"description": "Espresso", "quantity": "2", "unit_price": "2.50", "vat_rate": "21"}],
-        "payments": [{"method": "card", "amount": "5.00"}],
-    }
-    body.update(overrides)
-    return body
 
 
 @pytest.fixture

@@ -75,7 +75,7 @@ def test_a_period_is_closed_once(container, tmp_path):
 def tenant_with_a_sale(api, stack):
     account = signed_up_account(api, stack)
     client = api.with_token(account.token)
-    from tests.functional.test_ledger_api import sale_body
+    from tests.support.bodies import sale_body
 
     assert client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body()).status == 201
     return account, client

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.functional.test_ledger_api import sale_body
+from tests.support.bodies import sale_body
 from tests.support.users import signed_up_account
 
 pytestmark = pytest.mark.functional

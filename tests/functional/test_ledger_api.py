@@ -8,21 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.domain.merkle import record_leaf_hash, verify_inclusion
+from tests.support.bodies import sale_body
 from tests.support.users import member, signed_up_account
 
 pytestmark = pytest.mark.functional
-
-
-def sale_body(**overrides):
-    body = {
-        "client_receipt_id": f"rcpt-{uuid.uuid4().hex[:10]}",
-        "register_id": "R1",
-        "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "lines": [{"description": "Espresso", "quantity": "2", "unit_price": "2.50", "vat_rate": "21"}],
-        "payments": [{"method": "card", "amount": "5.00"}],
-    }
-    body.update(overrides)
-    return body
 
 
 def journal_entry(**overrides):

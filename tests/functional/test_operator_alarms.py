@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from chalicelib.services.tamper_alarms import TamperAlarm
-from tests.functional.test_ledger_api import sale_body
+from tests.support.bodies import sale_body
 from tests.support.operators import operator_account
 from tests.support.users import member, signed_up_account
 

@@ -11,7 +11,7 @@ import pytest
 from chalicelib.domain.calendar import business_day_of
 from chalicelib.domain.records import parse_timestamp
 from chalicelib.local.clock import MovingClock
-from tests.functional.test_ledger_api import sale_body
+from tests.support.bodies import sale_body
 from tests.support.users import count_all, member, signed_up_account
 from tests.unit.test_tenant_settings import WEEK, TenantSettingsStoreContract, week
 

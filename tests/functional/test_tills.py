@@ -29,11 +29,11 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from urllib.parse import quote
 
 import pytest
 
+from tests.support.bodies import till_receipt
 from tests.support.continuous import ContinuousStack
 from tests.support.http_server import Http, HttpServer, MotoProcess
 
@@ -135,19 +135,6 @@ class TillLog:
     refused: list[str] = field(default_factory=list)  # sales never accepted, with the last answer
 
 
-def _body(register: str, receipt: str) -> dict:
-    return {
-        "client_receipt_id": receipt,
-        "register_id": register,
-        "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "lines": [
-            {"description": "Croissant au beurre", "quantity": "3", "unit_price": "1.20", "vat_rate": "6"},
-            {"description": "Café crème", "quantity": "2", "unit_price": "2.80", "vat_rate": "21"},
-        ],
-        "payments": [{"method": "card", "amount": "9.20"}],
-    }
-
-
 def _send(conn: Http, path: str, body: dict, key: str, log: TillLog, attempts: int = 60):
     """A till's send: retried with the same key on 503 and on 409 "still being processed"."""
     status, answer = 0, None
@@ -171,7 +158,7 @@ def _till(port: int, token: str, tenant: str, till: int, register: str, log: Til
     try:
         for n in range(SALES_PER_TILL):
             receipt = f"T{till}-{n:03d}"
-            body = _body(register, receipt)
+            body = till_receipt(register, receipt)
             status, answer = _send(conn, path, body, receipt, log)
             if status != 201:
                 log.refused.append(f"{receipt}: {status} {answer}")
