@@ -161,14 +161,14 @@ class DynamoDBOpsStore:
     def _pending_lines(self, chain_key: str, after: int, through: int) -> dict[int, str]:
         """The pending items of seqs ``after+1..through`` (those past the head are not verified yet)."""
         lines: dict[int, str] = {}
+        if through <= after:
+            return lines
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
             "ExpressionAttributeValues": {":pk": {"S": pending_pk(chain_key)}, ":lo": {"S": pending_sk(after + 1)},
-                                          ":hi": {"S": pending_sk(max(through, after + 1))}},
+                                          ":hi": {"S": pending_sk(through)}},
             "ConsistentRead": True,
         }
-        if through <= after:
-            return lines
         while True:
             resp = self._call("query", **kwargs)
             for item in resp.get("Items", []):

@@ -19,6 +19,7 @@ token drawn at each start (``<data dir>/local-operator.token``, printed in the b
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -39,12 +40,6 @@ from chalicelib.observability import logger
 
 class DataDirBusy(Exception):
     pass
-
-
-def _nothing():
-    import contextlib
-
-    return contextlib.nullcontext()
 
 
 @dataclass
@@ -297,7 +292,7 @@ class LocalStack:
         from chalicelib import bootstrap
         from chalicelib.local import cognito_state
 
-        with self.durable.writers if self.durable is not None else _nothing():
+        with self.durable.writers if self.durable is not None else contextlib.nullcontext():
             boundary = self.redo.rotate()
             cognito_state.save_cognito_state(self.data_dir / "cognito.state")
         counts = snapshot.save(bootstrap.container().client, self.settings, self.data_dir / "snapshot",
