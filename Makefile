@@ -11,7 +11,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: run test install lint bench clean deploy soak
+.PHONY: run test install lint bench clean deploy soak archive-docs verifier
 
 # $(call install_extra,EXTRA,WHAT): create the venv if needed (with the latest pip: only then, as
 # chalice caps pip's version and a later upgrade would be undone with a conflict message), then
@@ -50,6 +50,18 @@ soak: $(DEV_STAMP)
 
 lint: $(DEV_STAMP)
 	@$(BIN)/ruff check .
+
+## Refresh the copies of docs/ that every export archive carries (ARCHIVE_DOCS, decision 0023).
+archive-docs: $(RUN_STAMP)
+	@$(BIN)/python -c 'import pathlib, shutil; from chalicelib.verify_export.format import ARCHIVE_DOCS; \
+	out = pathlib.Path("chalicelib/verify_export/docs"); out.mkdir(exist_ok=True); \
+	[print("archive-docs:", out / n) or shutil.copyfile(f"docs/{n}", out / n) for n in ARCHIVE_DOCS \
+	 if pathlib.Path("docs", n).is_file()]'
+
+## The offline verifier as one file (standard library only to build): dist/scelle-verify.pyz, run with
+## `python3 dist/scelle-verify.pyz EXPORT.zip` by any Python 3.11+ that can import cryptography.
+verifier:
+	@$(PYTHON) verifier/build_pyz.py dist/scelle-verify.pyz
 
 ## Benchmarks (never part of `make test`): figures are ratios against an in-run baseline.
 bench: $(DEV_STAMP)

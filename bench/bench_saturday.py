@@ -1474,7 +1474,7 @@ def run_real_services(plan: list[TenantPlan], tmp: Path, *, pending_layout: str 
     from chalicelib.domain.tenant import Tenant
     from chalicelib.services.anomalies import AnomalyService
     from chalicelib.services.archive import Archive, Archiver, RetentionPolicy
-    from chalicelib.services.checkpoints import CheckpointService, KeyRegistry
+    from chalicelib.services.checkpoints import CheckpointCadence, CheckpointService, KeyRegistry
     from chalicelib.services.events import EventDeriver, event_writer
     from chalicelib.services.ledger import LedgerService
     from chalicelib.services.scheduled_work import CheckpointSigner
@@ -1515,7 +1515,8 @@ def run_real_services(plan: list[TenantPlan], tmp: Path, *, pending_layout: str 
 
     ledger = LedgerService(writer=ChainWriter(journal, clock=clock), directory=api_directory, index=None,
                            checkpoints=checkpoints, tenants=Tenants(), checkpoint_every=CHECKPOINT_EVERY,
-                           clock_skew=timedelta(minutes=5), clock=clock)
+                           clock_skew=timedelta(minutes=5), clock=clock,
+                           after_seal=CheckpointCadence(checkpoints, CHECKPOINT_EVERY).after_entry)
     deriver = EventDeriver(journal, events, event_writer(events, clock=clock))
     anomalies = AnomalyService(ops, events, tenant_of=tenant_of)
     alarms = _NoAlarms()

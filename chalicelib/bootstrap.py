@@ -118,6 +118,7 @@ class Container:
         return ChainWriter(
             self.journal_store,
             clock=self.clock,
+            prover=self.write_proofs,
             on_append=lambda n: count("EntriesAppended", n),
             on_conflict=lambda: count("AppendConflicts"),
         )
@@ -126,7 +127,21 @@ class Container:
     def event_journal(self):
         from chalicelib.services.events import EventJournal, event_writer
 
-        return EventJournal(event_writer(self.events_store, clock=self.clock))
+        return EventJournal(event_writer(self.events_store, clock=self.clock, prover=self.write_proofs))
+
+    @cached_property
+    def write_proofs(self):
+        """The key that proves an entry was written by the sealing service (decision 0022)."""
+        from chalicelib.adapters.write_proofs import write_proofs_for
+
+        s = self.settings
+        key_id = s.write_proof_key_id or ("local:write-proof" if s.mode == "local" else None)
+        if not key_id:
+            from chalicelib.config import ConfigError
+
+            raise ConfigError("SCELLE_WRITE_PROOF_KEY_ID must be set (a KMS HMAC_256 key ARN, or local:<name>)")
+        retired = [k for k in s.write_proof_retired_key_ids.split(",") if k]
+        return write_proofs_for(key_id, key_dir=s.local_key_dir, kms=lambda: self.kms, retired=retired)
 
     @cached_property
     def event_deriver(self):
@@ -152,11 +167,61 @@ class Container:
         return KmsSigner(self.kms, key_id)
 
     @cached_property
+    def witness(self):
+        """The witness itself (decision 0024): on AWS only its own function builds it."""
+        from chalicelib.adapters.archive_s3 import S3ObjectStore
+        from chalicelib.adapters.signing import KmsSigner, LocalSigner
+        from chalicelib.adapters.witness_view import ObjectWitnessView
+        from chalicelib.domain.checkpoint import PublicKeyInfo
+        from chalicelib.services.witness import Witness
+
+        s = self.settings
+        key_id = s.witness_key_id or ("local:witness" if s.mode == "local" else None)
+        if not key_id:
+            from chalicelib.config import ConfigError
+
+            raise ConfigError("SCELLE_WITNESS_KEY_ID must be set (a KMS ECC_NIST_P256 key ARN, or local:<name>)")
+        if key_id.startswith("local:"):
+            signer = LocalSigner(s.local_key_dir, key_id.split(":")[1])
+        else:
+            signer = KmsSigner(self.kms, key_id)
+        log_signer = self.signer
+        # The log's key as the witness was configured with it (its own KMS GetPublicKey, or the
+        # local key file): never a key published in the ops table, which a database writer can add to.
+        pinned = [PublicKeyInfo(log_signer.key_id, "2000-01-01T00:00:00.000000Z", None, log_signer.public_key_pem())]
+        view = ObjectWitnessView(S3ObjectStore(self.s3, s.bucket_name("archive")), clock=self.clock)
+        # No alarms here: the submitter raises them from the refusal, in process and on AWS alike
+        # (the witness's own role holds nothing but its key, its view and the log's public key).
+        return Witness(signer, view, lambda: pinned, clock=self.clock)
+
+    @cached_property
+    def witness_client(self):
+        """How the signer reaches the witness: in process locally, its Lambda function on AWS."""
+        s = self.settings
+        if s.mode == "local":
+            return self.witness
+        if not s.witness_function:
+            from chalicelib.config import ConfigError
+
+            raise ConfigError("SCELLE_WITNESS_FUNCTION must be set (the witness's Lambda function name)")
+        from chalicelib.adapters.witness_lambda import LambdaWitnessClient
+
+        return LambdaWitnessClient(self.client("lambda"), s.witness_function)
+
+    @cached_property
+    def witness_submitter(self):
+        from chalicelib.services.witness import WitnessSubmitter
+
+        return WitnessSubmitter(self.witness_client, checkpoint_store=self.checkpoint_store, ops=self.ops_store,
+                                alarms=self.tamper_alarms)
+
+    @cached_property
     def checkpoint_store(self):
         from chalicelib.adapters.checkpoint_store import DynamoDBCheckpointStore
 
         s = self.settings
-        return DynamoDBCheckpointStore(self.dynamodb, s.table_name("checkpoints"), s.table_name("ops"))
+        return DynamoDBCheckpointStore(self.dynamodb, s.table_name("checkpoints"), s.table_name("keys"),
+                                       legacy_keys_table=s.table_name("ops"))
 
     @cached_property
     def key_registry(self):
@@ -177,7 +242,29 @@ class Container:
             clock=self.clock,
             on_signed=lambda: count("CheckpointsSigned"),
             alarms=self.tamper_alarms,
+            proofs=self.write_proofs,
         )
+
+    @cached_property
+    def checkpoint_cadence(self):
+        from chalicelib.services.checkpoints import CheckpointCadence
+
+        return CheckpointCadence(self.checkpoints, self.settings.checkpoint_every)
+
+    @cached_property
+    def on_demand_checkpoints(self):
+        """``POST …/checkpoints``: signed by the signing function on AWS (the API holds no
+        signing permission), in process locally."""
+        s = self.settings
+        if s.mode == "local":
+            return self.checkpoints
+        if not s.signer_function:
+            from chalicelib.config import ConfigError
+
+            raise ConfigError("SCELLE_SIGNER_FUNCTION must be set (the sign_checkpoints Lambda function's name)")
+        from chalicelib.adapters.checkpoint_requests import LambdaCheckpointSigning
+
+        return LambdaCheckpointSigning(self.client("lambda"), s.signer_function)
 
     @cached_property
     def chain_directory(self):
@@ -210,6 +297,7 @@ class Container:
             self.key_registry,
             extra_checks=_ledger_extra_checks,
             on_failure=_report_verification_failure,
+            proofs=self.write_proofs,
             # the event journal: its own table, and the archive for entries expired from it (0006)
             events_store=self.events_store,
             archive=lambda: self.archive,
@@ -404,9 +492,12 @@ class Container:
                     directory=self.chain_directory,
                     expiry=ExpiryPolicy(self.ops_store, honour_local_tickets=self.settings.mode == "local",
                                         clock=self.clock) if events else None,
-                    after_insert=self.anomalies.on_event if events else None,
+                    # events: anomaly rules; journal: the checkpoint every N entries, signed here
+                    # rather than on the API's request path (decision 0022)
+                    after_insert=self.anomalies.on_event if events else self.checkpoint_cadence.after_entry,
                     clock=self.clock,
                     deriver=None if events else self.event_deriver,
+                    proofs=self.write_proofs,
                 )
             else:
                 raise ValueError(f"no stream handler for table {table!r}")
@@ -421,7 +512,7 @@ class Container:
 
         return CheckpointService(self.events_store, self.checkpoint_store, self.signer, self.key_registry,
                                  clock=self.clock, on_signed=lambda: count("CheckpointsSigned"),
-                                 alarms=self.tamper_alarms, entries_expire=True)
+                                 alarms=self.tamper_alarms, entries_expire=True, proofs=self.write_proofs)
 
     @cached_property
     def checkpoint_signer(self):
@@ -432,7 +523,18 @@ class Container:
             journal_store=self.journal_store, events_store=self.events_store, ops=self.ops_store,
             archiver=self.archiver, alarms=self.tamper_alarms,
             on_lag=lambda seconds: _cv_seconds("ArchiveLagSeconds", seconds),
+            witness=self.witness_submitter,
+            reports=self.closure_reports,
         )
+
+    @cached_property
+    def closure_reports(self):
+        from chalicelib.services.closure_reports import ClosureReporter
+
+        return ClosureReporter(index=self.ledger_index, journal_store=self.journal_store,
+                               checkpoint_store=self.checkpoint_store, ops=self.ops_store, tenants=self.tenants,
+                               recipients=lambda tenant_id: _cv_report_emails(self, tenant_id),
+                               mailer=lambda: self.mailer, clock=self.clock)
 
     @cached_property
     def full_verifier(self):
@@ -475,7 +577,8 @@ class Container:
             journal_table=self.settings.table_name("journal"),
             make_store=lambda table: DynamoDBChainStore(self.dynamodb, table),
             make_verification=lambda store: VerificationService(store, self.checkpoint_store, self.key_registry,
-                                                                extra_checks=_ledger_extra_checks),
+                                                                extra_checks=_ledger_extra_checks,
+                                                                proofs=self.write_proofs),
             create_journal_table=lambda name: create_table(self.dynamodb, name, RESOURCES.table("journal"),
                                                            with_stream=False),
         )
@@ -569,7 +672,11 @@ class Container:
             source_for=lambda tenant_id: StoreSource(
                 tenant_id, journal_store=self.journal_store, events_store=self.events_store,
                 checkpoints=self.checkpoints, events_checkpoints=self.events_checkpoints,
-                key_registry=self.key_registry, archive=lambda: self.archive),
+                key_registry=self.key_registry, archive=lambda: self.archive,
+                # decision 0024: the checkpoint an export signs is co-signed, and the archive
+                # carries the witness's cosignatures and key
+                witness=self.witness_submitter,
+                witness_key=lambda: (self.witness_client.key_id, self.witness_client.public_key_pem())),
             signer=lambda: self.signer, events=self.event_journal, idempotency=self.idempotency,
             dispatcher=dispatcher, clock=self.clock,
         )
@@ -619,6 +726,14 @@ def _cv_tenant_country(c: Container, tenant_id: str) -> str | None:
 
 def _cv_admin_emails(c: Container, tenant_id: str) -> list[str]:
     return [m.email for m in c.accounts_store.roster(tenant_id).members if m.counts_as_admin and m.email]
+
+
+def _cv_report_emails(c: Container, tenant_id: str) -> list[str]:
+    """Who receives the daily Z report: the tenant's admins and accountants."""
+    from chalicelib.domain.permissions import Role
+
+    return [m.email for m in c.accounts_store.roster(tenant_id).members
+            if m.email and (m.counts_as_admin or m.role == Role.ACCOUNTANT) and m.status == "active"]
 
 
 def _cv_entry_amount(c: Container, tenant_id: str, chain: str, seq: int) -> int | None:

@@ -55,6 +55,22 @@ class Settings(BaseModel):
 
     signing_key_id: str | None = None  # KMS key id/ARN on AWS; "local:<name>" for a local key
     data_key_id: str | None = None  # KMS symmetric key for the archive (AWS Encryption SDK)
+    # KMS HMAC_256 key ARN that proves each entry was written by the sealing service (decision
+    # 0022); "local:<name>" for a key file. Unset in local mode: "local:write-proof".
+    write_proof_key_id: str | None = None
+    # The independent witness (decision 0024): its own P-256 key (KMS ECC_NIST_P256 ARN, or
+    # "local:<name>"; unset in local mode: "local:witness"), and on AWS the name of its Lambda
+    # function, which the checkpoint signer invokes (locally the witness runs in process).
+    witness_key_id: str | None = None
+    witness_function: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                                         description="a Lambda function name (letters, digits, '-', '_')")
+    # On AWS, the name of the sign_checkpoints function, which signs on-demand checkpoints for the
+    # API (the internet-facing function holds no kms:Sign).
+    signer_function: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                                        description="a Lambda function name (letters, digits, '-', '_')")
+    # comma-separated ARNs of earlier write-proof keys whose proofs still verify (after a rotation)
+    write_proof_retired_key_ids: str = Field("", pattern=r"^(arn:[^,\s]+(,arn:[^,\s]+)*)?$",
+                                             description="comma-separated KMS key ARNs, or empty")
     local_key_dir: Path | None = None  # where local signing / data keys live in local mode
     user_pool_id: str | None = None
     user_pool_client_id: str | None = None

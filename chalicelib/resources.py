@@ -50,11 +50,20 @@ class Bucket:
 
 @dataclass(frozen=True)
 class KmsKey:
+    """A KMS key of the AWS stack. Local mode creates none of them in the emulator: each is a key
+    file instead (``local:signing``, ``local:data``, ``local:write-proof``, ``local:witness``), so
+    ``chalicelib.local.provision`` never reads this list."""
+
     logical: str
-    spec: str  # "ECC_NIST_P256" | "SYMMETRIC_DEFAULT"
-    usage: str  # "SIGN_VERIFY" | "ENCRYPT_DECRYPT"
-    rotation: bool = False
+    spec: str  # "ECC_NIST_P256" | "SYMMETRIC_DEFAULT" | "HMAC_256"
+    usage: str  # "SIGN_VERIFY" | "ENCRYPT_DECRYPT" | "GENERATE_VERIFY_MAC"
+    rotation: bool = False  # automatic yearly rotation: symmetric ENCRYPT_DECRYPT keys only (KMS)
     purpose: str = ""
+
+    def __post_init__(self) -> None:
+        if self.rotation and (self.spec, self.usage) != ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"):
+            raise ValueError(f"key {self.logical!r}: KMS rotates only SYMMETRIC_DEFAULT/ENCRYPT_DECRYPT keys "
+                             "automatically; a new asymmetric or HMAC key is a new key id")
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,13 @@ RESOURCES = Resources(
             purpose="Signed checkpoints: pk=chain key, sk=size.",
         ),
         Table(
+            "keys",
+            _PK_S,
+            _SK_S,
+            purpose="Published checkpoint signing keys and their validity: written only by the signing "
+                    "functions, never by the API (decision 0019, issue 14 item 3).",
+        ),
+        Table(
             "accounts",
             _PK_S,
             _SK_S,
@@ -157,6 +173,21 @@ RESOURCES = Resources(
     keys=(
         KmsKey("signing", "ECC_NIST_P256", "SIGN_VERIFY", purpose="Signs checkpoints and export manifests."),
         KmsKey("data", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", rotation=True, purpose="Archive encryption."),
+        # No automatic rotation for HMAC keys: a rotation is a new key, the old ARN kept enabled
+        # and listed in SCELLE_WRITE_PROOF_RETIRED_KEY_IDS (decision 0022).
+        KmsKey(
+            "write_proof",
+            "HMAC_256",
+            "GENERATE_VERIFY_MAC",
+            purpose="Write proofs: HMAC of every sealed entry, made only by the sealing functions (decision 0022).",
+        ),
+        # The independent witness's own key (decision 0024): only the witness function signs with it.
+        KmsKey(
+            "witness",
+            "ECC_NIST_P256",
+            "SIGN_VERIFY",
+            purpose="The independent witness's key: co-signs checkpoints consistent with those it saw (decision 0024).",
+        ),
     ),
     user_pool=UserPool("users", password_min_length=10),
 )

@@ -1,8 +1,10 @@
 """What Scellé costs on AWS: at rest (per month) and per million entries, from the stack's counts.
 
-``python -m infra.costs [TEMPLATE.json]`` prints both tables in Markdown. Without a template it uses
+``python -m infra.costs [TEMPLATE.json]`` prints the tables in Markdown. Without a template it uses
 the counts of the full contract stack (every handler of docs/decisions/0000 registered). The
-tables in docs/deploy.md are this output; tests/infra/test_costs.py keeps them in step.
+tables in docs/deploy.md are this output; tests/infra/test_costs.py keeps them in step. A third
+table prices what each chain costs per month whatever its volume: the independent witness and the
+daily Z report (decision 0024), paid per 5-minute signing run with new entries.
 
 Every price is an eu-west-1 (Ireland) on-demand list price in USD, without free tiers, as listed
 on the AWS pricing pages on ``PRICES_DATE``. Check them again before quoting a customer.
@@ -27,22 +29,27 @@ PRICES: dict[str, float] = {
     "dynamodb_read_per_million": 0.1413,  # on-demand read request unit (4 KB strongly consistent)
     "dynamodb_storage_gb_month": 0.283,
     "dynamodb_pitr_gb_month": 0.2264,
+    "dynamodb_table_month": 0.0,  # on-demand capacity: nothing per table; storage and PITR per GB
     "dynamodb_stream_read_per_million": 0.0,  # GetRecords by a Lambda trigger is free
     "lambda_request_per_million": 0.20,
     "lambda_gb_second": 0.0000166667,  # x86_64
     "api_gateway_rest_per_million": 3.50,
-    "s3_put_per_thousand": 0.005,
+    "s3_put_per_thousand": 0.005,  # PUT, COPY, POST and LIST requests
     "s3_get_per_thousand": 0.0004,
     "s3_standard_gb_month": 0.023,
     "s3_glacier_ir_gb_month": 0.005,
     "kms_key_month": 1.00,
     "kms_symmetric_per_10k": 0.03,
     "kms_ecc_sign_per_10k": 0.15,
+    # GenerateMac/VerifyMac on an HMAC key: the rate of ordinary (symmetric) requests. The $1
+    # key-month of HMAC keys is on the AWS page; this request rate was not read there (re-check).
+    "kms_hmac_per_10k": 0.03,
     "cloudwatch_alarm_month": 0.10,
     "cloudwatch_dashboard_month": 3.00,
     "cloudwatch_custom_metric_month": 0.30,
     "cloudwatch_logs_ingest_gb": 0.57,
     "xray_trace_per_million": 5.00,
+    "ses_per_thousand": 0.10,  # outbound mail
 }
 
 
@@ -63,10 +70,31 @@ class Assumptions:
     entries_per_archive_object: int = 1  # the archiver writes one object per record (worst case)
     archive_object_kb: float = 1.6  # entry + AWS Encryption SDK header and signature
     data_keys_per_archive_object: float = 1.0  # no data-key caching (worst case)
-    checkpoint_every: int = 100  # SCELLE_CHECKPOINT_EVERY default
+    # SCELLE_CHECKPOINT_EVERY default: signed by the journal's stream handler (on_journal_record),
+    # off the API's request path; on-demand checkpoints (POST …/checkpoints, one synchronous
+    # invocation of sign_checkpoints each) are rare and not counted.
+    checkpoint_every: int = 100
+    # Write proofs (decision 0022): one GenerateMac per sealed record (entry or event); VerifyMac by
+    # the stream verifier and by the signer that first signs it (the hourly verifier re-checks only
+    # the few records after the newest checkpoint).
+    mac_checks_per_record: int = 2
     log_kb_per_request: float = 1.0
     xray_sampled: float = 0.05  # default sampling: 1 request/s + 5 %
     stored_gb_per_million: float = 2.1  # item + LSI copy + index overhead, per million entries
+    # The witness and the Z report, per chain (decision 0024). Worst case: new entries in every
+    # 5-minute run of sign_checkpoints, so the witness co-signs every run.
+    signing_runs_per_month: int = 8_640  # 30 days of 5-minute runs
+    witness_invocations_per_run: int = 2  # latest, then add (describe once per cold start: not counted)
+    witness_ms: int = 200  # per invocation: S3 LIST + GET, KMS Sign, S3 PUT
+    witness_memory_mb: int = 512
+    witness_lists_per_run: int = 2  # ObjectWitnessView.latest on latest and again on add
+    witness_gets_per_run: int = 2
+    # Signer side, per run: the kept cosignature (ops GetItem), the newest checkpoint (twice), the
+    # compact range below the witnessed size and the entries after it (Query), the Z report's
+    # newest checkpoint, cursor and closures index: strongly consistent reads of one RRU each.
+    signer_reads_per_run: int = 8
+    cosignature_kb: float = 0.7  # the cosignature text, in the witness's view and in ops
+    z_report_recipients: int = 2  # admins and accountants of the tenant; one day closure a day
 
 
 @dataclass(frozen=True)
@@ -77,6 +105,7 @@ class Counts:
     dashboards: int
     kms_keys: int
     custom_metrics: int
+    tables: int = 0  # DynamoDB tables (on demand: nothing at rest beyond the data they hold)
     schedules: dict[str, tuple[float, int]] = field(default_factory=dict)  # name -> (runs/month, MB)
 
 
@@ -120,6 +149,7 @@ def counts_from_template(template: dict[str, Any]) -> Counts:
         dashboards=sum(r["Type"] == "AWS::CloudWatch::Dashboard" for r in resources),
         kms_keys=sum(r["Type"] == "AWS::KMS::Key" for r in resources),
         custom_metrics=CUSTOM_METRICS,
+        tables=sum(r["Type"] == "AWS::DynamoDB::Table" for r in resources),
         schedules=dict(sorted(schedules.items())),
     )
 
@@ -129,7 +159,9 @@ def at_rest(counts: Counts, prices: dict[str, float] = PRICES) -> list[Line]:
     runs = sum(r for r, _ in counts.schedules.values())
     gb_seconds = sum(r * mb / 1024 * SCHEDULED_SECONDS.get(n, 1.0) for n, (r, mb) in counts.schedules.items())
     return [
-        Line("KMS keys (signing + data)", counts.kms_keys, "key-month", prices["kms_key_month"]),
+        Line("KMS keys (signing, data, write proof, witness)", counts.kms_keys, "key-month", prices["kms_key_month"]),
+        Line("DynamoDB tables (on demand: storage + PITR per GB, below)", counts.tables, "table-month",
+             prices["dynamodb_table_month"]),
         Line("CloudWatch alarms", counts.alarms, "alarm-month", prices["cloudwatch_alarm_month"]),
         Line("CloudWatch dashboard", counts.dashboards, "dashboard-month", prices["cloudwatch_dashboard_month"]),
         Line("Custom metrics (EMF)", counts.custom_metrics, "metric-month", prices["cloudwatch_custom_metric_month"]),
@@ -143,7 +175,8 @@ def per_million_entries(a: Assumptions = Assumptions(), prices: dict[str, float]
     m = 1_000_000
     wru_per_put = math.ceil(a.entry_kb) * (1 + a.lsi_per_entry)
     checkpoints = m / a.checkpoint_every
-    records = m * (1 + a.events_per_entry) + checkpoints  # stream records: entries, events, checkpoints
+    sealed = m * (1 + a.events_per_entry)  # records a ChainWriter seals: entries and events
+    records = sealed + checkpoints  # stream records: entries, events, checkpoints
     writes = m * (wru_per_put * (1 + a.events_per_entry) + a.idempotency_writes_per_entry) + checkpoints
     archive_objects = records / a.entries_per_archive_object
     stream_invocations = records / a.stream_batch
@@ -178,6 +211,18 @@ def per_million_entries(a: Assumptions = Assumptions(), prices: dict[str, float]
         ),
         Line("KMS Sign (one per checkpoint)", checkpoints, "request", prices["kms_ecc_sign_per_10k"] / 10_000),
         Line(
+            "KMS GenerateMac (write proof of each entry and event)",
+            sealed,
+            "request",
+            prices["kms_hmac_per_10k"] / 10_000,
+        ),
+        Line(
+            "KMS VerifyMac (stream verifier and signer, each entry and event)",
+            sealed * a.mac_checks_per_record,
+            "request",
+            prices["kms_hmac_per_10k"] / 10_000,
+        ),
+        Line(
             "CloudWatch Logs ingestion",
             m * a.log_kb_per_request / 1024 / 1024,
             "GB",
@@ -196,6 +241,35 @@ def per_million_entries(a: Assumptions = Assumptions(), prices: dict[str, float]
             "GB-month",
             prices["s3_standard_gb_month"],
         ),
+    ]
+
+
+def per_chain_month(a: Assumptions = Assumptions(), prices: dict[str, float] = PRICES) -> list[Line]:
+    """What one chain costs per month, whatever its volume, beyond its entries: the independent
+    witness co-signing its newest checkpoint once per signing run with new entries, and the daily
+    Z report (decision 0024). Worst case: new entries in every 5-minute run."""
+    runs = a.signing_runs_per_month
+    invocations = runs * a.witness_invocations_per_run
+    cosignatures_gb = runs * a.cosignature_kb / 1024 / 1024
+    return [
+        Line("Lambda witness invocations (latest, add)", invocations, "invocation",
+             prices["lambda_request_per_million"] / 1e6),
+        Line("Lambda witness compute", invocations * a.witness_ms / 1000 * a.witness_memory_mb / 1024, "GB-second",
+             prices["lambda_gb_second"]),
+        Line("KMS Sign by the witness's key (one cosignature per run)", runs, "request",
+             prices["kms_ecc_sign_per_10k"] / 10_000),
+        Line("S3 witness view LIST", runs * a.witness_lists_per_run, "request", prices["s3_put_per_thousand"] / 1000),
+        Line("S3 witness view GET", runs * a.witness_gets_per_run, "request", prices["s3_get_per_thousand"] / 1000),
+        Line("S3 witness view PUT (one locked object per cosignature)", runs, "PUT",
+             prices["s3_put_per_thousand"] / 1000),
+        Line("DynamoDB reads by the signer (witness submission, Z report)", runs * a.signer_reads_per_run, "RRU",
+             prices["dynamodb_read_per_million"] / 1e6),
+        Line("DynamoDB writes (the cosignature kept in ops)", runs * math.ceil(a.cosignature_kb), "WRU",
+             prices["dynamodb_write_per_million"] / 1e6),
+        Line("SES Z report mails (one day closure a day per recipient)", 30 * a.z_report_recipients, "mail",
+             prices["ses_per_thousand"] / 1000),
+        Line("Then each month: cosignatures kept (S3 view, ops + PITR)", cosignatures_gb, "GB-month",
+             prices["s3_standard_gb_month"] + prices["dynamodb_storage_gb_month"] + prices["dynamodb_pitr_gb_month"]),
     ]
 
 
@@ -225,21 +299,25 @@ def report(counts: Counts) -> str:
     return (
         f"At rest, per month ({REGION}, list prices of {PRICES_DATE}):\n\n{markdown(at_rest(counts))}\n\n"
         f"Per million entries appended ({REGION}, list prices of {PRICES_DATE}):\n\n"
-        f"{markdown(per_million_entries())}\n"
+        f"{markdown(per_million_entries())}\n\n"
+        f"Per chain, per month: the witness and the Z report, new entries in every 5-minute run "
+        f"({REGION}, list prices of {PRICES_DATE}):\n\n{markdown(per_chain_month())}\n"
     )
 
 
 def contract_counts() -> Counts:
-    """Counts of the stack with every contract handler (12 functions, 3 streams, 4 schedules)."""
+    """Counts of the stack with every contract handler (13 functions, 3 streams, 4 schedules)."""
     minutes = {"sign_checkpoints": 5, "close_periods": 60, "verify_chains": 60, "check_ticket_sla": 15}
     memory = {"verify_chains": 1024}
     return Counts(
         # chalicelib/alarms.py (runbook and informational), Lambda errors/throttles, iterator age of
         # the other 2 streams, 3 dead-letter queues, API 5xx.
-        alarms=len(ALL_ALARMS) + 2 * 12 + 2 + 3 + 1,
+        alarms=len(ALL_ALARMS) + 2 * 13 + 2 + 3 + 1,
         dashboards=1,
-        kms_keys=2,
+        kms_keys=4,  # signing, data, write proof, witness (chalicelib/resources.py)
         custom_metrics=CUSTOM_METRICS,
+        # journal, events, checkpoints, keys, accounts, idempotency, ops, support
+        tables=8,
         schedules={n: (_SECONDS_PER_MONTH / (m * 60), memory.get(n, 512)) for n, m in sorted(minutes.items())},
     )
 

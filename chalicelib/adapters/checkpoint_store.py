@@ -67,11 +67,16 @@ class InMemoryCheckpointStore:
 
 
 class DynamoDBCheckpointStore:
-    def __init__(self, client, checkpoints_table: str, ops_table: str, keys_partition: str = "KEYS") -> None:
+    def __init__(self, client, checkpoints_table: str, keys_table: str, keys_partition: str = "KEYS", *,
+                 legacy_keys_table: str | None = None) -> None:
+        """``keys_table``: where published keys live (the ``keys`` table, which only the signing
+        functions may write). ``legacy_keys_table``: the ops table, where keys were published
+        before; read only by ``legacy_keys`` to move them over once."""
         self._client = client
         self._table = checkpoints_table
-        self._ops = ops_table
+        self._ops = keys_table
         self._keys_pk = keys_partition
+        self._legacy = legacy_keys_table
 
     def put(self, stored: StoredCheckpoint) -> None:
         cp = stored.checkpoint
@@ -155,9 +160,16 @@ class DynamoDBCheckpointStore:
                 raise Conflict(f"key {key.key_id} is already published") from exc
             raise
 
+    def legacy_keys(self) -> list[PublicKeyInfo]:
+        """Keys still published where the API could write (before the keys table existed)."""
+        return self._keys_in(self._legacy) if self._legacy else []
+
     def keys(self) -> list[PublicKeyInfo]:
+        return self._keys_in(self._ops)
+
+    def _keys_in(self, table: str) -> list[PublicKeyInfo]:
         items = self._client.query(
-            TableName=self._ops,
+            TableName=table,
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": {"S": self._keys_pk}},
             ConsistentRead=True,

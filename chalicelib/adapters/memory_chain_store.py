@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from chalicelib.domain.claims import Claim, CommitRejected
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.records import SealedRecord
+from chalicelib.domain.write_proofs import proof_attributes
 
 MAX_BATCH = 100
 MAX_TRANSACTION_ITEMS = 100
@@ -59,6 +60,8 @@ class InMemoryChainStore:
                                      records=taken_records, claims=taken_claims)
             for record in records:
                 item = record.to_dict()
+                if record.write_proof is not None:
+                    item.update(proof_attributes(record.write_proof))
                 if ttl is not None:
                     item["ttl"] = ttl
                 self._chains.setdefault(record.chain_key, {})[record.seq] = item

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from chalice import Blueprint
 from pydantic import BaseModel, Field
 
@@ -46,6 +48,9 @@ class KeyOut(BaseModel):
     not_before: str
     not_after: str | None
     public_key_pem: str
+    # "log": signs checkpoints; "witness": the independent witness's key, which co-signs them
+    # (decision 0024). Give it to `scelle verify --witness-key`.
+    role: Literal["log", "witness"] = "log"
 
 
 class KeyList(BaseModel):
@@ -100,7 +105,7 @@ def list_checkpoints(tenant_id: str, caller: Caller, query: ChainQuery):
           errors=(409,))
 def sign_checkpoint(tenant_id: str, caller: Caller, body: SignRequest):
     chain = require_chain(caller, body.chain)
-    cp = bootstrap.checkpoints().checkpoint(tenant_id, chain)
+    cp = bootstrap.container().on_demand_checkpoints.checkpoint(tenant_id, chain)
     if cp is None:
         raise NotFound(f"chain {chain!r} has no entry yet", field="chain")
     return checkpoint_out(chain, cp)
@@ -120,6 +125,8 @@ def verify(tenant_id: str, caller: Caller, body: VerifyRequest):
 @endpoint(chains_bp, "GET", "/v1/keys", summary="Public keys that sign checkpoints, with their validity",
           tags=TAGS, response=KeyList, public=True)
 def list_keys():
-    keys = bootstrap.key_registry().published()
+    from chalicelib.services.witness import published_keys_with_roles
+
+    keys = published_keys_with_roles(bootstrap.key_registry(), bootstrap.container().ops_store)
     return KeyList(keys=[KeyOut(key_id=k.key_id, not_before=k.not_before, not_after=k.not_after,
-                                public_key_pem=k.public_key_pem) for k in keys])
+                                public_key_pem=k.public_key_pem, role=role) for k, role in keys])

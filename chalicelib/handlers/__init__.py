@@ -24,6 +24,11 @@ def register_handlers(app) -> None:
 
     app.register_blueprint(exports_bp)
 
+    # The independent witness (decision 0024): co-signs checkpoints, under its own role.
+    from chalicelib.handlers.witness import witness_bp
+
+    app.register_blueprint(witness_bp)
+
     # Support: ticket SLA schedule, newsletter sender, inbound mail (SES -> S3 -> Lambda).
     from chalicelib.handlers.support import support_handlers_bp
 

@@ -11,6 +11,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from chalicelib.domain.canonical import TrustedItem, canonical_bytes, encode_trusted, loads_trusted
 from chalicelib.domain.errors import ScelleError
 from chalicelib.domain.records import SealedRecord
+from chalicelib.domain.write_proofs import proof_attributes
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -27,6 +28,8 @@ def to_item(record: SealedRecord, ttl: int | None = None) -> dict[str, Any]:
     plain["data"] = canonical_bytes(record.data).decode("utf-8")
     plain["pk"] = record.chain_key
     plain["sk"] = record.seq
+    if record.write_proof is not None:
+        plain.update(proof_attributes(record.write_proof))
     if ttl is not None:
         plain["ttl"] = ttl
     return {k: _serializer.serialize(v) for k, v in plain.items()}

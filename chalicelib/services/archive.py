@@ -37,6 +37,7 @@ from chalicelib.domain.canonical import canonical_bytes
 from chalicelib.domain.checkpoint import Checkpoint, PublicKeyInfo
 from chalicelib.domain.errors import Conflict, ScelleError
 from chalicelib.domain.records import GENESIS_PREV_HASH, SealedRecord, parse_chain_key, utc_timestamp
+from chalicelib.domain.write_proofs import proof_attributes
 
 SEGMENT_FORMAT = "scelle-archive-segment/v1"
 MANIFEST_FORMAT = "scelle-archive-manifest/v1"  # the legacy manifest: every segment, rewritten each flush
@@ -269,8 +270,13 @@ class ManifestIndex:
 
 
 def record_line(record: SealedRecord) -> str:
-    """How a record is kept in ``pending`` and in a segment: its canonical JSON, ten fields."""
-    return canonical_bytes(record.to_dict()).decode("utf-8")
+    """How a record is kept in ``pending`` and in a segment: its canonical JSON, ten fields, plus
+    its write proof (``proof_key``, ``proof_mac``; decision 0022) when it has one, so that an
+    entry read back from the archive still shows who wrote it."""
+    fields = record.to_dict()
+    if record.write_proof is not None:
+        fields.update(proof_attributes(record.write_proof))
+    return canonical_bytes(fields).decode("utf-8")
 
 
 # ---- the archive -------------------------------------------------------------------------------

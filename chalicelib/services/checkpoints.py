@@ -43,10 +43,12 @@ from chalicelib.domain.records import (
     utc_timestamp,
 )
 from chalicelib.domain.verification import ChainHead, VerificationReport, verify_chain
+from chalicelib.domain.write_proofs import WriteProofCheck
 from chalicelib.observability import logger
 from chalicelib.ports.checkpoints import StoredCheckpoint
 from chalicelib.ports.signatures import key_binding_problem, same_public_key, signature_verifier_for
 from chalicelib.ports.stores import ChainStore, Signer
+from chalicelib.ports.write_proofs import WriteProofs
 
 SIGNER_ALARM_SOURCE = "signer"
 KEYS_ALARM_SOURCE = "key_registry"
@@ -83,9 +85,10 @@ class KeyRegistry:
         self._reported: set[tuple[str, str]] = set()
 
     def published(self) -> list[PublicKeyInfo]:
-        """The published keys a verifier may use, oldest first (the signer's key is published
-        first if new). A key whose public key does not match its id is left out, with an alarm."""
-        return self._state()[1]
+        """The published keys a verifier may use, oldest first. A key whose public key does not
+        match its id is left out, with an alarm. Reading publishes nothing: only a signer writes
+        the keys table (the API may not)."""
+        return self._state(sign=False)[1]
 
     def ensure_current(self) -> PublicKeyInfo:
         """Publish the signer's key if new, closing the validity of the key it replaces.
@@ -97,7 +100,7 @@ class KeyRegistry:
     def signing_keys(self) -> tuple[PublicKeyInfo, list[PublicKeyInfo]]:
         """``(the signer's published key, the keys a verifier may use)`` from one read of the key
         list: what the checkpoint service needs before it signs. Raises like ``ensure_current``."""
-        current, trusted = self._state()
+        current, trusted = self._state(sign=True)
         if current not in trusted:
             problem = self._problem(current)
             raise SigningRefused(f"refusing to sign with key {current.key_id}: {problem}", reason="key_mismatch",
@@ -109,10 +112,30 @@ class KeyRegistry:
         return self._problem(key)
 
     # -- internals -----------------------------------------------------------------------------
-    def _state(self) -> tuple[PublicKeyInfo, list[PublicKeyInfo]]:
+    def _keys(self, *, sign: bool) -> list[PublicKeyInfo]:
+        """The published keys. Keys published before the keys table existed (in ops, which the
+        API may write) are read from there until a signer has moved them over, once."""
         keys = self._store.keys()
+        legacy_keys = getattr(self._store, "legacy_keys", None)
+        if keys or legacy_keys is None:
+            return keys
+        legacy = legacy_keys()
+        if not legacy or not sign:
+            return legacy
+        for key in legacy:
+            if key_binding_problem(key) is None:  # a swapped PEM is not carried over
+                try:
+                    self._store.put_key(key, if_absent=True)
+                except Conflict:
+                    pass
+        return self._store.keys()
+
+    def _state(self, *, sign: bool) -> tuple[PublicKeyInfo | None, list[PublicKeyInfo]]:
+        keys = self._keys(sign=sign)
         own_id = self._signer.key_id
         current = next((k for k in keys if k.key_id == own_id), None)
+        if current is None and not sign:
+            return None, [k for k in keys if self._check(k)]
         if current is None:
             current, keys = self._publish(keys)
         elif current.not_after is not None:
@@ -123,14 +146,13 @@ class KeyRegistry:
                 f"signing key {current.key_id} was retired at {current.not_after}; configure a new key "
                 "(SCELLE_SIGNING_KEY_ID) instead of bringing an old one back"
             )
-        trusted = []
-        for key in keys:
-            problem = self._problem(key)
-            if problem is None:
-                trusted.append(key)
-            else:
-                self._report(key, problem)
-        return current, trusted
+        return current, [k for k in keys if self._check(k)]
+
+    def _check(self, key: PublicKeyInfo) -> bool:
+        problem = self._problem(key)
+        if problem is not None:
+            self._report(key, problem)
+        return problem is None
 
     def _publish(self, keys: list[PublicKeyInfo]) -> tuple[PublicKeyInfo, list[PublicKeyInfo]]:
         now = utc_timestamp(self._clock())
@@ -227,10 +249,12 @@ class CheckpointService:
         on_signed: Callable[[], None] | None = None,
         alarms=None,
         entries_expire: bool = False,
+        proofs: WriteProofs | None = None,
     ) -> None:
         """``alarms``: the tamper alarm service (``raise_alarm(TamperAlarm)``). ``entries_expire``:
         the chain store drops old entries (the event journal's 30 days), so a chain cannot always
-        be recomputed from seq 1 here."""
+        be recomputed from seq 1 here. ``proofs``: every entry signed for the first time must carry
+        a valid write proof (decision 0022); without it nothing is asked (unit tests only)."""
         self._journal = journal
         self._checkpoints = checkpoints
         self._signer = signer
@@ -239,6 +263,7 @@ class CheckpointService:
         self._on_signed = on_signed or (lambda: None)
         self._alarms = alarms
         self._entries_expire = entries_expire
+        self._proofs = proofs
 
     def latest(self, tenant_id: str, chain: str):
         return self._checkpoints.latest(chain_key(tenant_id, chain))
@@ -406,9 +431,14 @@ class CheckpointService:
         anchor's signed root when the walk reaches its size."""
         tenant_id, chain = parse_chain_key(key)
 
+        # Entries the anchor's signature covers were proven when it was signed; the others must
+        # carry a valid write proof, or this signature would launder a forged append.
+        proof_checks = ([WriteProofCheck(self._proofs.problem, after_seq=anchor.size if anchor is not None else 0)]
+                        if self._proofs is not None else [])
+
         def run(records, begin: ChainHead, checkpoints: list[Checkpoint]) -> VerificationReport:
             return verify_chain(records, tenant_id=tenant_id, chain=chain, checkpoints=checkpoints, keys=trusted,
-                                signature_verifier=verifier, start=begin)
+                                signature_verifier=verifier, start=begin, extra_checks=proof_checks)
 
         anchors = [anchor] if anchor is not None else []
         # Resumed right at the anchor, from its signed last entry hash: a failure of the next entry
@@ -470,3 +500,26 @@ def _placeholder(size: int) -> str:
     """A ``ChainHead.last_hash`` that no entry links to, where the stored one is unusable: the
     next entry then fails its link check (``broken_link``) at its own seq."""
     return "f" * 64 if size else GENESIS_PREV_HASH
+
+
+class CheckpointCadence:
+    """Signs a chain's checkpoint at every ``every``-th entry, where entries are seen after the
+    fact: the journal stream (on AWS its own function, so the internet-facing API holds no
+    signing permission for it) or, for stacks without a stream, the ledger service's
+    ``after_seal``. A refusal is alarmed by the checkpoint service; any other failure is logged:
+    the 5-minute schedule signs whatever is left."""
+
+    def __init__(self, checkpoints: CheckpointService, every: int) -> None:
+        self._checkpoints = checkpoints
+        self._every = every
+
+    def after_entry(self, record) -> None:
+        if record.seq % self._every:
+            return
+        try:
+            self._checkpoints.checkpoint(record.tenant_id, record.chain)
+        except SigningRefused:
+            pass  # alarmed by the service; the chain stays unsigned until it is looked into
+        except Exception:
+            logger.exception("checkpoint at the cadence failed; the schedule will sign it",
+                             extra={"chain": record.chain, "seq": record.seq})

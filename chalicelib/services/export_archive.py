@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from importlib import resources
 from typing import Any, Protocol
 
 from chalicelib.domain import fec as fec_rules
@@ -29,6 +31,9 @@ from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.merkle import CompactRange, record_leaf_hash
 from chalicelib.domain.records import GENESIS_PREV_HASH, HASH_VERSION, SealedRecord, utc_timestamp
 from chalicelib.domain.tenant import Tenant
+from chalicelib.domain.verification import withheld_item
+from chalicelib.domain.witness import Cosignature, CosignatureError, verify_cosignature
+from chalicelib.ports.signatures import verify_signature
 from chalicelib.verify_export import format as fmt
 
 SPOOL_BYTES = 1024 * 1024
@@ -64,6 +69,11 @@ class ChainSource(Protocol):
     # Optional: ``derived_through(chain) -> int``, the seq up to which every entry of ``chain``
     # has its event in the event journal (the derivation cursor). A source without it (a
     # benchmark's) makes a manifest that does not state it.
+    #
+    # Optional (decision 0024): ``cosignatures(chain, end) -> list[Cosignature]``, the witness's
+    # kept cosignatures of ``chain`` up to size ``end``, ascending, and ``witness_keys() ->
+    # list[tuple[key_id, public_key_pem]]``, the witness keys that made them. A source without
+    # them makes an archive whose ``cosignatures.csv`` is empty.
 
 
 class Signer(Protocol):
@@ -105,6 +115,20 @@ class FecInvalid(ValidationFailed):
         self.problems = list(problems)
 
 
+class WitnessMismatch(ValidationFailed):
+    """A kept cosignature does not cover the signed checkpoint of its chain and size, or does not
+    verify with the witness's key: the ops table and the checkpoints disagree (a fork, or a
+    planted item). The archive would fail ``scelle verify``, so it is not built."""
+
+    code = "witness-mismatch"
+    title = "The witness's cosignatures do not match the signed checkpoints"
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__(f"{problems[0]}; the witness's cosignatures are tamper evidence: look into it before "
+                         "exporting", field="chains", problems=list(problems))
+        self.problems = list(problems)
+
+
 class EventJournalBehind(ValidationFailed):
     """Entries sealed long ago still have no event in the event journal: the journal stream's
     derivation is stuck. The archive would fail ``scelle verify``, so it is not built."""
@@ -124,12 +148,26 @@ def archive_name(tenant: Tenant, spec: ArchiveSpec) -> str:
             f"{spec.job_id}.zip")
 
 
+def member_info(path: str, built: datetime) -> zipfile.ZipInfo:
+    """A member's ZIP header (decision 0023, R2): dated the archive's build time in UTC — the DOS
+    date-time (2-second steps, no time zone: UTC) and an extended-timestamp field (0x5455, Unix
+    time) — deflated, mode 0644. The same for every member: same clock, same bytes."""
+    moment = built.astimezone(UTC)
+    info = zipfile.ZipInfo(path, date_time=(moment.year, moment.month, moment.day, moment.hour, moment.minute,
+                                            moment.second))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info._compresslevel = 6  # type: ignore[attr-defined]  # ZipInfo.compress_level from Python 3.13
+    info.external_attr = 0o100644 << 16
+    info.extra = struct.pack("<HHBI", 0x5455, 5, 1, int(moment.timestamp()))
+    return info
+
+
 class _Member:
     """Writes one archive member, counting and hashing its bytes."""
 
-    def __init__(self, zf: zipfile.ZipFile, path: str) -> None:
+    def __init__(self, zf: zipfile.ZipFile, path: str, built: datetime) -> None:
         self.path = path
-        self._out = zf.open(path, "w", force_zip64=True)
+        self._out = zf.open(member_info(path, built), "w", force_zip64=True)
         self._sha = hashlib.sha256()
         self.bytes = 0
 
@@ -156,6 +194,27 @@ def _copy(spool, member: _Member) -> None:
     while chunk := spool.read(COPY_CHUNK):
         member.write(chunk)
     spool.close()
+
+
+def _withheld_line(record: SealedRecord) -> bytes:
+    """A training record's stand-in in a live tenant's archive (decision 0023, R1)."""
+    return encode_trusted(withheld_item(record, fmt.WITHHELD_TRAINING)) + b"\n"
+
+
+def archive_docs() -> dict[str, bytes]:
+    """The documents of ``fmt.ARCHIVE_DOCS`` packaged with ``chalicelib.verify_export`` (its
+    ``docs/`` folder, package data): ``{archive path: bytes}``, in the list's order. A document
+    still in ``fmt.NOT_YET_WRITTEN`` is left out while it is absent; any other missing one is a
+    packaging error (the archive's read-me would name a file it does not hold)."""
+    folder = resources.files("chalicelib.verify_export").joinpath("docs")
+    found: dict[str, bytes] = {}
+    for name in fmt.ARCHIVE_DOCS:
+        item = folder.joinpath(name)
+        if item.is_file():
+            found[f"{fmt.DOCS_DIR}{name}"] = item.read_bytes()
+        elif name not in fmt.NOT_YET_WRITTEN:
+            raise RuntimeError(f"chalicelib/verify_export/docs/{name} is not packaged (run: make archive-docs)")
+    return found
 
 
 def _record_line(record: SealedRecord) -> bytes:
@@ -208,6 +267,8 @@ def build_archive(
         _check_derivation(source, chains, derived, ends, clock())
     total = sum(ends[chain] for chain in all_chains)
     fiscal = spec.kind == "fiscal"
+    withhold = not tenant.training  # a live tenant's archive holds no training record (decision 0023, R1)
+    built = clock()  # the archive's build time: manifest's generated_at and every member's date
 
     fec_spool, fec_info = None, None
     if spec.kind == "fec":
@@ -225,16 +286,28 @@ def build_archive(
             "lines": fmt.CsvOut(spools["lines"], fmt.LINES_HEADER),
             "events": fmt.CsvOut(spools["events"], fmt.EVENTS_HEADER),
         }
-    closures: list[SealedRecord] = []
+    closures: list[tuple[SealedRecord, int | None]] = []
     done = 0
     for chain in all_chains:
         events = chain == fmt.EVENTS_CHAIN
-        member = _Member(zf, fmt.records_path(chain))
-        compact, last_hash, count, rows = CompactRange(), GENESIS_PREV_HASH, 0, 0
+        member = _Member(zf, fmt.records_path(chain), built)
+        compact, last_hash, count, rows, withheld = CompactRange(), GENESIS_PREV_HASH, 0, 0, 0
+        ranges = fmt.ClosureRanges()
         for record in source.records(chain, 1, ends[chain]):
-            member.write(_record_line(record))
             compact.append(record_leaf_hash(record.hash))
             last_hash, count = record.hash, count + 1
+            done += 1
+            if done % PROGRESS_EVERY == 0:
+                progress(done, total)
+            if withhold and record.training:
+                member.write(_withheld_line(record))
+                withheld += 1
+                continue
+            member.write(_record_line(record))
+            if fiscal and not events:
+                ranges.see(record)
+                if scope.lists_closure(record):
+                    closures.append((record, ranges.first_entry(record.data)))
             if fiscal and scope.covers(record):
                 rows += 1
                 if events:
@@ -242,11 +315,6 @@ def build_archive(
                 else:
                     writers["entries"].write(fmt.entry_row(record, scope))
                     writers["lines"].write_many(fmt.line_rows(record))
-                    if record.type == "closure":
-                        closures.append(record)
-            done += 1
-            if done % PROGRESS_EVERY == 0:
-                progress(done, total)
         if count != ends[chain]:
             raise RuntimeError(f"{chain}: read {count} records where the signed checkpoint covers {ends[chain]}")
         files.append(member.close(count))
@@ -261,6 +329,8 @@ def build_archive(
             "rows": rows,
             "checkpoint_sizes": [cp.size for cp in checkpoints[chain]],
         }
+        if withhold:
+            info["withheld_training"] = withheld
         if not events and derived is not None:
             info["events_derived_through"] = min(derived[chain], count)
         chain_info.append(info)
@@ -268,18 +338,18 @@ def build_archive(
 
     if fiscal:
         for name, path in (("entries", fmt.ENTRIES), ("lines", fmt.LINES), ("events", fmt.EVENTS)):
-            member = _Member(zf, path)
+            member = _Member(zf, path, built)
             _copy(spools[name], member)
             files.append(member.close(writers[name].rows))
         closure_spool = _spool()
         closure_out = fmt.CsvOut(closure_spool, fmt.closures_header(scope))
-        for record in closures:
-            closure_out.write(fmt.closure_row(record, scope, checkpoints[record.chain]))
-        member = _Member(zf, fmt.CLOSURES)
+        for record, first_entry in closures:
+            closure_out.write(fmt.closure_row(record, scope, checkpoints[record.chain], first_entry))
+        member = _Member(zf, fmt.CLOSURES, built)
         _copy(closure_spool, member)
         files.append(member.close(closure_out.rows))
     if fec_spool is not None and fec_info is not None:
-        member = _Member(zf, fec_info["file"])
+        member = _Member(zf, fec_info["file"], built)
         _copy(fec_spool, member)
         files.append(member.close(fec_info["lines"]))
 
@@ -287,27 +357,53 @@ def build_archive(
     cp_out = fmt.CsvOut(cp_spool, fmt.CHECKPOINTS_HEADER)
     for chain in all_chains:
         cp_out.write_many(fmt.checkpoint_row(chain, cp) for cp in checkpoints[chain])
-    member = _Member(zf, fmt.CHECKPOINTS)
+    member = _Member(zf, fmt.CHECKPOINTS, built)
     _copy(cp_spool, member)
     files.append(member.close(cp_out.rows))
+
+    witness_keys = _witness_keys(source)
+    cosignatures = _cosignatures(source, all_chains, ends, checkpoints, witness_keys)
+    cosig_spool = _spool()
+    cosig_out = fmt.CsvOut(cosig_spool, fmt.COSIGNATURES_HEADER)
+    for chain in all_chains:
+        cosig_out.write_many(fmt.cosignature_row(chain, cosignature) for cosignature in cosignatures[chain])
+    member = _Member(zf, fmt.COSIGNATURES, built)
+    _copy(cosig_spool, member)
+    files.append(member.close(cosig_out.rows))
 
     keys = source.keys()
     key_entries = []
     for key in keys:
         path = fmt.key_file(key.key_id)
-        member = _Member(zf, path)
+        member = _Member(zf, path, built)
         member.write(key.public_key_pem.encode("ascii"))
         files.append(member.close())
         key_entries.append({"key_id": key.key_id, "not_before": key.not_before, "not_after": key.not_after,
-                            "file": path})
-    member = _Member(zf, fmt.KEYS_INDEX)
+                            "file": path, "role": fmt.ROLE_LOG})
+    for key_id, pem in witness_keys.items():
+        # The witness publishes no validity range: from its first cosignature this archive carries
+        # (the build time if it carries none), with no end.
+        times = [c.timestamp for chain in all_chains for c in cosignatures[chain] if c.witness_key_id == key_id]
+        path = fmt.key_file(key_id)
+        member = _Member(zf, path, built)
+        member.write(pem.encode("ascii"))
+        files.append(member.close())
+        key_entries.append({"key_id": key_id, "not_before": min(times) if times else utc_timestamp(built),
+                            "not_after": None, "file": path, "role": fmt.ROLE_WITNESS})
+    member = _Member(zf, fmt.KEYS_INDEX, built)
     member.write(_json({"keys": key_entries}))
     files.append(member.close())
 
-    generated_at = utc_timestamp(clock())
-    texts = readme_texts(tenant, spec, scope, generated_at, fec_info)
+    docs = archive_docs()
+    for path, body in docs.items():
+        member = _Member(zf, path, built)
+        member.write(body)
+        files.append(member.close())
+
+    generated_at = utc_timestamp(built)
+    texts = readme_texts(tenant, spec, scope, generated_at, fec_info, docs=tuple(docs), signing_key=signer.key_id)
     for path, text in texts.items():
-        member = _Member(zf, path)
+        member = _Member(zf, path, built)
         member.write(text.encode("utf-8"))
         files.append(member.close())
 
@@ -343,12 +439,13 @@ def build_archive(
         "chains": chain_info,
         **({"directory": _directory_listing(tenant, spec, listed, all_chains, ends)} if listed is not None else {}),
         "files": files,
+        "witness_keys": sorted(witness_keys),
         "signature": {"file": fmt.SIGNATURE, "key_id": signer.key_id,
                       "algorithm": "ECDSA P-256 with SHA-256 over the bytes of manifest.json, DER-encoded"},
     }
     manifest_bytes = json.dumps(manifest, sort_keys=True, indent=1, ensure_ascii=False).encode("utf-8") + b"\n"
-    zf.writestr(fmt.MANIFEST, manifest_bytes)
-    zf.writestr(fmt.SIGNATURE, signer.sign(manifest_bytes))
+    zf.writestr(member_info(fmt.MANIFEST, built), manifest_bytes)
+    zf.writestr(member_info(fmt.SIGNATURE, built), signer.sign(manifest_bytes))
     zf.comment = (b"NOT FISCAL - training data / NON FISCAL - donnees de formation" if tenant.training
                   else b"Scelle export - verify with: scelle verify " + archive_name(tenant, spec).encode("ascii"))
     zf.close()
@@ -371,6 +468,50 @@ def _check_derivation(source: ChainSource, chains: Sequence[str], derived: dict[
                             "in the event journal yet")
     if problems:
         raise EventJournalBehind(problems)
+
+
+def _witness_keys(source: ChainSource) -> dict[str, str]:
+    """``{witness key id: public key PEM}`` of the source's witness (empty without one)."""
+    read = getattr(source, "witness_keys", None)
+    return dict(read()) if read is not None else {}
+
+
+def _cosignatures(source: ChainSource, chains: Sequence[str], ends: dict[str, int],
+                  checkpoints: dict[str, list[Checkpoint]],
+                  witness_keys: dict[str, str]) -> dict[str, list[Cosignature]]:
+    """Each chain's kept cosignatures up to its exported end, each checked against the signed
+    checkpoint of its size and the witness's key: ``WitnessMismatch`` when one does not match."""
+    read = getattr(source, "cosignatures", None)
+    found: dict[str, list[Cosignature]] = {chain: [] for chain in chains}
+    if read is None:
+        return found
+    problems = []
+    for chain in chains:
+        by_size = {cp.size: cp for cp in checkpoints[chain]}
+        kept = sorted(read(chain, ends[chain]), key=lambda c: (c.size, c.witness_key_id))
+        for cosignature in kept:
+            checkpoint = by_size.get(cosignature.size)
+            pem = witness_keys.get(cosignature.witness_key_id)
+            if checkpoint is None:
+                problems.append(f"{chain}: the witness co-signed size {cosignature.size} (root {cosignature.root}), "
+                                "which no signed checkpoint of the chain has")
+                continue
+            if pem is None:
+                problems.append(f"{chain}: the cosignature of size {cosignature.size} is by "
+                                f"{cosignature.witness_key_id}, not a key of the witness")
+                continue
+            try:
+                verify_cosignature(cosignature, checkpoint,
+                                   lambda key_id, message, signature, pem=pem: verify_signature(pem, message,
+                                                                                                signature))
+            except CosignatureError as exc:
+                problems.append(f"{chain}: size {cosignature.size}: {exc.detail} (the signed checkpoint has root "
+                                f"{checkpoint.root})")
+                continue
+            found[chain].append(cosignature)
+    if problems:
+        raise WitnessMismatch(problems)
+    return found
 
 
 def _derived_through(source: ChainSource, chains: Sequence[str]) -> dict[str, int] | None:
@@ -464,22 +605,50 @@ _BANNER_EN = ("*** NOT FISCAL - TRAINING DATA ***\nThis archive comes from a ten
               "is an official record.\n\n")
 
 
+_DOC_TITLES = {
+    "auditor-guide.fr.md": ("le guide de l'auditeur (français)", "the auditor guide (French)"),
+    "auditor-guide.en.md": ("le guide de l'auditeur (anglais)", "the auditor guide (English)"),
+    "export-format.md": ("le format de l'archive, colonne par colonne", "the archive's format, column by column"),
+    "hash-format.md": ("le format des empreintes et des checkpoints", "how records are hashed and checkpoints signed"),
+}
+
+
 def readme_texts(tenant: Tenant, spec: ArchiveSpec, scope: fmt.Scope, generated_at: str,
-                 fec_info: dict[str, Any] | None) -> dict[str, str]:
+                 fec_info: dict[str, Any] | None, docs: Sequence[str] = (), signing_key: str = "") -> dict[str, str]:
+    """``LISEZMOI.txt`` / ``README.txt`` (and ``NON-FISCAL.txt``). ``docs``: the archive paths of
+    the documents it carries; the texts name no other path than the archive's own members.
+    ``signing_key``: the id of the key that signs the manifest, whose file (``keys/…pem``) the
+    ``openssl`` command names literally."""
     company = f"{tenant.company_name} ({tenant.country} {tenant.company_number}, TVA/VAT {tenant.vat_number})"
     period = f"{spec.first_day.isoformat()} .. {spec.last_day.isoformat()}"
+    archive = archive_name(tenant, spec)
     fec_fr = (f"- {fec_info['file']} : le fichier des écritures comptables (FEC, art. A47 A-1 LPF), tabulations, "
               "ISO 8859-15, montants à virgule décimale.\n") if fec_info else ""
     fec_en = (f"- {fec_info['file']}: the FEC (art. A47 A-1 LPF), tab separated, ISO 8859-15, decimal comma.\n"
               if fec_info else "")
-    csv_fr = ("- entries.csv : une ligne par écriture scellée (ventes, retours, écritures, annulations, clôtures) ;\n"
-              "- lines.csv : le détail des lignes ; closures.csv : les clôtures (totaux, grands totaux, racine de "
-              "Merkle, checkpoint signé) ;\n- events.csv : le journal des événements (JET) ;\n"
+    csv_fr = ("- entries.csv : une ligne par enregistrement scellé pendant la période (ventes, retours, écritures, "
+              "annulations, clôtures sans montants) ;\n"
+              "- lines.csv : le détail des lignes ; closures.csv : les clôtures scellées pendant la période, puis "
+              "celles des jours et mois de la période scellées après sa fin (scellee_dans_periode = non) ;\n"
+              "- events.csv : le journal des événements (JET) ;\n"
               "  CSV : séparateur « ; », virgule décimale, UTF-8 avec BOM, fin de ligne CRLF.\n"
               if spec.kind == "fiscal" else "")
-    csv_en = ("- entries.csv: one row per sealed entry; lines.csv: their lines; closures.csv: closures (totals, grand "
-              "totals, Merkle root, signed checkpoint); events.csv: the event journal.\n"
+    csv_en = ("- entries.csv: one row per record sealed in the period (closures without amounts); lines.csv: their "
+              "lines; closures.csv: the closures sealed in the period, then those of its days and months sealed after "
+              "its end (scellee_dans_periode = non); events.csv: the event journal.\n"
               "  CSV: separator ';', decimal comma, UTF-8 with BOM, CRLF line ends.\n" if spec.kind == "fiscal" else "")
+    withheld_fr = ("  Les données de formation (mode test, avant la mise en service) n'y figurent pas : de chacune, "
+                   "seules restent son empreinte et son numéro (\"withheld\": \"training\").\n"
+                   if not tenant.training else "")
+    withheld_en = ("  Training data (test mode, before going live) is left out: of each such record only its hash and "
+                   "seq remain (\"withheld\": \"training\").\n" if not tenant.training else "")
+    docs_fr = "".join(f"- {path} : {_DOC_TITLES.get(path.rsplit('/', 1)[-1], ('', ''))[0]} ;\n" for path in docs)
+    docs_en = "".join(f"- {path}: {_DOC_TITLES.get(path.rsplit('/', 1)[-1], ('', ''))[1]};\n" for path in docs)
+    guide_fr = f"{fmt.DOCS_DIR}auditor-guide.fr.md"
+    guide_en = f"{fmt.DOCS_DIR}auditor-guide.en.md"
+    see_fr = f" Guide : {guide_fr}, section 4.\n" if guide_fr in docs else "\n"
+    see_en = f" Guide: {guide_en}, section 4.\n" if guide_en in docs else "\n"
+    key_file = fmt.key_file(signing_key)
     fr = (
         (_BANNER_FR if tenant.training else "")
         + f"Export Scellé ({spec.kind}) - {company}\nPériode : {period} (jours commerciaux, fuseau {tenant.time_zone}, "
@@ -488,15 +657,22 @@ def readme_texts(tenant: Tenant, spec: ArchiveSpec, scope: fmt.Scope, generated_
         + csv_fr + fec_fr
         + "- records/<chaîne>.jsonl : chaque enregistrement scellé, une ligne JSON canonique par enregistrement, "
         "depuis le premier (seq 1) jusqu'au dernier checkpoint signé ;\n"
-        "- checkpoints.csv : les checkpoints signés (racine de Merkle) ;\n"
+        + withheld_fr
+        + "- checkpoints.csv : les checkpoints signés (racine de Merkle) ;\n"
+        "- cosignatures.csv : les cosignatures de ces checkpoints par le témoin indépendant (sa clé est dans keys/, "
+        "rôle « witness ») ;\n"
         "- keys/ : les clés publiques et leur validité ;\n"
-        "- manifest.json : l'empreinte SHA-256 de chaque fichier ; manifest.sig : sa signature ECDSA P-256.\n\n"
-        "Vérifier\n  scelle verify --trusted-key <empreinte ou keys.json> CETTE_ARCHIVE.zip   (hors ligne, sans compte "
-        "AWS)\n"
-        "  openssl dgst -sha256 -verify keys/<clé>.pem -signature manifest.sig manifest.json\n"
-        "Les clés de cette archive ne prouvent rien seules : prenez l'empreinte de la clé ailleurs (GET /v1/keys du "
-        "service Scellé, l'administrateur de l'entreprise). Sans --trusted-key, scelle verify répond au mieux "
-        "UNANCHORED (code 3). Guide : docs/auditor-guide.fr.md, section 4.\n"
+        + docs_fr
+        + "- manifest.json : l'empreinte SHA-256 de chaque fichier ; manifest.sig : sa signature ECDSA P-256.\n\n"
+        f"Vérifier (hors ligne, sans compte AWS)\n  scelle verify {archive}\n"
+        f"  openssl dgst -sha256 -verify {key_file} -signature manifest.sig manifest.json\n"
+        f"Les clés de cette archive ne prouvent rien seules. Le manifeste est signé par la clé {signing_key} "
+        f"({key_file}), dont scelle verify affiche l'empreinte SHA-256 : comparez-la avec celle que publie le service "
+        "Scellé (GET /v1/keys, que vous récupérez vous-même à l'adresse du service) ou que l'administrateur de "
+        "l'entreprise vous communique par écrit, puis relancez scelle verify avec --trusted-key suivi de cette "
+        "empreinte, ou du fichier où vous avez enregistré la réponse de GET /v1/keys. La clé du témoin (--witness-key) "
+        "s'obtient auprès de qui exploite le témoin. Sans --trusted-key ni --witness-key, scelle verify répond au "
+        "mieux UNANCHORED (code 3)." + see_fr
     )
     en = (
         (_BANNER_EN if tenant.training else "")
@@ -505,14 +681,20 @@ def readme_texts(tenant: Tenant, spec: ArchiveSpec, scope: fmt.Scope, generated_
         f"{spec.requested_by}.\n\nContents\n"
         + csv_en + fec_en
         + "- records/<chain>.jsonl: every sealed record as one canonical JSON line, from seq 1 to the latest signed "
-        "checkpoint;\n- checkpoints.csv: signed checkpoints (Merkle roots); keys/: public keys and their validity;\n"
-        "- manifest.json: the SHA-256 of every file; manifest.sig: its ECDSA P-256 signature.\n\n"
-        "Verify\n  scelle verify --trusted-key <fingerprint or keys.json> THIS_ARCHIVE.zip   (offline, no AWS "
-        "account)\n"
-        "  openssl dgst -sha256 -verify keys/<key>.pem -signature manifest.sig manifest.json\n"
-        "The keys in this archive prove nothing alone: get the key's fingerprint elsewhere (GET /v1/keys of the "
-        "Scellé service, the company's admin). Without --trusted-key, scelle verify answers UNANCHORED (exit 3) at "
-        "best. Guide: docs/auditor-guide.en.md, section 4.\n"
+        "checkpoint;\n"
+        + withheld_en
+        + "- checkpoints.csv: signed checkpoints (Merkle roots); cosignatures.csv: the independent witness's "
+        "cosignatures of them; keys/: public keys (role log or witness) and their validity;\n"
+        + docs_en
+        + "- manifest.json: the SHA-256 of every file; manifest.sig: its ECDSA P-256 signature.\n\n"
+        f"Verify (offline, no AWS account)\n  scelle verify {archive}\n"
+        f"  openssl dgst -sha256 -verify {key_file} -signature manifest.sig manifest.json\n"
+        f"The keys in this archive prove nothing alone. The manifest is signed by key {signing_key} ({key_file}), "
+        "whose SHA-256 fingerprint scelle verify prints: compare it with the one the Scellé service publishes "
+        "(GET /v1/keys, fetched yourself from the service's address) or the company's admin gives you in writing, "
+        "then run scelle verify again with --trusted-key followed by that fingerprint, or by the file where you saved "
+        "the answer of GET /v1/keys. The witness's key (--witness-key) comes from whoever runs the witness. Without "
+        "--trusted-key or --witness-key, scelle verify answers UNANCHORED (exit 3) at best." + see_en
     )
     texts = {fmt.README_FR: fr, fmt.README_EN: en}
     if tenant.training:

@@ -27,14 +27,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from chalicelib.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chalicelib.domain.errors import Conflict, Forbidden, NotFound, Unavailable, ValidationFailed
 from chalicelib.domain.permissions import Role
 from chalicelib.domain.records import SealedRecord, chain_key, utc_timestamp
 from chalicelib.domain.tenant import Tenant
+from chalicelib.domain.witness import WitnessRefused
 from chalicelib.services.export_archive import (
     ArchiveSpec,
     EventJournalBehind,
     FecInvalid,
+    WitnessMismatch,
     archive_name,
     build_archive,
 )
@@ -55,10 +57,17 @@ def _utcnow() -> datetime:
 # ---- where records come from ------------------------------------------------------------------
 class StoreSource:
     """A tenant's chains as stored: records from the journal/events tables (older events that left
-    the 30-day hot table are read back from the archive), checkpoints and published keys."""
+    the 30-day hot table are read back from the archive), checkpoints, published keys and, with a
+    witness (decision 0024), the witness's cosignatures and key."""
 
     def __init__(self, tenant_id: str, *, journal_store, events_store, checkpoints, events_checkpoints,
-                 key_registry, archive: Callable[[], Any] | None = None) -> None:
+                 key_registry, archive: Callable[[], Any] | None = None, witness=None,
+                 witness_key: Callable[[], tuple[str, str]] | None = None) -> None:
+        """``witness``: a ``WitnessSubmitter``; ``witness_key``: ``() -> (key id, public key PEM)``
+        of the witness it submits to (read once the checkpoints are co-signed: on AWS the witness
+        function says it in its answers)."""
+        if (witness is None) != (witness_key is None):
+            raise ValueError("a witness needs its key, and a witness key its witness")
         self._tenant_id = tenant_id
         self._journal = journal_store
         self._events = events_store
@@ -66,6 +75,8 @@ class StoreSource:
         self._events_checkpoints = events_checkpoints
         self._keys = key_registry
         self._archive = archive
+        self._witness = witness
+        self._witness_key = witness_key
 
     def _services(self, chain: str):
         if chain == EVENTS_CHAIN:
@@ -73,9 +84,35 @@ class StoreSource:
         return self._journal, self._checkpoints
 
     def end(self, chain: str) -> int:
-        _, service = self._services(chain)
+        """Sign a checkpoint at the chain's head (the newest one if nothing was appended since)
+        and, with a witness, have it co-signed: ``WitnessRefused`` (the witness raised its alarm)
+        fails the export, a witness that cannot be reached (``Unavailable``) too. When another
+        signer stored a newer checkpoint meanwhile, the witness co-signs that one and the archive
+        ends there: its newest checkpoint is always the co-signed one."""
+        store, service = self._services(chain)
         checkpoint = service.checkpoint(self._tenant_id, chain)
-        return checkpoint.size if checkpoint is not None else 0
+        if checkpoint is None or checkpoint.size == 0:
+            return 0
+        if self._witness is None:
+            return checkpoint.size
+        cosigned = self._witness.submit(self._tenant_id, chain, store)
+        if cosigned is None or cosigned.size < checkpoint.size:
+            raise WitnessRefused(f"{chain}: the witness has co-signed a larger size than the newest signed checkpoint "
+                                 f"(size {checkpoint.size}): checkpoints were removed or the table rolled back",
+                                 reason="witness_ahead", size=checkpoint.size)
+        return cosigned.size
+
+    def cosignatures(self, chain: str, end: int):
+        """The witness's kept cosignatures of ``chain`` up to size ``end``, oldest first; only those by
+        the witness's current key (the archive carries that key only)."""
+        if self._witness is None or self._witness_key is None:
+            return []
+        key_id, _ = self._witness_key()
+        return [c for c in self._witness.cosignatures(chain_key(self._tenant_id, chain), up_to=end)
+                if c.witness_key_id == key_id]
+
+    def witness_keys(self) -> list[tuple[str, str]]:
+        return [self._witness_key()] if self._witness_key is not None else []
 
     def records(self, chain: str, first: int, last: int) -> Iterator[SealedRecord]:
         store, _ = self._services(chain)
@@ -292,9 +329,9 @@ class ExportService:
             job.update(status="failed", finished_at=utc_timestamp(self._clock()), error=_error(exc))
             job["updated_at"] = job["finished_at"]
             self._jobs.put(tenant_id, job_id, job)
-            if isinstance(exc, (FecInvalid, EventJournalBehind)):
-                return job
-            raise
+            if isinstance(exc, (FecInvalid, EventJournalBehind, WitnessMismatch, WitnessRefused)):
+                return job  # refused for good: building again gives the same answer
+            raise  # a store or the witness out of reach (retryable: request it again): logged
         job.update(status="done", finished_at=utc_timestamp(self._clock()), object_key=key, file_name=name,
                    bytes=sink.bytes, sha256=sink.sha256.hexdigest(), manifest_sha256=result.manifest_sha256)
         job["progress"] = {"entries_done": result.entries, "entries_total": result.entries}
@@ -362,8 +399,15 @@ class ExportService:
 
 
 def _error(exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, (FecInvalid, EventJournalBehind)):
+    if isinstance(exc, (FecInvalid, EventJournalBehind, WitnessMismatch)):
         return {"title": exc.title, "detail": exc.detail, "problems": [str(p) for p in exc.problems]}
+    if isinstance(exc, WitnessRefused):  # the witness raised a tamper alarm: never exported as fine
+        return {"title": "The witness refused the export's checkpoint",
+                "detail": f"{exc.detail} (witness: {exc.reason}); the history the archive would carry is not the one "
+                          "the independent witness co-signed, so it is not exported",
+                "reason": exc.reason, "retryable": False}
+    if isinstance(exc, Unavailable):
+        return {"title": exc.title, "detail": f"{exc.detail}; request the export again", "retryable": True}
     from chalicelib.domain.errors import ScelleError
 
     if isinstance(exc, ScelleError):

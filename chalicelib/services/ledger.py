@@ -74,7 +74,11 @@ class LedgerService:
         public_base_url: str = "http://127.0.0.1:8000",
         alarms=None,
         verified_head: Callable[[str], int] | None = None,
+        after_seal: Callable[[SealedRecord], None] | None = None,
     ) -> None:
+        """``checkpoint_every``: the cadence a write answers with (``checkpoint.size``); the
+        signing itself happens off the request path (the journal stream's ``CheckpointCadence``).
+        ``after_seal``: called with each sealed entry, for stacks without a stream (in memory)."""
         self._writer = writer
         self._store = writer.store
         self._directory = directory
@@ -85,7 +89,7 @@ class LedgerService:
         self._skew = clock_skew
         self._clock = clock
         self._public_base_url = public_base_url  # printed in the receipt's QR code
-        self._signed_inline: dict[tuple[str, str], Any] = {}
+        self._after_seal = after_seal or (lambda record: None)
         self._alarms = alarms  # AlarmService: the alarms naming a chain (integrity)
         self._verified_head = verified_head  # chain key -> the last seq the stream verifier checked
 
@@ -241,7 +245,10 @@ class LedgerService:
                           {"seq": records[0].seq, "hash": records[0].hash})]
 
         try:
-            record = self._writer.append(tenant_id, chain, training=tenant.training, factory=factory, claims=claims)
+            # A closure is training data when its chain is (a test chain closed after going live is
+            # still a test chain): the chain's mode, not the tenant's current one.
+            record = self._writer.append(tenant_id, chain, training=chain.startswith("test."), factory=factory,
+                                         claims=claims)
         except ClaimTaken:
             raise Conflict(f"the {kind} {period} of {chain} is already closed", field="period") from None
         self._after_append(tenant, chain, record)
@@ -352,10 +359,10 @@ class LedgerService:
     def accepted(self, record: SealedRecord, *, fresh: bool = False) -> dict[str, Any]:
         """What a write answers: the sealed entry and the checkpoint that will cover it.
 
-        ``fresh``: the entry was sealed by this request, so no checkpoint covers it yet unless
-        this request signed one inline — no need to read the checkpoint table on the hot path."""
+        ``fresh``: the entry was sealed by this request, so no checkpoint covers it yet — no need
+        to read the checkpoint table on the hot path."""
         if fresh:
-            signed_size = self._signed_inline.get((record.tenant_id, record.chain))
+            signed_size = None
         else:
             latest = self._checkpoints.latest(record.tenant_id, record.chain)
             signed_size = latest.checkpoint.size if latest is not None else None
@@ -382,21 +389,9 @@ class LedgerService:
         return record
 
     def _after_append(self, tenant: Tenant, chain: str, record: SealedRecord) -> None:
-        # "Every N entries": the N-th entry's writer signs; the 5-minute schedule covers the rest.
-        # The entry is sealed whatever happens here: a failure must not turn its answer into an
-        # error (the client would retry an operation that is done), so it is logged and left to
-        # the schedule.
-        self._signed_inline.pop((tenant.tenant_id, chain), None)
-        if record.seq % self._every == 0:
-            try:
-                signed = self._checkpoints.checkpoint(tenant.tenant_id, chain)
-                if signed is not None:
-                    self._signed_inline[(tenant.tenant_id, chain)] = signed.size
-            except Exception:
-                from chalicelib.observability import logger
-
-                logger.exception("inline checkpoint failed; the schedule will sign it",
-                                 extra={"chain": chain, "seq": record.seq})
+        # Signing "every N entries" happens off the request path, when the journal stream sees
+        # the N-th entry (CheckpointCadence, decision 0022): the API signs nothing inline.
+        self._after_seal(record)
 
     def _replay(self, tenant: Tenant, chain: str, taken: ClaimTaken, fingerprint: str, *, field: str,
                 what: str) -> dict[str, Any]:

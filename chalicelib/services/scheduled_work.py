@@ -33,6 +33,8 @@ class SigningRun:
     flushed: list[str] = field(default_factory=list)
     refused: list[tuple[str, str, str]] = field(default_factory=list)
     errors: list[tuple[str, str, str]] = field(default_factory=list)
+    cosigned: list[tuple[str, str, int]] = field(default_factory=list)  # (tenant, chain, size) the witness signed
+    reported: list[tuple[str, str, int]] = field(default_factory=list)  # (tenant, chain, closure seq) mailed
     max_archive_lag: float = 0.0
 
 
@@ -49,7 +51,14 @@ class CheckpointSigner:
         archiver,
         alarms,
         on_lag: Callable[[float], None] | None = None,
+        witness=None,
+        reports=None,
     ) -> None:
+        """``witness``: a ``WitnessSubmitter`` (decision 0024): each chain's newest checkpoint is
+        submitted for co-signing once, after it is signed. ``reports``: a ``ClosureReporter``:
+        the Z report of each day closure the new checkpoint covers is mailed."""
+        self._witness = witness
+        self._reports = reports
         self._directory = directory
         self._checkpoints = checkpoints
         self._events_checkpoints = events_checkpoints
@@ -104,11 +113,32 @@ class CheckpointSigner:
                 signed = None
             if signed is not None:
                 run.signed.append((tenant_id, chain, signed.size))
+        if self._witness is not None:
+            self._cosign(tenant_id, chain, store, run)
+        if self._reports is not None and not events:
+            try:
+                run.reported.extend((tenant_id, chain, seq) for seq in self._reports.report(tenant_id, chain))
+            except Exception:  # a mail problem never stops signing; the cursor retries next run
+                logger.exception("Z report not sent", extra={"tenant_id": tenant_id, "chain": chain})
         if self._archiver.due(state):
             self._archiver.flush(key, force=True)
             run.flushed.append(key)
             state = self._ops.chain_state(key)
         run.max_archive_lag = max(run.max_archive_lag, self._archiver.lag_seconds(state))
+
+
+    def _cosign(self, tenant_id: str, chain: str, store, run: SigningRun) -> None:
+        from chalicelib.domain.witness import WitnessRefused
+
+        if self._witness.has_cosigned_newest(tenant_id, chain):
+            return
+        try:
+            cosigned = self._witness.submit(tenant_id, chain, store)
+        except WitnessRefused as exc:  # alarmed by the witness (or the submitter)
+            run.refused.append((tenant_id, chain, f"witness: {exc.detail}"))
+            return
+        if cosigned is not None:
+            run.cosigned.append((tenant_id, chain, cosigned.size))
 
 
 @dataclass

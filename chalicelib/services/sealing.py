@@ -36,7 +36,9 @@ from chalicelib.domain.records import (
     parse_timestamp,
     seal,
 )
+from chalicelib.domain.write_proofs import proof_message
 from chalicelib.ports.stores import ChainStore
+from chalicelib.ports.write_proofs import WriteProofs
 
 # Builds (type, data) for the record about to be sealed, given the current head. Closures use
 # it: what they cover depends on where the chain is when they are written.
@@ -88,8 +90,12 @@ class ChainWriter:
         on_conflict: Callable[[], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         head_pointer: bool = False,
+        prover: WriteProofs | None = None,
     ) -> None:
+        """``prover``: makes each record's write proof (decision 0022); without one, records are
+        written unproven, which every verifier of a deployment with write proofs refuses."""
         self._store = store
+        self._prover = prover
         self._clock = clock
         self._max_attempts = max_attempts
         self._ttl_seconds = ttl_seconds
@@ -143,6 +149,8 @@ class ChainWriter:
             records = self._seal_all(tenant_id, chain, training, head, build(head))
             if attempt == 0:  # a write DynamoDB would refuse for its size is bad input, not a 503
                 check_sealable([r.data for r in records], field="body", limit=MAX_SEALED_DATA_BYTES)
+            if self._prover is not None:
+                records = [r.with_write_proof(self._prover.prove(proof_message(r.hash))) for r in records]
             own = list(claims(records)) if claims else []
             extra = own + ([self._pointer_claim(key, pointer_seq, records[-1])] if self._head_pointer else [])
             try:

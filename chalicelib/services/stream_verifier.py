@@ -32,7 +32,9 @@ from chalicelib.domain.records import (
     parse_chain_key,
     utc_timestamp,
 )
+from chalicelib.domain.write_proofs import proof_finding
 from chalicelib.observability import logger
+from chalicelib.ports.write_proofs import WriteProofs
 from chalicelib.services.archive import record_line
 from chalicelib.services.events import PLATFORM_TENANT
 from chalicelib.services.tamper_alarms import TamperAlarm
@@ -189,8 +191,12 @@ class ChainStreamVerifier:
         catch_up_limit: int = 10_000,
         commit_chunk: int = 50,
         deriver=None,
+        proofs: WriteProofs | None = None,
     ) -> None:
         self.table = table
+        # Every inserted entry must carry a valid write proof (decision 0022): a correctly hashed
+        # and linked entry appended straight to the table is caught here, within seconds.
+        self._proofs = proofs
         self._ops = ops
         self._store = store
         self._alarms = alarms
@@ -340,12 +346,21 @@ class ChainStreamVerifier:
                 link_problem = self._check_link(record, last_seq, last_hash)
                 if link_problem:
                     problems.append(link_problem)
+            proof_problem = self._proof_problem(record)
+            if proof_problem:
+                problems.append(proof_problem)
             add[record.seq] = record_line(record)
         for seq, reason, detail in problems:
             self._alarm(change, seq, reason, detail)
         if not problems and self._after_insert is not None:
             self._after_insert(record)
         self._advance(change, state, seq=record.seq, hash=record.hash, add=add)
+
+    def _proof_problem(self, record: SealedRecord) -> tuple[int, str, str] | None:
+        if self._proofs is None:
+            return None
+        finding = proof_finding(record.seq, record.hash, record.write_proof, self._proofs.problem)
+        return (record.seq, *finding) if finding else None
 
     def _check_link(self, record: SealedRecord, last_seq: int, last_hash: str):
         if record.seq == 1:
@@ -381,7 +396,7 @@ class ChainStreamVerifier:
             if not older.intact:
                 return prev_seq, prev_hash, caught, (older.seq, "hash_mismatch",
                                                      f"seq {older.seq}: the stored hash does not match its content")
-            link = self._check_link(older, prev_seq, prev_hash)
+            link = self._check_link(older, prev_seq, prev_hash) or self._proof_problem(older)
             if link:
                 return prev_seq, prev_hash, caught, link
             caught[older.seq] = record_line(older)

@@ -19,7 +19,9 @@ from chalicelib.domain.checkpoint import verify_checkpoint
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.records import chain_key
 from chalicelib.domain.verification import ChainHead, VerificationReport, verify_chain
+from chalicelib.domain.write_proofs import WriteProofCheck
 from chalicelib.ports.signatures import signature_verifier_for
+from chalicelib.ports.write_proofs import WriteProofs
 from chalicelib.services.events import EVENTS_CHAIN
 
 
@@ -52,6 +54,7 @@ class VerificationService:
         on_failure: Callable[[str, str, VerificationReport], None] | None = None,
         events_store=None,
         archive: Callable[[], object] | None = None,
+        proofs: WriteProofs | None = None,
     ) -> None:
         """``journal`` holds the ledger chains; ``events_store`` the event-journal chains and
         ``archive`` (a callable, built only when an expired event has to be read) their expired
@@ -64,6 +67,7 @@ class VerificationService:
         self._on_failure = on_failure or (lambda tenant, chain, report: None)
         self._events = events_store
         self._archive = archive
+        self._proofs = proofs
 
     def _source(self, chain: str):
         """(store, records(key, first, last), extra checks apply) for ``chain``."""
@@ -78,6 +82,15 @@ class VerificationService:
             return events_records(events, archive, key, first_seq, last_seq)
 
         return events, records, False
+
+    def _proof_checks(self, checkpoints) -> list[WriteProofCheck]:
+        """Entries after the newest checkpoint must carry a valid write proof (decision 0022);
+        the ones before are vouched for by a signer that checked them, whose signature the walk
+        verifies. One KMS ``VerifyMac`` per unsigned entry, never one per entry of the chain."""
+        if self._proofs is None:
+            return []
+        covered = max((cp.size for cp in checkpoints), default=0)
+        return [WriteProofCheck(self._proofs.problem, after_seq=covered)]
 
     def verify(
         self, tenant_id: str, chain: str, *, first_seq: int = 1, last_seq: int | None = None
@@ -108,7 +121,8 @@ class VerificationService:
             checkpoints=checkpoints,
             keys=keys,
             signature_verifier=verifier,
-            extra_checks=self._extra_checks() if start is None and ledger_checks else [],
+            extra_checks=[*(self._extra_checks() if start is None and ledger_checks else []),
+                          *self._proof_checks(checkpoints)],
             start=start,
         )
         if not report.ok:

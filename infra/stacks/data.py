@@ -30,6 +30,13 @@ ITEM_MUTATIONS = (
     "dynamodb:PartiQLUpdate",
     "dynamodb:PartiQLDelete",
 )
+# Every item write, denied on a writer-restricted table (the published keys) to every principal but
+# its writers' roles and the break-glass role (``restrict_table_writes``).
+ITEM_WRITES = (
+    "dynamodb:PutItem",
+    *ITEM_MUTATIONS,
+    "dynamodb:PartiQLInsert",
+)
 ARCHIVE_DENIED = (
     "s3:DeleteObject",
     "s3:DeleteObjectVersion",
@@ -114,6 +121,32 @@ def build_table(scope: Construct, settings: StackSettings, table: Table) -> dyna
     return result
 
 
+# Statement id of a writer-restricted table's deny, per table.
+WRITE_DENY_SIDS = {"keys": "OnlySignersPublishKeys"}
+NOBODY = "arn:aws:iam::000000000000:role/none"
+
+
+def restrict_table_writes(table: dynamodb.Table, settings: StackSettings, logical: str,
+                          writer_role_arns: list[str]) -> None:
+    """Resource policy of a table that only some functions may write (the published keys): every
+    item write denied to every principal but those functions' roles and the break-glass role
+    (``scelle:break_glass_role_arn``, to put back a replaced key: docs/deploy.md). IAM grants
+    alone would let an administrator or a future role write it; the table itself refuses
+    (changing its policy is a logged ``PutResourcePolicy``)."""
+    arn = _table_arn(Stack.of(table), settings.app_settings().table_name(logical))
+    allowed = [*writer_role_arns, *([settings.break_glass_role_arn] if settings.break_glass_role_arn else [])]
+    table.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=WRITE_DENY_SIDS[logical],
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=list(ITEM_WRITES),
+            resources=[arn, f"{arn}/index/*"],
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": allowed or [NOBODY]}},
+        )
+    )
+
+
 def build_bucket(scope: Construct, settings: StackSettings, bucket: Bucket) -> s3.Bucket:
     rules = []
     if bucket.expire_after_days:
@@ -178,15 +211,19 @@ def build_bucket(scope: Construct, settings: StackSettings, bucket: Bucket) -> s
     return result
 
 
-# Losing the archive's data key loses the archive (every object is envelope-encrypted with it): it
-# may not be disabled nor scheduled for deletion by anyone but the break-glass role (decision 0021).
+# Losing the archive's data key loses the archive (every object is envelope-encrypted with it);
+# losing the write-proof key makes every entry not yet under a signed checkpoint unverifiable
+# (decision 0022); losing the witness's key stops the witness: it can neither co-sign nor check its
+# own view, whose objects only that key's public half verifies (decision 0024). None may be
+# disabled nor scheduled for deletion by anyone but the break-glass role (decision 0021).
 KEY_KILLERS = ("kms:DisableKey", "kms:ScheduleKeyDeletion")
+UNLOSABLE_KEYS = ("data", "write_proof", "witness")
 
 
 def build_key(scope: Construct, settings: StackSettings, logical: str) -> kms.Key:
     definition = next(k for k in RESOURCES.keys if k.logical == logical)
     key = _key(scope, settings, logical, definition)
-    if logical == "data":
+    if logical in UNLOSABLE_KEYS:
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="OnlyBreakGlassDisablesOrDeletes",

@@ -9,6 +9,10 @@ what ``chalice package`` cannot express (see docs/decisions/0005-infra.md):
   SQS dead-letter queue by property override;
 * ``inbound_mail`` (a plain ``@app.lambda_function``: SAM refuses ``on_s3_event`` on a bucket it
   does not create) is wired to the support bucket's ``inbound/`` prefix here;
+* the witness (``witness_checkpoint``, decision 0024) gets its key's ARN and its callers its
+  function name, and the key and the archive bucket refuse its powers to every other role;
+* the API gets the signing function's name (``SCELLE_SIGNER_FUNCTION``: on-demand checkpoints
+  are signed there, issue 14 item 3); the keys table refuses writes to all but the signers' roles;
 * API Gateway's own errors become RFC 9457 problems, like ``chalicelib.local.gateway`` locally.
 """
 
@@ -33,9 +37,20 @@ from constructs import Construct
 
 from chalicelib.local.gateway import PROBLEM_JSON
 from infra.stacks.app_model import FunctionSpec
-from infra.stacks.data import DataResources
+from infra.stacks.data import DataResources, restrict_table_writes
 from infra.stacks.packaging import VENDOR_KEY
-from infra.stacks.permissions import GRANTS, SIGNERS, Grants
+from infra.stacks.permissions import (
+    ARCHIVE_BUCKET,
+    GRANTS,
+    KEY_SIGNERS,
+    PROVERS,
+    SIGNING_FUNCTION,
+    TABLE_WRITERS,
+    WITNESS,
+    WITNESS_KEY,
+    WITNESS_VIEW_PREFIX,
+    Grants,
+)
 from infra.stacks.settings import StackSettings
 
 API_STAGE = "v1"
@@ -48,6 +63,9 @@ TIMEOUTS = {
     "send_mailing": 900,
     "close_periods": 300,
     "sign_checkpoints": 120,
+    # Invoked synchronously: it must answer (or fail) before its callers' boto3 read timeout
+    # (15 s, chalicelib/bootstrap.py), which would otherwise retry the invocation.
+    WITNESS: 10,
 }
 MEMORY = {"api_handler": 1024, "build_export": 1024, "verify_chains": 1024}
 DEFAULT_TIMEOUT = 60
@@ -185,11 +203,13 @@ def _statements(
                 )
             )
     for logical in sorted(grants.list_buckets):
+        prefix = grants.list_prefixes.get(logical)
         out.append(
             iam.PolicyStatement(
                 sid=f"List{_camel(logical)}",
                 actions=["s3:ListBucket"],
                 resources=[_bucket_arn(stack, settings, logical)],
+                conditions={"StringLike": {"s3:prefix": f"{prefix}*"}} if prefix else None,
             )
         )
     for logical, actions in sorted(grants.keys.items()):
@@ -218,7 +238,7 @@ def _statements(
     if grants.invoke:
         out.append(
             iam.PolicyStatement(
-                sid="StartAsyncHandlers",
+                sid="InvokeHandlers",
                 actions=["lambda:InvokeFunction"],
                 resources=[
                     stack.format_arn(
@@ -259,6 +279,7 @@ def environment(settings: StackSettings, data: DataResources) -> dict[str, str]:
         "SCELLE_RESOURCE_PREFIX": settings.resource_prefix,
         "SCELLE_SIGNING_KEY_ID": data.keys["signing"].key_arn,
         "SCELLE_DATA_KEY_ID": data.keys["data"].key_arn,
+        "SCELLE_WRITE_PROOF_KEY_ID": data.keys["write_proof"].key_arn,
         "SCELLE_USER_POOL_ID": data.user_pool.user_pool_id,
         "SCELLE_USER_POOL_CLIENT_ID": data.user_pool_client.user_pool_client_id,
         "SCELLE_MAIL_FROM": settings.mail_from,
@@ -354,6 +375,9 @@ def build_functions(scope: Construct, settings: StackSettings, data: DataResourc
             cfn.add_property_override(
                 "Environment.Variables.SCELLE_UNSUBSCRIBE_KEY", unsubscribe_key_reference(settings)
             )
+        for variable, value in {**witness_environment(spec.name, settings, data),
+                                **signer_environment(spec.name, settings)}.items():
+            cfn.add_property_override(f"Environment.Variables.{variable}", value)
         # Our own log group per fixed function name (Chalice's log_retention_in_days names the API
         # handler's log group wrongly in package mode: ${ApiHandler} instead of ${APIHandler}).
         logs.CfnLogGroup(
@@ -370,24 +394,103 @@ def build_functions(scope: Construct, settings: StackSettings, data: DataResourc
     if "RestAPI" in sam["Resources"]:
         _problem_gateway_responses(app, settings)
     _only_signers_sign(data, roles)
+    _only_writers_write(settings, data, roles)
+    _only_provers_prove(data, roles)
+    _only_the_witness_writes_its_view(data, roles)
     return functions
 
 
-def _only_signers_sign(data: DataResources, roles: dict[str, iam.Role]) -> None:
-    """Key policy: kms:Sign is denied to every principal but the signer functions' roles.
+def witness_environment(name: str, settings: StackSettings, data: DataResources) -> dict[str, str]:
+    """The witness's settings, to the functions that read them only: its key's ARN to the witness
+    (``SCELLE_WITNESS_KEY_ID``), its function name to the functions that may invoke it
+    (``SCELLE_WITNESS_FUNCTION``, required in aws mode by ``Container.witness_client``)."""
+    env: dict[str, str] = {}
+    if name == WITNESS:
+        env["SCELLE_WITNESS_KEY_ID"] = data.keys[WITNESS_KEY].key_arn
+    if WITNESS in GRANTS.get(name, Grants()).invoke:
+        env["SCELLE_WITNESS_FUNCTION"] = settings.function_name(WITNESS)
+    return env
 
-    IAM grants alone would let any administrator or future role sign checkpoints; this makes the
-    key itself refuse them (changing it is a logged key-policy change).
+
+def signer_environment(name: str, settings: StackSettings) -> dict[str, str]:
+    """``SCELLE_SIGNER_FUNCTION`` (``<prefix>-sign_checkpoints``) to the functions that ask it for
+    on-demand checkpoints (required in aws mode by ``Container.on_demand_checkpoints``), to no
+    other."""
+    if SIGNING_FUNCTION in GRANTS.get(name, Grants()).invoke:
+        return {"SCELLE_SIGNER_FUNCTION": settings.function_name(SIGNING_FUNCTION)}
+    return {}
+
+
+def _only_writers_write(settings: StackSettings, data: DataResources, roles: dict[str, iam.Role]) -> None:
+    """Table policies: each writer-restricted table (``TABLE_WRITERS``: the published keys, written
+    by the signers) denies every item write to every principal but its writers' roles and the
+    break-glass role. The API, which may write the ops table, can publish no key."""
+    for logical, writers in sorted(TABLE_WRITERS.items()):
+        arns = [role.role_arn for name, role in sorted(roles.items()) if name in writers]
+        restrict_table_writes(data.tables[logical], settings, logical, arns)
+
+
+_NOBODY = "arn:aws:iam::000000000000:role/none"
+# Key policy statement id of each key's kms:Sign deny (KEY_SIGNERS).
+SIGN_DENY_SIDS = {"signing": "OnlySignerFunctionsSign", WITNESS_KEY: "OnlyTheWitnessSigns"}
+
+
+def _only_signers_sign(data: DataResources, roles: dict[str, iam.Role]) -> None:
+    """Key policies: kms:Sign with each signing key is denied to every principal but the roles
+    of its signers (``KEY_SIGNERS``): the log's key to the signer functions, the witness's key to
+    the witness alone.
+
+    IAM grants alone would let any administrator or future role sign checkpoints (or co-sign
+    them); this makes each key itself refuse them (changing it is a logged key-policy change).
     """
-    signers = [role.role_arn for name, role in sorted(roles.items()) if name in SIGNERS]
-    data.keys["signing"].add_to_resource_policy(
+    for key, holders in sorted(KEY_SIGNERS.items()):
+        signers = [role.role_arn for name, role in sorted(roles.items()) if name in holders]
+        data.keys[key].add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=SIGN_DENY_SIDS[key],
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["kms:Sign"],
+                resources=["*"],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": signers or [_NOBODY]}},
+            )
+        )
+
+
+def _only_the_witness_writes_its_view(data: DataResources, roles: dict[str, iam.Role]) -> None:
+    """Bucket policy: writes under ``witness/`` of the archive are denied to every principal but
+    the witness's role. An object planted there would not verify (each is signed by the witness),
+    but it would stop the witness for that chain (``witness_view_damaged``, decision 0024)."""
+    witness = [role.role_arn for name, role in sorted(roles.items()) if name == WITNESS]
+    data.buckets[ARCHIVE_BUCKET].add_to_resource_policy(
         iam.PolicyStatement(
-            sid="OnlySignerFunctionsSign",
+            sid="OnlyTheWitnessWritesItsView",
             effect=iam.Effect.DENY,
             principals=[iam.AnyPrincipal()],
-            actions=["kms:Sign"],
+            actions=["s3:PutObject", "s3:PutObjectRetention"],
+            resources=[data.buckets[ARCHIVE_BUCKET].arn_for_objects(f"{WITNESS_VIEW_PREFIX}*")],
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": witness or [_NOBODY]}},
+        )
+    )
+
+
+def _only_provers_prove(data: DataResources, roles: dict[str, iam.Role]) -> None:
+    """Key policy: kms:GenerateMac is denied to every principal but the roles of ``PROVERS``.
+
+    A write proof says the sealing service wrote an entry (decision 0022); an administrator or a
+    future role with DynamoDB access must not be able to make one by granting itself IAM rights:
+    the key itself refuses (changing it is a logged key-policy change). ``kms:VerifyMac`` stays
+    an IAM grant only: it cannot make a proof.
+    """
+    provers = [role.role_arn for name, role in sorted(roles.items()) if name in PROVERS]
+    data.keys["write_proof"].add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="OnlySealingFunctionsProve",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["kms:GenerateMac"],
             resources=["*"],
-            conditions={"ArnNotEquals": {"aws:PrincipalArn": signers or ["arn:aws:iam::000000000000:role/none"]}},
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": provers or [_NOBODY]}},
         )
     )
 

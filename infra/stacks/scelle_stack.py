@@ -41,4 +41,5 @@ class ScelleStack(Stack):
         CfnOutput(self, "UserPoolId", value=self.data.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=self.data.user_pool_client.user_pool_client_id)
         CfnOutput(self, "SigningKeyArn", value=self.data.keys["signing"].key_arn)
+        CfnOutput(self, "WitnessKeyArn", value=self.data.keys["witness"].key_arn)
         CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)

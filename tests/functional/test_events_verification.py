@@ -86,7 +86,8 @@ def test_an_events_chain_whose_oldest_events_expired_after_archiving_still_verif
     # GIVEN 3 events recorded 31 days ago and 2 fresh ones, signed, then the old ones archived
     # and expired from the hot table (the local TTL sweep, decision 0006)
     long_ago = datetime.now(UTC) - timedelta(days=HOT_DAYS + 1)
-    old = EventJournal(ChainWriter(container.events_store, clock=lambda: long_ago, ttl_seconds=HOT_DAYS * 86400))
+    old = EventJournal(ChainWriter(container.events_store, clock=lambda: long_ago, ttl_seconds=HOT_DAYS * 86400,
+                                   prover=container.write_proofs))
     for _ in range(3):
         old.record(tenant, "signout", actor="u1")
     _journal(container, tenant, 2)

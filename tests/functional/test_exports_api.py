@@ -137,6 +137,36 @@ def zf_bytes(data, name):
         return zf.read(name)
 
 
+def test_the_archive_carries_the_witness_cosignatures_and_its_key(production, api, container, tmp_path):
+    """Decision 0024: the export has the checkpoint it signs co-signed by the witness; the archive
+    carries the cosignatures and the witness's key, and the witness key alone anchors it."""
+    account, job_id = production
+    admin = api.with_token(account.token)
+    download = admin.get(f"/v1/tenants/{account.tenant_id}/exports/{job_id}").json["download"]
+    with urllib.request.urlopen(download["url"], timeout=10) as resp:
+        data = resp.read()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        rows = zf.read("cosignatures.csv").decode("utf-8-sig").splitlines()
+        keys = json.loads(zf.read("keys/keys.json"))["keys"]
+    witness = container.witness_client
+    assert rows[0] == "chaine;taille;racine;cle_temoin;horodatage_utc;signature"
+    newest = {row.split(";")[0]: int(row.split(";")[1]) for row in rows[1:]}
+    assert newest == {c["chain"]: c["last_seq"] for c in manifest["chains"]}  # every chain, up to its end
+    assert {(k["key_id"], k["role"]) for k in keys if k["role"] == "witness"} == {(witness.key_id, "witness")}
+    assert manifest["witness_keys"] == [witness.key_id]
+    path = tmp_path / download["file_name"]
+    path.write_bytes(data)
+    pem = tmp_path / "witness.pem"
+    pem.write_text(witness.public_key_pem())
+    from chalicelib.verify_export import verify_archive
+    from chalicelib.verify_export.verifier import load_trusted_keys
+
+    report = verify_archive(path, witness_keys=load_trusted_keys([pem]))
+    assert report.status == "verified" and report.exit_code == 0, report.text()
+    assert all(c["witness"]["anchored"] for c in report.chains)
+
+
 def test_the_url_lifetime_is_configurable_up_to_an_hour_and_each_url_is_journaled(live, container):
     account, admin = live
     tenant = account.tenant_id

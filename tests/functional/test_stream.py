@@ -66,6 +66,39 @@ def test_a_changed_amount_is_an_alarm_at_its_seq(cv, sealed):
     assert "data.n" in first["detail"]
 
 
+def _sale_of(cents):
+    def change(item):
+        item["data"] = {**item["data"], "n": cents}
+    return change
+
+
+def test_a_correctly_hashed_forged_append_is_an_alarm_and_is_never_signed(cv, sealed):
+    """Issue 14's attack: write access to the journal table only, a new entry at the head with a
+    correct hash and prev_hash. No write proof: the stream verifier flags it at once, the signer
+    refuses to sign over it, the full verifier names it."""
+    container, tenant, tamper = sealed
+    forged = tamper.append_forged(_sale_of(50_000))
+    assert forged == 13
+    first = _first(_stream_alarms(cv, container, tenant))
+    assert (first["reason"], first["seq"], first["source"]) == ("missing_write_proof", 13, "stream:journal")
+    with pytest.raises(SigningRefused) as refused:
+        container.checkpoints.checkpoint(tenant, CHAIN)
+    assert (refused.value.reason, refused.value.first_bad_seq) == ("missing_write_proof", 13)
+    assert container.checkpoints.latest(tenant, CHAIN).checkpoint.size == 8  # nothing was signed over it
+    finding = container.full_verifier.verify(tenant, CHAIN)
+    assert (finding.ok, finding.reason, finding.seq) == (False, "missing_write_proof", 13)
+
+
+def test_a_forged_append_carrying_a_proof_copied_from_a_real_entry_is_an_alarm(cv, sealed):
+    container, tenant, tamper = sealed
+    tamper.append_forged(_sale_of(50_000), proof_from=12)
+    first = _first(_stream_alarms(cv, container, tenant))
+    assert (first["reason"], first["seq"]) == ("bad_write_proof", 13)
+    with pytest.raises(SigningRefused) as refused:
+        container.checkpoints.checkpoint(tenant, CHAIN)
+    assert (refused.value.reason, refused.value.first_bad_seq) == ("bad_write_proof", 13)
+
+
 def test_a_rewrite_with_every_later_hash_recomputed_is_an_alarm_at_the_first_rewritten_seq(cv, sealed):
     container, tenant, tamper = sealed
     tamper.modify(5, lambda item: item["data"].update(n=999))
@@ -168,8 +201,9 @@ def test_a_replaced_public_key_is_found_by_the_full_verifier(cv, sealed, tmp_pat
     container, tenant, _ = sealed
     rogue = LocalSigner(tmp_path, "rogue")
     current = container.key_registry.published()[-1]
+    # A database writer (IAM does not hold one: they may write any table) swaps the PEM in the keys table.
     container.dynamodb.put_item(
-        TableName=container.settings.table_name("ops"),
+        TableName=container.settings.table_name("keys"),
         Item={"pk": {"S": "KEYS"}, "sk": {"S": current.key_id}, "not_before": {"S": current.not_before},
               "public_key_pem": {"S": rogue.public_key_pem()}},
     )
@@ -246,7 +280,8 @@ def test_an_expired_event_swept_after_archiving_is_not_an_alarm_but_a_deleted_ev
     long_ago = datetime.now(UTC) - timedelta(days=HOT_DAYS + 1)
     container = cv.container()
     tenant = new_tenant()
-    old = EventJournal(ChainWriter(container.events_store, clock=lambda: long_ago, ttl_seconds=HOT_DAYS * 86400))
+    old = EventJournal(ChainWriter(container.events_store, clock=lambda: long_ago, ttl_seconds=HOT_DAYS * 86400,
+                                   prover=container.write_proofs))
     for _ in range(3):
         old.record(tenant, "signout", actor="u1")
     container.event_journal.record(tenant, "signout", actor="u1")  # a fresh one, still hot
@@ -270,3 +305,16 @@ def test_an_expired_event_swept_after_archiving_is_not_an_alarm_but_a_deleted_ev
 def _alarms_after_drain(cv, container, tenant):
     cv.drain()
     return alarms(container, tenant)
+
+
+def test_the_checkpoint_every_n_entries_is_signed_by_the_stream_not_by_the_request(cv):
+    """Issue 14 item 7 / 12: the 100th sale's request signs nothing; the journal stream does."""
+    container = cv.container()
+    tenant = new_tenant()
+    every = container.settings.checkpoint_every
+    append(container, tenant, CHAIN, every + 1)
+    assert container.checkpoints.latest(tenant, CHAIN) is None  # nothing was signed on the write path
+    cv.drain()
+    signed = container.checkpoints.latest(tenant, CHAIN)
+    assert signed is not None and signed.checkpoint.size >= every  # the head when the stream saw entry N
+    assert alarms(container, tenant) == []

@@ -14,9 +14,9 @@ A need is ``(call, target, via)``:
   ``head_object[maybe-missing]`` (the code expects a 404, which S3 only answers to a caller that
   may list the bucket), ``generate_presigned_url[get_object]``; ``esdk.encrypt|decrypt`` is the
   AWS Encryption SDK with one KMS master key.
-* ``target``: a table (``journal``, ``events/index/by_time``), ``<bucket>:<object key>`` or a
-  bucket, a key (``signing``, ``data``), a function name, ``mail`` (the sender identity) or
-  ``pool`` (the user pool).
+* ``target``: a table (``journal``, ``events/index/by_time``, ``keys``), ``<bucket>:<object key>``
+  or a bucket, a key (``signing``, ``data``, ``write_proof``, ``witness``), a function name,
+  ``mail`` (the sender identity) or ``pool`` (the user pool).
 * ``via``: the code path, for the reader.
 
 Local-mode-only paths (the TTL sweeper, the outbox, ``POST /v1/local/inbound-mail``) are not
@@ -35,13 +35,18 @@ ARCHIVED_KEY = "v1/keys/arn%3Aaws%3Akms%3Aeu-west-1%3A1%3Akey%2Fk.json"
 EXPORT = "exports/t/x1/export.zip"
 ATTACHMENT = "attachments/t/k1/m1/invoice.pdf"
 INBOUND = "inbound/0123abcd"
+COSIGNATURE = "witness/v1/t/prod.sales.r1/000000000100.cosig"  # the witness's view (decision 0024)
+WITNESS = "witness_checkpoint"
+SIGNER_FUNCTION = "sign_checkpoints"  # signs on-demand checkpoints for the API (SCELLE_SIGNER_FUNCTION)
 
 
 def seal(via: str) -> list[Need]:
-    """ChainWriter on a ledger chain (decision 0012): the head, then one conditional write — a
-    PutItem, or a transaction with the operation's claims in ops; a refused claim is read back
-    (replay), and a write whose answer was lost is looked up before it is retried."""
+    """ChainWriter on a ledger chain (decision 0012): the head, each entry's write proof (decision
+    0022), then one conditional write — a PutItem, or a transaction with the operation's claims in
+    ops; a refused claim is read back (replay), and a write whose answer was lost is looked up
+    before it is retried."""
     return [("dynamodb.query", "journal", f"{via} (ChainWriter head)"),
+            ("kms.generate_mac", "write_proof", f"{via} (KmsWriteProofs.prove: each entry's write proof)"),
             ("dynamodb.put_item", "journal", f"{via} (conditional append, no claim)"),
             ("dynamodb.transact_write_items[Put]", "journal", f"{via} (entry + claims)"),
             ("dynamodb.transact_write_items[Put]", "ops", f"{via} (receipt, key, reversal, closure claims)"),
@@ -51,10 +56,11 @@ def seal(via: str) -> list[Need]:
 
 def append(table: str, via: str) -> list[Need]:
     """ChainWriter on an event chain: the head pointer in ops (the table's items expire, the
-    pointer never does), the table's head for a chain without one, then the event and the
-    pointer's compare-and-set in one transaction."""
+    pointer never does), the table's head for a chain without one, the event's write proof, then
+    the event and the pointer's compare-and-set in one transaction."""
     assert table == "events", table
     return [("dynamodb.get_item", "ops", f"{via} (head pointer)"),
+            ("kms.generate_mac", "write_proof", f"{via} (KmsWriteProofs.prove: the event's write proof)"),
             ("dynamodb.query", "events", f"{via} (table head, a chain without a pointer)"),
             ("dynamodb.transact_write_items[Put]", "events", f"{via} (the event)"),
             ("dynamodb.transact_write_items[Put]", "ops", f"{via} (head pointer compare-and-set)"),
@@ -112,16 +118,54 @@ def archive_read(via: str) -> list[Need]:
     ]
 
 
+def published_keys(via: str) -> list[Need]:
+    """KeyRegistry.published: reads only (the keys table; ops while it is empty), and the signer's
+    key id, whose fingerprint is that of the public key KMS returns."""
+    return [
+        ("dynamodb.query", "keys", f"{via}: KeyRegistry, the published keys"),
+        ("dynamodb.query", "ops", f"{via}: KeyRegistry, keys published in ops before the keys table (while it "
+                                  "is empty)"),
+        ("kms.get_public_key", "signing", f"{via}: KmsSigner.key_id (kms:<ARN>:<fingerprint>), the signer's "
+                                          "published key checked against it"),
+    ]
+
+
+def checkpoint_reading(chain_table: str, via: str) -> list[Need]:
+    """CheckpointService.compact_at: what signing verifies, without signing (KeyRegistry.published)."""
+    return [
+        ("dynamodb.query", chain_table, f"{via}: entries since the newest checkpoint at or below the size"),
+        ("dynamodb.get_item", chain_table, f"{via}: a refusal that blames the anchor's last entry reads it back"),
+        ("kms.verify_mac", "write_proof", f"{via}: the write proof of every entry after the anchor checkpoint"),
+        ("dynamodb.query", "checkpoints", f"{via}: the anchor checkpoint (latest_at_or_below)"),
+        *published_keys(via),
+    ]
+
+
 def checkpoint_signing(chain_table: str, via: str) -> list[Need]:
-    """CheckpointService.checkpoint and its KeyRegistry."""
+    """CheckpointService.checkpoint and KeyRegistry.signing_keys: the reads above, then the
+    signer's key published (once; the key it replaces closed by overwriting its item; keys
+    published in ops moved over once), the signature, the checkpoint."""
     return [
         ("dynamodb.query", chain_table, f"{via}: chain head and entries since the last checkpoint"),
+        *checkpoint_reading(chain_table, via),
         ("dynamodb.query", "checkpoints", f"{via}: latest checkpoint (compact range)"),
-        ("dynamodb.query", "ops", f"{via}: KeyRegistry, the published keys"),
-        ("kms.get_public_key", "signing", f"{via}: KeyRegistry publishes the signer's key once"),
-        ("dynamodb.put_item", "ops", f"{via}: KeyRegistry.put_key"),
+        ("dynamodb.put_item", "keys", f"{via}: KeyRegistry.put_key (the signer's key, the replaced key closed, "
+                                      "the keys of ops moved over)"),
         ("kms.sign", "signing", f"{via}: the checkpoint signature"),
         ("dynamodb.put_item", "checkpoints", f"{via}: conditional put of the checkpoint"),
+    ]
+
+
+def witness_submission(chain_table: str, via: str) -> list[Need]:
+    """WitnessSubmitter (decision 0024): the chain's newest checkpoint, the witness asked what it
+    co-signed last, the consistency proof from the stored compact range at or below that size and
+    the entries after it, the checkpoint submitted, the cosignature kept in ops."""
+    return [
+        ("dynamodb.query", "checkpoints", f"{via}: WitnessSubmitter, the newest checkpoint; the compact range at "
+                                          "or below the witnessed size (latest_at_or_below)"),
+        ("lambda.invoke", WITNESS, f"{via}: LambdaWitnessClient describe, latest, add (RequestResponse)"),
+        ("dynamodb.query", chain_table, f"{via}: the entries after the witnessed size (consistency proof)"),
+        ("dynamodb.put_item", "ops", f"{via}: the cosignature kept (COSIG#, put_once)"),
     ]
 
 
@@ -135,13 +179,14 @@ def stream_verifier(table: str) -> list[Need]:
         ("dynamodb.update_item", "ops", f"{via}: advance_head, take/release_lease, mark_archived"),
         ("dynamodb.put_item", "ops", f"{via}: chain directory register"),
         ("dynamodb.query", table, f"{via}: catch-up of entries the stream did not deliver"),
+        ("kms.verify_mac", "write_proof", f"{via}: the write proof of every inserted (or caught-up) entry"),
         *tamper_alarm(via),
         *archive_write(via),
     ]
 
 
 _API = "api_handler"
-TABLES = ("journal", "events", "checkpoints", "accounts", "idempotency", "ops", "support")
+TABLES = ("journal", "events", "checkpoints", "keys", "accounts", "idempotency", "ops", "support")
 
 NEEDS: dict[str, list[Need]] = {
     "api_handler": [
@@ -155,8 +200,14 @@ NEEDS: dict[str, list[Need]] = {
         # POST verifications of the events chain: the events table, expired entries from the archive
         ("dynamodb.query", "events", "POST verifications: the events chain (raw_items)"),
         ("dynamodb.get_item", "events", "POST verifications: range anchor of the events chain"),
+        ("kms.verify_mac", "write_proof", "POST verifications: write proofs after the newest checkpoint"),
         *archive_read("POST verifications: events older than the hot table"),
-        *checkpoint_signing("journal", "checkpoint every N entries, POST checkpoint"),
+        # the API signs nothing (issue 14 item 3): closures compute their root, proofs and
+        # verification read; the checkpoint every N entries is signed by on_journal_record
+        *checkpoint_reading("journal", "closures (compact_at)"),
+        *published_keys("GET /v1/keys, POST verifications"),
+        ("dynamodb.query", "checkpoints", "GET checkpoints, GET entry (inclusion proof), receipts, verification"),
+        ("lambda.invoke", SIGNER_FUNCTION, "POST checkpoints: LambdaCheckpointSigning, RequestResponse"),
         ("dynamodb.put_item", "ops", "chain directory"),
         ("dynamodb.get_item", "ops", "ledger index is_reversed, export job, GET entry: the verifier's head "
                                      "(integrity)"),
@@ -205,7 +256,12 @@ NEEDS: dict[str, list[Need]] = {
         ("lambda.invoke", "send_mailing", "LambdaInvoker: prepare, confirm, resume"),
     ],
     "jwt_authorizer": [],  # the pool's JWKS over HTTPS, no AWS API call
-    "on_journal_record": [*stream_verifier("journal"), *derive_events("on_journal_record")],
+    "on_journal_record": [
+        *stream_verifier("journal"),
+        *derive_events("on_journal_record"),
+        # the checkpoint every SCELLE_CHECKPOINT_EVERY entries, off the API's request path
+        *checkpoint_signing("journal", "CheckpointCadence.after_entry"),
+    ],
     "on_events_record": [
         *stream_verifier("events"),
         # anomaly rules (AnomalyService.on_event)
@@ -219,7 +275,7 @@ NEEDS: dict[str, list[Need]] = {
         ("ses.send_email", "mail", "anomaly mail"),
     ],
     "on_checkpoint_record": [
-        ("dynamodb.query", "ops", "CheckpointStreamArchiver: the published keys"),
+        ("dynamodb.query", "keys", "CheckpointStreamArchiver: the published keys (DynamoDBCheckpointStore.keys)"),
         ("s3.get_object[maybe-missing]", f"archive:{ARCHIVED_KEY}", "an archived key, compared before rewriting"),
         ("esdk.decrypt", "data", "the archived key read back"),
         ("esdk.encrypt", "data", "checkpoint and key objects"),
@@ -235,6 +291,7 @@ NEEDS: dict[str, list[Need]] = {
         ("dynamodb.query", "events", "table head of the events chains"),
         *checkpoint_signing("journal", "CheckpointSigner"),
         *checkpoint_signing("events", "CheckpointSigner, events chains"),
+        *checkpoint_signing("journal", "handle_sign_request: an on-demand checkpoint the API asked for"),
         ("dynamodb.update_item", "ops", "Archiver lease and mark_archived"),
         ("dynamodb.batch_write_item[Put|Delete]", "ops", "Archiver: archived pending entries deleted"),
         *archive_write("CheckpointSigner flush"),
@@ -245,6 +302,21 @@ NEEDS: dict[str, list[Need]] = {
         ("dynamodb.get_item", "ops", "a window that could not be claimed"),
         ("dynamodb.delete_item", "ops", "the window's pending marker"),
         *append("events", "signin_failed summary"),
+        # the independent witness (decision 0024): each chain's newest checkpoint, once
+        ("dynamodb.get_item", "ops", "WitnessSubmitter.has_cosigned_newest: the cosignature kept (COSIG#)"),
+        *witness_submission("journal", "CheckpointSigner._cosign"),
+        *witness_submission("events", "CheckpointSigner._cosign, events chains"),
+        *tamper_alarm("a witness refusal (witness_fork, witness_inconsistent, witness_rollback, witness_ahead)"),
+        # the daily Z report (ClosureReporter, decision 0024 item 7)
+        ("dynamodb.query", "checkpoints", "ClosureReporter: the newest checkpoint of the chain"),
+        ("dynamodb.get_item", "ops", "ClosureReporter: the ZREPORT# cursor"),
+        ("dynamodb.query", "ops", "ClosureReporter: the day closures (DynamoDBLedgerIndex.closures)"),
+        ("dynamodb.get_item", "journal", "ClosureReporter: the closure entry"),
+        ("dynamodb.get_item", "accounts", "ClosureReporter: the tenant's company name"),
+        ("dynamodb.query", "accounts", "ClosureReporter: the tenant's admins and accountants (roster)"),
+        ("ses.send_email", "mail", "the Z report, to each admin and accountant"),
+        ("dynamodb.put_item", "ops", "ClosureReporter: the chain's first cursor (put_once)"),
+        ("dynamodb.update_item", "ops", "ClosureReporter: the cursor moved on (set_values)"),
     ],
     "close_periods": [
         ("dynamodb.query", "ops", "chain directory, closures index"),
@@ -252,12 +324,12 @@ NEEDS: dict[str, list[Need]] = {
         ("dynamodb.get_item", "journal", "the previous closure"),
         ("dynamodb.query", "journal", "entries of the period"),
         *seal("the closure entry and its period claim"),
-        *checkpoint_signing("journal", "compact_at, checkpoint every N entries"),
+        *checkpoint_reading("journal", "compact_at: the closure's Merkle root (nothing signed)"),
     ],
     "verify_chains": [
-        ("dynamodb.query", "ops", "chain directory, published keys"),
-        ("kms.get_public_key", "signing", "KeyRegistry.published publishes the signer's key once"),
-        ("dynamodb.put_item", "ops", "KeyRegistry.put_key"),
+        ("dynamodb.query", "ops", "chain directory"),
+        ("kms.verify_mac", "write_proof", "VerificationService: write proofs after each chain's newest checkpoint"),
+        *published_keys("VerificationService"),
         ("dynamodb.query", "journal", "every entry, head"),
         ("dynamodb.get_item", "journal", "archive comparison, range anchor"),
         ("dynamodb.query", "events", "the events chain, head"),
@@ -284,6 +356,9 @@ NEEDS: dict[str, list[Need]] = {
         ("dynamodb.query", "events", "events (raw_items)"),
         *checkpoint_signing("journal", "StoreSource.end: a checkpoint at the chain's end"),
         *checkpoint_signing("events", "StoreSource.end, events chain"),
+        ("dynamodb.get_item", "events", "StoreSource.end, events chain: the stored last entry of a checkpoint "
+                                        "whose subtree expired (_from_stored_last_entry)"),
+        *published_keys("StoreSource.keys: keys.json of the archive"),
         *archive_read("events older than the hot table"),
         ("s3.create_multipart_upload", f"exports:{EXPORT}", "MultipartWriter"),
         ("s3.upload_part", f"exports:{EXPORT}", "MultipartWriter, 8 MiB parts"),
@@ -291,6 +366,12 @@ NEEDS: dict[str, list[Need]] = {
         ("s3.put_object", f"exports:{EXPORT}", "MultipartWriter.close, small archive"),
         ("s3.abort_multipart_upload", f"exports:{EXPORT}", "MultipartWriter.abort on failure"),
         ("kms.sign", "signing", "manifest signature"),
+        # the independent witness (decision 0024): the checkpoint signed at export time co-signed,
+        # the witness's key for keys/, the kept cosignatures for cosignatures.csv
+        *witness_submission("journal", "StoreSource: the exported checkpoint"),
+        *witness_submission("events", "StoreSource: the exported checkpoint of the events chain"),
+        ("dynamodb.query", "ops", "WitnessSubmitter.cosignatures: the kept cosignatures up to the exported size"),
+        ("dynamodb.put_item", "ops", "a witness refusal: the ALARM# item (no events append here: decision 0024)"),
     ],
     "send_mailing": [
         ("dynamodb.get_item", "support", "get_mailing, is_unsubscribed"),
@@ -312,6 +393,19 @@ NEEDS: dict[str, list[Need]] = {
         ("dynamodb.transact_write_items[Put]", "support", "create_ticket, save_ticket with the message"),
         ("s3.put_object", f"support:{ATTACHMENT}", "an emailed attachment"),
         ("ses.send_email", "mail", "acknowledgement, operators"),
+    ],
+    # Container.witness behind handle_witness_request (decision 0024): no table, no mail, no alarm.
+    WITNESS: [
+        ("kms.get_public_key", "witness", "KmsSigner: the witness's key id (fingerprint) and public key, describe; "
+                                          "its own view's objects checked against it"),
+        ("kms.sign", "witness", "the cosignature (MessageType=DIGEST)"),
+        ("kms.get_public_key", "signing", "the log's key, pinned as configured: every checkpoint is verified "
+                                          "against it (never kms:Sign, never a key published in ops)"),
+        ("s3.list_objects_v2", "archive", "ObjectWitnessView.latest: Prefix witness/v1/<tenant>/<chain>/, "
+                                          "StartAfter the last key seen"),
+        ("s3.get_object", f"archive:{COSIGNATURE}", "ObjectWitnessView.latest: the newest cosignature"),
+        ("s3.put_object[lock]", f"archive:{COSIGNATURE}", "ObjectWitnessView.put: If-None-Match, COMPLIANCE "
+                                                         "retention (10 years)"),
     ],
 }
 

@@ -12,7 +12,7 @@ from chalicelib.local.gateway import PROBLEM_JSON, ProblemLocalGateway
 from infra.stacks.functions import STREAM_RETRIES, UNSUBSCRIBE_KEY_USERS
 from infra.stacks.settings import StackSettings
 from tests.infra.conftest import OPERATOR_EMAIL
-from tests.infra.needs import UNSUBSCRIBE_KEY_READERS
+from tests.infra.needs import NEEDS, UNSUBSCRIBE_KEY_READERS
 
 PREFIX = "scelle-prod"
 # docs/decisions/0000-contracts-between-modules.md
@@ -28,6 +28,7 @@ CONTRACT_SCHEDULES = {
     "check_ticket_sla": "rate(15 minutes)",
 }
 CONTRACT_ASYNC = ("build_export", "send_mailing", "inbound_mail")
+CONTRACT_INVOKED = ("witness_checkpoint",)  # synchronously, by sign_checkpoints and build_export
 
 
 def registered(synth) -> set[str]:
@@ -51,7 +52,8 @@ def test_every_function_the_app_registers_is_deployed_under_its_fixed_name(each)
 
 
 def test_the_contract_stand_in_registers_every_contract_handler(contract):
-    expected = set(CONTRACT_STREAMS) | set(CONTRACT_SCHEDULES) | set(CONTRACT_ASYNC) | {"api_handler", "jwt_authorizer"}
+    expected = (set(CONTRACT_STREAMS) | set(CONTRACT_SCHEDULES) | set(CONTRACT_ASYNC) | set(CONTRACT_INVOKED)
+                | {"api_handler", "jwt_authorizer"})
     assert registered(contract) == expected
 
 
@@ -136,6 +138,7 @@ def test_functions_get_the_settings_the_app_validates_at_start(each):
         for required in (
             "SCELLE_SIGNING_KEY_ID",
             "SCELLE_DATA_KEY_ID",
+            "SCELLE_WRITE_PROOF_KEY_ID",  # required in aws mode (Container.write_proofs)
             "SCELLE_USER_POOL_ID",
             "SCELLE_USER_POOL_CLIENT_ID",
             "SCELLE_RESOURCE_PREFIX",
@@ -163,6 +166,99 @@ def test_the_unsubscribe_key_comes_from_secrets_manager_and_only_to_the_mailing_
 
 def test_exactly_the_functions_that_read_the_unsubscribe_key_get_it():
     assert set(UNSUBSCRIBE_KEY_USERS) == set(UNSUBSCRIBE_KEY_READERS)
+
+
+def _key_alias_target(synth, logical: str) -> str:
+    (alias,) = [a for a in synth.resources("AWS::KMS::Alias").values()
+                if a["Properties"]["AliasName"] == f"alias/{PREFIX}-{logical}"]
+    return alias["Properties"]["TargetKeyId"]["Fn::GetAtt"][0]
+
+
+def test_the_witness_key_goes_to_the_witness_and_its_function_name_to_its_callers_only(each):
+    """Decision 0024: SCELLE_WITNESS_KEY_ID to the function that signs with the witness's key,
+    SCELLE_WITNESS_FUNCTION to the functions that invoke it (tests/infra/needs.py), to no other."""
+    witness = "witness_checkpoint"
+    key_users = {f for f, needs in NEEDS.items() if ("kms.sign", "witness") in {(c, t) for c, t, _ in needs}}
+    callers = {f for f, needs in NEEDS.items() if ("lambda.invoke", witness) in {(c, t) for c, t, _ in needs}}
+    assert key_users == {witness} and callers == {"sign_checkpoints", "build_export"}
+    key_id = _key_alias_target(each, "witness")
+    for name, fn in each.functions().items():
+        handler = name.removeprefix(PREFIX + "-")
+        env = fn["Properties"]["Environment"]["Variables"]
+        if handler in key_users:
+            assert env["SCELLE_WITNESS_KEY_ID"] == {"Fn::GetAtt": [key_id, "Arn"]}, name
+        else:
+            assert "SCELLE_WITNESS_KEY_ID" not in env, name
+        if handler in callers:
+            assert env["SCELLE_WITNESS_FUNCTION"] == f"{PREFIX}-{witness}", name
+        else:
+            assert "SCELLE_WITNESS_FUNCTION" not in env, name
+    assert f"{PREFIX}-{witness}" in each.functions()
+
+
+def test_the_signing_function_s_name_goes_to_the_api_only(each):
+    """Issue 14 item 3: the API asks sign_checkpoints for on-demand checkpoints by
+    SCELLE_SIGNER_FUNCTION (required in aws mode by Container.on_demand_checkpoints); the functions
+    that invoke it (tests/infra/needs.py) get it, no other."""
+    signer = "sign_checkpoints"
+    requesters = {f for f, needs in NEEDS.items() if ("lambda.invoke", signer) in {(c, t) for c, t, _ in needs}}
+    assert requesters == {"api_handler"}
+    for name, fn in each.functions().items():
+        env = fn["Properties"]["Environment"]["Variables"]
+        if name.removeprefix(PREFIX + "-") in requesters:
+            assert env["SCELLE_SIGNER_FUNCTION"] == f"{PREFIX}-{signer}", name
+        else:
+            assert "SCELLE_SIGNER_FUNCTION" not in env, name
+    assert f"{PREFIX}-{signer}" in each.functions()
+
+
+def _container(fn):
+    from chalicelib.bootstrap import Container
+
+    env = {k: v for k, v in fn["Properties"]["Environment"]["Variables"].items() if k.startswith("SCELLE_")}
+    def placeholder(name: str) -> str:  # a deploy-time Ref; key ids are ARNs (no DescribeKey offline)
+        return f"arn:aws:kms:eu-west-1:123456789012:key/{name.lower()}" if name.endswith("_KEY_ID") else "resolved"
+
+    resolved = {k: v if isinstance(v, str) else placeholder(k) for k, v in env.items()}
+    return Container(load_settings(resolved))
+
+
+def test_each_function_s_environment_builds_its_side_of_the_witness(real):
+    """Offline, with the synthesized environment: the callers build their witness client (aws mode
+    refuses to without SCELLE_WITNESS_FUNCTION); the API, which only dispatches exports, builds
+    its export service without it; no other function can reach the witness."""
+    from chalicelib.adapters.witness_lambda import LambdaWitnessClient
+    from chalicelib.config import ConfigError
+
+    for name, fn in real.functions().items():
+        handler = name.removeprefix(PREFIX + "-")
+        container = _container(fn)
+        if handler in ("sign_checkpoints", "build_export"):
+            assert isinstance(container.witness_client, LambdaWitnessClient), name
+        else:
+            with pytest.raises(ConfigError, match="SCELLE_WITNESS_FUNCTION"):
+                _ = container.witness_client
+        if handler == "sign_checkpoints":
+            assert container.checkpoint_signer is not None
+        if handler == "api_handler":
+            assert container.exports is not None
+
+
+def test_the_api_s_environment_sends_on_demand_checkpoints_to_the_signing_function(real):
+    """Offline: the API's on-demand checkpoints go to LambdaCheckpointSigning on
+    <prefix>-sign_checkpoints; any other function refuses to build that path (aws mode)."""
+    from chalicelib.adapters.checkpoint_requests import LambdaCheckpointSigning
+    from chalicelib.config import ConfigError
+
+    for name, fn in real.functions().items():
+        container = _container(fn)
+        if name.removeprefix(PREFIX + "-") == "api_handler":
+            signing = container.on_demand_checkpoints
+            assert isinstance(signing, LambdaCheckpointSigning)
+            assert signing._function == f"{PREFIX}-sign_checkpoints"
+        else:
+            with pytest.raises(ConfigError, match="SCELLE_SIGNER_FUNCTION"):
+                _ = container.on_demand_checkpoints
 
 
 def test_the_operator_email_comes_from_the_context(each):

@@ -191,18 +191,92 @@ def test_the_role_allows_nothing_the_code_does_not_call(each, function):
     assert extra == [], f"{function} is granted more than it uses: {extra}"
 
 
+def _callers(call: str, target: str) -> set[str]:
+    return {f for f in NEEDS if any((c, t) == (call, target) for c, t, _ in NEEDS[f])}
+
+
 def test_the_signers_need_kms_sign_and_no_one_else_does():
+    """KEY_SIGNERS (each key policy's exception for kms:Sign) is exactly who signs with that key."""
+    from infra.stacks.permissions import KEY_SIGNERS, SIGNERS, WITNESS
+
+    signs = {target for f in NEEDS for call, target, _ in NEEDS[f] if call == "kms.sign"}
+    assert signs == set(KEY_SIGNERS) == {"signing", "witness"}
+    assert _callers("kms.sign", "signing") == KEY_SIGNERS["signing"] == SIGNERS
+    assert _callers("kms.sign", "witness") == KEY_SIGNERS["witness"] == {WITNESS}
+
+
+def test_the_internet_facing_api_signs_nothing_and_publishes_no_key():
+    """Issue 14 item 3: the API has no kms:Sign, writes no checkpoint and no key; it asks the
+    signing function for on-demand checkpoints, and the stream handler signs every N entries."""
     from infra.stacks.permissions import SIGNERS
 
-    signers = {f for f in NEEDS if any(call == "kms.sign" for call, _, _ in NEEDS[f])}
-    assert signers == SIGNERS
+    api = {(call, target) for call, target, _ in NEEDS["api_handler"]}
+    assert not {c for c in api if c[0] == "kms.sign"}
+    assert not {c for c in api if c[1] in ("checkpoints", "keys") and not c[0].endswith(("query", "describe_table"))}
+    assert ("lambda.invoke", "sign_checkpoints") in api
+    assert "api_handler" not in SIGNERS and {"on_journal_record", "sign_checkpoints"} <= SIGNERS
+
+
+def test_the_key_publishers_are_the_signers_and_they_only_put_keys():
+    """TABLE_WRITERS (the keys table's resource policy exception) is exactly who publishes keys:
+    the functions that sign, with PutItem (a retired key's item is overwritten)."""
+    from infra.stacks.permissions import KEY_PUBLISHERS, SIGNERS, TABLE_WRITERS
+
+    writes = {(f, call) for f in NEEDS for call, target, _ in NEEDS[f]
+              if target == "keys" and call not in ("dynamodb.query", "dynamodb.describe_table")}
+    assert {call for _, call in writes} == {"dynamodb.put_item"}
+    assert {f for f, _ in writes} == KEY_PUBLISHERS == SIGNERS == TABLE_WRITERS["keys"]
+
+
+def test_only_the_api_asks_the_signing_function_for_checkpoints():
+    from infra.stacks.permissions import CHECKPOINT_REQUESTERS, SIGNING_FUNCTION
+
+    assert _callers("lambda.invoke", SIGNING_FUNCTION) == CHECKPOINT_REQUESTERS == {"api_handler"}
+
+
+def test_every_reader_of_the_published_keys_reads_the_keys_table():
+    """KeyRegistry.published and the checkpoint archiver read the keys table; the key id of the
+    signer (KmsSigner.key_id) costs a kms:GetPublicKey wherever the registry is read."""
+    readers = _callers("dynamodb.query", "keys")
+    assert readers == {"api_handler", "on_journal_record", "on_checkpoint_record", "sign_checkpoints",
+                       "close_periods", "verify_chains", "build_export"}
+    assert readers - {"on_checkpoint_record"} <= _callers("kms.get_public_key", "signing")
+
+
+def test_only_the_witness_callers_invoke_the_witness():
+    from infra.stacks.permissions import WITNESS, WITNESS_CALLERS
+
+    assert _callers("lambda.invoke", WITNESS) == WITNESS_CALLERS == {"sign_checkpoints", "build_export"}
+
+
+def test_the_witness_reads_only_the_log_s_public_key_and_touches_no_table_nor_mail():
+    """Decision 0024: the witness's own key, the log's public key, its view; nothing of the log's."""
+    from infra.stacks.permissions import WITNESS
+
+    calls = {(call, target.partition(":")[0]) for call, target, _ in NEEDS[WITNESS]}
+    assert not any(call.startswith(("dynamodb.", "ses.", "lambda.", "esdk.")) for call, _ in calls)
+    assert {t for c, t in calls if c.startswith("kms.")} == {"witness", "signing"}
+    assert ("kms.sign", "signing") not in calls
+    assert all(target.partition(":")[2].startswith("witness/") for call, target, _ in NEEDS[WITNESS]
+               if call.startswith("s3.") and ":" in target)
+
+
+def test_the_provers_need_kms_generate_mac_and_no_one_else_does():
+    """PROVERS (the key policy's exception for kms:GenerateMac) is exactly who seals or appends."""
+    from infra.stacks.permissions import PROVERS
+
+    provers = {f for f in NEEDS if any(call == "kms.generate_mac" for call, _, _ in NEEDS[f])}
+    assert provers == PROVERS
 
 
 def test_functions_find_their_keys_by_arn_so_they_need_no_describe_key(each):
-    """KmsSigner and the Encryption SDK call DescribeKey only for a key id that is not an ARN."""
+    """KmsSigner and the Encryption SDK call DescribeKey only for a key id that is not an ARN, and
+    KmsWriteProofs refuses one (a proof names its key by ARN)."""
     for fn in each.functions().values():
         env = fn["Properties"]["Environment"]["Variables"]
-        for name in ("SCELLE_SIGNING_KEY_ID", "SCELLE_DATA_KEY_ID"):
+        names = ["SCELLE_SIGNING_KEY_ID", "SCELLE_DATA_KEY_ID", "SCELLE_WRITE_PROOF_KEY_ID"]
+        names += ["SCELLE_WITNESS_KEY_ID"] if "SCELLE_WITNESS_KEY_ID" in env else []
+        for name in names:
             value = env[name]
             assert isinstance(value, dict) and value.get("Fn::GetAtt", [None, None])[1] == "Arn", (name, value)
 
@@ -215,6 +289,12 @@ def test_the_translation_follows_iam_semantics():
     assert ("s3:PutObjectRetention", f"arn:aws:s3:::{PREFIX}-archive/k") in iam_for("s3.put_object[lock]", "archive:k")
     assert ("s3:ListBucket", f"arn:aws:s3:::{PREFIX}-exports") in iam_for("s3.head_object[maybe-missing]", "exports:k")
     assert iam_for("esdk.encrypt", "data") == {("kms:GenerateDataKey", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/data")}
+    assert iam_for("kms.generate_mac", "write_proof") == {
+        ("kms:GenerateMac", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/write_proof")
+    }
+    assert iam_for("kms.verify_mac", "write_proof") == {
+        ("kms:VerifyMac", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/write_proof")
+    }
     assert iam_for("cognito-idp.admin_get_user", "pool") == {
         ("cognito-idp:AdminGetUser", f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/users")
     }

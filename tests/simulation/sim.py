@@ -47,7 +47,7 @@ from chalicelib.domain.records import chain_key, parse_timestamp
 from chalicelib.domain.tenant import Address, Tenant
 from chalicelib.domain.verification import verify_chain
 from chalicelib.local.clock import MovingClock
-from chalicelib.services.checkpoints import CheckpointService, KeyRegistry
+from chalicelib.services.checkpoints import CheckpointCadence, CheckpointService, KeyRegistry
 from chalicelib.services.events import EVENTS_CHAIN, EventDeriver, EventJournal, event_writer
 from chalicelib.services.ledger import LedgerService
 from chalicelib.services.sealing import ChainWriter
@@ -235,7 +235,8 @@ class World:
             writer=ChainWriter(self.journal, clock=self.clock, sleep=lambda s: None),
             directory=self.directory, index=InMemoryLedgerIndex(self.journal.inner),
             checkpoints=self.checkpoints, tenants=_OneTenant(self.tenant), checkpoint_every=config.checkpoint_every,
-            clock_skew=timedelta(minutes=5), clock=self.clock)
+            clock_skew=timedelta(minutes=5), clock=self.clock,
+            after_seal=CheckpointCadence(self.checkpoints, config.checkpoint_every).after_entry)
         self.events = EventJournal(event_writer(self.events_store, clock=self.clock, sleep=lambda s: None))
         self.deriver = EventDeriver(self.journal, self.events_store, self.events.writer)
         self.delivered = 0  # how far the stream has been read

@@ -13,7 +13,7 @@ from chalicelib.domain.identity import Caller, Principal
 from chalicelib.domain.permissions import Role
 from chalicelib.domain.tenant import Tenant
 from chalicelib.local.clock import MovingClock
-from chalicelib.services.checkpoints import CheckpointService, KeyRegistry
+from chalicelib.services.checkpoints import CheckpointCadence, CheckpointService, KeyRegistry
 from chalicelib.services.ledger import LedgerService
 from chalicelib.services.sealing import ChainWriter
 from chalicelib.services.verification import VerificationService
@@ -57,12 +57,15 @@ def ledger_on(container, tmp_path, *, start: datetime, mode: str = "production",
     keys = KeyRegistry(store, signer, clock=clock)
     keys.ensure_current()
     clock.set(start)
-    checkpoints = CheckpointService(container.journal_store, store, signer, keys, clock=clock)
+    # The deployment's write-proof key, as every writer and verifier of the stack has (decision 0022).
+    proofs = container.write_proofs
+    checkpoints = CheckpointService(container.journal_store, store, signer, keys, clock=clock, proofs=proofs)
     from chalicelib.bootstrap import _ledger_extra_checks
 
-    verification = VerificationService(container.journal_store, store, keys, extra_checks=_ledger_extra_checks)
+    verification = VerificationService(container.journal_store, store, keys, extra_checks=_ledger_extra_checks,
+                                       proofs=proofs)
     ledger = LedgerService(
-        writer=ChainWriter(container.journal_store, clock=clock),
+        writer=ChainWriter(container.journal_store, clock=clock, prover=proofs),
         directory=container.chain_directory,
         index=container.ledger_index,
         checkpoints=checkpoints,
@@ -70,6 +73,8 @@ def ledger_on(container, tmp_path, *, start: datetime, mode: str = "production",
         checkpoint_every=every,
         clock_skew=timedelta(minutes=5),
         clock=clock,
+        # This test ledger's own signer, not the stack's: its cadence runs as entries are sealed.
+        after_seal=CheckpointCadence(checkpoints, every).after_entry,
     )
     caller = Caller(Principal("u-admin", "admin@example.com"), tenant.tenant_id, Role.ADMIN)
     return TestLedger(ledger, checkpoints, verification, tenant, caller, clock)

@@ -66,3 +66,20 @@ class Tamperer:
         moved_a["sk"], moved_b["sk"] = a, b
         self.write(moved_a)
         self.write(moved_b)
+
+    def append_forged(self, change, *, proof_from: int | None = None) -> int:
+        """Append a new entry after the head, correctly hashed and linked (anyone can compute
+        SHA-256): a copy of the head with ``change`` applied to it. It carries no write proof,
+        or the one of entry ``proof_from`` copied onto it. Returns its seq."""
+        head = self.read(self.head_seq())
+        item = {k: v for k, v in head.items() if k not in ("proof_key", "proof_mac")}
+        item["seq"] = item["sk"] = head["seq"] + 1
+        item["prev_hash"] = head["hash"]
+        change(item)
+        plain = {k: v for k, v in item.items() if k not in ("pk", "sk", "ttl")}
+        item["hash"] = SealedRecord.from_item({**plain, "hash": "0" * 64}).compute_hash()
+        if proof_from is not None:
+            donor = self.read(proof_from)
+            item["proof_key"], item["proof_mac"] = donor["proof_key"], donor["proof_mac"]
+        self.write(item)
+        return item["seq"]

@@ -4,11 +4,20 @@ those inside functions included)."""
 from __future__ import annotations
 
 import ast
+import importlib
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2] / "chalicelib"
+# The offline verifier's own distribution (verifier/): everything `scelle verify` runs, which
+# chalicelib reuses through module aliases (docs/architecture.md).
+SLIM = Path(__file__).resolve().parents[2] / "verifier" / "scelle_verify"
+# What the slim package may import besides the standard library and itself: cryptography (a hard
+# dependency, the only one) and orjson (optional: a speed-up, guarded by ImportError).
+SLIM_THIRD_PARTY = {"cryptography", "orjson"}
+SLIM_FORBIDDEN = {"chalicelib", "app", "boto3", "botocore", "chalice", "pydantic", "moto"}
 
 # layer -> the chalicelib layers it may import (its own always). "root" is chalicelib/*.py itself
 # (config, observability, receipts, resources, alarms, bootstrap, cli): named one by one below.
@@ -89,3 +98,115 @@ def test_the_checker_sees_imports_inside_functions_and_of_the_package_root():
 def test_no_module_is_left_in_a_layer_the_rules_do_not_know():
     layers = {_layer(m) for m in _tree()}
     assert layers <= set(ALLOWED) | ENTRY_POINTS | {"root"}, layers
+
+
+# ---- the slim verifier package (verifier/scelle_verify) ------------------------------------------
+def top_level_imports(source: str) -> set[str]:
+    """The top-level names of every module ``source`` imports (inside functions too)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            found.add("scelle_verify")  # a relative import stays inside the package
+    return found
+
+
+def slim_violations(files: dict[str, str]) -> list[str]:
+    """``files``: module name -> source, of the slim package. Imports outside the standard library,
+    the package itself, cryptography and orjson; and any import of scelle_verify's export layer
+    from ``scelle_verify.domain`` (pure rules import only pure rules)."""
+    found = []
+    allowed = set(sys.stdlib_module_names) | SLIM_THIRD_PARTY | {"scelle_verify", "__future__"}
+    for module, source in sorted(files.items()):
+        for name in sorted(top_level_imports(source)):
+            if name in SLIM_FORBIDDEN or name not in allowed:
+                found.append(f"{module} imports {name}")
+        if module.startswith("scelle_verify.domain"):
+            for target in sorted(_slim_imports(source)):
+                if not target.startswith("scelle_verify.domain"):
+                    found.append(f"{module} imports {target} (scelle_verify.domain imports only itself)")
+    return found
+
+
+def _slim_imports(source: str) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("scelle_verify")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("scelle_verify"):
+            found |= ({f"{node.module}.{a.name}" for a in node.names} if node.module == "scelle_verify"
+                      else {node.module})
+    return found
+
+
+def _slim_tree() -> dict[str, str]:
+    def name(path: Path) -> str:
+        parts = path.relative_to(SLIM.parent).with_suffix("").parts
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    return {name(p): p.read_text(encoding="utf-8") for p in SLIM.rglob("*.py")}
+
+
+def test_the_slim_verifier_imports_only_the_standard_library_cryptography_and_orjson():
+    tree = _slim_tree()
+    assert "scelle_verify.verifier" in tree and "scelle_verify.domain.records" in tree
+    assert slim_violations(tree) == []
+
+
+def test_the_slim_checker_sees_forbidden_imports_anywhere():
+    planted = {
+        "scelle_verify.planted": "def f():\n    from chalicelib.domain import records\n    return records\n",
+        "scelle_verify.boto": "import boto3.session\n",
+        "scelle_verify.web": "try:\n    import pydantic\nexcept ImportError:\n    pass\n",
+        "scelle_verify.domain.planted": "from scelle_verify import format as fmt\n",
+        "scelle_verify.chalice": "from chalice import Chalice\n",
+    }
+    assert len(slim_violations(planted)) == 5
+    assert slim_violations({"scelle_verify.ok": "import hashlib\nimport orjson\nfrom cryptography import x509\n"}) == []
+
+
+def test_the_slim_distribution_declares_cryptography_alone():
+    import tomllib
+
+    project = tomllib.loads((SLIM.parent / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["name"] == "scelle-verify"
+    assert project["scripts"]["scelle-verify"] == "scelle_verify.cli:main"
+    assert [dep.split(">")[0] for dep in project["dependencies"]] == ["cryptography"]
+
+
+def _aliases() -> dict[str, str]:
+    """chalicelib module -> the scelle_verify module it is (its file is an alias, nothing else)."""
+    found = {}
+    for path in ROOT.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        if "sys.modules[__name__] = " in source:
+            tree = ast.parse(source)
+            (target,) = [f"{n.module}.{n.names[0].name}" for n in ast.walk(tree)
+                         if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("scelle_verify")]
+            found[_module(path)] = target
+    return found
+
+
+def test_chalicelib_reuses_the_slim_modules_instead_of_copying_them():
+    aliases = _aliases()
+    assert {"chalicelib.domain.records", "chalicelib.domain.canonical", "chalicelib.ports.signatures",
+            "chalicelib.verify_export.verifier", "chalicelib.verify_export.format"} <= set(aliases)
+    slim = _slim_tree()
+    for module, target in aliases.items():
+        assert importlib.import_module(module) is importlib.import_module(target), module
+        # an alias holds no code of its own: no function, class or assignment besides the alias
+        body = [n for n in ast.parse((ROOT.parent / (module.replace(".", "/") + ".py")).read_text()).body
+                if not isinstance(n, ast.Import | ast.ImportFrom | ast.Expr)]
+        assert len(body) == 1, module
+    # and no module of chalicelib defines again a module of the slim package under the same name
+    twins = {"chalicelib.domain.": "scelle_verify.domain.", "chalicelib.verify_export.": "scelle_verify.",
+             "chalicelib.ports.signatures": "scelle_verify.signatures"}
+    for path in ROOT.rglob("*.py"):
+        module = _module(path)
+        for prefix, slim_prefix in twins.items():
+            twin = slim_prefix + module.removeprefix(prefix) if module.startswith(prefix) else None
+            if twin in slim and module not in aliases:
+                pytest.fail(f"{module} duplicates {twin}: make it an alias")

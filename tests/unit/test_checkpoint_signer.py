@@ -448,6 +448,7 @@ def test_a_legacy_id_of_the_signer_s_own_key_is_checked_against_its_public_key(t
     signer = LegacyKmsLike(LocalSigner(tmp_path, "kms"), ARN)
     store.put_key(PublicKeyInfo(ARN, "2026-01-01T00:00:00.000000Z", None, signer.public_key_pem()))
     registry = KeyRegistry(store, signer, alarms=alarms)
+    registry.ensure_current()  # the signer publishes (readers never do)
     assert [k.key_id for k in registry.published()] == [ARN, signer.key_id]  # the legacy id is closed, kept
     # WHEN its PEM is swapped under the legacy id, THEN it is refused
     legacy = next(k for k in store.keys() if k.key_id == ARN)

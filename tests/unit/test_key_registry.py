@@ -65,3 +65,41 @@ def test_two_processes_publishing_the_same_new_key_agree_on_its_not_before(tmp_p
     # THEN the first publication stands: a checkpoint the API signed right after it stays valid
     assert again.not_before == published.not_before == "2026-01-01T00:00:00.000000Z"
     assert [k.not_before for k in store.keys()] == [published.not_before]
+
+
+def test_readers_publish_nothing_and_a_signer_moves_keys_out_of_the_ops_table_once(tmp_path):
+    """Issue 14 item 3: keys live in a table only signers may write. Keys published in ops before
+    it existed are read from there until the first signer moves them over (a swapped PEM is not
+    carried over)."""
+    from chalicelib.adapters.signing import LocalSigner
+    from chalicelib.domain.checkpoint import PublicKeyInfo
+    from chalicelib.services.checkpoints import KeyRegistry
+
+    class TwoTables:
+        def __init__(self) -> None:
+            self.table, self.legacy = {}, {}
+
+        def keys(self):
+            return sorted(self.table.values(), key=lambda k: k.not_before)
+
+        def legacy_keys(self):
+            return sorted(self.legacy.values(), key=lambda k: k.not_before)
+
+        def put_key(self, key, *, if_absent=False):
+            self.table[key.key_id] = key
+
+    signer = LocalSigner(tmp_path, "now")
+    old = LocalSigner(tmp_path, "old")
+    rogue = LocalSigner(tmp_path, "rogue")
+    store = TwoTables()
+    store.legacy[old.key_id] = PublicKeyInfo(old.key_id, "2026-01-01T00:00:00.000000Z", "2026-02-01T00:00:00.000000Z",
+                                             old.public_key_pem())
+    swapped = LocalSigner(tmp_path, "swapped")
+    store.legacy[swapped.key_id] = PublicKeyInfo(swapped.key_id, "2026-01-01T00:00:00.000000Z", None,
+                                                 rogue.public_key_pem())
+    reader = KeyRegistry(store, signer)
+    assert [k.key_id for k in reader.published()] == [old.key_id]  # from ops, until moved; nothing written
+    assert store.table == {}
+    KeyRegistry(store, signer).ensure_current()
+    assert set(store.table) == {old.key_id, signer.key_id}  # moved and published; the swapped PEM left behind
+    assert [k.key_id for k in KeyRegistry(store, signer).published()] == [old.key_id, signer.key_id]

@@ -70,8 +70,9 @@ def test_the_auditor_guides_openssl_recipe_verifies_the_manifest(big_export, tmp
     for name in (fmt.MANIFEST, fmt.SIGNATURE, fmt.key_file(key_id)):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(files[name])
-    # docs/auditor-guide.en.md, section 6:
-    # openssl dgst -sha256 -verify keys/<key>.pem -signature manifest.sig manifest.json   # Verified OK
+    # docs/auditor-guide.en.md, section 6 ($KEY_FILE: the "file" of the signing key in keys/keys.json,
+    # fmt.key_file(key_id); the archive's README.txt prints that path literally):
+    # openssl dgst -sha256 -verify "$KEY_FILE" -signature manifest.sig manifest.json    # Verified OK
     done = subprocess.run(
         ["openssl", "dgst", "-sha256", "-verify", fmt.key_file(key_id), "-signature", fmt.SIGNATURE, fmt.MANIFEST],
         cwd=tmp_path, capture_output=True, text=True, check=False)

@@ -259,3 +259,21 @@ def test_proof_errors_are_scelle_errors_with_a_stable_code():
     assert issubclass(ProofError, ScelleError)
     assert issubclass(RootMismatchError, ProofError)
     assert ProofError.code == "proof-invalid"
+
+
+def test_a_consistency_proof_from_the_old_compact_range_and_the_new_leaves_is_the_full_one():
+    """What the witness submitter builds (decision 0024): no leaf before the old size is read."""
+    from chalicelib.domain.merkle import CompactRange, consistency_proof, consistency_proof_after, verify_consistency
+
+    leaves = [hashlib.sha256(i.to_bytes(2, "big")).digest() for i in range(70)]
+    for size1 in range(1, 40):
+        old = CompactRange()
+        for leaf in leaves[:size1]:
+            old.append(leaf)
+        for size2 in range(size1, 70, 3):
+            proof = consistency_proof_after(old, leaves[size1:size2])
+            assert proof == consistency_proof(leaves[:size2], size1)
+            new = old.copy()
+            for leaf in leaves[size1:size2]:
+                new.append(leaf)
+            verify_consistency(size1, size2, old.root(), new.root(), proof)

@@ -185,19 +185,25 @@ def _cell(rows, index, column, value):
     rows[index][rows[0].index(column)] = value
 
 
-def test_a_changed_cell_in_entries_names_the_file_row_seq_and_column(world, tmp_path, capsys):
+def test_a_changed_cell_in_entries_names_the_file_spreadsheet_row_seq_column_expected_and_found(
+        world, tmp_path, capsys):
     rows = csv_rows(members(world.archives["fiscal"])["entries.csv"])
-    index = first_sale_row(rows)
-    seq = int(rows[index][1])
+    index = first_sale_row(rows)  # index in rows, the header being rows[0]: spreadsheet row index + 1
+    seq, total = int(rows[index][1]), rows[index][rows[0].index("total_ttc")]
     data = rezip(world.archives["fiscal"], {"entries.csv": edit_csv(lambda r: _cell(r, index, "total_ttc", "0,01"))})
     report, path = check(tmp_path, data)
     first = report.first
-    assert (first.file, first.row, first.seq, first.chain, first.column) == (
-        "entries.csv", index, seq, "prod.sales.R1", "total_ttc")
+    assert (first.file, first.row, first.seq, first.chain, first.column, first.expected, first.found) == (
+        "entries.csv", index + 1, seq, "prod.sales.R1", "total_ttc", total, "0,01")
     assert first.reason == "cell_changed" and "0,01" in first.detail
     assert scelle(["verify", str(path)]) == 1
     out = capsys.readouterr().out
-    assert "RESULT: FAILED" in out and f"entries.csv row {index}" in out and f"seq {seq}" in out
+    assert "RESULT: FAILED" in out and f"entries.csv row {index + 1}" in out and f"seq {seq}" in out
+    assert "row 1 is the header, the first data row is row 2" in out
+    assert scelle(["verify", "--json", str(path)]) == 1
+    problem = json.loads(capsys.readouterr().out)["first_problem"]
+    assert (problem["row"], problem["column"], problem["expected"], problem["found"]) == (
+        index + 1, "total_ttc", total, "0,01")
 
 
 @pytest.mark.parametrize("name, column", [
@@ -211,7 +217,8 @@ def test_a_changed_cell_in_any_csv_view_is_found(world, tmp_path, name, column):
     data = rezip(world.archives["fiscal"], {name: edit_csv(lambda r: _cell(r, index, column, "9999"))})
     report, _ = check(tmp_path, data)
     first = report.first
-    assert (first.file, first.row, first.column, first.reason) == (name, index, column, "cell_changed")
+    assert (first.file, first.row, first.column, first.reason) == (name, index + 1, column, "cell_changed")
+    assert (first.expected, first.found) == (rows[index][rows[0].index(column)], "9999")
     seq_column = 0 if name == "events.csv" else 1
     assert first.seq == int(rows[index][seq_column])
 
@@ -221,7 +228,10 @@ def test_a_removed_row_is_found_where_it_is_missing(world, tmp_path):
     index = first_sale_row(rows)
     data = rezip(world.archives["fiscal"], {"entries.csv": edit_csv(lambda r: r.pop(index))})
     first = check(tmp_path, data)[0].first
-    assert (first.file, first.row, first.seq, first.reason) == ("entries.csv", index, int(rows[index][1]), "row_order")
+    assert (first.file, first.row, first.seq, first.reason) == (
+        "entries.csv", index + 1, int(rows[index][1]), "row_order")
+    assert (first.column, first.expected, first.found) == (
+        "seq", f"prod.sales.R1 seq {rows[index][1]}", f"{rows[index + 1][0]} seq {rows[index + 1][1]}")
     assert "removed, added or moved" in first.detail
 
 
@@ -230,14 +240,16 @@ def test_an_added_row_is_found(world, tmp_path):
     index = first_sale_row(rows)
     data = rezip(world.archives["fiscal"], {"entries.csv": edit_csv(lambda r: r.insert(index, list(r[index + 1])))})
     first = check(tmp_path, data)[0].first
-    assert (first.file, first.row, first.seq, first.reason) == ("entries.csv", index, int(rows[index][1]), "row_order")
+    assert (first.file, first.row, first.seq, first.reason) == (
+        "entries.csv", index + 1, int(rows[index][1]), "row_order")
 
 
 def test_an_extra_row_at_the_end_is_found(world, tmp_path):
     data = rezip(world.archives["fiscal"], {"entries.csv": edit_csv(lambda r: r.append(list(r[-1])))})
     rows = csv_rows(members(world.archives["fiscal"])["entries.csv"])
     first = check(tmp_path, data)[0].first
-    assert (first.file, first.row, first.reason) == ("entries.csv", len(rows), "row_added")
+    assert (first.file, first.row, first.reason) == ("entries.csv", len(rows) + 1, "row_added")
+    assert first.expected == "(end of file)" and first.found.startswith(";".join(rows[-1][:2]))
 
 
 def test_reordered_rows_are_found_at_the_first_moved_one(world, tmp_path):
@@ -248,14 +260,16 @@ def test_reordered_rows_are_found_at_the_first_moved_one(world, tmp_path):
         r[index], r[index + 1] = r[index + 1], r[index]
 
     first = check(tmp_path, rezip(world.archives["fiscal"], {"entries.csv": edit_csv(swap)}))[0].first
-    assert (first.file, first.row, first.seq, first.reason) == ("entries.csv", index, int(rows[index][1]), "row_order")
+    assert (first.file, first.row, first.seq, first.reason) == (
+        "entries.csv", index + 1, int(rows[index][1]), "row_order")
 
 
 def test_a_cut_tail_in_a_csv_is_found(world, tmp_path):
     rows = csv_rows(members(world.archives["fiscal"])["lines.csv"])
     data = rezip(world.archives["fiscal"], {"lines.csv": edit_csv(lambda r: r.pop())})
     first = check(tmp_path, data)[0].first
-    assert (first.file, first.row, first.reason) == ("lines.csv", len(rows) - 1, "row_missing")
+    assert (first.file, first.row, first.reason) == ("lines.csv", len(rows), "row_missing")
+    assert first.found == "(end of file)"
     assert first.seq == int(rows[-1][1])
 
 

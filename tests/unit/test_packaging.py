@@ -67,3 +67,55 @@ def test_make_run_and_make_test_install_their_own_extra():
     assert re.search(r"^run: \$\(RUN_STAMP\)$", makefile, re.M)
     assert re.search(r"^test: \$\(DEV_STAMP\)$", makefile, re.M)
     assert "$(call install_extra,local," in makefile and "$(call install_extra,dev," in makefile
+
+
+# ---- the offline verifier's package in the Lambda (verifier/scelle_verify) ------------------------
+AWS_ENV = {"SCELLE_MODE": "aws", "SCELLE_STAGE": "prod", "SCELLE_RESOURCE_PREFIX": "scelle-prod",
+           "SCELLE_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1"}
+_IMPORTS_FROM_ROOT = """
+import sys
+root = sys.argv[1]
+sys.path.insert(0, root)
+import app
+import chalicelib.domain.records, chalicelib.verify_export.format, scelle_verify
+from chalicelib.verify_export import verify_archive
+files = [scelle_verify.__file__, chalicelib.domain.records.__file__, chalicelib.verify_export.format.__file__,
+         verify_archive.__code__.co_filename]
+assert all(f.startswith(root) for f in files), files
+assert chalicelib.domain.records.__name__ == "scelle_verify.domain.records"
+print("ok")
+"""
+
+
+def test_the_lambda_package_carries_the_verifier_package_that_chalicelib_reuses(tmp_path):
+    """`chalice package` takes app.py, chalicelib/ and vendor/ (whose contents go to the root of
+    the Lambda zip): the copy it packages (infra/stacks/packaging.py) holds verifier/scelle_verify as
+    vendor/scelle_verify, and the app imports it from there."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from infra.stacks.packaging import copy_project
+
+    copy = copy_project(ROOT, tmp_path / "copy", requirements=False)
+    assert (copy / "vendor" / "scelle_verify" / "verifier.py").is_file()
+    assert (copy / "vendor" / "scelle_verify" / "domain" / "records.py").is_file()
+    assert not (copy / "requirements.txt").exists()
+    assert (copy_project(ROOT, tmp_path / "vendored") / "requirements.txt").is_file()
+    # The Lambda's layout: vendor/'s contents at the root, next to app.py and chalicelib/
+    root = tmp_path / "lambda"
+    shutil.copytree(copy, root, ignore=shutil.ignore_patterns("vendor"))
+    shutil.copytree(copy / "vendor", root, dirs_exist_ok=True)
+    done = subprocess.run([sys.executable, "-I", "-c", _IMPORTS_FROM_ROOT, str(root)], cwd=tmp_path,
+                          env={**os.environ, **AWS_ENV}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stdout[-2000:] + done.stderr[-3000:]
+
+
+def test_make_install_installs_the_verifier_package_with_the_main_one():
+    """`pip install -e .` (the Makefile's install steps) installs scelle_verify from verifier/ too,
+    and `scelle-verify` next to `scelle`."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    find = project["tool"]["setuptools"]["packages"]["find"]
+    assert "verifier" in find["where"] and "scelle_verify*" in find["include"]
+    assert project["project"]["scripts"]["scelle-verify"] == "scelle_verify.cli:main"

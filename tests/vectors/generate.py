@@ -7,6 +7,10 @@ Every input is fixed (timestamps, payloads, leaf data) and signatures are determ
 (RFC 6979), so the output is byte-identical on every run; ``tests/unit/test_vectors.py`` checks
 it. Vectors are append-only in spirit: a change that alters an existing hashing vector breaks
 every chain sealed so far and needs a new hash_version instead.
+
+``records.json`` is the exception: it holds what the product's builders seal today for fixed
+inputs (``tests/vectors/real_records.py``), and is regenerated on purpose when a builder is
+meant to seal something else.
 """
 
 from __future__ import annotations
@@ -770,12 +774,36 @@ def build_checkpoints() -> str:
     return _dump(document, expand=3)
 
 
+def _render_fitting(value: Any, width: int = 110, level: int = 0, room: int = 0) -> str:
+    """JSON with every object or array on one line when it fits in ``width`` columns, spread over
+    lines (one member per line) when it does not."""
+    compact = _json(value)
+    if not isinstance(value, dict | list) or not value or level + room + len(compact) <= width:
+        return compact
+    pad = " " * (level + 1)
+    if isinstance(value, dict):
+        inner = [f"{pad}{json.dumps(k, ensure_ascii=False)}: "
+                 f"{_render_fitting(v, width, level + 1, len(json.dumps(k, ensure_ascii=False)) + 2)}"
+                 for k, v in value.items()]
+        return "{\n" + ",\n".join(inner) + "\n" + " " * level + "}"
+    inner = [pad + _render_fitting(v, width, level + 1) for v in value]
+    return "[\n" + ",\n".join(inner) + "\n" + " " * level + "]"
+
+
+def build_records() -> str:
+    """Sealed records made by the product's real builders (``tests/vectors/real_records.py``)."""
+    from tests.vectors.real_records import build_document
+
+    return _render_fitting(build_document()) + "\n"
+
+
 BUILDERS: dict[str, Callable[[], str]] = {
     "hashing.json": build_hashing,
     "merkle-inclusion.json": build_inclusion,
     "merkle-consistency.json": build_consistency,
     "chain-tamper.json": build_chain_tamper,
     "checkpoints.json": build_checkpoints,
+    "records.json": build_records,
 }
 
 

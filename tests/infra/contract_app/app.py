@@ -77,3 +77,8 @@ def send_mailing(event, context):
 @app.lambda_function()
 def inbound_mail(event, context):
     return None
+
+
+@app.lambda_function()
+def witness_checkpoint(event, context):
+    return None

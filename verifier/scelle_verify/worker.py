@@ -1,5 +1,5 @@
 """The second process of ``verify_archive(jobs=2)``: verifies an archive's chains and prints the
-findings and chain summaries as JSON. ``python -m chalicelib.verify_export.worker ARCHIVE``."""
+findings and chain summaries as JSON. ``python -m scelle_verify.worker ARCHIVE``."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from dataclasses import asdict
 
 
 def main(argv: list[str]) -> int:
-    from chalicelib.verify_export.verifier import _chain_worker
+    from scelle_verify.verifier import _chain_worker
 
     if len(argv) != 1:
-        print("usage: python -m chalicelib.verify_export.worker ARCHIVE", file=sys.stderr)
+        print("usage: python -m scelle_verify.worker ARCHIVE", file=sys.stderr)
         return 2
     findings, chains = _chain_worker(argv[0])
     json.dump({"findings": [asdict(f) for f in findings], "chains": chains}, sys.stdout)

@@ -1,0 +1,9 @@
+"""Moved to ``scelle_verify.domain.witness`` (verifier/, the offline verifier's own distribution, which this
+package reuses): ``chalicelib.domain.witness`` is that very module, its private names and
+monkeypatching included (docs/architecture.md)."""
+
+import sys
+
+from scelle_verify.domain import witness
+
+sys.modules[__name__] = witness
