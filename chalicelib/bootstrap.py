@@ -387,7 +387,9 @@ class Container:
     def tenants(self):
         from chalicelib.services.tenants import TenantService
 
-        return TenantService(self.accounts_store, self.accounts_journal)
+        # the container's clock, as every service that seals: the went_live event's production_since
+        # is then on the same clock as its recorded_at (a sample's or a test's moving clock included)
+        return TenantService(self.accounts_store, self.accounts_journal, clock=self.clock)
 
     @cached_property
     def accounts(self):

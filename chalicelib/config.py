@@ -62,8 +62,10 @@ class Settings(BaseModel):
     # "local:<name>"; unset in local mode: "local:witness"), and on AWS the name of its Lambda
     # function, which the checkpoint signer invokes (locally the witness runs in process).
     witness_key_id: str | None = None
-    witness_function: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$",
-                                         description="a Lambda function name (letters, digits, '-', '_')")
+    # A name, or a function ARN: the witness may run in another account (decision 0024).
+    witness_function: str | None = Field(
+        None, pattern=r"^([A-Za-z0-9_-]{1,64}|arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64})$",
+        description="a Lambda function name (letters, digits, '-', '_') or a function ARN (another account)")
     # On AWS, the name of the sign_checkpoints function, which signs on-demand checkpoints for the
     # API (the internet-facing function holds no kms:Sign).
     signer_function: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$",

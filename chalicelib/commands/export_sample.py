@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shlex
 import sys
 import tempfile
 import uuid
@@ -550,5 +551,16 @@ def _run(args: argparse.Namespace) -> int:
         finally:
             progress.close()
     print(f"export-sample: wrote {args.out} ({job['progress']['entries_done']} sealed records, {job['bytes']} bytes);"
-          f" check it with: scelle verify {args.out}")
+          f" {_check_hint(args.out, args.keys)}")
     return 0
+
+
+def _check_hint(out: Path, keys: Path | None) -> str:
+    """How to verify the sample: against its trust anchor, the keys file ``--keys`` wrote. Without
+    one, ``scelle verify`` can only answer UNANCHORED (exit 3), and no later file can anchor this
+    archive: each run signs with a key of its own."""
+    if keys is not None:
+        return f"check it with: scelle verify --trusted-key {shlex.quote(str(keys))} {shlex.quote(str(out))}"
+    return ("no trust anchor was written: each run signs with a fresh key, so run it again with --keys FILE, then "
+            f"check it with: scelle verify --trusted-key FILE {shlex.quote(str(out))} (without --trusted-key, scelle "
+            "verify answers UNANCHORED, exit 3)")

@@ -628,20 +628,24 @@ def readme_texts(tenant: Tenant, spec: ArchiveSpec, scope: fmt.Scope, generated_
               if fec_info else "")
     csv_fr = ("- entries.csv : une ligne par enregistrement scellé pendant la période (ventes, retours, écritures, "
               "annulations, clôtures sans montants) ;\n"
-              "- lines.csv : le détail des lignes ; closures.csv : les clôtures scellées pendant la période, puis "
-              "celles des jours et mois de la période scellées après sa fin (scellee_dans_periode = non) ;\n"
+              "- lines.csv : le détail des lignes ; closures.csv : les clôtures scellées pendant la période, et "
+              "celles scellées après sa fin dont toute la période (jour, mois ou année) est comprise dans celle de "
+              "l'export (scellee_dans_periode = non), chaîne par chaîne dans l'ordre des seq ;\n"
               "- events.csv : le journal des événements (JET) ;\n"
               "  CSV : séparateur « ; », virgule décimale, UTF-8 avec BOM, fin de ligne CRLF.\n"
               if spec.kind == "fiscal" else "")
     csv_en = ("- entries.csv: one row per record sealed in the period (closures without amounts); lines.csv: their "
-              "lines; closures.csv: the closures sealed in the period, then those of its days and months sealed after "
-              "its end (scellee_dans_periode = non); events.csv: the event journal.\n"
+              "lines; closures.csv: the closures sealed in the period, and those sealed after its end whose whole "
+              "period (day, month or year) lies inside the export's period (scellee_dans_periode = non), chain by "
+              "chain in seq order; events.csv: the event journal.\n"
               "  CSV: separator ';', decimal comma, UTF-8 with BOM, CRLF line ends.\n" if spec.kind == "fiscal" else "")
-    withheld_fr = ("  Les données de formation (mode test, avant la mise en service) n'y figurent pas : de chacune, "
-                   "seules restent son empreinte et son numéro (\"withheld\": \"training\").\n"
+    withheld_fr = ("  Les données de formation (mode test, avant la mise en service) n'y figurent pas : la ligne de "
+                   "chacune ne garde que six membres, chain, hash, prev_hash, seq, tenant_id et \"withheld\": "
+                   "\"training\" (ni contenu, ni horodatage, ni type).\n"
                    if not tenant.training else "")
-    withheld_en = ("  Training data (test mode, before going live) is left out: of each such record only its hash and "
-                   "seq remain (\"withheld\": \"training\").\n" if not tenant.training else "")
+    withheld_en = ("  Training data (test mode, before going live) is left out: each such record's line keeps only six "
+                   "members, chain, hash, prev_hash, seq, tenant_id and \"withheld\": \"training\" (no content, no "
+                   "timestamp, no type).\n" if not tenant.training else "")
     docs_fr = "".join(f"- {path} : {_DOC_TITLES.get(path.rsplit('/', 1)[-1], ('', ''))[0]} ;\n" for path in docs)
     docs_en = "".join(f"- {path}: {_DOC_TITLES.get(path.rsplit('/', 1)[-1], ('', ''))[1]};\n" for path in docs)
     guide_fr = f"{fmt.DOCS_DIR}auditor-guide.fr.md"
@@ -655,8 +659,8 @@ def readme_texts(tenant: Tenant, spec: ArchiveSpec, scope: fmt.Scope, generated_
         f"coupure {tenant.business_day_cutoff:%H:%M})\nProduit le {generated_at} (UTC), demande {spec.job_id} par "
         f"{spec.requested_by}.\n\nContenu\n"
         + csv_fr + fec_fr
-        + "- records/<chaîne>.jsonl : chaque enregistrement scellé, une ligne JSON canonique par enregistrement, "
-        "depuis le premier (seq 1) jusqu'au dernier checkpoint signé ;\n"
+        + "- records/<chain>.jsonl : un fichier par chaîne (<chain> est son nom), chaque enregistrement scellé, une "
+        "ligne JSON canonique par enregistrement, depuis le premier (seq 1) jusqu'au dernier checkpoint signé ;\n"
         + withheld_fr
         + "- checkpoints.csv : les checkpoints signés (racine de Merkle) ;\n"
         "- cosignatures.csv : les cosignatures de ces checkpoints par le témoin indépendant (sa clé est dans keys/, "
@@ -680,8 +684,8 @@ def readme_texts(tenant: Tenant, spec: ArchiveSpec, scope: fmt.Scope, generated_
         f"cut-off {tenant.business_day_cutoff:%H:%M})\nGenerated {generated_at} (UTC), job {spec.job_id} requested by "
         f"{spec.requested_by}.\n\nContents\n"
         + csv_en + fec_en
-        + "- records/<chain>.jsonl: every sealed record as one canonical JSON line, from seq 1 to the latest signed "
-        "checkpoint;\n"
+        + "- records/<chain>.jsonl: one file per chain (<chain> is its name), every sealed record as one canonical "
+        "JSON line, from seq 1 to the latest signed checkpoint;\n"
         + withheld_en
         + "- checkpoints.csv: signed checkpoints (Merkle roots); cosignatures.csv: the independent witness's "
         "cosignatures of them; keys/: public keys (role log or witness) and their validity;\n"

@@ -301,3 +301,38 @@ def test_a_french_tenant_gets_a_fec_that_verifies(api, stack, tmp_path):
     from chalicelib.verify_export import verify_archive
 
     assert verify_archive(path).ok
+
+
+def test_the_local_s3_refuses_a_pre_signed_url_once_expired_as_s3_does(container):
+    """moto serves a pre-signed GET forever; the embedded stack refuses it after X-Amz-Expires
+    (403 AccessDenied "Request has expired") and refuses more than 7 days (400), as S3 does."""
+    import time
+    import urllib.error
+
+    from chalicelib.adapters.exports import presign_client
+
+    bucket = container.settings.bucket_name("exports")
+    container.s3.put_object(Bucket=bucket, Key="expiry-test/object.txt", Body=b"hello")
+    signer = presign_client(container.settings)  # SigV4 query signing, as the product's download links
+
+    def get(expires_in: int):
+        url = signer.generate_presigned_url("get_object", Params={"Bucket": bucket,
+                                                                        "Key": "expiry-test/object.txt"},
+                                                  ExpiresIn=expires_in)
+        try:
+            with urllib.request.urlopen(url, timeout=10) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    assert get(900) == (200, b"hello")
+    short = signer.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "expiry-test/object.txt"},
+                                          ExpiresIn=1)
+    time.sleep(2.1)
+    try:
+        urllib.request.urlopen(short, timeout=10)
+        raise AssertionError("an expired pre-signed URL was served")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 403 and b"Request has expired" in exc.read()
+    status, body = get(604_801)
+    assert status == 400 and b"AuthorizationQueryParametersError" in body

@@ -31,7 +31,8 @@ def test_export_sample_writes_a_production_export_that_verifies(tmp_path, capsys
     assert len(closures) > 1 + 2  # daily closures of each chain
     directory = {e["chain"]: e["status"] for e in manifest["directory"]["chains"]}
     assert all(directory[c] == "included" for c in chains)
-    capsys.readouterr()
+    # the command it prints anchors the archive with the keys it wrote (exit 0 below)
+    assert capsys.readouterr().out.rstrip().endswith(f"check it with: scelle verify --trusted-key {keys} {out}")
     # without a trust anchor: internally consistent, unanchored (exit 3); with the demo platform's
     # published keys (what GET /v1/keys answers there): verified and anchored (exit 0)
     assert scelle(["verify", str(out)]) == 3
@@ -76,7 +77,9 @@ def test_export_sample_prints_only_where_the_file_is_no_metric_blob_and_no_mail_
     assert out.exists()
     lines = done.stdout.splitlines()
     assert len(lines) == 1, done.stdout
-    assert lines[0].startswith(f"export-sample: wrote {out} (") and lines[0].endswith(f"scelle verify {out}")
+    assert lines[0].startswith(f"export-sample: wrote {out} (")
+    # no --keys: no trust anchor, and the line says how to get one rather than a command that exits 3
+    assert f"--keys FILE, then check it with: scelle verify --trusted-key FILE {out} " in lines[0], lines[0]
     assert "_aws" not in done.stdout + done.stderr and "token" not in done.stdout + done.stderr
     assert done.stderr == ""
 

@@ -84,3 +84,14 @@ def test_the_cadence_signs_at_every_nth_entry_only(stack):
     for i in range(9):
         cadence.after_entry(writer.append("t1", "prod.sales.R1", "memo", {"n": i}, training=False))
     assert [s.checkpoint.size for s in service.list("t1", "prod.sales.R1")] == [4, 8]
+
+
+def test_a_request_over_lambdas_payload_limit_is_refused_before_any_call():
+    from chalicelib.adapters.lambda_requests import MAX_SYNC_PAYLOAD, invoke_json
+
+    class NeverCalled:
+        def invoke(self, **kwargs):
+            raise AssertionError("invoked")
+
+    with pytest.raises(ValueError, match="over the"):
+        invoke_json(NeverCalled(), "f", {"blob": "x" * MAX_SYNC_PAYLOAD}, what="the witness")
