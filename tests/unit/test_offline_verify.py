@@ -11,7 +11,6 @@ closures), and the archive comes from the same builder as the API's.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import subprocess
@@ -25,6 +24,7 @@ from chalicelib.cli import main as scelle
 from chalicelib.commands.export_sample import MemoryStack
 from chalicelib.domain.records import SealedRecord
 from chalicelib.verify_export import verify_archive
+from tests.support.archives import csv_bytes, csv_rows, members
 
 FIRST_DAY, LAST_DAY = date(2026, 2, 1), date(2026, 2, 28)
 
@@ -42,11 +42,6 @@ def world(tmp_path_factory):
     return stack
 
 
-def members(data: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        return {name: zf.read(name) for name in zf.namelist()}
-
-
 def rezip(data: bytes, change=None, *, drop=(), add=None) -> bytes:
     files = members(data)
     if change:
@@ -60,16 +55,6 @@ def rezip(data: bytes, change=None, *, drop=(), add=None) -> bytes:
         for name, body in (add or {}).items():
             zf.writestr(name, body)
     return out.getvalue()
-
-
-def csv_rows(body: bytes) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline=""), delimiter=";"))
-
-
-def csv_bytes(rows: list[list[str]]) -> bytes:
-    out = io.StringIO(newline="")
-    csv.writer(out, delimiter=";", lineterminator="\r\n").writerows(rows)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
 def edit_csv(fn):
@@ -518,3 +503,19 @@ def test_the_two_process_verification_reports_the_same(world, tmp_path, monkeypa
             assert two.chains == one.chains and two.findings == one.findings == []
     worker = verifier._finish_worker(verifier._start_worker(str(path)))  # the worker really ran
     assert worker is not None and worker[0][0].reason == "gap"
+
+
+@pytest.mark.parametrize(("before", "extra"), [
+    (b'"recorded_at"', b'"proof_key":"local:write-proof:0123456789abcdef","proof_mac":"AAAA",'),
+    (b'"type"', b'"ttl":1790000000,'),
+])
+def test_a_record_line_carrying_a_table_attribute_or_a_write_proof_is_refused(world, tmp_path, before, extra):
+    """An export line is exactly the ten fields (export-format.md section 8.1): the members the
+    tables keep next to a record are refused, even in canonical order and with the hash intact."""
+    def change(lines):
+        assert lines[4].count(before) == 1
+        lines[4] = lines[4].replace(before, extra + before, 1)
+
+    data = rezip(world.archives["fiscal"], {"records/prod.sales.R1.jsonl": edit_lines(change)})
+    first = check(tmp_path, data)[0].first
+    assert (first.file, first.seq, first.reason) == ("records/prod.sales.R1.jsonl", 5, "non_canonical")

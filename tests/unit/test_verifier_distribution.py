@@ -202,21 +202,29 @@ def _command(args, *, stderr_tty: bool = False, block_orjson: bool = False, time
     if not stderr_tty:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
         return done.returncode, done.stdout, done.stderr
+    import threading
+
     leader, follower = pty.openpty()
-    try:
-        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower, text=True)
-        os.close(follower)
-        out, _ = child.communicate(timeout=timeout)
-        err = b""
+    err: list[bytes] = []
+
+    def drain() -> None:  # read the terminal as the child writes (it would block on a full one)
         while True:
             try:
                 chunk = os.read(leader, 65536)
             except OSError:  # the child closed the terminal
-                break
+                return
             if not chunk:
-                break
-            err += chunk
-        return child.returncode, out, err.decode("utf-8", "replace")
+                return
+            err.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    try:
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower, text=True)
+        os.close(follower)
+        reader.start()
+        out, _ = child.communicate(timeout=timeout)
+        reader.join(timeout=30)
+        return child.returncode, out, b"".join(err).decode("utf-8", "replace")
     finally:
         os.close(leader)
 
@@ -270,9 +278,9 @@ def _forgeries(export, folder: Path) -> dict[str, Path]:
         files = {name: zf.read(name) for name in zf.namelist()}
     chain = next(n for n in files if n.startswith("records/prod.sales"))
 
-    def forge(name: str, change) -> Path:
+    def forge(name: str, change, index: int = 3) -> Path:  # line 4 (the first process walks even lines' data)
         lines = files[chain].split(b"\n")
-        lines[3] = change(lines[3])
+        lines[index] = change(lines[index])
         path = folder / f"{name}.zip"
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
             for member, body in files.items():
@@ -286,11 +294,17 @@ def _forgeries(export, folder: Path) -> dict[str, Path]:
         "a float": forge("float", lambda line: line.replace(b'"discount":0', b'"discount":0.0', 1)),
         "a duplicate key": forge("duplicate", lambda line: line.replace(b'{"chain"', b'{"chain":"x","chain"', 1)),
         "a big integer": forge("bigint", lambda line: line.replace(b'"discount":0', b'"discount":93' + b"0" * 17, 1)),
-        "an integer beyond 64 bits": forge("huge", lambda line: line.replace(b'"discount":0', b'"discount":2' + b"0" * 19,
-                                                                             1)),
+        "an integer beyond 64 bits": forge("huge", lambda line: line.replace(b'"discount":0',
+                                                                             b'"discount":2' + b"0" * 19, 1)),
         "unsorted keys": forge("unsorted", lambda line: re.sub(rb'"hash_version":1,("prev_hash":"[0-9a-f]{64}")',
                                                                 rb'\1,"hash_version":1', line)),
         "not JSON": forge("garbage", lambda line: line[:40]),
+        "nesting too deep": forge("deep", lambda line: line.replace(b'"discount":0', b'"discount":' + b"[" * 70 + b"0"
+                                                                    + b"]" * 70, 1)),
+        # line 5: the second process walks odd lines' data itself
+        "a float, odd line": forge("float5", lambda line: line.replace(b'"discount":0', b'"discount":0.0', 1), 4),
+        "nesting too deep, odd line": forge("deep5", lambda line: line.replace(
+            b'"discount":0', b'"discount":' + b"[" * 70 + b"0" + b"]" * 70, 1), 4),
     }
 
 
@@ -325,4 +339,75 @@ def test_orjson_and_the_standard_library_give_the_same_report(export, tmp_path, 
     assert all(status == "failed" for name, (status, _) in seen.items() if name != "untouched"), seen
     assert seen["changed amount"][1] == "hash_mismatch"
     assert seen["a float"][1] == seen["a big integer"][1] == seen["a space"][1] == "non_canonical"
-    assert seen["an integer beyond 64 bits"][1] == "non_canonical"
+    assert seen["an integer beyond 64 bits"][1] == seen["nesting too deep"][1] == "non_canonical"
+    assert seen["a float, odd line"][1] == seen["nesting too deep, odd line"][1] == "non_canonical"
+
+
+def test_one_and_two_processes_give_the_same_report_on_forgeries(export, tmp_path, monkeypatch):
+    """The second process leaves the walk of each record's data (floats, integers beyond 64 bits,
+    nesting) to the first, which checks the chains again itself when a record fails it: the same
+    reports either way. (The ``rows`` count of a chain that failed is the one difference: one
+    process stops counting at the failure, two count every row the first process compared.)"""
+    from scelle_verify import verifier
+
+    monkeypatch.setattr(verifier, "PARALLEL_FROM", 0)
+    for name, path in _forgeries(export, tmp_path).items():
+        one, two = (verifier.verify_archive(path, jobs=jobs).to_dict() for jobs in (1, 2))
+        for report in (one, two):
+            for chain in report["chains"]:
+                chain.pop("rows") if not chain["ok"] else None
+        assert one == two, name
+
+
+def test_the_row_text_compared_as_bytes_is_what_the_builder_writes():
+    """``format.csv_line`` (the CSV views' rows compared as bytes) gives exactly what ``CsvOut``
+    writes, for cells that need quoting too: identical bytes then mean identical rows."""
+    from scelle_verify import format as fmt
+
+    rows = [["a", "b", ""], ["x;y", "plain"], ['say "hi"', "é€"], ["line\nbreak", "cr\rhere"], ["", ""],
+            ["a", ";"], ['"', '";"'], ["12,50", "-3", "Clôture journalière 2026-02-01 (totaux dans closures.csv)"]]
+    out = io.BytesIO()
+    writer = fmt.CsvOut(out, ["h1", "h2"])
+    for row in rows:
+        writer.write(row)
+    expected = (fmt.BOM + fmt.csv_line(["h1", "h2"]) + "".join(fmt.csv_line(row) for row in rows)).encode("utf-8")
+    assert out.getvalue() == expected
+
+
+@pytest.mark.parametrize("zone", ["Europe/Paris", "Europe/Brussels", "Asia/Kathmandu", "Australia/Lord_Howe"])
+def test_local_date_and_time_of_the_csv_views_through_offset_changes(zone):
+    """``Scope.local`` (cached per UTC minute and hour) gives what ``astimezone`` gives, across the
+    daylight-saving changes of 2026 and in zones whose offset has 30 or 45 minutes."""
+    from datetime import UTC, datetime, timedelta
+
+    from scelle_verify.format import Scope
+
+    scope = Scope("FR", zone, "2026-01-01T00:00:00.000000Z", "2027-01-01T00:00:00.000000Z")
+    for first in (datetime(2026, 3, 27, tzinfo=UTC), datetime(2026, 10, 23, tzinfo=UTC),
+                  datetime(2026, 4, 3, tzinfo=UTC)):
+        for step in range(0, 60 * 24 * 4, 7):
+            moment = first + timedelta(minutes=step, seconds=step % 60)
+            local = moment.astimezone(scope._zone)
+            assert scope.local(moment.strftime("%Y-%m-%dT%H:%M:%S.000000Z")) == (
+                local.strftime("%Y-%m-%d"), local.strftime("%H:%M:%S")), moment
+
+
+def test_plain_json_proves_exactly_what_check_accepts():
+    """The verifier hands a record over without its type walk only when ``plain_json`` holds; it
+    must never hold where ``check`` refuses (and should where ``check`` accepts)."""
+    from scelle_verify.domain import canonical
+
+    deep_ok, deep_bad = 0, 0
+    for _ in range(63):
+        deep_ok = [deep_ok]
+    for _ in range(64):
+        deep_bad = [deep_bad]
+    values = [{}, [], "x", 1, True, None, {"a": [1, "b", {"c": None}]}, 2**63 - 1, -(2**63), 2**63, -(2**63) - 1,
+              1.5, {"a": [0.0]}, {"a": {"b": [2**64]}}, deep_ok, deep_bad, {"x": deep_bad}, [[[[1e16]]]]]
+    for value in values:
+        try:
+            canonical.check(value)
+            accepted = True
+        except canonical.CanonicalError:
+            accepted = False
+        assert canonical.plain_json(value) == accepted, value

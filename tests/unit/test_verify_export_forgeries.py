@@ -29,6 +29,7 @@ from chalicelib.domain.records import GENESIS_PREV_HASH, SealedRecord, chain_key
 from chalicelib.verify_export import format as fmt
 from chalicelib.verify_export import verify_archive
 from chalicelib.verify_export.verifier import fingerprint, load_trusted_keys
+from tests.support.archives import members
 
 FIRST_DAY, LAST_DAY = date(2026, 2, 1), date(2026, 2, 28)
 R1, R2, JOURNAL = "prod.sales.R1", "prod.sales.R2", "prod.journal"
@@ -56,11 +57,6 @@ def world(tmp_path_factory):
 
 
 # ---- reading and forging archives --------------------------------------------------------------------
-def members(data: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        return {name: zf.read(name) for name in zf.namelist()}
-
-
 def manifest_of(data: bytes) -> dict:
     return json.loads(members(data)[fmt.MANIFEST])
 
@@ -500,3 +496,19 @@ def test_an_archive_without_a_directory_listing_says_the_chain_set_is_not_checke
     report, _ = verify(tmp_path, data)
     assert report.ok and report.status == "unanchored", report.text()
     assert any("does not list the tenant's chain directory" in n for n in report.completeness["notes"])
+
+
+def test_records_past_the_newest_signed_checkpoint_are_not_vouched_for(world, tmp_path):
+    """Offline, a record's write proof is vouched for by the signed checkpoint covering it
+    (decision 0022): records beyond the newest checkpoint the signed manifest states fail, named."""
+    manifest = manifest_of(world.archive)
+    r1 = next(c for c in manifest["chains"] if c["chain"] == R1)
+    assert r1["checkpoint_sizes"][-1] == r1["last_seq"]  # a genuine export ends at a signed checkpoint
+    earlier = r1["checkpoint_sizes"][:-1]
+
+    def drop_last_checkpoint(m):
+        next(c for c in m["chains"] if c["chain"] == R1)["checkpoint_sizes"] = earlier
+
+    report, _ = verify(tmp_path, resign(world.archive, world.signer, drop_last_checkpoint), real_fingerprint(world))
+    unsigned = [f for f in report.findings if f.reason == "not_signed"]
+    assert [(f.chain, f.seq) for f in unsigned] == [(R1, (earlier[-1] if earlier else 0) + 1)]

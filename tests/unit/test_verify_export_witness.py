@@ -14,7 +14,6 @@ checks can catch them.
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
 import io
 import json
@@ -35,6 +34,7 @@ from chalicelib.domain.witness import Cosignature
 from chalicelib.verify_export import format as fmt
 from chalicelib.verify_export import verify_archive
 from chalicelib.verify_export.verifier import fingerprint, load_trusted_keys
+from tests.support.archives import csv_bytes, csv_rows, members
 
 FIRST_DAY, LAST_DAY = date(2026, 2, 1), date(2026, 2, 28)
 R1 = "prod.sales.R1"
@@ -77,21 +77,6 @@ def world(tmp_path_factory):
 
 
 # ---- reading and forging archives ------------------------------------------------------------------------
-def members(data: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        return {name: zf.read(name) for name in zf.namelist()}
-
-
-def csv_rows(body: bytes) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline=""), delimiter=";"))
-
-
-def csv_bytes(rows: list[list[str]]) -> bytes:
-    out = io.StringIO(newline="")
-    csv.writer(out, delimiter=";", lineterminator="\r\n").writerows(rows)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
 def resign(data: bytes, signer, *, change=None, drop=()) -> bytes:
     """The archive with ``change`` ({member: new bytes}) applied and ``drop`` removed, the manifest's
     file list brought up to date (SHA-256, bytes) and signed again by ``signer`` (the log's key)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import io
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -180,6 +181,7 @@ class Scope:
         object.__setattr__(self, "_zone", ZoneInfo(self.time_zone))
         object.__setattr__(self, "_rates", country_rates(self.country))
         object.__setattr__(self, "_minutes", {})
+        object.__setattr__(self, "_hours", {})
 
     @property
     def rates(self) -> tuple[int, ...]:
@@ -209,20 +211,43 @@ class Scope:
         return record.recorded_at >= self.end_utc and self.period_inside(record)
 
     def local(self, instant: str) -> tuple[str, str]:
-        """``(YYYY-MM-DD, HH:MM:SS)`` of a UTC instant in the tenant's time zone (time-zone offsets
-        are whole minutes, so the local date and HH:MM are cached per UTC minute)."""
+        """``(YYYY-MM-DD, HH:MM:SS)`` of a UTC instant in the tenant's time zone. Time-zone offsets
+        are whole minutes: the local date and HH:MM are cached per UTC minute, and computed per UTC
+        hour (``_hour``) when the offset holds all that hour and the local hour does not change."""
         minute = instant[:16]
         cache = self._minutes  # type: ignore[attr-defined]
         found = cache.get(minute)
         if found is None:
-            moment = datetime(int(instant[:4]), int(instant[5:7]), int(instant[8:10]), int(instant[11:13]),
-                              int(instant[14:16]), tzinfo=UTC).astimezone(self._zone)  # type: ignore[attr-defined]
-            found = (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}",
-                     f"{moment.hour:02d}:{moment.minute:02d}:")
+            hour = self._hour(instant)
+            at = hour[2] + int(instant[14:16]) if hour is not None else 60
+            if at < 60:
+                found = (hour[0], f"{hour[1]}:{at:02d}:")
+            else:
+                found = self._local_minute(instant, int(instant[14:16]))
             if len(cache) > 10_000:
                 cache.clear()
             cache[minute] = found
         return found[0], found[1] + instant[17:19]
+
+    def _local_minute(self, instant: str, minute: int) -> tuple[str, str]:
+        moment = datetime(int(instant[:4]), int(instant[5:7]), int(instant[8:10]), int(instant[11:13]), minute,
+                          tzinfo=UTC).astimezone(self._zone)  # type: ignore[attr-defined]
+        return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}", f"{moment.hour:02d}:{moment.minute:02d}:"
+
+    def _hour(self, instant: str) -> tuple[str, str, int] | None:
+        """``(local date, local HH, local minute)`` of the start of the instant's UTC hour, when the
+        zone's offset is the same at its first and last minute (None when it changes in it)."""
+        hours = self._hours  # type: ignore[attr-defined]
+        key = instant[:13]
+        if key not in hours:
+            start = datetime(int(instant[:4]), int(instant[5:7]), int(instant[8:10]), int(instant[11:13]), tzinfo=UTC)
+            first, last = start.astimezone(self._zone), start.replace(minute=59).astimezone(self._zone)  # type: ignore[attr-defined]
+            same = first.utcoffset() == last.utcoffset()
+            if len(hours) > 10_000:
+                hours.clear()
+            hours[key] = (f"{first.year:04d}-{first.month:02d}-{first.day:02d}", f"{first.hour:02d}",
+                          first.minute) if same else None
+        return hours[key]
 
 
 # ---- headers -----------------------------------------------------------------------------------
@@ -517,6 +542,17 @@ class CsvOut:
     def write_many(self, rows: Iterable[Sequence[str]]) -> None:
         for row in rows:
             self.write(row)
+
+
+def csv_line(row: Sequence[str]) -> str:
+    """The text ``CsvOut.write`` writes for ``row``, line end included: the cells joined by the
+    delimiter when none needs quoting (one check on the joined text), else csv.writer's own output."""
+    text = DELIMITER.join(row)
+    if text.count(DELIMITER) == len(row) - 1 and '"' not in text and "\r" not in text and "\n" not in text:
+        return text + LINE_END
+    out = io.StringIO()
+    csv.writer(out, delimiter=DELIMITER, lineterminator=LINE_END, quoting=csv.QUOTE_MINIMAL).writerow(row)
+    return out.getvalue()
 
 
 def csv_reader(text_stream):

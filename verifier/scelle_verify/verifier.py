@@ -71,7 +71,7 @@ from scelle_verify import format as fmt
 from scelle_verify import witness as wit
 from scelle_verify.completeness import EVENTS_FILE, Completeness
 from scelle_verify.domain import fec as fec_rules
-from scelle_verify.domain.canonical import MAX_DEPTH, TrustedItem, encode_stdlib, plain_json
+from scelle_verify.domain.canonical import TrustedItem, encode_stdlib, plain_json
 from scelle_verify.domain.checkpoint import Checkpoint, CheckpointError, PublicKeyInfo, find_key, key_valid_at
 from scelle_verify.domain.closures import ClosureCheck
 from scelle_verify.domain.records import RECORD_FIELDS, RecordError, SealedRecord, chain_key
@@ -406,6 +406,11 @@ class _Meter:
         if self.callback is not None:
             self.callback(min(self.done, self.total), self.total, self.note)
 
+    def finish(self) -> None:
+        """All read (a member read twice, after its bytes differed, may have counted twice)."""
+        self.done = self.total
+        self.stage("done")
+
 
 class _Lines:
     """The lines of a member, without their line feed, read in large blocks (a ZIP member's own
@@ -413,16 +418,17 @@ class _Lines:
     is given when that line has no line feed. ``digest``, when given, is fed every byte read (the
     member's SHA-256 for the manifest check, at no extra read)."""
 
-    __slots__ = ("_member", "digest", "meter", "unterminated")
+    __slots__ = ("_member", "digest", "meter", "size", "unterminated")
 
     def __init__(self, member, digest=None, meter: _Meter | None = None) -> None:
-        self._member, self.digest, self.meter, self.unterminated = member, digest, meter, False
+        self._member, self.digest, self.meter, self.unterminated, self.size = member, digest, meter, False, 0
 
     def __iter__(self) -> Iterator[bytes]:
         read, update = self._member.read, (self.digest.update if self.digest is not None else None)
         advance = self.meter.advance if self.meter is not None else None
         rest = b""
         while chunk := read(_CHUNK):
+            self.size += len(chunk)
             if update is not None:
                 update(chunk)
             if advance is not None:
@@ -464,20 +470,23 @@ def _canonical(obj: dict) -> bytes | None:
         return None
 
 
-def _proven(obj: dict, body: bytes) -> dict:
+def _proven(obj: dict, body: bytes, scan: bool = True) -> dict:
     """A record decoded from ``body``, which is its canonical JSON, handed over so that it is not
     walked nor encoded again: a ``TrustedItem`` carrying the SHA-256 of its canonical bytes without
     ``hash``, which are ``body`` less its top-level ``,"hash":"…"`` member (keys are sorted and
     every member after ``hash`` is a scalar, so the last such text in the line is that member).
-    Only when ``data`` holds no float nor out-of-range integer (``plain_json``; the bracket count
-    bounds the depth) and the object holds exactly the record's fields; anything else is returned
-    as it is, for ``SealedRecord`` to check in full and name the problem."""
-    if obj.keys() != _RECORD_KEYS or body.count(b"{") + body.count(b"[") > MAX_DEPTH:
+    Only when ``data`` holds no float, out-of-range integer nor too deep nesting (``plain_json``)
+    and the object holds exactly the record's fields; anything else is returned
+    as it is, for ``SealedRecord`` to check in full and name the problem. ``scan=False`` leaves out
+    the ``plain_json`` walk: only in the second process, for the even lines,
+    which its caller checks itself (``_plain_line``) before relying on it, and checks the chains
+    again, in full, if any line fails (``_ArchiveVerifier.run``)."""
+    if obj.keys() != _RECORD_KEYS:
         return obj
     at = body.rfind(_HASH_MEMBER)
     stated = obj["hash"]
     if type(stated) is not str or len(stated) != 64 or body[at + 73:at + 75] != b'",' \
-            or not plain_json(obj["data"]):
+            or (scan and not _plain_line(obj["data"])):
         return obj
     item = TrustedItem(obj)
     digest = hashlib.sha256(body[:at])
@@ -486,13 +495,19 @@ def _proven(obj: dict, body: bytes) -> dict:
     return item
 
 
-def _parse_record_line(body: bytes) -> tuple[dict | None, str | None, bool]:
+def _plain_line(data: Any) -> bool:
+    """Whether a record's ``data`` is proven free of what canonical JSON refuses besides the text's
+    form (``plain_json``: floats, integers beyond 64 bits, nesting); False: checked in full then."""
+    return type(data) is dict and plain_json(data)
+
+
+def _parse_record_line(body: bytes, scan: bool = True) -> tuple[dict | None, str | None, bool]:
     """``(object, problem, fatal)``: a line is accepted only when it is byte for byte the canonical
     encoding of what it parses to (which also rules out duplicate keys: a duplicate would be lost
     in the re-encoding). orjson when installed, else the standard library: the same verdicts."""
     obj = _decode(body)
     if type(obj) is dict and _canonical(obj) == body:
-        return _proven(obj, body), None, False
+        return _proven(obj, body, scan), None, False
     try:
         obj = fmt.strict_json(body.decode("utf-8"))
     except fmt.DuplicateKey as exc:
@@ -504,7 +519,7 @@ def _parse_record_line(body: bytes) -> tuple[dict | None, str | None, bool]:
     if orjson is not None and _stdlib_canonical(obj) == body:
         # what orjson cannot read (an integer beyond 64 bits) is judged as without orjson: the
         # line is canonical text, and SealedRecord names what is wrong with its values
-        return _proven(obj, body), None, False
+        return _proven(obj, body, scan), None, False
     return obj, "the line is not the record's canonical JSON (sorted keys, no spaces, integers only)", False
 
 
@@ -546,15 +561,27 @@ class _View:
 
 
 class _Rows:
-    """A CSV member read row by row, compared with the rows recomputed from the records."""
+    """A CSV member read row by row, compared with the rows recomputed from the records.
 
-    def __init__(self, report: Report, zf: zipfile.ZipFile, name: str, header: list[str], present: bool) -> None:
-        self.report, self.name, self.header = report, name, header
+    ``fast``: the rows are first compared as bytes, the expected row's text (``fmt.csv_line``, what
+    the builder writes) against the file's, without parsing the file; at the first row that differs
+    (or a skip, or the end) the file is read again as CSV up to that row and every comparison from
+    there is the row-by-row one, which alone decides what is reported. Identical bytes parse to
+    identical rows, so the result is the same, only faster."""
+
+    def __init__(self, report: Report, zf: zipfile.ZipFile, name: str, header: list[str], present: bool,
+                 fast: bool = False, digest: tuple[Any, dict[str, Any], Any] | None = None,
+                 meter: _Meter | None = None) -> None:
+        self.report, self.name, self.header, self.meter = report, name, header, meter
         self.failed = not present
         self.row = 0
         self.compared = 0
         self._peeked: list[str] | None = None
         self._reader: Iterator[list[str]] | None = None
+        self._zf, self._raw, self._buffer, self._at = zf, None, b"", 0
+        # with ``fast``: the member's SHA-256 (``_check_files`` left it to this reading), complete
+        # only if the bytes are read to the end here; else ``_finish_digests`` reads the member again
+        self._digest, self._size = digest, 0
         if present:
             raw = zf.open(name)
             head = raw.read(3)
@@ -562,15 +589,67 @@ class _Rows:
                 self._fail(0, None, None, "encoding", "the file does not start with the UTF-8 byte-order mark",
                            column=None)
                 return
-            text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-            self._reader = fmt.csv_reader(text)
-            try:
-                first = next(self._reader, None)
-            except Exception as exc:  # csv.Error, UnicodeDecodeError
-                self._fail(0, None, None, "csv", f"unreadable header: {exc}")
-                return
-            if first != header:
-                self._fail(0, None, None, "header", f"the header is not the {name} header of {fmt.FORMAT}")
+            if fast:
+                want = fmt.csv_line(header).encode("utf-8")
+                buffer = raw.read(max(len(want), _CHUNK))
+                if buffer.startswith(want):
+                    self._raw, self._buffer, self._at = raw, buffer, len(want)
+                    self._hash(head)
+                    self._hash(buffer)
+                    return
+                raw.close()
+                raw = zf.open(name)
+                raw.read(3)
+            self._read_rows(raw)
+
+    def _hash(self, chunk: bytes) -> None:
+        if self.meter is not None:
+            self.meter.advance(len(chunk))
+        if self._digest is not None:
+            self._digest[0].update(chunk)
+            self._size += len(chunk)
+
+    def _read_rows(self, raw) -> None:
+        """Parse ``raw`` (after the byte-order mark) as CSV, from its header."""
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        self._reader = fmt.csv_reader(text)
+        try:
+            first = next(self._reader, None)
+        except Exception as exc:  # csv.Error, UnicodeDecodeError
+            self._fail(0, None, None, "csv", f"unreadable header: {exc}")
+            return
+        if first != self.header:
+            self._fail(0, None, None, "header", f"the header is not the {self.name} header of {fmt.FORMAT}")
+
+    def _parse_from_here(self) -> None:
+        """Leave the byte comparison: read the file again as CSV, past the rows already matched."""
+        if self._raw is None:
+            return
+        self._raw.close()
+        self._raw, self._buffer, self._digest = None, b"", None  # the digest is taken again later
+        raw = self._zf.open(self.name)
+        raw.read(3)
+        self._read_rows(raw)
+        assert self._reader is not None
+        for _ in range(self.row):  # identical bytes: these rows parse to what was expected
+            next(self._reader)
+
+    def _same_bytes(self, expected: list[str]) -> bool:
+        try:
+            data = fmt.csv_line(expected).encode("utf-8")
+        except (TypeError, UnicodeError):  # a cell that is not text: the row-by-row comparison says what
+            return False
+        end = self._at + len(data)
+        if end > len(self._buffer):
+            assert self._raw is not None
+            chunk = self._raw.read(max(len(data), _CHUNK))
+            self._hash(chunk)
+            self._buffer = self._buffer[self._at:] + chunk
+            self._at, end = 0, len(data)
+        if self._buffer.startswith(data, self._at):
+            self._at = end
+            return True
+        return False
 
     def _fail(self, row: int, chain: str | None, seq: int | None, reason: str, detail: str,
               column: str | None = None, expected: str | None = None, found: str | None = None) -> None:
@@ -597,6 +676,16 @@ class _Rows:
 
     def expect(self, chain: str, seq: int, rows: Sequence[list[str]], seq_column: int) -> None:
         """The next ``len(rows)`` rows must be ``rows`` (the rows of record ``chain``/``seq``)."""
+        if self._raw is not None:
+            for index, expected in enumerate(rows):
+                if not self._same_bytes(expected):
+                    self._parse_from_here()
+                    rows = rows[index:]
+                    break
+                self.row += 1
+                self.compared += 1
+            else:
+                return
         for expected in rows:
             if self.failed:
                 return
@@ -641,6 +730,7 @@ class _Rows:
 
     def skip_chain(self, chain: str) -> None:
         """Skip the remaining rows of a chain whose records failed (they cannot be recomputed)."""
+        self._parse_from_here()
         while not self.failed:
             row = self._peek()
             if row is None or not row or row[0] != chain:
@@ -649,12 +739,21 @@ class _Rows:
             self.row += 1
 
     def skip_all(self) -> None:
+        self._parse_from_here()
         while not self.failed and self._next() is not None:
             self.row += 1
 
     def finish(self) -> None:
         if self.failed:
             return
+        if self._raw is not None:
+            if self._at == len(self._buffer) and not self._raw.read(1):
+                self._raw.close()
+                self._raw = None
+                if self._digest is not None:  # read to the end: the member's digest is complete
+                    self._digest[1]["bytes"] = self._size
+                return  # every byte was a row expected
+            self._parse_from_here()
         extra = self._next()
         if extra is not None and not self.failed:
             self.row += 1
@@ -682,7 +781,8 @@ class _Views:
 
         def rows(name: str, header: list[str]) -> _Rows:
             present = enabled and name in files and name in names
-            return _Rows(verifier.report, zf, name, header, present)
+            return _Rows(verifier.report, zf, name, header, present, fast=True, digest=verifier.digests.get(name),
+                         meter=verifier.meter)
 
         self.entries = rows(fmt.ENTRIES, fmt.entries_header(self.scope))
         self.lines = rows(fmt.LINES, fmt.LINES_HEADER)
@@ -756,6 +856,14 @@ class _ArchiveVerifier:
         self.unbound: set[str] = set()  # key ids whose key does not match the fingerprint the id carries
         self.witnessed: dict[str, wit.ChainWitness] = {}
         self.view_failures: list[Finding] = []  # records the CSV views could not show (entry_payload)
+        # False only in the second process, which walks the data of odd lines only (``_plain_line``):
+        # the first walks the even ones (``scanning``, ``plain``), and checks the chains again
+        # itself, in full, if any of those is not plain; half the walk each, the same verdicts
+        self.scan = True
+        self.plain = True
+        self.scanning = False  # the CSV pass walks each record (``_plain_line``) for the second process
+        # members whose SHA-256 the CSV pass takes as it reads them: name -> (digest, report entry, manifest entry)
+        self.digests: dict[str, tuple[Any, dict[str, Any], dict[str, Any]]] = {}
         self.meter = _Meter(progress)
 
     def add(self, file: str, reason: str, detail: str, rank: int, **kw: Any) -> None:
@@ -820,11 +928,28 @@ class _ArchiveVerifier:
                 advance(len(chunk))
         return digest.hexdigest(), size
 
+    def _read_whole_later(self) -> set[str]:
+        """The members the CSV pass reads whole: the records (``_views``) and the CSV views
+        (``_Rows``, as long as their bytes are those expected); their SHA-256 is taken there, or
+        after it (``_finish_digests``) for a member it did not read to the end."""
+        later = {fmt.records_path(c["chain"]) for c in self.chains}
+        if self.report.export.get("kind") != "fec":  # the views compared (``_new_views``)
+            later |= {fmt.ENTRIES, fmt.LINES, fmt.CLOSURES, fmt.EVENTS}
+        return {name for name in later if name in self.names and name in self.files}
+
     def _check_files(self) -> dict[str, Finding]:
+        """Every listed file is present and has the SHA-256 the manifest states (the records
+        members' are taken while the CSV pass reads them: ``_finish_digests``), nothing is added."""
         bad: dict[str, Finding] = {}
+        later = self._read_whole_later()
         for name, entry in self.files.items():
             if name not in self.names:
                 self.add(name, "file_missing", "listed in the signed manifest but missing from the archive", _R_FILES)
+                continue
+            if name in later:
+                place = {"path": name, "sha256": None, "bytes": None}
+                self.report.files.append(place)
+                self.digests[name] = (hashlib.sha256(), place, entry)
                 continue
             try:
                 digest, size = self._sha256(name)
@@ -832,13 +957,34 @@ class _ArchiveVerifier:
                 self.add(name, "unreadable", f"the member cannot be read: {exc}", _R_FILES)
                 continue
             self.report.files.append({"path": name, "sha256": digest, "bytes": size})
-            if digest != entry.get("sha256"):
-                bad[name] = Finding(name, "sha256_mismatch",
-                                    f"SHA-256 {digest} differs from the signed manifest's {entry.get('sha256')}: "
-                                    "the file was changed", rank=_R_HASH)
+            self._compare_digest(name, digest, entry, bad)
         for name in sorted(self.names - set(self.files) - {fmt.MANIFEST, fmt.SIGNATURE}):
             self.add(name, "file_added", "not listed in the signed manifest: a file was added", _R_FILES)
         return bad
+
+    @staticmethod
+    def _compare_digest(name: str, digest: str, entry: dict[str, Any], bad: dict[str, Finding]) -> None:
+        if digest != entry.get("sha256"):
+            bad[name] = Finding(name, "sha256_mismatch",
+                                f"SHA-256 {digest} differs from the signed manifest's {entry.get('sha256')}: "
+                                "the file was changed", rank=_R_HASH)
+
+    def _finish_digests(self, bad: dict[str, Finding]) -> None:
+        """The SHA-256 of the members ``_check_files`` left to the CSV pass: taken as it read them
+        (``bytes`` set), else read again now."""
+        for name, (digest, place, entry) in self.digests.items():
+            if place["sha256"] is not None or place.get("unreadable"):
+                continue
+            if place["bytes"] is not None:
+                place["sha256"] = digest.hexdigest()
+            else:
+                try:
+                    place["sha256"], place["bytes"] = self._sha256(name)
+                except (zipfile.BadZipFile, OSError, EOFError) as exc:  # a corrupt member (CRC error...)
+                    self.add(name, "unreadable", f"the member cannot be read: {exc}", _R_FILES)
+                    continue
+            self._compare_digest(name, place["sha256"], entry, bad)
+        self.report.files = [f for f in self.report.files if f["sha256"] is not None]
 
     # -- keys and signature ----------------------------------------------------------------------
     def _keys(self, manifest: dict[str, Any], raw: bytes, signature: bytes | None, bad: dict[str, Finding]) -> None:
@@ -1106,7 +1252,7 @@ class _ArchiveVerifier:
                 if reader.unterminated:
                     self.add(name, "non_canonical", "the last line has no line feed", _R_RECORDS, row=number,
                              chain=chain)
-                obj, problem, fatal = _parse_record_line(body)
+                obj, problem, fatal = _parse_record_line(body, self.scan or number & 1 == 1)
                 seq = obj.get("seq") if isinstance(obj, dict) else None
                 if problem is not None:
                     finding = Finding(name, "non_canonical", problem, row=number, seq=seq if type(seq) is int else None,
@@ -1135,7 +1281,10 @@ class _ArchiveVerifier:
             extra = [] if chain == fmt.EVENTS_CHAIN else [ClosureCheck()]
             report = verify_chain(self._records(name, chain, lines, stop), tenant_id=self.tenant_id, chain=chain,
                                   checkpoints=checkpoints.get(chain, []), keys=keys, signature_verifier=verifier,
-                                  extra_checks=extra, withheld=self._may_withhold(chain))
+                                  extra_checks=extra, withheld=self._may_withhold(chain),
+                                  # an export line is exactly the ten fields: no table attribute
+                                  # (pk, sk, ttl) and no write proof (export-format.md section 8.1)
+                                  storage_attributes=())
             summary.update(entries=report.size, root=report.root, reason=report.reason,
                            checkpoints_verified=report.checkpoints_verified, proven_size=report.proven_size,
                            withheld=report.withheld)
@@ -1170,6 +1319,16 @@ class _ArchiveVerifier:
                                  f"records hold {report.withheld} stand-in(s)", _R_RECORDS, chain=chain,
                                  column="withheld_training", expected=str(stated), found=str(report.withheld))
                         summary.update(reason="manifest_mismatch", first_bad_seq=1)
+                    elif max(info.get("checkpoint_sizes") or [0]) < report.size:
+                        # Offline, a record's write proof is vouched for by the signed checkpoint
+                        # that covers it (decision 0022): an uncovered record is vouched for by none.
+                        # (The signed manifest's sizes: checkpoints.csv is compared with them.)
+                        unsigned = max(info.get("checkpoint_sizes") or [0]) + 1
+                        self.add(name, "not_signed",
+                                 f"seq {unsigned} to {report.size} are covered by no signed checkpoint: nothing "
+                                 "vouches that the sealing service wrote them (an export ends at a signed "
+                                 "checkpoint)", _R_RECORDS, seq=unsigned, chain=chain, row=dict(lines).get(unsigned))
+                        summary.update(reason="not_signed", first_bad_seq=unsigned)
                     else:
                         summary["ok"] = True
 
@@ -1192,21 +1351,40 @@ class _ArchiveVerifier:
             name = fmt.records_path(chain)
             if name not in self.names or name not in self.files:
                 continue
+            digest = self.digests.get(name)
+            first = digest is not None and digest[1]["bytes"] is None
             with self.zf.open(name) as member:
-                for line in _Lines(member, meter=self.meter):
-                    yield chain, _View.parse(line)
+                lines = _Lines(member, digest=digest[0] if first else None, meter=self.meter)
+                try:
+                    for number, line in enumerate(lines, start=1):
+                        view = _View.parse(line)
+                        if self.scanning and self.plain and (view is None or (
+                                number & 1 == 0 and view.withheld is None and not _plain_line(view.data))):
+                            self.plain = False
+                        yield chain, view
+                except (zipfile.BadZipFile, OSError, EOFError) as exc:  # a corrupt member (CRC error...)
+                    self.add(name, "unreadable", f"the member cannot be read: {exc}", _R_FILES)
+                    self.plain = False  # not every line was seen here: the second process is not relied on
+                    if first:
+                        digest[1]["unreadable"] = True
+                    continue
+            if first:
+                digest[1]["bytes"] = lines.size
 
     def _new_views(self, checkpoints: dict[str, list[Checkpoint]]) -> _Views:
         assert self.zf is not None
         return _Views(self, checkpoints, enabled=self.report.export.get("kind") != "fec")
 
-    def _compare_views(self, views: _Views, failed: dict[str, int] | None = None) -> None:
+    def _compare_views(self, views: _Views, failed: dict[str, int] | None = None, *, scan: bool = False) -> None:
         """Every CSV row recomputed from its record, parsed again here: a second pass is faster
         than interleaving with the chain checks (measured), and lets another process do those.
         ``failed``: the chains already known to fail, and from which seq (their later rows are
-        consequences, not compared)."""
+        consequences, not compared). ``scan``: check the even record lines for what canonical JSON
+        refuses (``_plain_line``, for the second process, which checks the odd ones only); ``plain``
+        says whether all passed."""
         failed = failed or {}
         complete = self.completeness
+        self.scanning = scan
         for chain, record in self._views():
             if record is not None and record.withheld is not None:
                 continue  # no content, no row, no event to cross-check (the chain check binds its hash)
@@ -1323,15 +1501,19 @@ class _ArchiveVerifier:
                                             for c in self.report.chains if not c["ok"]})
             else:
                 self.meter.stage("rows (chains in a second process)")
-                self._compare_views(views)
+                self._compare_views(views, scan=True)
                 self.meter.stage("chains (second process)")
                 result = _finish_worker(worker)
-                if result is None:  # the worker could not run: do it here
+                if result is None or not self.plain:
+                    # the worker could not run, or it took a record's data as plain JSON that is not
+                    # (a float, an integer beyond 64 bits: forged): the chains in full, here
+                    self.meter.stage("chains")
                     self._verify_chains(checkpoints)
                 else:
                     self.report.findings.extend(result[0])
                     self.report.chains = result[1]
             views.finish()
+            self._finish_digests(bad)
             self.completeness.finish()
             self._drop_consequences()
             self.report.completeness = self.completeness.summary()
@@ -1339,6 +1521,7 @@ class _ArchiveVerifier:
                 summary["rows"] = views.rows_of.get(summary["chain"], 0)
             self.meter.stage("FEC")
             self._fec(manifest)
+            self.meter.finish()
             self._witness_anchors()
             # A file whose hash differs but whose rows all matched (a README, a reformatted cell...)
             covered = {f.file for f in self.report.findings}
@@ -1354,6 +1537,7 @@ class _ArchiveVerifier:
         except _Abort:
             pass
         finally:
+            self.report.files = [f for f in self.report.files if f["sha256"] is not None]  # a member never read
             if self.zf is not None:
                 self.zf.close()
             if worker is not None and worker.poll() is None:
@@ -1368,15 +1552,14 @@ class _ArchiveVerifier:
         return self.report
 
     def _work(self, manifest: dict[str, Any], *, chains_here: bool) -> int:
-        """The bytes this process will read (the progress bar's 100 %): every listed file once for
-        its SHA-256, the records again for the CSV rows, again for the chains when no second process
-        checks them, and the ledger's records once more for the FEC."""
+        """The bytes this process will read (the progress bar's 100 %): every listed file once (for
+        its SHA-256; the records members' with the CSV rows), the records again for the chains when
+        no second process checks them, and the ledger's records once more for the FEC."""
         assert self.zf is not None
         sizes = {info.filename: info.file_size for info in self.zf.infolist()}
         records = {c["chain"]: sizes.get(fmt.records_path(c["chain"]), 0) for c in self.chains}
-        passes = 2 if chains_here else 1
         fec = sum(size for chain, size in records.items() if chain != fmt.EVENTS_CHAIN) if manifest.get("fec") else 0
-        return sum(sizes.get(name, 0) for name in self.files) + passes * sum(records.values()) + fec
+        return sum(sizes.get(name, 0) for name in self.files) + (sum(records.values()) if chains_here else 0) + fec
 
     def _signing(self, manifest: dict[str, Any], checkpoints: dict[str, list[Checkpoint]]) -> None:
         """Which key signs what (what is unanchored without a trusted key) and, with trusted keys,
@@ -1458,6 +1641,7 @@ def _chain_worker(path: str) -> tuple[list[Finding], list[dict[str, Any]]]:
     """The chains of an archive, verified in a worker process (``verify_archive(jobs=2)``)."""
     gc.disable()
     verifier = _ArchiveVerifier(path, None)
+    verifier.scan = False  # odd lines only: the first process walks the even ones (``_compare_views``)
     try:
         verifier.zf = verifier._open()
         manifest, raw, signature = verifier._manifest()

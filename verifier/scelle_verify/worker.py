@@ -1,5 +1,9 @@
 """The second process of ``verify_archive(jobs=2)``: verifies an archive's chains and prints the
-findings and chain summaries as JSON. ``python -m scelle_verify.worker ARCHIVE``."""
+findings and chain summaries as JSON. ``python -m scelle_verify.worker ARCHIVE``.
+
+Not a verifier on its own: it leaves the walk of the even record lines' ``data`` (floats, integers
+beyond 64 bits, nesting) to the process that started it, which walks them while comparing the CSV
+rows and verifies the chains again itself if any fails (``verifier._ArchiveVerifier.run``)."""
 
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ from scelle_verify.domain.calendar import (
 from scelle_verify.domain.entries import JOURNAL, LEDGER_TYPES, REVERSAL, SALE, SCHEMA_VERSION, Actor
 from scelle_verify.domain.errors import Conflict, ScelleError, ValidationFailed
 from scelle_verify.domain.merkle import CompactRange, ProofError, record_leaf_hash
-from scelle_verify.domain.records import is_hash_hex, parse_timestamp, utc_timestamp
+from scelle_verify.domain.records import SealedRecord, is_hash_hex, parse_timestamp, utc_timestamp
 
 __all__ = [
     "CATEGORIES",
@@ -131,8 +131,10 @@ def _sale_fast(data: object) -> Contribution | None:
             return None
         vat = []
         for part in parts:
-            values = (part["rate"], part["excl"], part["vat"], part["incl"])
-            if type(part) is not dict or not all(type(v) is int for v in values):
+            if type(part) is not dict:
+                return None
+            rate, excl, tax, total = values = (part["rate"], part["excl"], part["vat"], part["incl"])
+            if type(rate) is not int or type(excl) is not int or type(tax) is not int or type(total) is not int:
                 return None
             vat.append(values)
     except (KeyError, TypeError):
@@ -220,6 +222,8 @@ class _Totals:
 
 def _record_view(record: object) -> tuple[int, str, str, Any]:
     """(seq, type, recorded_at, data) of a ``SealedRecord`` or of its dict form."""
+    if type(record) is SealedRecord:  # the common case, without the slower Mapping check
+        return record.seq, record.type, record.recorded_at, record.data
     if isinstance(record, Mapping):
         return record["seq"], record["type"], record["recorded_at"], record["data"]
     return record.seq, record.type, record.recorded_at, record.data  # type: ignore[attr-defined]

@@ -273,7 +273,7 @@ class SealedRecord:
         the chain key (else ``reason="wrong_chain"``) and ``sk`` the seq (``reason="out_of_order"``).
         Any other unknown attribute is refused: nothing that is stored goes unsealed.
         """
-        if not isinstance(item, Mapping):
+        if type(item) is not TrustedItem and type(item) is not dict and not isinstance(item, Mapping):
             raise RecordError(f"a record must be an object, found {type(item).__name__}")
         if "hash_version" not in item:
             raise RecordError("missing field hash_version", field="hash_version")

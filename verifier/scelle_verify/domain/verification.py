@@ -17,7 +17,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
-from scelle_verify.domain.canonical import CanonicalError
+from scelle_verify.domain.canonical import CanonicalError, TrustedItem
 from scelle_verify.domain.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -293,7 +293,7 @@ class _Verifier:
     def _load(self, item: object, expected: int) -> SealedRecord | WithheldRecord:
         if isinstance(item, SealedRecord):
             return item
-        if not isinstance(item, Mapping):
+        if type(item) is not TrustedItem and type(item) is not dict and not isinstance(item, Mapping):
             raise _Stop(Reason.NON_CANONICAL, expected, f"entry after seq {expected - 1} is not an object")
         if "withheld" in item:
             return self._withheld(item, expected)
