@@ -65,6 +65,9 @@ class InMemoryCheckpointStore:
     def keys(self) -> list[PublicKeyInfo]:
         return sorted(self._keys.values(), key=lambda k: k.not_before)
 
+    def legacy_keys(self) -> list[PublicKeyInfo]:
+        return []  # never published anywhere else
+
 
 class DynamoDBCheckpointStore:
     def __init__(self, client, checkpoints_table: str, keys_table: str, keys_partition: str = "KEYS", *,
@@ -74,7 +77,7 @@ class DynamoDBCheckpointStore:
         before; read only by ``legacy_keys`` to move them over once."""
         self._client = client
         self._table = checkpoints_table
-        self._ops = keys_table
+        self._keys_table = keys_table
         self._keys_pk = keys_partition
         self._legacy = legacy_keys_table
 
@@ -154,7 +157,7 @@ class DynamoDBCheckpointStore:
             item["not_after"] = {"S": key.not_after}
         kwargs = {"ConditionExpression": "attribute_not_exists(pk)"} if if_absent else {}
         try:
-            self._client.put_item(TableName=self._ops, Item=item, **kwargs)
+            self._client.put_item(TableName=self._keys_table, Item=item, **kwargs)
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise Conflict(f"key {key.key_id} is already published") from exc
@@ -165,7 +168,7 @@ class DynamoDBCheckpointStore:
         return self._keys_in(self._legacy) if self._legacy else []
 
     def keys(self) -> list[PublicKeyInfo]:
-        return self._keys_in(self._ops)
+        return self._keys_in(self._keys_table)
 
     def _keys_in(self, table: str) -> list[PublicKeyInfo]:
         items = self._client.query(

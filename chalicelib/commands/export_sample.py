@@ -25,6 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from chalicelib.domain.money import format_cents
 from chalicelib.local.clock import MovingClock
 
 SAMPLE_START = date(2026, 2, 25)  # MemoryStack's default (unit tests): crosses the end of February
@@ -128,11 +129,6 @@ def _lines_total(request: dict[str, Any]) -> int:
 RECEIPT_SHAPES = ("plain", "discount", "split_payment", "plain", "excl_vat", "line_rounding", "return", "voucher")
 
 
-def _euros(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
-
-
 def _receipt(rng: random.Random, clock: MovingClock, register: str, index: int, country: str) -> dict[str, Any]:
     """Receipt number ``index`` of the run, of shape ``RECEIPT_SHAPES[index % 8]``, paid."""
     shape = RECEIPT_SHAPES[index % len(RECEIPT_SHAPES)]
@@ -140,7 +136,7 @@ def _receipt(rng: random.Random, clock: MovingClock, register: str, index: int, 
     lines = request["lines"]
     if shape == "discount":  # 10 % off the first line (at least 0.10)
         gross = int((Decimal(lines[0]["quantity"]) * Decimal(lines[0]["unit_price"]) * 100).to_integral_value())
-        lines[0]["discount"] = _euros(max(10, gross // 10))
+        lines[0]["discount"] = format_cents(max(10, gross // 10))
     elif shape == "excl_vat":  # a business customer's order, on prices excluding VAT
         request["prices_include_vat"] = False
         for line in lines:
@@ -158,18 +154,18 @@ def _receipt(rng: random.Random, clock: MovingClock, register: str, index: int, 
     if shape == "split_payment" and total >= 2:  # the card pays the round part, cash the rest, change back
         cash_due = (total % 1000 or 500) if total > 1000 else total // 2
         tendered = (cash_due // 500 + 1) * 500
-        request["payments"] = [{"method": "card", "amount": _euros(total - cash_due)},
-                               {"method": "cash", "amount": _euros(tendered)}]
+        request["payments"] = [{"method": "card", "amount": format_cents(total - cash_due)},
+                               {"method": "cash", "amount": format_cents(tendered)}]
     elif shape == "excl_vat":
-        request["payments"] = [{"method": "transfer", "amount": _euros(total),
+        request["payments"] = [{"method": "transfer", "amount": format_cents(total),
                                 "reference": f"VIR-{request['client_receipt_id'][-8:].upper()}"}]
     elif shape == "voucher":
         voucher = min(500, total)
-        request["payments"] = [{"method": "voucher", "amount": _euros(voucher), "reference": f"BON-{index:05d}"}]
+        request["payments"] = [{"method": "voucher", "amount": format_cents(voucher), "reference": f"BON-{index:05d}"}]
         if total > voucher:
-            request["payments"].append({"method": "card", "amount": _euros(total - voucher)})
+            request["payments"].append({"method": "card", "amount": format_cents(total - voucher)})
     elif shape == "return":  # refunded exactly, in cash or to the card
-        request["payments"] = [{"method": rng.choice(["cash", "card"]), "amount": _euros(total)}]
+        request["payments"] = [{"method": rng.choice(["cash", "card"]), "amount": format_cents(total)}]
     else:
         _pay(request, total, rng)
     return request
@@ -190,8 +186,8 @@ def _journal_entries(day: date, rng: random.Random, country: str) -> list[dict[s
     customer, customer_name = rng.choice([("C-DUPONT", "Traiteur Dupont"), ("C-MAIRIE", "Mairie - service des fêtes"),
                                           ("C-ECOLE", "École Saint-Exupéry")])
     flour_rate = "5.5" if country == "FR" else "6"
-    flour_vat = _euros(int(Decimal(flour_rate) * 250))
-    flour_total = _euros(25000 + int(Decimal(flour_rate) * 250))
+    flour_vat = format_cents(int(Decimal(flour_rate) * 250))
+    flour_total = format_cents(25000 + int(Decimal(flour_rate) * 250))
     vat = net * rate  # cents: net euros x rate %
     return [
         {"journal_code": codes[0], "journal_label": "Banque", "piece_ref": f"REM-{day:%Y%m%d}",
@@ -208,10 +204,10 @@ def _journal_entries(day: date, rng: random.Random, country: str) -> list[dict[s
         {"journal_code": codes[2], "journal_label": "Ventes", "piece_ref": f"F-{day:%Y%m%d}-{customer[2:]}",
          "piece_date": day.isoformat(), "label": f"Facture {customer_name} - buffet",
          "lines": [{"account": customers, "account_label": "Clients", "aux_account": customer,
-                    "aux_label": customer_name, "debit": _euros(net * 100 + vat)},
+                    "aux_label": customer_name, "debit": format_cents(net * 100 + vat)},
                    {"account": services, "account_label": "Prestations de services", "credit": f"{net}.00",
                     "vat_rate": str(rate)},
-                   {"account": collected, "account_label": "TVA collectée", "credit": _euros(vat)}]},
+                   {"account": collected, "account_label": "TVA collectée", "credit": format_cents(vat)}]},
     ]
 
 

@@ -116,10 +116,9 @@ class KeyRegistry:
         """The published keys. Keys published before the keys table existed (in ops, which the
         API may write) are read from there until a signer has moved them over, once."""
         keys = self._store.keys()
-        legacy_keys = getattr(self._store, "legacy_keys", None)
-        if keys or legacy_keys is None:
+        if keys:
             return keys
-        legacy = legacy_keys()
+        legacy = self._store.legacy_keys()
         if not legacy or not sign:
             return legacy
         for key in legacy:

@@ -19,6 +19,7 @@ from decimal import Decimal
 
 from chalicelib.domain.records import SealedRecord, chain_key, parse_timestamp
 from chalicelib.observability import logger
+from chalicelib.verify_export.format import money  # the CSV views' amounts: 1234,56
 
 CURSOR_SK = "cursor"
 # A chain reported for the first time: its closures of the last two days only (not years of mail).
@@ -29,30 +30,26 @@ def cursor_pk(key: str) -> str:
     return f"ZREPORT#{key}"
 
 
-def _euros(cents: int) -> str:
-    return f"{Decimal(cents).scaleb(-2):.2f}".replace(".", ",")
-
-
 def z_report_text(company: str, chain: str, closure: SealedRecord, checkpoint) -> tuple[str, str]:
     """(subject, text) of one day's Z report, French then English (docs/entry-types.md: closure)."""
     data = closure.data
     day = data.get("period", "")
     register = chain.split(".")[-1]
     vat_lines = "\n".join(
-        f"  TVA/VAT {Decimal(v['rate']).scaleb(-2).normalize():f} % : HT/excl. {_euros(v['excl'])} · "
-        f"TVA/VAT {_euros(v['vat'])} · TTC/incl. {_euros(v['incl'])}"
+        f"  TVA/VAT {Decimal(v['rate']).scaleb(-2).normalize():f} % : HT/excl. {money(v['excl'])} · "
+        f"TVA/VAT {money(v['vat'])} · TTC/incl. {money(v['incl'])}"
         for v in data.get("vat_totals", []) if v.get("incl") or v.get("vat")
     ) or "  (aucune vente / no sales)"
     counts = data.get("counts", {})
     total = data.get("period_grand_total", 0)
-    subject = f"[Scellé] Z {register} {day} — {_euros(total)} EUR"
+    subject = f"[Scellé] Z {register} {day} — {money(total)} EUR"
     text = f"""{company} — caisse / register {register} — clôture du jour / day closure {day}
 
-Total du jour TTC / day total incl. VAT : {_euros(total)} EUR
+Total du jour TTC / day total incl. VAT : {money(total)} EUR
 {vat_lines}
 Ventes / sales : {counts.get('sale', 0)} · retours / returns : {counts.get('return', 0)} · \
 annulations / reversals : {counts.get('reversal', 0)} (n° {data.get('first_seq')} à / to {data.get('last_seq')})
-Grand total perpétuel / perpetual grand total : {_euros(data.get('perpetual_grand_total', 0))} EUR
+Grand total perpétuel / perpetual grand total : {money(data.get('perpetual_grand_total', 0))} EUR
 
 Clôture scellée / closure sealed : {chain} n° {closure.seq}, {closure.recorded_at}
 Hash : {closure.hash}

@@ -38,7 +38,7 @@ from chalicelib.domain.witness import (
     verify_cosignature,
 )
 from chalicelib.observability import logger
-from chalicelib.ports.signatures import signature_verifier_for, verify_signature
+from chalicelib.ports.signatures import key_binding_problem, signature_verifier_for, verify_signature
 from chalicelib.ports.witness import WitnessClient, WitnessView
 
 WITNESS_ALARM_SOURCE = "witness"
@@ -81,8 +81,9 @@ class Witness:
 
     def add_checkpoint(self, checkpoint: Checkpoint, old_size: int, proof: Sequence[bytes]) -> Cosignature:
         key = checkpoint.chain_key
+        log_keys = self._log_keys()
         try:
-            verify_checkpoint(checkpoint, self._log_keys(), signature_verifier_for(self._log_keys()))
+            verify_checkpoint(checkpoint, log_keys, signature_verifier_for(log_keys))
         except CheckpointError as exc:
             raise WitnessRefused(f"not a checkpoint of the log: {exc.detail}", reason=exc.reason,
                                  size=checkpoint.size) from None
@@ -146,8 +147,6 @@ def published_witness_keys(ops) -> list[PublicKeyInfo]:
     """The witness keys that co-signed checkpoints (``GET /v1/keys``, role ``witness``). A key
     whose PEM does not match the fingerprint its id carries is left out (and logged): a PEM
     swapped in the ops table never reaches an auditor."""
-    from chalicelib.ports.signatures import key_binding_problem
-
     found, after = [], None
     while True:
         page, after = ops.query(WITNESS_KEYS_PK, limit=100, after_sk=after, descending=False)

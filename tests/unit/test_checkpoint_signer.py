@@ -22,21 +22,12 @@ from chalicelib.domain.records import GENESIS_PREV_HASH, SealedRecord, chain_key
 from chalicelib.ports.checkpoints import StoredCheckpoint
 from chalicelib.ports.signatures import signature_verifier_for
 from chalicelib.services.checkpoints import CheckpointService, KeyRegistry
+from tests.support.alarms import RecordedAlarms
 
 TENANT, CHAIN = "acme", "prod.sales.R1"
 KEY = chain_key(TENANT, CHAIN)
 
 
-class Alarms:
-    def __init__(self) -> None:
-        self.raised = []
-
-    def raise_alarm(self, alarm) -> bool:
-        self.raised.append(alarm)
-        return True
-
-    def named(self, reason: str) -> list:
-        return [a for a in self.raised if a.reason == reason]
 
 
 class CountingStore(InMemoryChainStore):
@@ -66,7 +57,7 @@ class World:
     signer: LocalSigner
     keys: KeyRegistry
     service: CheckpointService
-    alarms: Alarms
+    alarms: RecordedAlarms
     records: list[SealedRecord]
 
     def append(self, n: int) -> None:
@@ -117,7 +108,7 @@ class World:
 
 @pytest.fixture
 def world(tmp_path) -> World:
-    store, checkpoints, alarms = CountingStore(), InMemoryCheckpointStore(), Alarms()
+    store, checkpoints, alarms = CountingStore(), InMemoryCheckpointStore(), RecordedAlarms()
     signer = LocalSigner(tmp_path, "signer")
     keys = KeyRegistry(checkpoints, signer, alarms=alarms)
     service = CheckpointService(store, checkpoints, signer, keys, alarms=alarms)
@@ -444,7 +435,7 @@ ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890
 
 
 def test_a_legacy_id_of_the_signer_s_own_key_is_checked_against_its_public_key(tmp_path):
-    store, alarms = InMemoryCheckpointStore(), Alarms()
+    store, alarms = InMemoryCheckpointStore(), RecordedAlarms()
     signer = LegacyKmsLike(LocalSigner(tmp_path, "kms"), ARN)
     store.put_key(PublicKeyInfo(ARN, "2026-01-01T00:00:00.000000Z", None, signer.public_key_pem()))
     registry = KeyRegistry(store, signer, alarms=alarms)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import random
-import zipfile
 from datetime import date, datetime
 
 import pytest
@@ -29,7 +28,7 @@ from chalicelib.domain.records import GENESIS_PREV_HASH, SealedRecord, chain_key
 from chalicelib.verify_export import format as fmt
 from chalicelib.verify_export import verify_archive
 from chalicelib.verify_export.verifier import fingerprint, load_trusted_keys
-from tests.support.archives import members
+from tests.support.archives import members, signed
 
 FIRST_DAY, LAST_DAY = date(2026, 2, 1), date(2026, 2, 28)
 R1, R2, JOURNAL = "prod.sales.R1", "prod.sales.R2", "prod.journal"
@@ -165,13 +164,7 @@ def resign(data: bytes, signer, change) -> bytes:
     files = members(data)
     manifest = json.loads(files[fmt.MANIFEST])
     change(manifest)
-    body = json.dumps(manifest, sort_keys=True, indent=1, ensure_ascii=False).encode() + b"\n"
-    files.update({fmt.MANIFEST: body, fmt.SIGNATURE: signer.sign(body)})
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as zf:
-        for name, content in files.items():
-            zf.writestr(name, content)
-    return out.getvalue()
+    return signed(files, manifest, signer)
 
 
 def verify(tmp_path, data: bytes, *trusted: str):

@@ -34,7 +34,7 @@ from chalicelib.domain.witness import Cosignature
 from chalicelib.verify_export import format as fmt
 from chalicelib.verify_export import verify_archive
 from chalicelib.verify_export.verifier import fingerprint, load_trusted_keys
-from tests.support.archives import csv_bytes, csv_rows, members
+from tests.support.archives import csv_bytes, csv_rows, members, signed
 
 FIRST_DAY, LAST_DAY = date(2026, 2, 1), date(2026, 2, 28)
 R1 = "prod.sales.R1"
@@ -87,13 +87,7 @@ def resign(data: bytes, signer, *, change=None, drop=()) -> bytes:
     for entry in manifest["files"]:
         body = files[entry["path"]]
         entry.update(sha256=hashlib.sha256(body).hexdigest(), bytes=len(body))
-    body = json.dumps(manifest, sort_keys=True, indent=1, ensure_ascii=False).encode() + b"\n"
-    files.update({fmt.MANIFEST: body, fmt.SIGNATURE: signer.sign(body)})
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as zf:
-        for name, content in files.items():
-            zf.writestr(name, content)
-    return out.getvalue()
+    return signed(files, manifest, signer)
 
 
 def verify(tmp_path, data: bytes, *, trusted=(), witness=()):

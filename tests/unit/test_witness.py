@@ -32,22 +32,13 @@ from chalicelib.ports.signatures import verify_signature
 from chalicelib.services.checkpoints import CheckpointService, KeyRegistry
 from chalicelib.services.sealing import ChainWriter
 from chalicelib.services.witness import Witness, WitnessSubmitter
+from tests.support.alarms import RecordedAlarms
 
 T0 = datetime(2026, 3, 10, 9, tzinfo=UTC)
 CHAIN = "prod.sales.R1"
 KEY = chain_key("t1", CHAIN)
 
 
-class Alarms:
-    def __init__(self) -> None:
-        self.raised = []
-
-    def raise_alarm(self, alarm) -> bool:
-        self.raised.append(alarm)
-        return True
-
-    def reasons(self):
-        return [(a.reason, a.seq, a.source) for a in self.raised]
 
 
 class Log:
@@ -64,7 +55,7 @@ class Log:
         keys.ensure_current()
         self.checkpoints = CheckpointService(self.store, self.checkpoint_store, self.log_signer, keys, clock=clock)
         self.objects = InMemoryObjectStore()
-        self.alarms = Alarms()
+        self.alarms = RecordedAlarms()
         pinned = [PublicKeyInfo(self.log_signer.key_id, "2000-01-01T00:00:00.000000Z", None,
                                 self.log_signer.public_key_pem())]
         self.witness_signer = LocalSigner(tmp_path, "witness")
