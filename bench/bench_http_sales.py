@@ -30,7 +30,8 @@ raw and HTTP phases alternates from round to round):
   gateway and HTTP add.
 
 DynamoDB requests per sale are counted with a botocore event hook (``before-parameter-build``
-and ``after-call`` on the default boto3 session, which every client of the app is built from),
+and ``after-call`` on the default boto3 session, which the app's boto3 clients are built from, and
+on each botocore session pynamodb's connections build),
 by operation and by table, for the HTTP phases only (conditional failures too). Write units are
 *estimated from item sizes* in the request parameters (DynamoDB's size rules: names + values):
 PutItem ceil(size / 1 KB); UpdateItem ceil((key + expression values) / 1 KB), a lower bound;
@@ -158,8 +159,26 @@ class DynamoCounter:
         self._lock = threading.Lock()
 
     def install(self, session) -> None:
-        session.events.register("before-parameter-build.dynamodb", self._before)
-        session.events.register("after-call.dynamodb", self._after)
+        """On a boto3 session, or a botocore one (``register`` is its own)."""
+        register = session.events.register if hasattr(session, "events") else session.register
+        register("before-parameter-build.dynamodb", self._before)
+        register("after-call.dynamodb", self._after)
+
+    def install_on_pynamodb(self) -> None:
+        """pynamodb's connections build their own botocore session (one per thread), not from
+        boto3's default one: count their calls too."""
+        try:
+            from pynamodb.connection import base
+        except ImportError:
+            return
+        original = base.get_session
+
+        def counted_session():
+            session = original()
+            self.install(session)
+            return session
+
+        base.get_session = counted_session
 
     def _before(self, params, model, context=None, **_):
         phase = self.phase
@@ -224,7 +243,7 @@ def tenant_with_seller(port: int) -> tuple[str, str, str]:
     from chalicelib.domain.permissions import Role
     from chalicelib.services.accounts import SignUp
 
-    accounts = bootstrap.accounts()
+    accounts = bootstrap.container().accounts
     number = be_company_number()
     admin_email = f"admin-{uuid.uuid4().hex[:8]}@bench.example"
     seller_email = f"seller-{uuid.uuid4().hex[:8]}@bench.example"
@@ -439,6 +458,7 @@ def main(argv=None) -> None:
     counter = DynamoCounter()
     boto3.setup_default_session()
     counter.install(boto3.DEFAULT_SESSION)
+    counter.install_on_pynamodb()
 
     from app import app
     from bench.common import sale_payload
@@ -531,6 +551,8 @@ def _access_keys(tenant: str, token: str) -> list[dict]:
     user = claims["sub"]
     keys = [user_key(user), member_key(tenant, user), tenant_key(tenant),
             session_key(claims.get("origin_jti") or claims.get("jti") or "none")]
+    # A key is {"pk": ..., "sk": ...} or, from the pynamodb models, the (pk, sk) pair.
+    keys = [key if isinstance(key, dict) else dict(zip(("pk", "sk"), key, strict=True)) for key in keys]
     return [{name: {"S": value} for name, value in key.items()} for key in keys]
 
 

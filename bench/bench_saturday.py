@@ -17,9 +17,11 @@ What it does, in one run:
    verifier with the anomaly rules, the checkpoint-stream archiver and the 5-minute
    ``CheckpointSigner``. Thin counting wrappers turn every port call into the DynamoDB request the
    DynamoDB adapter would send and charge it to its table and partition key with AWS's rounding
-   (writes: 1 KB units, the larger of before/after for UpdateItem, x2 in a transaction, plus the
-   ``by_time`` LSI copy; reads: 4 KB units, consistent = full unit, Query pages of 1 MB). The
-   same day is then run through the fast model below and the two are compared key by key.
+   (writes: 1 KB units, the larger of before/after for UpdateItem, x2 in a transaction, no index
+   copy: the journal and events tables have no LSI since decision 0027; reads: 4 KB units,
+   consistent = full unit, Query pages of 1 MB; a time range, found by seq, costs its one-item
+   search Queries and then its page). The same day is then run through the fast model below and
+   the two are compared key by key.
 
 3. **The Saturday, modelled.** Running the real services for ~4 million sales would take far
    longer than a benchmark may, so the day runs through a *faithful model of the per-sale key
@@ -97,8 +99,11 @@ LATENCY_MS = {
     "GetItem": 4.0, "BatchGetItem": 5.0, "Query": 6.0, "PutItem": 6.0, "UpdateItem": 6.0,
     "TransactWriteItems": 12.0, "S3 PUT": 25.0, "S3 GET": 15.0, "S3 HEAD": 10.0, "S3 LIST": 20.0,
     "KMS Sign": 12.0, "KMS GenerateDataKey": 6.0, "KMS Decrypt": 6.0,
+    "SQS SendMessageBatch": 10.0, "SQS SendMessage": 10.0,
 }
-LAMBDA_MB = {"api": 1024, "authorizer": 512, "stream": 512, "schedule": 512, "verify": 1024}
+# infra/stacks/functions.py MEMORY (DEFAULT_MEMORY 512 for the others)
+LAMBDA_MB = {"api": 1024, "authorizer": 512, "stream": 512, "schedule": 512, "verify": 1024, "close": 512,
+             "dispatch": 512}
 # Unit prices not in infra/costs.PRICES (same date, eu-west-1): S3 LIST is billed like PUT, HEAD like GET;
 # KMS GenerateDataKey/Decrypt are symmetric requests, Sign an ECC asymmetric request.
 EXTRA_PRICES = {"s3_list_per_thousand": 0.005, "s3_head_per_thousand": 0.0004}
@@ -447,8 +452,14 @@ class Meter:
     requests: Counter = field(default_factory=Counter)  # (part, operation) -> count
     calls: Counter = field(default_factory=Counter)  # S3/KMS operations of the sales and what follows
     calls_hourly: Counter = field(default_factory=Counter)  # S3/KMS operations of the hourly jobs
-    verify_bytes: list[float] = field(default_factory=lambda: [0.0] * 24)  # read by each verify_chains run
-    close_bytes: list[float] = field(default_factory=lambda: [0.0] * 24)  # read by each close_periods run
+    verify_bytes: list[float] = field(default_factory=lambda: [0.0] * 24)  # read by each hour's verify_chain units
+    close_bytes: list[float] = field(default_factory=lambda: [0.0] * 24)  # read by each hour's close_chain units
+    units: Counter = field(default_factory=Counter)  # job -> units worked (one Lambda invocation each)
+    sqs: Counter = field(default_factory=Counter)  # (job, SQS action) -> FIFO requests
+    longest: dict[str, tuple[float, str]] = field(default_factory=dict)  # worker -> (seconds, which unit)
+    full_passes: int = 0  # weekly full verifications that fell on this day
+    continuations: int = 0  # verification slices after the first
+    dispatch: dict = field(default_factory=dict)  # job -> UnitCost of one run of its schedule
     peaks_w: dict[str, Peak] = field(default_factory=dict)  # key kind -> hottest key's peak WCU/s
     peaks_r: dict[str, Peak] = field(default_factory=dict)
     key_totals: dict[tuple[str, str], list[float]] | None = None  # (table, pk) -> [wcu, rcu] (calibration)
@@ -464,12 +475,17 @@ class Meter:
 
 
 # ---- the model of one tenant's day -------------------------------------------------------------------
+SIGNER_OPS = ("GetItem", "Query", "PutItem", "UpdateItem", "BatchWriteItem")
+SIGNER_CALLS = ("S3 PUT", "S3 GET", "S3 HEAD", "S3 LIST", "KMS Sign", "KMS GenerateDataKey", "KMS Decrypt")
+
+
 class Chain:
     """One chain as the model tracks it: head, checkpoint, the verifier's pending map, the archive."""
 
     __slots__ = (
         "archived",
         "cp",
+        "cp_log",
         "cps",
         "head_r",
         "item",
@@ -486,6 +502,7 @@ class Chain:
         "segment_bytes",
         "segments",
         "seq",
+        "start",
         "state",
         "tail",
     )
@@ -495,7 +512,9 @@ class Chain:
         self.item, self.line = item, line
         self.head_r = rcu(item)
         self.seq = seq
+        self.start = seq  # the head at the start of the day (its history)
         self.cp = seq  # size of the latest signed checkpoint
+        self.cp_log: list[tuple[int, int]] = []  # (second, size) of today's checkpoints, in order
         self.pend: deque = deque()  # (second, entry bytes) of entries waiting for their segment
         self.pbytes = 0
         self.pattr = not fresh  # the "pending" map attribute exists
@@ -516,15 +535,15 @@ class Units:
     def __init__(self, s: Sizes, idempotency_keys: bool, pending_layout: str = "map", manifest: str = "full") -> None:
         self.items = pending_layout == "items"
         self.paged = manifest == "paged"
-        self.seal_w = 2 * wcu(s.sale) + wcu(s.sale)  # transaction x2 + by_time LSI copy
+        self.seal_w = 2 * wcu(s.sale)  # transaction x2; no index copy (no LSI: decision 0027)
         self.claim_w = 2 * wcu(s.receipt_claim) + (2 * wcu(s.opkey_claim) if idempotency_keys else 0)
-        self.event_w = 2 * wcu(s.event) + wcu(s.event)
+        self.event_w = 2 * wcu(s.event)
         self.cursor_w = 2 * wcu(s.cursor)
         self.pointer_w = 2 * wcu(s.pointer)
         self.keys_r = rcu(s.keys_item)
-        self.stored_sale = s.sale * 2 + 200  # item + LSI entry, +100 B overhead each
+        self.stored_sale = s.sale + 100  # the item, +100 B overhead (no index copy: decision 0027)
         self.stored_claim = s.receipt_claim + 100
-        self.stored_event = s.event * 2 + 200
+        self.stored_event = s.event + 100
         # pending entry bytes by number of digits of the seq: 1 + the seq as the map key + the line,
         # whose own "seq" was measured with 5 digits (12345 for the sale, 34567 for the event)
         self.sale_entry = [1 + d + s.sale_line - 5 + d for d in range(21)]
@@ -666,7 +685,7 @@ class TenantDay:
         ch.seq += 1
         charge(base, u.seal_w, head_read)
         charge(base + 1, u.claim_w, 0)
-        m.wcu_by["api: seal (entry + LSI + claim)"] += u.seal_w + u.claim_w
+        m.wcu_by["api: seal (entry + claim)"] += u.seal_w + u.claim_w
         m.rcu_by["api: access check"] += 4
         self.sales_at_hour[i][sec // 3600] += 1
         if ch.seq % CHECKPOINT_EVERY == 0:
@@ -697,6 +716,7 @@ class TenantDay:
         m.stored_bytes["checkpoints"] += size + 100
         ch.cp = ch.seq
         ch.cps += 1
+        ch.cp_log.append((sec, ch.seq))
         m.checkpoints += 1
         # the checkpoints stream: CheckpointStreamArchiver reads the keys, archives the checkpoint
         m.keys_r[sec] += u.keys_r
@@ -910,11 +930,19 @@ class TenantDay:
         self.req[proc, "GetItem"] += gets
 
     # -- the 5-minute checkpoint signer ---------------------------------------------------------------
+    def _signer_ms(self) -> float:
+        """Latency (ms) of the signer's requests so far: a unit's time is the difference."""
+        req, calls = self.req, self.m.calls
+        return (sum(req["schedule", op] * LATENCY_MS.get(op, 5.0) for op in SIGNER_OPS)
+                + sum(calls[op] * LATENCY_MS[op] for op in SIGNER_CALLS))
+
     def signer_visit(self, ch: Chain) -> None:
-        """CheckpointSigner._one for one chain."""
+        """CheckpointSigner._one for one chain: one ``sign-work`` unit (decision 0028), worked by
+        ``sign_chain``."""
         if ch.seq == 0:
             return  # not in the chain directory yet: the signer does not know it
         m = self.m
+        m.units["sign"] += 1
         part = "schedule: checkpoint signer"
         pend = ch.pend
         due = bool(pend) and (len(pend) >= SEGMENT_ENTRIES or pend[0][0] <= self.sec - SEGMENT_WINDOW)
@@ -949,6 +977,8 @@ class TenantDay:
         self.charge(ch.k_item, 0, ch.head_r)
         self.charge(ch.k_cp, 0, 1)
         m.rcu_by[part] += state_r + ch.head_r + 1
+        started = self._signer_ms() - LATENCY_MS["GetItem"] - 2 * LATENCY_MS["Query"]
+        entries = ch.seq - ch.cp
         if ch.cp < ch.seq:
             self.checkpoint(ch, part, "schedule")
         if due:
@@ -957,6 +987,10 @@ class TenantDay:
             self.charge(ch.k_state, 0, r)
             m.rcu_by[part] += r
             self.req["schedule", "GetItem"] += 1
+        seconds = (self._signer_ms() - started) / 1000
+        if seconds > m.longest.get("sign_chain", (0.0, ""))[0]:
+            m.longest["sign_chain"] = (seconds, f"a checkpoint over {entries:,} new entries"
+                                       + (" and a forced archive flush" if due else "") + f" at {_hm(self.sec)}")
 
     # -- the day ---------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -1061,77 +1095,272 @@ def manifest_growth(day: TenantDay, meter: Meter, sizes: Sizes, *, history_days:
             meter.manifest_bytes += ch.manifest_writes * size
 
 
+# ---- scheduled work (decision 0028): the schedules dispatch, one SQS FIFO unit per chain ------------------
+SLICE_ENTRIES = 200_000  # services/scheduled_work.ChainVerificationWork.SLICE_ENTRIES
+FULL_PASS_EVERY_HOURS = 168  # services/scheduled_work.FULL_PASS_EVERY_HOURS: a full pass once a week per chain
+QUEUE_BATCH = 10  # adapters/work_queue.MAX_BATCH: SendMessageBatch entries
+SQS_FIFO_PER_MILLION = 0.50  # USD per million FIFO requests (each up to 64 KB), eu-west-1
+DISPATCHERS = {"sign": "sign_checkpoints", "close": "close_periods", "verify": "verify_chains"}
+WORKERS = {"sign": "sign_chain", "close": "close_chain", "verify": "verify_chain"}
+RUNS_PER_DAY = {"sign": DAY // TICK, "close": 24, "verify": 24}
+# infra/stacks/functions.py TIMEOUTS; a worker's is its queue's consumer_timeout_seconds (chalicelib/resources.py)
+TIMEOUT_S = {"sign_checkpoints": 120, "close_periods": 120, "verify_chains": 120, "sign_chain": 120,
+             "close_chain": 300, "verify_chain": 900}
+
+
+@dataclass
+class UnitCost:
+    """What one unit of scheduled work reads and writes, and how long it takes (request latencies
+    plus the bytes it reads at ``READ_MB_PER_S``, one after the other)."""
+
+    rcu: float = 0.0
+    wcu: float = 0.0
+    keys_rcu: float = 0.0  # of rcu: the platform's ops KEYS partition
+    bytes: float = 0.0  # read from the tables and the archive
+    requests: Counter = field(default_factory=Counter)  # DynamoDB, S3, KMS, SQS operation -> count
+
+    def add(self, op: str, n: int = 1, *, r: float = 0.0, w: float = 0.0, keys: bool = False,
+            read: float = 0.0) -> None:
+        self.requests[op] += n
+        self.rcu += r
+        self.wcu += w
+        self.bytes += read
+        if keys:
+            self.keys_rcu += r
+
+    @property
+    def seconds(self) -> float:
+        return (sum(n * LATENCY_MS.get(op, 5.0) for op, n in self.requests.items()) / 1000
+                + self.bytes / (READ_MB_PER_S * 1e6))
+
+
+def _pages(total_bytes: float) -> int:
+    """Query requests of a read of ``total_bytes`` (1 MB pages, at least one)."""
+    return max(1, -(-int(total_bytes) // PAGE_BYTES))
+
+
+def verify_pass(s: Sizes, *, events: bool, head: int, resume_from: int | None, cps_from, cp_bytes: int,
+                archived_cps: int, item: int, head_r: int, hot_first: int = 1, segments_per_entry: float = 0.0,
+                segment_bytes: float = 0.0) -> list[UnitCost]:
+    """The units of one chain's hourly verification (``ChainVerificationWork.run`` and what it calls):
+    ``resume_from`` None is the weekly full pass from seq 1, else the seq after the checkpoint the
+    previous pass proved (the incremental pass). ``cps_from(x)``: stored checkpoints of size >= x.
+    An events chain's entries under ``hot_first`` are read from the archive (S3 GET + KMS Decrypt
+    per segment). Each slice of ``SLICE_ENTRIES`` ends at a checkpoint and sends its continuation."""
+    units = []
+    u = UnitCost()
+    if not events:  # EventDeriver.catch_up: the journal head, the derivation cursor
+        u.add("Query", r=head_r)
+        u.add("GetItem", r=1)
+    first = 1
+    if resume_from is not None:  # _resume_from: the VERIFIED# mark, the checkpoint it names
+        u.add("GetItem", r=1)
+        u.add("Query", r=1)
+        first = resume_from
+    while True:
+        u.add("Query", r=head_r)  # _slice_end: the head
+        last = None
+        if head - first >= SLICE_ENTRIES:  # the checkpoints from the slice's start, for its last one
+            n = cps_from(first) * cp_bytes
+            u.add("Query", _pages(n), r=query_rcu(n), read=n)
+            last = first + SLICE_ENTRIES - 1  # a checkpoint every entry or two: the slice's end
+        end = head if last is None else last
+        # VerificationService.verify: the keys; from an anchor, the anchor and its entry; the
+        # checkpoints from the anchor on (all of them from seq 1); the entries of the range
+        u.add("Query", r=rcu(s.keys_item), keys=True)
+        if first > 1:
+            u.add("Query", r=1)
+            u.add("GetItem", r=rcu(item))
+        n = cps_from(first - 1 if first > 1 else 0) * cp_bytes
+        u.add("Query", _pages(n), r=query_rcu(n), read=n)
+        entries = max(0, end - first + 1)
+        archived = max(0, min(end, hot_first - 1) - first + 1) if events else 0
+        n = (entries - archived) * item
+        u.add("Query", _pages(n), r=query_rcu(n), read=n)
+        if archived:  # the archive's index, then every segment of the range: S3 GET + KMS Decrypt each
+            segments = max(1, math.ceil(archived * segments_per_entry))
+            u.add("S3 GET", 1 + segments, read=segments * segment_bytes)
+            u.add("KMS Decrypt", 1 + segments)
+        if last is None:
+            break
+        u.add("SQS SendMessage")  # the continuation, from the checkpoint that ends this slice
+        units.append(u)
+        u = UnitCost()
+        first = last + 1
+    # FullVerifier at the head: the head, the archive's head and its archived checkpoints (LIST, 1,000
+    # a page), the latest checkpoint, the stream state, the archive probe; the pass is recorded
+    # (put_once fails once there is a mark: charged, then UpdateItem)
+    u.add("Query", r=head_r)
+    u.add("S3 HEAD")
+    u.add("S3 LIST", 1 + max(1, -(-archived_cps // 1000)))
+    u.add("Query", r=1)
+    u.add("GetItem", r=rcu(s.state_base + s.state_archived))
+    u.add("GetItem", r=1)
+    u.add("PutItem", w=1)
+    u.add("UpdateItem", w=1)
+    units.append(u)
+    return units
+
+
+def close_unit(s: Sizes, *, h: int, today: int, avg: float, size: int, index_day: int) -> UnitCost:
+    """One ``close-work`` unit of a register chain (``close_chain`` -> ``close_due_periods``): per
+    kind (day, month, year) the closure index twice, the latest closure and ``_next_due_period``'s
+    scan, a Query without ``Limit`` whose first page (up to 1 MB) is read to look at one entry. At
+    4:00 Friday's day closure: tenant, directory, index, its entries, the newest checkpoint at or
+    below the head (``compact_at``: one read) and the keys, one transaction."""
+    u = UnitCost()
+    since_day = today if h >= 4 else avg
+    since_month = avg * 11 + today
+    for entries, index_bytes in ((since_day, index_day), (since_month, 12 * 70), (size, 70)):
+        page = min(PAGE_BYTES, int(entries * s.sale))
+        u.add("Query", 2, r=2 * query_rcu(index_bytes))
+        u.add("GetItem", r=1)
+        u.add("Query", r=query_rcu(page), read=page)
+    if h == 4:
+        friday = int(avg)
+        u.add("GetItem", r=1)  # the tenant
+        u.add("Query", r=0.5)  # the directory (eventually consistent)
+        u.add("Query", 2, r=2 * query_rcu(index_day))
+        u.add("GetItem", r=1)  # the latest closure
+        u.add("Query", r=query_rcu(friday * s.sale), read=friday * s.sale)  # Friday's entries
+        u.add("Query", r=1)  # compact_at: latest_at_or_below
+        u.add("Query", r=rcu(s.keys_item), keys=True)
+        u.add("Query", r=1)  # the entries after that checkpoint (none: the night is signed)
+        u.add("Query", 2, r=2 * query_rcu(index_day))  # the next due period, looked up again
+        u.add("GetItem", r=1)
+        u.add("Query", r=1)
+        u.add("TransactWriteItems", w=2 * wcu(s.closure) + 2 * wcu(s.closure_claim))  # x2, no index copy
+    return u
+
+
+def hour_of_week(h: int) -> int:
+    """The verify schedule's window at local hour ``h`` of the Saturday, as ``full_pass_due`` reads
+    it (EventBridge's ``time``: UTC)."""
+    when = datetime(SATURDAY.year, SATURDAY.month, SATURDAY.day, h, tzinfo=ZONE).astimezone(UTC)
+    return when.weekday() * 24 + when.hour
+
+
+def _charge_unit(meter: Meter, job: str, part: str, h: int, u: UnitCost, what) -> None:
+    """Fold one unit into the meter: its units spread over hour ``h``, its requests, its time."""
+    meter.hourly_r[h] += u.rcu
+    meter.hourly_w[h] += u.wcu
+    meter.hourly_keys_r[h] += u.keys_rcu
+    meter.rcu_by[part] += u.rcu
+    if u.wcu:
+        meter.wcu_by["hourly: close_chain (day closures)" if job == "close" else "hourly: verify_chain (pass marks)"] \
+            += u.wcu
+    for op, n in u.requests.items():
+        if op.startswith("SQS"):
+            meter.sqs[job, op.split()[1]] += n
+        elif op.startswith(("S3", "KMS")):
+            meter.calls_hourly[op] += n
+        meter.requests[job, op] += n
+    (meter.verify_bytes if job == "verify" else meter.close_bytes)[h] += u.bytes
+    meter.units[job] += 1
+    worker = WORKERS[job]
+    seconds = u.seconds
+    if seconds > meter.longest.get(worker, (0.0, ""))[0]:
+        meter.longest[worker] = (seconds, what())
+
+
 def hourly_jobs(day: TenantDay, meter: Meter, sizes: Sizes, *, history_days: int, weekday_ratio: float) -> None:
-    """verify_chains (derive_missing_events + the full verifier) and close_periods, 24 runs each, for
-    every chain of the tenant, from formulas over the chain's history (the simulated day does not
-    hold it): what they read is charged per hour, spread evenly over it."""
+    """The hourly units of the tenant's chains, as ``close_chain`` and ``verify_chain`` work them,
+    from formulas over the chain's history (the simulated day does not hold it) and the day as
+    simulated (heads and checkpoints at each hour). Verification: each hour from the checkpoint the
+    previous hour proved (the entries since, the anchor, the checkpoints from it on, the head and
+    its witnesses); for the chain's one hour a week (``full_pass_due``, the real function), from
+    seq 1: every checkpoint, every entry, an events chain's archived segments, in slices."""
+    from bisect import bisect_left
+    from heapq import merge
+
+    from chalicelib.services.scheduled_work import full_pass_due
+
     s = sizes
     days = history_days
-    calls, req = meter.calls_hourly, meter.requests
-    cps_per_day = [max(ch.cps, 1) * weekday_ratio for ch in day.regs]
+    t = tenant_id_of(day.plan.n)
+    regs = day.plan.registers
+    weeks = [hour_of_week(h) for h in range(24)]
     index_day = days * 70  # the chain's day-closure claims (ops CLOSURES#...), ~70 B each
-    for h in range(24):
-        w = rv = rc = keys = 0.0
-        for i, ch in enumerate(day.regs):
-            today = sum(day.sales_at_hour[i][:h])
-            size = max(0, ch.seq - len(day.plan.registers[i])) + today
-            n_cp = int(cps_per_day[i] * days)
-            cp_bytes = n_cp * checkpoint_size(s, max(size, 1))
-            entry_bytes = size * s.sale
-            # verify_chains: derive_missing_events (head + cursor), then the full verifier: keys twice,
-            # every checkpoint, every entry from seq 1, head, latest, state, the archive probe
-            keys += 2 * rcu(s.keys_item)
-            rv += 2 + query_rcu(cp_bytes) + query_rcu(entry_bytes) + 3 + rcu(s.state_base + s.state_archived)
-            meter.verify_bytes[h] += cp_bytes + entry_bytes
-            calls["S3 HEAD"] += 1
-            calls["S3 LIST"] += max(1, -(-n_cp // 1000))
-            req["verify", "Query"] += 5 + max(1, -(-entry_bytes // PAGE_BYTES)) + max(1, -(-cp_bytes // PAGE_BYTES))
-            req["verify", "GetItem"] += 3
-            # close_periods, per kind (day, month, year): the closure index twice, the latest closure,
-            # and the first page (up to 1 MB) of the entries since that closure
-            avg = len(day.plan.registers[i]) * weekday_ratio
-            since_day = today if h >= 4 else avg
-            since_month = avg * 11 + today
-            for entries, index_bytes in ((since_day, index_day), (since_month, 12 * 70), (size, 70)):
-                page = min(PAGE_BYTES, int(entries * s.sale))
-                rc += 2 * query_rcu(index_bytes) + 1 + query_rcu(page)
-                meter.close_bytes[h] += page
-            req["close", "Query"] += 9
-            req["close", "GetItem"] += 3
-            if h == 4:  # Friday's closure: tenant, directory, index, its entries, EVERY checkpoint
-                friday = int(avg)
-                rc += 1 + 0.5 + 2 * query_rcu(index_day) + 1 + query_rcu(friday * s.sale)
-                rc += query_rcu(cp_bytes) + query_rcu(max(1, friday // 100) * s.sale)
-                rc += 2 * query_rcu(index_day) + 1 + 1  # the next due period, looked up again
-                meter.close_bytes[h] += friday * s.sale + cp_bytes
-                cw = 2 * wcu(s.closure) + wcu(s.closure) + 2 * wcu(s.closure_claim)
-                w += cw
-                meter.wcu_by["hourly: close_periods (day closures)"] += cw
-                req["close", "TransactWriteItems"] += 1
-                req["close", "Query"] += 8
-        # the events chain: verified from the archive (its expired part) and the hot table
-        ev = day.ev
-        avg_events = sum(len(x) for x in day.plan.registers) * weekday_ratio
-        hot = int(min(days, 30) * avg_events) + sum(sum(x[:h]) for x in day.sales_at_hour)
-        expired_segments = int(max(0, days - 30) * max(ev.segments, 1) * weekday_ratio)
-        n_cp = int(max(ev.cps, 1) * weekday_ratio * days)
-        cp_bytes = n_cp * checkpoint_size(s, max(ev.seq, 1))
-        keys += 2 * rcu(s.keys_item)
-        rv += query_rcu(cp_bytes) + query_rcu(hot * s.event) + 3 + rcu(s.state_base + s.state_archived)
-        segment = ev.segment_bytes / ev.segments if ev.segments else SEGMENT_ENTRIES * s.event_line
-        meter.verify_bytes[h] += cp_bytes + hot * s.event + expired_segments * segment
-        calls["S3 GET"] += 1 + expired_segments  # the manifest, then every expired segment
-        calls["KMS Decrypt"] += 1 + expired_segments
-        calls["S3 LIST"] += 2 + max(1, -(-n_cp // 1000))
-        calls["S3 HEAD"] += 1
-        req["verify", "Query"] += 6
-        req["verify", "S3 GET"] += 1 + expired_segments
-        req["verify", "KMS Decrypt"] += 1 + expired_segments
-        meter.hourly_w[h] += w
-        meter.hourly_r[h] += rv + rc + keys
-        meter.hourly_keys_r[h] += keys
-        meter.rcu_by["hourly: verify_chains (full history)"] += rv + keys
-        meter.rcu_by["hourly: close_periods"] += rc
+    ev = day.ev
+    events_today = sum(len(x) for x in regs)
+    avg_events = events_today * weekday_ratio
+    chains = [(f"prod.sales.R{i + 1}", ch, regs[i]) for i, ch in enumerate(day.regs)]
+    chains.append(("events", ev, list(merge(*regs))))
+    for name, ch, seconds in chains:
+        events = ch is ev
+        hist_cps = int(max(ch.cps, 1) * weekday_ratio * days) if ch.start else 0
+        cp_secs = [sec for sec, _ in ch.cp_log]
+        cp_sizes = [size for _, size in ch.cp_log]
+        avg = len(seconds) * weekday_ratio
+        for h in range(24):
+            at = h * 3600
+            head = ch.start + bisect_left(seconds, at)
+            known = bisect_left(cp_secs, at)  # today's checkpoints stored by now
+            before = bisect_left(cp_secs, at - 3600) if h else 0
+            proven = cp_sizes[before - 1] if before else ch.start  # what the previous hour's pass proved
+            n_cp = hist_cps + known
+            cp_bytes = checkpoint_size(s, max(head, 1))
+
+            def cps_from(x: int, known=known, start=ch.start, hist_cps=hist_cps, cp_sizes=cp_sizes) -> int:
+                hist = -(-hist_cps * (start - max(x, 1) + 1) // start) if start and x <= start else 0
+                return hist + known - bisect_left(cp_sizes, x, 0, known)
+
+            full = full_pass_due(t, name, weeks[h])
+            extra = {}
+            if events:
+                hot = int(min(days, 30) * avg_events) + (head - ch.start)
+                segs = ev.segments / max(events_today, 1) if ev.segments else 1 / SEGMENT_ENTRIES
+                extra = dict(hot_first=max(1, head - hot + 1), segments_per_entry=segs,
+                             segment_bytes=ev.segment_bytes / ev.segments if ev.segments
+                             else SEGMENT_ENTRIES * s.event_line)
+            units = verify_pass(s, events=events, head=head, resume_from=None if full else proven + 1,
+                                cps_from=cps_from, cp_bytes=cp_bytes, archived_cps=n_cp, item=ch.item,
+                                head_r=ch.head_r, **extra)
+            part = "hourly: verify_chain (weekly full pass)" if full else "hourly: verify_chain (incremental)"
+            if full:
+                meter.full_passes += 1
+                meter.continuations += len(units) - 1
+            for k, u in enumerate(units):
+                _charge_unit(meter, "verify", part, h, u, lambda k=k, n=len(units), head=head, full=full,
+                             name=name, proven=proven: (
+                                 f"{'slice ' + str(k + 1) + ' of ' + str(n) + ' of ' if n > 1 else ''}"
+                                 f"{'the weekly full pass' if full else 'the incremental pass'} of a {name} "
+                                 f"chain of {head:,} entries" + ("" if full else f" ({head - proven:,} new)")))
+            if events:
+                continue
+            today = bisect_left(seconds, at)
+            u = close_unit(s, h=h, today=today, avg=avg, size=head, index_day=index_day)
+            _charge_unit(meter, "close", "hourly: close_chain", h, u,
+                         lambda h=h, head=head: f"a {'day closure' if h == 4 else 'run'} of a register chain of "
+                                                f"{head:,} entries")
+
+
+def dispatch_runs(meter: Meter, sizes: Sizes) -> dict[str, UnitCost]:
+    """One run of each schedule: the chain directory (ops CHAINS, eventually consistent, 1 MB
+    pages), then SendMessageBatch per 10 units of the chains its job applies to
+    (``job_applies``: every chain is signed, register chains closed, register and events chains
+    verified). Charges every run of the day and the units' receive and delete; returns one run of each."""
+    chains = meter.registers + meter.tenants
+    listing = chains * sizes.chain_dir_item
+    applies = {"sign": chains, "close": meter.registers, "verify": chains}
+    runs = {}
+    for job, n in applies.items():
+        u = UnitCost()
+        u.add("Query", _pages(listing), r=query_rcu(listing, consistent=False), read=listing)
+        u.add("SQS SendMessageBatch", -(-n // QUEUE_BATCH))
+        runs[job] = u
+        per_day = RUNS_PER_DAY[job]
+        meter.rcu_by["hourly: chain directory listings (all schedules)"] += u.rcu * per_day
+        for h in range(24):
+            meter.hourly_r[h] += u.rcu * per_day / 24
+        meter.sqs[job, "SendMessageBatch"] += u.requests["SQS SendMessageBatch"] * per_day
+        meter.requests["dispatch", "Query"] += u.requests["Query"] * per_day
+        meter.requests["dispatch", "SQS SendMessageBatch"] += u.requests["SQS SendMessageBatch"] * per_day
+        # each unit (continuations included) is received and deleted by its worker's event source
+        # mapping (batch size 1: one unit per invocation); empty long polls are not counted
+        meter.sqs[job, "ReceiveMessage"] += meter.units[job]
+        meter.sqs[job, "DeleteMessage"] += meter.units[job]
+    return runs
 
 
 # ---- the Saturday ------------------------------------------------------------------------------------
@@ -1163,12 +1392,8 @@ def run_saturday(cfg: Config, sizes: Sizes, *, progress=None) -> Meter:
             manifest_growth(day, meter, sizes, history_days=cfg.history_days, weekday_ratio=cfg.weekday_ratio)
         if progress:
             progress(min(cfg.tenants, start + batch - 1))
-    # the directory listing each run of a scheduled job reads (ops CHAINS, eventually consistent)
-    chains = meter.registers + meter.tenants
-    listing = query_rcu(chains * sizes.chain_dir_item, consistent=False)
-    meter.rcu_by["hourly: chain directory listings (all jobs)"] += listing * (DAY // TICK + 3 * 24)
-    for h in range(24):
-        meter.hourly_r[h] += listing * (3 + 3600 // TICK)
+    # the schedules: each run lists the chains and queues their units (decision 0028)
+    meter.dispatch = dispatch_runs(meter, sizes)
     for sec in range(DAY):
         meter.w[sec] += meter.hourly_w[sec // 3600] / 3600
         meter.r[sec] += meter.hourly_r[sec // 3600] / 3600
@@ -1235,7 +1460,7 @@ class CountingChainStore:
         for rec in records:
             size = item_size(to_item(rec, ttl))
             self._sizes[(rec.chain_key, rec.seq)] = size
-            self._m.charge(self._table, rec.chain_key, w=(1 if one else 2) * wcu(size) + wcu(size))
+            self._m.charge(self._table, rec.chain_key, w=(1 if one else 2) * wcu(size))  # no index copy
         for c in claims:
             self._m.charge("ops", c.pk, w=2 * wcu(item_size(claim_item(c))))
         self._m.calls["PutItem" if one else "TransactWriteItems"] += 1
@@ -1268,10 +1493,42 @@ class CountingChainStore:
             yield SealedRecord.from_item(item)
 
     def by_time(self, chain_key, start, end, *, limit, after_seq=None):
-        found = self._inner.by_time(chain_key, start, end, limit=limit, after_seq=after_seq)
-        total = sum(self._size(chain_key, rec.seq) for rec in found)
-        self._m.charge(self._table, chain_key, r=query_rcu(total, consistent=False), op="Query")
-        return found
+        """DynamoDBChainStore.by_time (decision 0027, no time index): the same search by seq, each
+        one-item consistent Query (the head, then ``sk >= s``, ``Limit 1``) charged on the item it
+        reads, then consistent Query pages of ``limit`` items (at most 1 MB) until the range ends."""
+        from bisect import bisect_left
+
+        from chalicelib.domain.records import SealedRecord
+        from chalicelib.domain.time_search import items_in_time_range
+
+        stored = list(self._inner.raw_items(chain_key))
+        seqs = [item["seq"] for item in stored]
+
+        def first_at_or_after(seq):
+            i = len(seqs) - 1 if seq is None else bisect_left(seqs, seq)
+            found = 0 <= i < len(seqs)
+            self._m.charge(self._table, chain_key, r=rcu(self._size(chain_key, seqs[i])) if found else 1, op="Query")
+            return (seqs[i], stored[i]["recorded_at"]) if found else None
+
+        def items_from(seq):
+            i = bisect_left(seqs, seq)
+            while True:
+                page, page_bytes = [], 0
+                while i < len(seqs) and len(page) < limit:
+                    size = self._size(chain_key, seqs[i])
+                    if page and page_bytes + size > PAGE_BYTES:
+                        break
+                    page.append(stored[i])
+                    page_bytes += size
+                    i += 1
+                self._m.charge(self._table, chain_key, r=query_rcu(page_bytes), op="Query")
+                yield from page
+                if i >= len(seqs) and len(page) < limit:  # the last page: no LastEvaluatedKey
+                    return
+
+        items = items_in_time_range(lambda: first_at_or_after(None), start, end, limit=limit, after_seq=after_seq,
+                                    first_at_or_after=first_at_or_after, items_from=items_from)
+        return [SealedRecord.from_item(item) for item in items]
 
 
 class CountingOps:
@@ -1364,8 +1621,13 @@ class CountingCheckpoints:
         self._m.charge("checkpoints", chain_key, r=rcu(self._size(got)) if got else 1, op="Query")
         return got
 
-    def list(self, chain_key):
-        got = self._inner.list(chain_key)
+    def latest_at_or_below(self, chain_key, size):
+        got = self._inner.latest_at_or_below(chain_key, size)
+        self._m.charge("checkpoints", chain_key, r=rcu(self._size(got)) if got else 1, op="Query")
+        return got
+
+    def list(self, chain_key, min_size=0):
+        got = self._inner.list(chain_key, min_size)
         self._m.charge("checkpoints", chain_key, r=query_rcu(sum(self._size(s) for s in got)), op="Query")
         return got
 
@@ -1464,6 +1726,12 @@ class _NoAlarms:
         raise AssertionError(f"the calibration day raised a tamper alarm: {alarm}")
 
 
+def _pk(key) -> str:
+    """The partition key of an accounts key helper's answer: a (pk, sk) tuple (pynamodb models) or
+    a DynamoDB key dict (the boto3 adapter)."""
+    return key["pk"] if isinstance(key, dict) else key[0]
+
+
 def run_real_services(plan: list[TenantPlan], tmp: Path, *, pending_layout: str = "map") -> tuple[RealMeter, float]:
     """The plan's sales through the real services on the in-memory adapters (see the module doc).
     Returns the meter and the seconds spent in the request path (record_sale) alone."""
@@ -1516,7 +1784,7 @@ def run_real_services(plan: list[TenantPlan], tmp: Path, *, pending_layout: str 
             return tenants[tenant_id]
 
     def tenant_of(tenant_id):
-        meter.charge("accounts", tenant_key(tenant_id)["pk"], r=1, op="GetItem")
+        meter.charge("accounts", _pk(tenant_key(tenant_id)), r=1, op="GetItem")
         return tenants[tenant_id]
 
     ledger = LedgerService(writer=ChainWriter(journal, clock=clock), directory=api_directory, index=None,
@@ -1590,7 +1858,7 @@ def run_real_services(plan: list[TenantPlan], tmp: Path, *, pending_layout: str 
             caller = callers[(tp.n, i)]
             for key in (user_key(caller.user_id), member_key(t, caller.user_id), tenant_key(t),
                         session_key(caller.principal.session_id)):
-                meter.charge("accounts", key["pk"], r=1)
+                meter.charge("accounts", _pk(key), r=1)
             meter.calls["BatchGetItem"] += 1
             counters[(tp.n, i)] += 1
             receipt = receipt_of(tp.n, i + 1, counters[(tp.n, i)])
@@ -1681,6 +1949,43 @@ def calibrate(plan: list[TenantPlan], sizes: Sizes, *, pending_layout: str | Non
 
 
 # ---- per operation, for docs/scaling.md ----------------------------------------------------------------
+def time_range_reads(back: int, item_bytes: int, *, limit: int, chain_len: int = 10**9) -> tuple[int, int, float]:
+    """(one-item Queries, Query pages, RCU) of ``DynamoDBChainStore.by_time`` (decision 0027, no time
+    index) for a range from ``back`` entries before the head to the head, on a chain without holes:
+    the head and the search's one-item Queries (each charged on the item it reads: 1 unit under
+    4 KB), then consistent Query pages of ``limit`` items (at most 1 MB) until ``limit`` entries are
+    found or the chain ends. Runs the real search (``domain/time_search``)."""
+    from chalicelib.domain.time_search import items_in_time_range
+
+    head = chain_len
+    probes, pages, units = [0], [0], [0.0]
+
+    def at(seq: int) -> str:
+        return f"{seq:012d}"
+
+    def first_at_or_after(seq):
+        probes[0] += 1
+        units[0] += rcu(item_bytes)
+        seq = head if seq is None else seq
+        return (seq, at(seq)) if seq <= head else None
+
+    def items_from(seq):
+        per_page = min(limit, max(1, PAGE_BYTES // item_bytes))
+        while True:
+            n = max(0, min(per_page, head - seq + 1))
+            pages[0] += 1
+            units[0] += query_rcu(n * item_bytes)
+            yield from ({"seq": x, "recorded_at": at(x)} for x in range(seq, seq + n))
+            seq += n
+            if seq > head and n < limit:
+                return
+
+    found = items_in_time_range(lambda: first_at_or_after(None), at(head - back), at(head + 1), limit=limit,
+                                after_seq=None, first_at_or_after=first_at_or_after, items_from=items_from)
+    assert len(found) == min(back + 1, limit)
+    return probes[0], pages[0], units[0]
+
+
 def per_operation(sizes: Sizes, *, entries: int = 60_000, checkpoints: int = 40_000, pending: int = 50,
                   pending_layout: str = "map") -> list[tuple]:
     """(operation, requests, WCU, RCU, note) of the main operations, from the sizes and the code."""
@@ -1689,15 +1994,29 @@ def per_operation(sizes: Sizes, *, entries: int = 60_000, checkpoints: int = 40_
         10_000, s.sale_line)
     ev_state = s.state_base + s.state_archived + s.state_pending_attr + s.state_since + pending * s.pending_entry(
         10_000, s.event_line)
-    sale_w = 3 * wcu(s.sale) + 2 * wcu(s.receipt_claim)
-    journal10_w = 10 * 3 * wcu(s.journal_entry) + 2 * wcu(s.opkey_claim)
+    sale_w = 2 * wcu(s.sale) + 2 * wcu(s.receipt_claim)  # transaction x2; no index copy (decision 0027)
+    journal10_w = 10 * 2 * wcu(s.journal_entry) + 2 * wcu(s.opkey_claim)
     cp = checkpoint_size(s, entries)
-    derive_w = 3 * wcu(s.event) + 2 * wcu(s.cursor) + 2 * wcu(s.pointer)
+    derive_w = 2 * wcu(s.event) + 2 * wcu(s.cursor) + 2 * wcu(s.pointer)
     state_w = wcu(state + s.pending_entry(10_000, s.sale_line))
     ev_state_w = wcu(ev_state + s.pending_entry(10_000, s.event_line))
     small = s.state_base + s.state_archived + s.state_since
     sale_item = pending_item_size("TENANT#t00000000001#CHAIN#prod.sales.R1", 10_000, s.sale_line)
     event_item = pending_item_size("TENANT#t00000000001#CHAIN#events", 10_000, s.event_line)
+    from chalicelib.services.anomalies import AnomalyConfig
+
+    list_limit, history_limit = 100, AnomalyConfig().history_limit
+    hour, hour_cps = 20, 12  # a busy hour of a register: ~20 sales, a checkpoint per 5-minute run
+    inc = verify_pass(s, events=False, head=entries, resume_from=entries - hour + 1,
+                      cps_from=lambda x: 1 + hour_cps if x >= entries - hour else checkpoints, cp_bytes=cp,
+                      archived_cps=checkpoints, item=s.sale, head_r=rcu(s.sale))[0]
+    full = verify_pass(s, events=False, head=entries, resume_from=None,
+                       cps_from=lambda x: -(-checkpoints * (entries - max(x, 1) + 1) // entries), cp_bytes=cp,
+                       archived_cps=checkpoints, item=s.sale, head_r=rcu(s.sale))
+    day = entries // 365  # an average day of a 1-year register
+    day_probes, day_pages, day_r = time_range_reads(day, s.sale, limit=list_limit)
+    tenant_day = 440  # the Saturday's sales per tenant (4.4 million / 10,000): its events
+    ev_probes, ev_pages, ev_r = time_range_reads(tenant_day, s.event, limit=history_limit)
     if pending_layout == "items":
         streams = [
             ("sale, journal stream (alone in its batch)",
@@ -1720,22 +2039,33 @@ def per_operation(sizes: Sizes, *, entries: int = 60_000, checkpoints: int = 40_
         ]
     return [
         ("sale (request path)", "BatchGetItem + TransactWriteItems", sale_w, 4,
-         f"entry {s.sale} B x2 (transaction) + LSI copy, receipt claim {s.receipt_claim} B x2; 4 consistent reads"),
+         f"entry {s.sale} B x2 (transaction), receipt claim {s.receipt_claim} B x2; 4 consistent reads"),
         ("  + inline checkpoint, 1 sale in 100", "2 Query + Query(100 entries) + Query KEYS + Sign + PutItem",
          wcu(cp), 2 + query_rcu(100 * s.sale) + 1, "amortised: /100 per sale"),
         *streams,
         ("journal batch of 10 entries + Idempotency-Key", "BatchGetItem + TransactWriteItems", journal10_w, 4,
-         f"entries {s.journal_entry} B x2 + LSI; OPKEY claim; its stream work as 10 sales in one batch"),
-        ("day closure of a register (hourly job)", "~12 Query/GetItem + TransactWriteItems",
-         3 * wcu(s.closure) + 2 * wcu(s.closure_claim),
-         1 + 0.5 + 4 * query_rcu(70 * 365) + 3 + query_rcu(int(entries / 365 * 1.0) * s.sale) + query_rcu(
-             checkpoints * cp),
-         f"reads the day's entries and EVERY checkpoint of the chain ({checkpoints:,} here)"),
+         f"entries {s.journal_entry} B x2; OPKEY claim; its stream work as 10 sales in one batch"),
+        (f"list today's entries of that register (GET .../entries?from&to, {list_limit} a page)",
+         f"{day_probes} one-item Query + {day_pages} Query", 0, day_r,
+         f"the range starts {day} entries before the head: head + {day_probes - 1} one-item Queries find it "
+         f"(decision 0027), then one page of {list_limit} entries; a next page: 1 one-item Query + the page"),
+        (f"anomaly rules' look-back of a reversal (the tenant's business day: {tenant_day} events)",
+         f"{ev_probes} one-item Query + {ev_pages} Query", 0, ev_r,
+         f"events of {s.event} B, history_limit {history_limit:,}; sales (after_hours) read no history"),
+        ("day closure of a register (hourly close_chain unit)", "~14 Query/GetItem + TransactWriteItems",
+         2 * wcu(s.closure) + 2 * wcu(s.closure_claim),
+         1 + 0.5 + 4 * query_rcu(70 * 365) + 2 + query_rcu(int(entries / 365 * 1.0) * s.sale) + 1
+         + rcu(s.keys_item) + 1,
+         "reads the day's entries and the newest checkpoint at or below the head (compact_at: one read)"),
         ("close_periods, one chain, one hourly run", "9 Query + 3 GetItem", 0,
          2 * query_rcu(70 * 365) + 4 * 1 + 3 + 256 * 2 + 41, "a 1 MB first page for month and year: 256 units each"),
-        (f"full verifier, one register chain of {entries:,} entries", "keys, all checkpoints, all entries, 4 small",
-         0, 2 + query_rcu(checkpoints * cp) + query_rcu(entries * s.sale) + 5,
-         "every hour, every production chain, from seq 1"),
+        (f"verify_chain, incremental unit, one register chain of {entries:,} entries ({hour} new, "
+         f"{hour_cps} checkpoints since the last pass)", f"{sum(inc.requests.values())} requests "
+         f"({inc.requests['S3 LIST']} S3 LIST)", inc.wcu, inc.rcu,
+         "every hour: the anchor, the checkpoints from it on, the new entries, the head and its witnesses"),
+        ("verify_chain, weekly full pass of that chain", f"{len(full)} unit(s), "
+         f"{sum(sum(u.requests.values()) for u in full)} requests", sum(u.wcu for u in full),
+         sum(u.rcu for u in full), "once a week per chain: every checkpoint and every entry from seq 1"),
         ("fiscal export of that chain (+ events)", "all entries + checkpoints + archive reads + Sign",
          "~4", query_rcu(entries * s.sale) + query_rcu(checkpoints * cp) + query_rcu(30 * 160 * s.event),
          "plus one S3 GET and KMS Decrypt per archived events segment"),
@@ -1744,12 +2074,11 @@ def per_operation(sizes: Sizes, *, entries: int = 60_000, checkpoints: int = 40_
 
 # ---- cost --------------------------------------------------------------------------------------------
 READ_MB_PER_S = 10.0  # a job reading a chain: one consistent 1 MB Query page per ~100 ms (assumption)
-TIMEOUT_S = {"sign_checkpoints": 120, "verify_chains": 900, "close_periods": 300}  # infra/stacks/functions.py
 
 
 @dataclass(frozen=True)
 class CostLine:
-    group: str  # "sales" (the sales and all that follows from them), "hourly" (history jobs), "month"
+    group: str  # "sales" (the sales and all that follows, signing included), "hourly" (close, verify), "month"
     item: str
     quantity: float
     unit: str
@@ -1767,14 +2096,22 @@ def lambda_seconds(meter: Meter, cfg: Config, app_ms: float) -> dict[str, float]
     lat["stream"] += (c["S3 PUT"] * LATENCY_MS["S3 PUT"] + c["KMS GenerateDataKey"] * LATENCY_MS["KMS GenerateDataKey"]
                       ) * 0.5  # archive writes, shared with the forced flushes of the signer
     lat["schedule"] += (c["S3 PUT"] * LATENCY_MS["S3 PUT"]) * 0.5
+    runs = {job: u.seconds * RUNS_PER_DAY[job] for job, u in meter.dispatch.items()}
     return {
         "api": (meter.sales * app_ms + lat["api"]) / 1000,
         "authorizer": meter.authorizer_windows * 5 / 1000,
         "stream": (lat["stream"] + stream_invocations(meter, cfg) * 20) / 1000,
-        "sign_checkpoints": lat["schedule"] / 1000,
-        "verify_chains": lat["verify"] / 1000 + sum(meter.verify_bytes) / (READ_MB_PER_S * 1e6),
-        "close_periods": lat["close"] / 1000 + sum(meter.close_bytes) / (READ_MB_PER_S * 1e6),
+        "sign_chain": lat["schedule"] / 1000,
+        "verify_chain": lat["verify"] / 1000 + sum(meter.verify_bytes) / (READ_MB_PER_S * 1e6),
+        "close_chain": lat["close"] / 1000 + sum(meter.close_bytes) / (READ_MB_PER_S * 1e6),
+        "sign_checkpoints": runs.get("sign", 0.0),
+        "close_periods + verify_chains": runs.get("close", 0.0) + runs.get("verify", 0.0),
     }
+
+
+def sqs_requests(meter: Meter, jobs) -> int:
+    """FIFO requests of ``jobs``' queues: SendMessageBatch, continuations, receives, deletes."""
+    return sum(n for (job, _), n in meter.sqs.items() if job in jobs)
 
 
 def stream_invocations(meter: Meter, cfg: Config) -> float:
@@ -1796,9 +2133,14 @@ def day_cost(meter: Meter, cfg: Config, app_ms: float) -> list[CostLine]:
     hourly_r = sum(v for k, v in meter.rcu_by.items() if k.startswith("hourly"))
     secs = lambda_seconds(meter, cfg, app_ms)
     gbs_sales = (secs["api"] * LAMBDA_MB["api"] + secs["authorizer"] * LAMBDA_MB["authorizer"]
-                 + secs["stream"] * LAMBDA_MB["stream"] + secs["sign_checkpoints"] * LAMBDA_MB["schedule"]) / 1024
-    gbs_hourly = (secs["verify_chains"] + secs["close_periods"]) * LAMBDA_MB["verify"] / 1024
-    inv_sales = meter.sales + meter.authorizer_windows + stream_invocations(meter, cfg) + DAY // TICK
+                 + secs["stream"] * LAMBDA_MB["stream"] + secs["sign_chain"] * LAMBDA_MB["schedule"]
+                 + secs["sign_checkpoints"] * LAMBDA_MB["dispatch"]) / 1024
+    gbs_hourly = (secs["verify_chain"] * LAMBDA_MB["verify"] + secs["close_chain"] * LAMBDA_MB["close"]
+                  + secs["close_periods + verify_chains"] * LAMBDA_MB["dispatch"]) / 1024
+    inv_sales = (meter.sales + meter.authorizer_windows + stream_invocations(meter, cfg) + RUNS_PER_DAY["sign"]
+                 + meter.units["sign"])
+    inv_hourly = RUNS_PER_DAY["close"] + RUNS_PER_DAY["verify"] + meter.units["close"] + meter.units["verify"]
+    sqs_sign, sqs_hourly = sqs_requests(meter, ("sign",)), sqs_requests(meter, ("close", "verify"))
     c, ch = meter.calls, meter.calls_hourly
 
     def s3_reads(calls: Counter) -> float:
@@ -1812,10 +2154,12 @@ def day_cost(meter: Meter, cfg: Config, app_ms: float) -> list[CostLine]:
         CostLine("sales", "DynamoDB read request units", sales_r, "RRU", sales_r * rru),
         CostLine("sales", "API Gateway REST requests", meter.sales, "request",
                  meter.sales * p["api_gateway_rest_per_million"] * per_m),
-        CostLine("sales", "Lambda requests (API, authorizer, streams, signer)", inv_sales, "invocation",
-                 inv_sales * p["lambda_request_per_million"] * per_m),
-        CostLine("sales", "Lambda compute (API, authorizer, streams, signer)", gbs_sales, "GB-s",
+        CostLine("sales", "Lambda requests (API, authorizer, streams, signing schedule and units)", inv_sales,
+                 "invocation", inv_sales * p["lambda_request_per_million"] * per_m),
+        CostLine("sales", "Lambda compute (API, authorizer, streams, signing schedule and units)", gbs_sales, "GB-s",
                  gbs_sales * p["lambda_gb_second"]),
+        CostLine("sales", "SQS FIFO requests (sign-work: SendMessageBatch, receive, delete)", sqs_sign, "request",
+                 sqs_sign * SQS_FIFO_PER_MILLION * per_m),
         CostLine("sales", "S3 PUT (segments, manifests, checkpoints)", c["S3 PUT"], "request",
                  c["S3 PUT"] * p["s3_put_per_thousand"] / 1000),
         CostLine("sales", "S3 GET/HEAD/LIST (manifests)", c["S3 GET"] + c["S3 HEAD"] + c["S3 LIST"], "request",
@@ -1823,14 +2167,18 @@ def day_cost(meter: Meter, cfg: Config, app_ms: float) -> list[CostLine]:
         CostLine("sales", "KMS Sign (checkpoints)", c["KMS Sign"], "request", c["KMS Sign"] * sign),
         CostLine("sales", "KMS GenerateDataKey + Decrypt (archive)", sym, "request", sym * sym_price),
         CostLine("hourly", "DynamoDB read request units", hourly_r, "RRU", hourly_r * rru),
-        CostLine("hourly", "DynamoDB write request units (closures)", hourly_w, "WRU",
+        CostLine("hourly", "DynamoDB write request units (closures, pass marks)", hourly_w, "WRU",
                  hourly_w * p["dynamodb_write_per_million"] * per_m),
         CostLine("hourly", "S3 GET/HEAD/LIST (archived events segments)", ch["S3 GET"] + ch["S3 HEAD"] + ch["S3 LIST"],
                  "request", s3_reads(ch)),
         CostLine("hourly", "KMS Decrypt (archived events segments)", ch["KMS Decrypt"], "request",
                  ch["KMS Decrypt"] * p["kms_symmetric_per_10k"] / 1e4),
-        CostLine("hourly", "Lambda (48 runs, reading time included)", gbs_hourly, "GB-s",
-                 gbs_hourly * p["lambda_gb_second"] + 48 * p["lambda_request_per_million"] * per_m),
+        CostLine("hourly", "SQS FIFO requests (close-work, verify-work: send, continuations, receive, delete)",
+                 sqs_hourly, "request", sqs_hourly * SQS_FIFO_PER_MILLION * per_m),
+        CostLine("hourly", "Lambda requests (48 schedule runs, close and verify units)", inv_hourly, "invocation",
+                 inv_hourly * p["lambda_request_per_million"] * per_m),
+        CostLine("hourly", "Lambda compute (reading time included)", gbs_hourly, "GB-s",
+                 gbs_hourly * p["lambda_gb_second"]),
         CostLine("month", "DynamoDB storage + PITR that the day adds", stored, "GB-month",
                  stored * (p["dynamodb_storage_gb_month"] + p["dynamodb_pitr_gb_month"])),
         CostLine("month", "S3 archive that the day adds (Standard, first year)", meter.archive_bytes / 1e9, "GB-month",
@@ -1863,10 +2211,10 @@ def tills_per_tenant(sizes: Sizes, *, till_rate: float = 1 / 30) -> list[tuple[s
     """Sales per second one register and one tenant can sustain, by the key or the serialisation
     that binds first (see docs/scaling.md), and the tills that makes at ``till_rate`` sales/s each."""
     s = sizes
-    per_register_w = 3 * wcu(s.sale)
+    per_register_w = 2 * wcu(s.sale)  # transaction x2; no index copy (decision 0027)
     seal_ms = LATENCY_MS["TransactWriteItems"] + 3.0
     per_register = min(WCU_PER_KEY / per_register_w, 1000 / seal_ms)
-    ev_w = 3 * wcu(s.event)
+    ev_w = 2 * wcu(s.event)
     # the events chain is written by derivation transactions that must follow each other (head pointer)
     derive_ms = LATENCY_MS["TransactWriteItems"] + 2 * LATENCY_MS["GetItem"]
     tx_per_s = 1000 / derive_ms
@@ -1875,7 +2223,7 @@ def tills_per_tenant(sizes: Sizes, *, till_rate: float = 1 / 30) -> list[tuple[s
     per_tenant = min(per_tenant_events_key, per_tenant_accounts)
     rows = [
         ("one register, WCU of its journal partition", f"{WCU_PER_KEY / per_register_w:,.0f} sales/s "
-                                                       f"({per_register_w} WCU per sale incl. LSI)"),
+                                                       f"({per_register_w} WCU per sale: the transaction)"),
         ("one register, its chain's serialisation", f"{1000 / seal_ms:,.0f} sales/s (one TransactWriteItems at "
                                                     f"~{seal_ms:.0f} ms, head cached)"),
         ("one tenant, events chain partition", f"{per_tenant_events_key:,.0f} events/s ({ev_w} WCU per event)"),
@@ -1947,16 +2295,21 @@ def print_report(cfg: Config, scale_note: str, sizes: Sizes, meter: Meter, calib
         total = sum(by.values())
         rows.append((f"{what} units per sale", f"{total / meter.sales:,.1f}: " + ", ".join(
             f"{part} {units / meter.sales:,.1f}" for part, units in by.most_common(9))))
-    secs = lambda_seconds(meter, cfg, calib.request_ms_per_sale if calib else 0.5)
-    lat: Counter = Counter()
-    for (part, op), n in meter.requests.items():
-        lat[part] += n * LATENCY_MS.get(op, 5.0) / 1000
-    per_run = {"sign_checkpoints": secs["sign_checkpoints"] / (DAY // TICK),
-               "verify_chains": max(meter.verify_bytes) / (READ_MB_PER_S * 1e6) + lat["verify"] / 24,
-               "close_periods": max(meter.close_bytes) / (READ_MB_PER_S * 1e6) + lat["close"] / 24}
-    for job, seconds in per_run.items():
-        rows.append((f"job {job}, one run", f"~{seconds:,.0f} s of sequential work = {seconds / TIMEOUT_S[job]:,.2f} "
-                     f"of its {TIMEOUT_S[job]} s Lambda timeout ({meter.tenants:,} tenants)"))
+    for job, run in meter.dispatch.items():
+        name = DISPATCHERS[job]
+        rows.append((f"schedule {name}, one run", f"~{run.seconds:,.1f} s = {run.seconds / TIMEOUT_S[name]:.3f} of its "
+                     f"{TIMEOUT_S[name]} s timeout: {run.requests['Query']} directory page(s), "
+                     f"{run.requests['SQS SendMessageBatch']:,} SendMessageBatch ({RUNS_PER_DAY[job]} runs a day)"))
+    for job, worker in WORKERS.items():
+        seconds, what = meter.longest.get(worker, (0.0, "none"))
+        rows.append((f"worker {worker}, longest unit", f"~{seconds:,.1f} s = {seconds / TIMEOUT_S[worker]:.3f} of its "
+                     f"{TIMEOUT_S[worker]} s timeout ({what}); {meter.units[job]:,} units a day"))
+    rows.append(("verification passes", f"{meter.full_passes:,} weekly full passes fell on the day (1/"
+                 f"{FULL_PASS_EVERY_HOURS} of the chains each hour), {meter.continuations:,} continuation slices; "
+                 f"the rest incremental"))
+    sqs_total = sqs_requests(meter, tuple(WORKERS))
+    rows.append(("SQS FIFO requests a day", f"{sqs_total:,} = ${sqs_total * SQS_FIFO_PER_MILLION / 1e6:,.2f}: "
+                 + ", ".join(f"{job} {sqs_requests(meter, (job,)):,}" for job in WORKERS)))
     for name, value in tills_per_tenant(sizes):
         rows.append((f"capacity: {name}", value))
     lines = day_cost(meter, cfg, calib.request_ms_per_sale if calib else 0.5)

@@ -102,7 +102,7 @@ ALARMS: tuple[AlarmSpec, ...] = (
         severity="page",
         meaning="Entries have waited more than an hour for their archive segment (normal: under 20 minutes). "
                 "Until archived, an entry has no copy that nobody can delete.",
-        action="Check sign_checkpoints and on_journal_record errors (S3, KMS, Object Lock); the entries are safe "
+        action="Check sign_chain and on_journal_record errors (S3, KMS, Object Lock); the entries are safe "
                "in the ops table's pending map and are written as soon as the cause is fixed.",
         runbook="archive-lag",
     ),

@@ -1,8 +1,12 @@
-"""The only place that wires adapters to services. Everything is built lazily, once.
+"""The composition root: the only place that wires adapters to services. Everything is built
+lazily, once per process.
 
-Entry points call the module functions (``bootstrap.access()``, ...). Tests and the local stack
-call ``configure(settings, **overrides)`` first to choose the settings or inject fakes; nothing
-is built at import time, so importing ``app`` stays cheap for Lambda cold starts.
+Entry points never fetch from here: each declares what it uses as a keyword-only parameter,
+``ledger=Service("ledger")`` (``chalicelib.wiring``; the name is a ``Container`` attribute), and
+``routing.endpoint`` or ``wiring.inject`` passes ``container().<name>`` at each call (decision
+0029). Tests and the local stack call ``configure(settings, **overrides)`` first to choose the
+settings or inject fakes; nothing is built at import time, so importing ``app`` stays cheap for
+Lambda cold starts. The root's API: ``Container``, ``configure()``, ``container()``, ``settings()``.
 """
 
 from __future__ import annotations
@@ -224,6 +228,13 @@ class Container:
                                        legacy_keys_table=s.table_name("ops"))
 
     @cached_property
+    def tile_store(self):
+        """The Merkle trees' tiles (decision 0026): written by the signers, read for proofs."""
+        from chalicelib.adapters.tile_store import DynamoDBTileStore
+
+        return DynamoDBTileStore(self.dynamodb, self.settings.table_name("tiles"))
+
+    @cached_property
     def key_registry(self):
         from chalicelib.services.checkpoints import KeyRegistry
 
@@ -243,6 +254,7 @@ class Container:
             on_signed=lambda: count("CheckpointsSigned"),
             alarms=self.tamper_alarms,
             proofs=self.write_proofs,
+            tiles=self.tile_store,
         )
 
     @cached_property
@@ -261,7 +273,7 @@ class Container:
         if not s.signer_function:
             from chalicelib.config import ConfigError
 
-            raise ConfigError("SCELLE_SIGNER_FUNCTION must be set (the sign_checkpoints Lambda function's name)")
+            raise ConfigError("SCELLE_SIGNER_FUNCTION must be set (the sign_chain Lambda function's name)")
         from chalicelib.adapters.checkpoint_requests import LambdaCheckpointSigning
 
         return LambdaCheckpointSigning(self.client("lambda"), s.signer_function)
@@ -341,8 +353,9 @@ class Container:
     @cached_property
     def accounts_store(self):
         from chalicelib.adapters.accounts_dynamodb import DynamoAccountsStore
+        from chalicelib.adapters.models.base import Endpoint
 
-        return DynamoAccountsStore(self.dynamodb, self.settings.table_name("accounts"))
+        return DynamoAccountsStore(Endpoint.from_settings(self.settings), self.settings.table_name("accounts"))
 
     @cached_property
     def password_policy(self):
@@ -411,6 +424,15 @@ class Container:
 
         return SignInService(self.accounts_store, self.identity, self.accounts_journal, self.signin_policy,
                              failures=self.signin_failures)
+
+    @cached_property
+    def password_reset(self):
+        from chalicelib.services.password_reset import PasswordResetService
+
+        return PasswordResetService(self.accounts_store, self.identity, self.mailer, self.accounts_journal,
+                                    public_base_url=self.settings.public_base_url,
+                                    password_policy=self.password_policy, policy=self.signin_policy,
+                                    clock=self.clock)
 
     @cached_property
     def signin_failures(self):
@@ -514,7 +536,8 @@ class Container:
 
         return CheckpointService(self.events_store, self.checkpoint_store, self.signer, self.key_registry,
                                  clock=self.clock, on_signed=lambda: count("CheckpointsSigned"),
-                                 alarms=self.tamper_alarms, entries_expire=True, proofs=self.write_proofs)
+                                 alarms=self.tamper_alarms, entries_expire=True, proofs=self.write_proofs,
+                                 tiles=self.tile_store)
 
     @cached_property
     def checkpoint_signer(self):
@@ -528,6 +551,31 @@ class Container:
             witness=self.witness_submitter,
             reports=self.closure_reports,
         )
+
+    # ---- scheduled work, one unit per chain (decision 0028) ------------------------------------
+    @cached_property
+    def work_queues(self):
+        from chalicelib.adapters.work_queue import SqsWorkQueues
+        from chalicelib.resources import RESOURCES
+
+        jobs = {"sign-work": "sign", "close-work": "close", "verify-work": "verify"}
+        return SqsWorkQueues(self.client("sqs"), {jobs[q.logical]: self.settings.queue_name(q.logical)
+                                                 for q in RESOURCES.queues})
+
+    @cached_property
+    def work_dispatcher(self):
+        from chalicelib.services.scheduled_work import WorkDispatcher
+
+        return WorkDispatcher(directory=self.chain_directory, queues=self.work_queues)
+
+    @cached_property
+    def chain_verification_work(self):
+        from chalicelib.services.scheduled_work import ChainVerificationWork
+
+        return ChainVerificationWork(deriver=self.event_deriver, full_verifier=self.full_verifier,
+                                     journal_store=self.journal_store, events_store=self.events_store,
+                                     checkpoint_store=self.checkpoint_store, queues=self.work_queues,
+                                     ops=self.ops_store, clock=self.clock)
 
     @cached_property
     def closure_reports(self):
@@ -594,9 +642,10 @@ class Container:
 
     @cached_property
     def support_store(self):
+        from chalicelib.adapters.models.base import Endpoint
         from chalicelib.adapters.support_dynamodb import DynamoSupportStore
 
-        return DynamoSupportStore(self.dynamodb, self.settings.table_name("support"))
+        return DynamoSupportStore(Endpoint.from_settings(self.settings), self.settings.table_name("support"))
 
     @cached_property
     def support_bucket(self):
@@ -687,7 +736,8 @@ class Container:
     def receipts(self):
         from chalicelib.receipts import ReceiptVerifier
 
-        return ReceiptVerifier(journal_store=self.journal_store, checkpoint_store=self.checkpoint_store)
+        return ReceiptVerifier(journal_store=self.journal_store, checkpoint_store=self.checkpoint_store,
+                               tile_store=self.tile_store)
 
 def _ledger_extra_checks() -> list:
     """Checks beyond the chain itself: closure totals and the perpetual grand total."""
@@ -706,7 +756,7 @@ def _report_verification_failure(tenant_id: str, chain: str, report) -> None:
                "reason": report.reason, "detail": report.detail},
     )
     try:
-        event_journal().record(
+        container().event_journal.record(
             tenant_id,
             "verification_failed",
             actor=None,
@@ -791,129 +841,6 @@ def container() -> Container:
 
 def settings() -> Settings:
     return container().settings
-
-
-def token_verifier():
-    return container().token_verifier
-
-
-def access():
-    return container().access
-
-
-def health():
-    return container().health
-
-
-def chain_writer():
-    return container().chain_writer
-
-
-def event_journal():
-    return container().event_journal
-
-
-def checkpoints():
-    return container().checkpoints
-
-
-def key_registry():
-    return container().key_registry
-
-
-def verification():
-    return container().verification
-
-
-def chain_directory():
-    return container().chain_directory
-
-
-def idempotency():
-    return container().idempotency
-
-
-# ---- Accounts ----------------------------------------------------------------------------------
-def tenants():
-    return container().tenants
-
-
-def mailer():
-    return container().mailer
-
-
-def accounts():
-    return container().accounts
-
-
-def signin():
-    return container().signin
-
-
-def signin_failures():
-    return container().signin_failures
-
-
-def ledger():
-    return container().ledger
-
-
-# ---- Continuous verification ---------------------------------------------------------------------
-def ops_store():
-    return container().ops_store
-
-
-def archive():
-    return container().archive
-
-
-def archiver():
-    return container().archiver
-
-
-def tamper_alarms():
-    return container().tamper_alarms
-
-
-def anomalies():
-    return container().anomalies
-
-
-def stream_processor(table: str):
-    return container().stream_processor(table)
-
-
-def checkpoint_signer():
-    return container().checkpoint_signer
-
-
-def full_verifier():
-    return container().full_verifier
-
-
-def expiry_sweeper():
-    return container().expiry_sweeper
-
-
-def backups():
-    return container().backups
-
-
-def restore_drill():
-    return container().restore_drill
-
-
-# ---- Support -------------------------------------------------------------------------------------
-def support():
-    return container().support
-
-
-def news():
-    return container().news
-
-
-def mailing():
-    return container().mailing
 
 
 def _support_metric(name: str, value: float) -> None:

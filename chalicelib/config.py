@@ -66,7 +66,7 @@ class Settings(BaseModel):
     witness_function: str | None = Field(
         None, pattern=r"^([A-Za-z0-9_-]{1,64}|arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64})$",
         description="a Lambda function name (letters, digits, '-', '_') or a function ARN (another account)")
-    # On AWS, the name of the sign_checkpoints function, which signs on-demand checkpoints for the
+    # On AWS, the name of the sign_chain function, which signs on-demand checkpoints for the
     # API (the internet-facing function holds no kms:Sign).
     signer_function: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$",
                                         description="a Lambda function name (letters, digits, '-', '_')")
@@ -169,6 +169,10 @@ class Settings(BaseModel):
 
     def bucket_name(self, logical: str) -> str:
         return f"{self.resource_prefix}-{logical}"
+
+    def queue_name(self, logical: str) -> str:
+        """SQS FIFO queue names must end in ``.fifo`` (decision 0028)."""
+        return f"{self.resource_prefix}-{logical}.fifo"
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

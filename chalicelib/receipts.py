@@ -1,21 +1,24 @@
 """Receipt proofs: a short code and a QR payload on each receipt, and their public check.
 
 * **On the receipt.** ``receipt_proof(record)`` gives ``code`` (the first 10 hex digits of the
-  receipt's sealed hash, upper case, as ``XXXXX-XXXXX``: typed by hand at the verification page)
-  and ``qr`` (``{public_base_url}/v1/verify/receipt?t=<tenant>&c=<chain>&s=<seq>&h=<full hash>``,
-  the text of a QR code; the till renders it — no image is made here).
+  receipt's sealed hash, upper case, as ``XXXXX-XXXXX``: typed by hand at the verification page),
+  ``qr`` (``{public_base_url}/check?t=<tenant>&c=<chain>&s=<seq>&h=<full hash>``, the text of a QR
+  code and the check URL to print: the web console's public check page, for people; the till
+  renders it — no image is made here) and ``verify_url`` (the same query on
+  ``/v1/verify/receipt``: the JSON check, for programs).
 * **Public check.** ``ReceiptVerifier.verify`` answers only for a sale receipt whose chain, seq
   and hash (or a prefix of at least 10 hex digits) all match; anything else is the same "not
   found", so nothing can be learnt by guessing. It confirms what the holder already has (the
   receipt's date and total) plus "genuine, sealed, covered by signed checkpoint N at T" with the
   inclusion proof, so that the holder can check it offline with the published key. Training
   (test-mode) receipts are said to be training data, never a fiscal receipt.
-* **Proofs without reading the chain.** An RFC 6962 inclusion proof needs roots of subtrees on
-  both sides of the leaf. Every stored checkpoint keeps its compact range (the roots of the
-  perfect subtrees of its size), so most of those roots are already known; only leaves near the
-  receipt are read (with checkpoints every 100 entries: about 600 leaves in 4 queries, at most
-  about 1,000, whatever the chain's length). The proof is checked against the signed root
-  before it is returned.
+* **Proofs without reading the chain.** The proof is built from the tiles of the chain's Merkle
+  tree (decision 0026): the newest checkpoint (one query) and at most two tiles per level (one
+  BatchGetItem), whatever the chain's length. A chain signed before tiles existed has none: its
+  proof is built from the compact ranges every stored checkpoint keeps and the leaves near the
+  receipt (``inclusion_from_frontiers``: all the chain's checkpoints, about 600 leaves). Either
+  way the proof is checked against the signed root before it is returned; one that fails (an
+  altered entry, or altered tiles) answers ``altered``.
 * **Rate limit.** ``TokenBucket``: per client IP, in memory, per API instance (a Lambda container
   or the local server): 20 requests in a burst, one more every 3 seconds. Several instances each
   allow as much; API Gateway throttling caps the total (docs/exports.md).
@@ -33,6 +36,7 @@ from urllib.parse import quote
 from chalicelib.domain.errors import NotFound, TooManyRequests
 from chalicelib.domain.merkle import ProofError, node_hash, record_leaf_hash, root, verify_inclusion
 from chalicelib.domain.records import RecordError, chain_key, is_hash_hex
+from chalicelib.domain.tiles import TileError, inclusion_proof_from_tiles, proof_tiles
 
 CODE_DIGITS = 10
 MIN_PREFIX = CODE_DIGITS
@@ -66,13 +70,19 @@ def short_code(record_hash: str) -> str:
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"  # local mode's API (Settings.public_base_url's default)
 
 
+CHECK_PAGE = "/check"  # the web console's public receipt check (console/js/views/check.js reads t, c, s, h)
+CHECK_API = "/v1/verify/receipt"  # the same check as JSON
+
+
 def receipt_proof(record, base_url: str = DEFAULT_BASE_URL) -> dict[str, str]:
-    """The verification code and QR payload printed on a sale receipt; ``base_url`` is the public
-    URL of the API (``Settings.public_base_url``)."""
+    """The verification code printed on a sale receipt, its QR payload (the console's check page:
+    what a person scanning it should see) and the JSON check of the same receipt (for programs);
+    ``base_url`` is the public URL of the console and API (``Settings.public_base_url``)."""
     base = (base_url or DEFAULT_BASE_URL).rstrip("/")
     query = (f"t={quote(record.tenant_id, safe='')}&c={quote(record.chain, safe='')}&s={record.seq}"
              f"&h={record.hash}")
-    return {"code": short_code(record.hash), "qr": f"{base}/v1/verify/receipt?{query}"}
+    return {"code": short_code(record.hash), "qr": f"{base}{CHECK_PAGE}?{query}",
+            "verify_url": f"{base}{CHECK_API}?{query}"}
 
 
 def normalise_prefix(text: str) -> str:
@@ -173,10 +183,24 @@ def inclusion_from_frontiers(key: str, store, stored_checkpoints, seq: int, targ
     return proof, tree.leaves_read
 
 
+def inclusion_from_tiles(key: str, tile_store, seq: int, size: int) -> list[bytes] | None:
+    """The inclusion proof of entry ``seq`` in the tree of ``size`` leaves from the stored tiles
+    (one BatchGetItem), unverified; None when a tile it needs is not stored."""
+    tiles = tile_store.get_many(key, proof_tiles(seq - 1, size))
+    try:
+        return inclusion_proof_from_tiles(seq - 1, size, tiles)
+    except TileError:
+        return None
+
+
 class ReceiptVerifier:
-    def __init__(self, *, journal_store, checkpoint_store, limiter: TokenBucket | None = None) -> None:
+    def __init__(self, *, journal_store, checkpoint_store, tile_store=None,
+                 limiter: TokenBucket | None = None) -> None:
+        """``tile_store``: the tiles of the chains' Merkle trees (``ports.tiles.TileStore``);
+        without it every proof comes from the checkpoints' compact ranges."""
         self._store = journal_store
         self._checkpoints = checkpoint_store
+        self._tiles = tile_store
         self.limiter = limiter or TokenBucket()
 
     def verify(self, tenant_id: str, chain: str, seq: int, hash_text: str, *, client: str) -> dict[str, Any]:
@@ -211,13 +235,14 @@ class ReceiptVerifier:
             return _answer("altered", receipt)
         if record.training:
             return _answer("training", receipt)
-        stored = self._checkpoints.list(key)
-        target = next((s for s in reversed(stored) if s.checkpoint.size >= seq), None)
-        if target is None:
+        target = self._checkpoints.latest(key)  # the newest covers every entry an older one does
+        if target is None or target.checkpoint.size < seq:
             return _answer("sealed", receipt)
         cp = target.checkpoint
         try:
-            proof, _ = inclusion_from_frontiers(key, self._store, stored, seq, target)
+            proof = inclusion_from_tiles(key, self._tiles, seq, cp.size) if self._tiles is not None else None
+            if proof is None:  # a chain signed before tiles existed
+                proof, _ = inclusion_from_frontiers(key, self._store, self._checkpoints.list(key), seq, target)
             verify_inclusion(record_leaf_hash(record.hash), seq - 1, cp.size, proof, cp.root_bytes)
         except ProofError:
             return _answer("altered", receipt)

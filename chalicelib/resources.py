@@ -46,6 +46,10 @@ class Bucket:
     expire_after_days: int | None = None
     cold_after_days: int | None = None
     purpose: str = ""
+    # The methods the web console may use on the bucket from the browser, with a URL the API
+    # pre-signs (a ticket attachment's POST): the bucket's CORS rule allows them from the console's
+    # origin only (locally ``Settings.public_base_url``'s; on AWS the CloudFront domain's), no other.
+    console_cors_methods: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,25 @@ class KmsKey:
 
 
 @dataclass(frozen=True)
+class Queue:
+    """An SQS FIFO queue of scheduled work, one message per chain (decision 0028), with its
+    dead-letter queue ``<logical>-dlq``. A message group is one chain: two units of one chain never
+    run at once, units of different chains run side by side."""
+
+    logical: str
+    consumer: str  # the handler (Lambda function) that works the queue
+    consumer_timeout_seconds: int
+    max_receives: int = 5  # then the unit goes to the dead-letter queue (and its alarm)
+    purpose: str = ""
+
+    @property
+    def visibility_timeout_seconds(self) -> int:
+        # AWS: at least six times the consumer's timeout, so that Lambda's own retries of a
+        # throttled batch do not make the message visible to a second consumer meanwhile.
+        return 6 * self.consumer_timeout_seconds
+
+
+@dataclass(frozen=True)
 class UserPool:
     logical: str
     password_min_length: int
@@ -83,6 +106,7 @@ class Resources:
     buckets: tuple[Bucket, ...]
     keys: tuple[KmsKey, ...]
     user_pool: UserPool
+    queues: tuple[Queue, ...] = ()
     extras: dict[str, str] = field(default_factory=dict)
 
     def table(self, logical: str) -> Table:
@@ -92,7 +116,6 @@ class Resources:
 _PK_S = Key("pk", "S")
 _SK_N = Key("sk", "N")
 _SK_S = Key("sk", "S")
-_BY_TIME = Index("by_time", _PK_S, Key("recorded_at", "S"), local=True)
 
 RESOURCES = Resources(
     tables=(
@@ -100,7 +123,6 @@ RESOURCES = Resources(
             "journal",
             _PK_S,
             _SK_N,
-            indexes=(_BY_TIME,),
             stream="NEW_AND_OLD_IMAGES",
             append_only=True,
             purpose="Sealed ledger entries: pk=TENANT#<id>#CHAIN#<name>, sk=seq. Never updated.",
@@ -109,7 +131,6 @@ RESOURCES = Resources(
             "events",
             _PK_S,
             _SK_N,
-            indexes=(_BY_TIME,),
             stream="NEW_AND_OLD_IMAGES",
             ttl_attribute="ttl",  # a storage attribute outside the hashed record (hash format v1)
             append_only=True,
@@ -122,6 +143,15 @@ RESOURCES = Resources(
             stream="NEW_AND_OLD_IMAGES",
             append_only=True,
             purpose="Signed checkpoints: pk=chain key, sk=size.",
+        ),
+        Table(
+            "tiles",
+            _PK_S,
+            _SK_N,
+            append_only=True,
+            purpose="Tiles of each chain's Merkle tree (decision 0026): pk=chain key, sk=level/index/width, "
+                    "hashes=concatenated 32-byte node hashes. An unsigned index for O(log n) inclusion proofs, "
+                    "written by the signers, never updated.",
         ),
         Table(
             "keys",
@@ -168,7 +198,8 @@ RESOURCES = Resources(
             purpose="WORM archive of every entry and checkpoint (Object Lock, compliance mode).",
         ),
         Bucket("exports", expire_after_days=7, purpose="Fiscal export archives, downloaded by signed URL."),
-        Bucket("support", expire_after_days=400, purpose="Ticket attachments and inbound mail."),
+        Bucket("support", expire_after_days=400, purpose="Ticket attachments and inbound mail.",
+               console_cors_methods=("POST",)),
     ),
     keys=(
         KmsKey("signing", "ECC_NIST_P256", "SIGN_VERIFY", purpose="Signs checkpoints and export manifests."),
@@ -190,4 +221,12 @@ RESOURCES = Resources(
         ),
     ),
     user_pool=UserPool("users", password_min_length=10),
+    queues=(
+        Queue("sign-work", "sign_chain", 120, purpose="One unit per chain every 5 minutes: sign a checkpoint over "
+              "new entries, have the witness co-sign it, mail due Z reports, flush the archive."),
+        Queue("close-work", "close_chain", 300, purpose="One unit per production ledger chain every hour: close "
+              "every ended day, then month, then year."),
+        Queue("verify-work", "verify_chain", 900, purpose="One unit per production chain every hour: derive missed "
+              "events, re-verify the chain (in slices, each unit sending its continuation) against its witnesses."),
+    ),
 )

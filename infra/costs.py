@@ -50,6 +50,7 @@ PRICES: dict[str, float] = {
     "cloudwatch_logs_ingest_gb": 0.57,
     "xray_trace_per_million": 5.00,
     "ses_per_thousand": 0.10,  # outbound mail
+    "sqs_fifo_per_million": 0.50,  # FIFO requests, each 64 KB chunk one request (decision 0028)
 }
 
 
@@ -58,7 +59,6 @@ class Assumptions:
     """The traffic model behind "per million entries". Each is stated in docs/deploy.md."""
 
     entry_kb: float = 1.0  # a sale receipt or journal entry, as stored (under 1 KB rounds to 1 WRU)
-    lsi_per_entry: int = 1  # the by_time LSI: every put writes the index too
     events_per_entry: int = 1  # each sale/correction is also a JET event (events table, same shape)
     idempotency_writes_per_entry: int = 1
     reads_per_entry: int = 3  # head of chain, membership check, idempotency check (strong reads)
@@ -80,7 +80,9 @@ class Assumptions:
     mac_checks_per_record: int = 2
     log_kb_per_request: float = 1.0
     xray_sampled: float = 0.05  # default sampling: 1 request/s + 5 %
-    stored_gb_per_million: float = 2.1  # item + LSI copy + index overhead, per million entries
+    # The item (1 KB) + DynamoDB's 100 B per item, per million entries: no index copy since the
+    # by_time LSI was removed (decision 0027).
+    stored_gb_per_million: float = 1.05
     # The witness and the Z report, per chain (decision 0024). Worst case: new entries in every
     # 5-minute run of sign_checkpoints, so the witness co-signs every run.
     signing_runs_per_month: int = 8_640  # 30 days of 5-minute runs
@@ -95,6 +97,11 @@ class Assumptions:
     signer_reads_per_run: int = 8
     cosignature_kb: float = 0.7  # the cosignature text, in the witness's view and in ops
     z_report_recipients: int = 2  # admins and accountants of the tenant; one day closure a day
+    # Scheduled work, one unit per chain per run (decision 0028): sign every 5 minutes, close and
+    # verify hourly. Per unit: a tenth of a SendMessageBatch, Lambda's receive and delete.
+    work_units_per_month: int = 8_640 + 720 + 720
+    sqs_requests_per_unit: float = 2.1
+    worker_ms: int = 150  # a signing or closing unit with nothing to do, at 512 MB (reads only)
 
 
 @dataclass(frozen=True)
@@ -121,7 +128,10 @@ class Line:
         return self.quantity * self.unit_price
 
 
-SCHEDULED_SECONDS = {"verify_chains": 20.0, "close_periods": 2.0}  # others: 1 s per run
+# Compute per run of a schedule, its units included (decision 0028: the schedule queues one unit
+# per chain, its worker does the work), in seconds at the schedule's memory (512 MB): the
+# verification units run at 1024 MB, so their 20 s count twice. Others: 1 s per run.
+SCHEDULED_SECONDS = {"verify_chains": 40.0, "close_periods": 2.0}
 CUSTOM_METRICS = 13  # the metrics of the contract, one dimension (service) each
 _SECONDS_PER_MONTH = 30 * 86_400
 
@@ -173,7 +183,7 @@ def at_rest(counts: Counts, prices: dict[str, float] = PRICES) -> list[Line]:
 def per_million_entries(a: Assumptions = Assumptions(), prices: dict[str, float] = PRICES) -> list[Line]:
     """Cost of one million entries appended through the API (one entry per request)."""
     m = 1_000_000
-    wru_per_put = math.ceil(a.entry_kb) * (1 + a.lsi_per_entry)
+    wru_per_put = math.ceil(a.entry_kb)  # no index copy: the tables have no LSI (decision 0027)
     checkpoints = m / a.checkpoint_every
     sealed = m * (1 + a.events_per_entry)  # records a ChainWriter seals: entries and events
     records = sealed + checkpoints  # stream records: entries, events, checkpoints
@@ -188,7 +198,7 @@ def per_million_entries(a: Assumptions = Assumptions(), prices: dict[str, float]
             "Lambda API compute", m * a.api_ms / 1000 * a.api_memory_mb / 1024, "GB-second", prices["lambda_gb_second"]
         ),
         Line(
-            "DynamoDB writes (entry + LSI, event + LSI, idempotency, checkpoints)",
+            "DynamoDB writes (entry, event, idempotency, checkpoints)",
             writes,
             "WRU",
             prices["dynamodb_write_per_million"] * r,
@@ -245,13 +255,22 @@ def per_million_entries(a: Assumptions = Assumptions(), prices: dict[str, float]
 
 
 def per_chain_month(a: Assumptions = Assumptions(), prices: dict[str, float] = PRICES) -> list[Line]:
-    """What one chain costs per month, whatever its volume, beyond its entries: the independent
-    witness co-signing its newest checkpoint once per signing run with new entries, and the daily
-    Z report (decision 0024). Worst case: new entries in every 5-minute run."""
+    """What one chain costs per month, whatever its volume, beyond its entries: its units of
+    scheduled work (decision 0028), the independent witness co-signing its newest checkpoint once
+    per signing run with new entries, and the daily Z report (decision 0024). Worst case: new
+    entries in every 5-minute run. Not counted: the hourly re-verification's reads, which grow with
+    the chain (docs/scaling.md)."""
     runs = a.signing_runs_per_month
     invocations = runs * a.witness_invocations_per_run
     cosignatures_gb = runs * a.cosignature_kb / 1024 / 1024
+    units = a.work_units_per_month
     return [
+        Line("SQS FIFO requests (units of scheduled work: send, receive, delete)", units * a.sqs_requests_per_unit,
+             "request", prices["sqs_fifo_per_million"] / 1e6),
+        Line("Lambda worker invocations (one per unit)", units, "invocation",
+             prices["lambda_request_per_million"] / 1e6),
+        Line("Lambda worker compute (a unit with nothing to do)", units * a.worker_ms / 1000 * 0.5, "GB-second",
+             prices["lambda_gb_second"]),
         Line("Lambda witness invocations (latest, add)", invocations, "invocation",
              prices["lambda_request_per_million"] / 1e6),
         Line("Lambda witness compute", invocations * a.witness_ms / 1000 * a.witness_memory_mb / 1024, "GB-second",
@@ -300,24 +319,27 @@ def report(counts: Counts) -> str:
         f"At rest, per month ({REGION}, list prices of {PRICES_DATE}):\n\n{markdown(at_rest(counts))}\n\n"
         f"Per million entries appended ({REGION}, list prices of {PRICES_DATE}):\n\n"
         f"{markdown(per_million_entries())}\n\n"
-        f"Per chain, per month: the witness and the Z report, new entries in every 5-minute run "
+        f"Per chain, per month: units of scheduled work, the witness and the Z report, new entries in every "
+        f"5-minute run "
         f"({REGION}, list prices of {PRICES_DATE}):\n\n{markdown(per_chain_month())}\n"
     )
 
 
 def contract_counts() -> Counts:
-    """Counts of the stack with every contract handler (13 functions, 3 streams, 4 schedules)."""
+    """Counts of the stack with every contract handler (16 functions, 3 streams, 4 schedules, 3 work
+    queues)."""
     minutes = {"sign_checkpoints": 5, "close_periods": 60, "verify_chains": 60, "check_ticket_sla": 15}
-    memory = {"verify_chains": 1024}
+    memory: dict[str, int] = {}
     return Counts(
         # chalicelib/alarms.py (runbook and informational), Lambda errors/throttles, iterator age of
-        # the other 2 streams, 3 dead-letter queues, API 5xx.
-        alarms=len(ALL_ALARMS) + 2 * 13 + 2 + 3 + 1,
+        # the other 2 streams, 3 stream dead-letter queues, 3 work dead-letter queues and 3 oldest
+        # units of the work queues (decision 0028), API 5xx.
+        alarms=len(ALL_ALARMS) + 2 * 16 + 2 + 3 + 3 + 3 + 1,
         dashboards=1,
         kms_keys=4,  # signing, data, write proof, witness (chalicelib/resources.py)
         custom_metrics=CUSTOM_METRICS,
-        # journal, events, checkpoints, keys, accounts, idempotency, ops, support
-        tables=8,
+        # journal, events, checkpoints, tiles, keys, accounts, idempotency, ops, support
+        tables=9,
         schedules={n: (_SECONDS_PER_MONTH / (m * 60), memory.get(n, 512)) for n, m in sorted(minutes.items())},
     )
 

@@ -370,6 +370,9 @@ class InMemoryIdentity:
         uid, session = self.sessions[refresh_token]
         return self._tokens(uid, session, with_refresh=False)
 
+    def set_password(self, user_id: str, password: str) -> None:
+        self.users[user_id]["password"] = password
+
     def sign_out_everywhere(self, username: str) -> None:
         user_id = self._by_email(username) or username
         for token, (uid, _) in list(self.sessions.items()):

@@ -1,7 +1,7 @@
 """On-demand checkpoints through the signing function (AWS; decision 0022, issue 14 item 7).
 
 ``POST …/checkpoints`` must answer with a signed checkpoint, but the internet-facing API function
-holds no ``kms:Sign``: it invokes ``sign_checkpoints`` synchronously with
+holds no ``kms:Sign``: it invokes ``sign_chain`` (chalicelib/handlers/work.py) synchronously with
 ``{"action": "sign", "tenant_id", "chain"}`` and gets the checkpoint text back, or the refusal.
 The tenant and chain come from the API's own access check, never from the caller's body alone."""
 

@@ -47,9 +47,9 @@ class InMemoryCheckpointStore:
         chain = self._items.get(chain_key) or {}
         return chain[max(chain)] if chain else None
 
-    def list(self, chain_key: str) -> list[StoredCheckpoint]:
+    def list(self, chain_key: str, min_size: int = 0) -> list[StoredCheckpoint]:
         chain = self._items.get(chain_key) or {}
-        return [chain[size] for size in sorted(chain)]
+        return [chain[size] for size in sorted(chain) if size >= min_size]
 
     def latest_at_or_below(self, chain_key: str, size: int) -> StoredCheckpoint | None:
         chain = self._items.get(chain_key) or {}
@@ -130,11 +130,13 @@ class DynamoDBCheckpointStore:
         ).get("Items", [])
         return self._stored(items[0]) if items else None
 
-    def list(self, chain_key: str) -> list[StoredCheckpoint]:
+    def list(self, chain_key: str, min_size: int = 0) -> list[StoredCheckpoint]:
+        """The chain's checkpoints of size >= ``min_size``, ascending (a ranged verification reads
+        only those after its anchor)."""
         found, kwargs = [], {
             "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": chain_key}},
+            "KeyConditionExpression": "pk = :pk AND sk >= :min",
+            "ExpressionAttributeValues": {":pk": {"S": chain_key}, ":min": {"N": str(min_size)}},
             "ConsistentRead": True,
         }
         while True:

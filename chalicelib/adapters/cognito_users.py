@@ -133,6 +133,20 @@ class CognitoUsers:
         result = reply["AuthenticationResult"]
         return Tokens(result["AccessToken"], result["IdToken"], int(result["ExpiresIn"]))
 
+    def set_password(self, user_id: str, password: str) -> None:
+        """A password reset the product checked (its own mailed code): the new password, permanent."""
+        try:
+            self._idp.admin_set_user_password(UserPoolId=self._pool, Username=user_id, Password=password,
+                                              Permanent=True)
+        except ClientError as exc:
+            if _code(exc) == "InvalidPasswordException":
+                raise ValidationFailed(
+                    f"The password is refused: {self._password_rule}".strip(), field="new_password"
+                ) from exc
+            raise self._unavailable(exc) from exc
+        except BotoCoreError as exc:
+            raise self._unavailable(exc) from exc
+
     def sign_out_everywhere(self, username: str) -> None:
         """Revoke every refresh token of the user (``username``: the email or the sub)."""
         try:

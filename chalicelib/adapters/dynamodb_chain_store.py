@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from chalicelib.domain.claims import Claim, CommitRejected
 from chalicelib.domain.errors import SequenceConflict, Unavailable, ValidationFailed
 from chalicelib.domain.records import SealedRecord
+from chalicelib.domain.time_search import items_in_time_range
 from chalicelib.ports.journal_items import decode_item, from_item, to_item
 
 __all__ = ["decode_item", "from_item", "to_item"]  # their home is chalicelib.ports.journal_items
@@ -145,6 +146,10 @@ class DynamoDBChainStore:
         return _plain_values(item) if item else None
 
     def raw_items(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None) -> Iterator[dict]:
+        return self._items(chain_key, first_seq, last_seq)
+
+    def _items(self, chain_key: str, first_seq: int, last_seq: int | None, page_size: int | None = None
+               ) -> Iterator[dict]:
         condition = "pk = :pk AND sk BETWEEN :a AND :b"
         values = {
             ":pk": {"S": chain_key},
@@ -157,6 +162,8 @@ class DynamoDBChainStore:
             "ExpressionAttributeValues": values,
             "ConsistentRead": True,
         }
+        if page_size is not None:  # a reader that stops early need not read 1 MB pages
+            kwargs["Limit"] = page_size
         while True:
             resp = self._call("query", **kwargs)
             for item in resp.get("Items", []):
@@ -170,26 +177,26 @@ class DynamoDBChainStore:
             yield SealedRecord.from_item(item)
 
     def by_time(self, chain_key, start, end, *, limit, after_seq=None):
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": "by_time",
-            "KeyConditionExpression": "pk = :pk AND recorded_at BETWEEN :a AND :b",
-            "ExpressionAttributeValues": {":pk": {"S": chain_key}, ":a": {"S": start}, ":b": {"S": end}},
-        }
-        found: list[SealedRecord] = []
-        while len(found) < limit:
-            resp = self._call("query", **kwargs)
-            for item in resp.get("Items", []):
-                record = SealedRecord.from_item(from_item(item))
-                if record.recorded_at >= end or (after_seq is not None and record.seq <= after_seq):
-                    continue
-                found.append(record)
-                if len(found) == limit:
-                    break
-            if "LastEvaluatedKey" not in resp:
-                break
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        return found
+        """By seq, with no time index (decision 0027): a few one-item reads find the range's first
+        entry, then one consistent Query reads the range."""
+        items = items_in_time_range(
+            lambda: self._first_at_or_after(chain_key, None), start, end, limit=limit, after_seq=after_seq,
+            first_at_or_after=lambda seq: self._first_at_or_after(chain_key, seq),
+            items_from=lambda seq: self._items(chain_key, seq, None, page_size=limit),
+        )
+        return [SealedRecord.from_item(item) for item in items]
+
+    def _first_at_or_after(self, chain_key: str, seq: int | None) -> tuple[int, str] | None:
+        """(seq, recorded_at) of the first entry at or after ``seq``; of the head when ``seq`` is None."""
+        if seq is None:
+            where, values, forward = "pk = :pk", {":pk": {"S": chain_key}}, False
+        else:
+            where, values, forward = "pk = :pk AND sk >= :s", {":pk": {"S": chain_key}, ":s": {"N": str(seq)}}, True
+        resp = self._call("query", TableName=self._table, KeyConditionExpression=where,
+                          ExpressionAttributeValues=values, ScanIndexForward=forward,
+                          ProjectionExpression="sk, recorded_at", Limit=1, ConsistentRead=True)
+        items = resp.get("Items", [])
+        return (int(items[0]["sk"]["N"]), items[0]["recorded_at"]["S"]) if items else None
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         try:

@@ -68,7 +68,7 @@ class OutboxMailer(SesMailer):
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())  # a mail that was sent survives a crash, as the emulator's data does
-        token = next((line for line in text.splitlines() if line.startswith("token: ")), "")
+        token = next((line for line in text.splitlines() if line.startswith(("token: ", "code: "))), "")
         logger.info(
             f"local mail to {to}: {subject}{' -- ' + token if token else ''} "
             f"(full text: GET /v1/local/outbox or {self.outbox})",

@@ -4,11 +4,13 @@ tests/unit/test_chain_store_contract.py), including the all-or-nothing batch."""
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 
 from chalicelib.domain.claims import Claim, CommitRejected
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.records import SealedRecord
+from chalicelib.domain.time_search import items_in_time_range
 from chalicelib.domain.write_proofs import proof_attributes
 
 MAX_BATCH = 100
@@ -78,13 +80,19 @@ class InMemoryChainStore:
             yield SealedRecord.from_item(item)
 
     def by_time(self, chain_key, start, end, *, limit, after_seq=None):
-        found = []
-        for item in self.raw_items(chain_key):
-            if start <= item["recorded_at"] < end and (after_seq is None or item["seq"] > after_seq):
-                found.append(SealedRecord.from_item(item))
-                if len(found) == limit:
-                    break
-        return found
+        # The DynamoDB adapter's search by seq (decision 0027), so that tests run it too.
+        with self._lock:
+            chain = dict(self._chains.get(chain_key, {}))
+        seqs = sorted(chain)
+
+        def first_at_or_after(seq: int | None):
+            i = len(seqs) - 1 if seq is None else bisect_left(seqs, seq)
+            return (seqs[i], chain[seqs[i]]["recorded_at"]) if 0 <= i < len(seqs) else None
+
+        items = items_in_time_range(lambda: first_at_or_after(None), start, end, limit=limit, after_seq=after_seq,
+                                    first_at_or_after=first_at_or_after,
+                                    items_from=lambda seq: (dict(chain[s]) for s in seqs[bisect_left(seqs, seq):]))
+        return [SealedRecord.from_item(item) for item in items]
 
     def raw_items(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None) -> Iterator[dict]:
         with self._lock:

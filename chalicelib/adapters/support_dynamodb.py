@@ -1,255 +1,137 @@
 """The support table, the support bucket, the user directory scan and the async invoker.
 
-Item layout (docs/decisions/0010-support.md):
-
-| record | pk | sk | gsi1pk / gsi1sk |
-|---|---|---|---|
-| ticket | ``TICKET#<id>`` | ``TICKET`` | ``QUEUE#<status>`` / ``<created_at>#<id>`` |
-| message | ``TICKET#<id>`` | ``MSG#<at>#<message_id>`` | |
-| tenant's ticket list | ``TENANT#<tenant_id>`` | ``TICKET#<created_at>#<id>`` | |
-| news | ``NEWS`` | ``NEWS#<news_id>`` | |
-| mailing | ``MAILING#<id>`` | ``MAILING`` | ``MAILINGS`` / ``<created_at>#<id>`` |
-| recipient | ``MAILING#<id>`` | ``RCPT#<email>`` | |
-| unsubscribed address | ``UNSUB#<email>`` | ``UNSUB`` | |
-| last activity | ``ACTIVE#<user_id>`` | ``ACTIVE`` | ``ACTIVE`` / ``<YYYY-MM-DD>#<user_id>`` |
-| applied inbound reply | ``INBOUND#<sha256(object key)>`` | ``INBOUND`` | |
-
-Takes boto3 clients; never builds one. Every state change is conditional (ticket ``version``,
-mailing ``status``, recipient ``state``), so two workers never both win.
+The support table's items are pynamodb models (``adapters/models/support.py`` has the layout;
+decision 0010). Every state change is conditional (ticket ``version``, mailing ``status``,
+recipient ``state``), so two workers never both win; several items that change together are one
+``TransactWrite``.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import MISSING, fields
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
-from chalicelib.domain.errors import Unavailable, ValidationFailed
-from chalicelib.domain.support import (
-    Attachment,
-    Mailing,
-    Message,
-    News,
-    Progress,
-    Recipient,
-    Ticket,
+from chalicelib.adapters.models.base import Endpoint, conditional_failed, unavailable
+from chalicelib.adapters.models.support import (
+    activity_key,
+    inbound_key,
+    mailing_key,
+    news_key,
+    recipient_key,
+    support_models,
+    ticket_key,
+    unsub_key,
 )
-
-_ser = TypeSerializer()
-_de = TypeDeserializer()
-
-
-# ---- values ----------------------------------------------------------------------------------------
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _dt(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _dump(attrs: dict[str, Any]) -> dict[str, Any]:
-    return {k: _ser.serialize(v) for k, v in attrs.items() if v is not None}
-
-
-def _load(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _de.deserialize(v) for k, v in item.items()}
-
-
-def _record(obj: Any) -> dict[str, Any]:
-    """A frozen dataclass as item attributes (datetimes as RFC 3339 UTC strings)."""
-    out: dict[str, Any] = {}
-    for f in fields(obj):
-        value = getattr(obj, f.name)
-        if isinstance(value, datetime):
-            value = _iso(value)
-        elif isinstance(value, Attachment):
-            value = {"key": value.key, "filename": value.filename, "content_type": value.content_type,
-                     "size": value.size}
-        out[f.name] = value
-    return out
-
-
-def _build(cls: type, item: dict[str, Any]) -> Any:
-    kwargs: dict[str, Any] = {}
-    for f in fields(cls):
-        if f.name not in item:  # None is not stored
-            if "None" in str(f.type) and f.default is MISSING:
-                kwargs[f.name] = None
-            continue
-        value = item[f.name]
-        kind = str(f.type)
-        if "datetime" in kind and isinstance(value, str):
-            value = _dt(value)
-        elif "Attachment" in kind and isinstance(value, dict):
-            value = Attachment(value["key"], value["filename"], value["content_type"], int(value["size"]))
-        elif kind.startswith("int") and value is not None:
-            value = int(value)
-        kwargs[f.name] = value
-    return cls(**kwargs)
+from chalicelib.domain.errors import Conflict, Unavailable, ValidationFailed
+from chalicelib.domain.support import Mailing, Message, News, Progress, Recipient, Ticket
 
 
 def encode_cursor(key: dict[str, Any] | None) -> str | None:
+    """A page's last key (string attributes only) as an opaque cursor."""
     if not key:
         return None
-    return base64.urlsafe_b64encode(json.dumps(_load(key), sort_keys=True).encode()).decode()
+    plain = {name: value["S"] for name, value in key.items()}
+    return base64.urlsafe_b64encode(json.dumps(plain, sort_keys=True).encode()).decode()
 
 
-def decode_cursor(cursor: str | None, *, allowed: set[str]) -> dict[str, Any] | None:
+def decode_cursor(cursor: str | None, *, allowed: set[str], partition: tuple[str, str]) -> dict[str, Any] | None:
+    """The start key of a cursor this query returned: exactly the query's key attributes, in its
+    ``partition`` (attribute, value); any other is refused, never sent to DynamoDB (which refuses
+    it with a ValidationException, a 503 here)."""
     if not cursor:
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not isinstance(data, dict) or set(data) - allowed or not all(isinstance(v, str) for v in data.values()):
+        if not isinstance(data, dict) or set(data) != allowed or not all(isinstance(v, str) for v in data.values()):
+            raise ValueError
+        if data[partition[0]] != partition[1]:
             raise ValueError
     except (ValueError, UnicodeDecodeError):
         raise ValidationFailed("the cursor is not one this API returned", field="cursor") from None
-    return _dump(data)
+    return {name: {"S": value} for name, value in data.items()}
 
 
-# ---- keys ------------------------------------------------------------------------------------------
-def ticket_key(ticket_id: str) -> dict[str, str]:
-    return {"pk": f"TICKET#{ticket_id}", "sk": "TICKET"}
+@contextmanager
+def _errors(operation: str) -> Iterator[None]:
+    try:
+        yield
+    except PynamoDBException as exc:
+        raise unavailable(f"support table {operation}", exc) from exc
 
 
-def mailing_key(mailing_id: str) -> dict[str, str]:
-    return {"pk": f"MAILING#{mailing_id}", "sk": "MAILING"}
-
-
-def recipient_key(mailing_id: str, email: str) -> dict[str, str]:
-    return {"pk": f"MAILING#{mailing_id}", "sk": f"RCPT#{email}"}
-
-
-def news_key(news_id: str) -> dict[str, str]:
-    return {"pk": "NEWS", "sk": f"NEWS#{news_id}"}
-
-
-def unsub_key(email: str) -> dict[str, str]:
-    return {"pk": f"UNSUB#{email}", "sk": "UNSUB"}
-
-
-def activity_key(user_id: str) -> dict[str, str]:
-    return {"pk": f"ACTIVE#{user_id}", "sk": "ACTIVE"}
-
-
-def _seen_key(source: str) -> dict[str, str]:
-    return {"pk": "INBOUND#" + hashlib.sha256(source.encode()).hexdigest(), "sk": "INBOUND"}
-
-
-def ticket_item(t: Ticket) -> dict[str, Any]:
-    return {**ticket_key(t.ticket_id), "type": "ticket", **_record(t),
-            "gsi1pk": f"QUEUE#{t.status}", "gsi1sk": f"{_iso(t.created_at)}#{t.ticket_id}"}
-
-
-def message_item(m: Message) -> dict[str, Any]:
-    return {"pk": f"TICKET#{m.ticket_id}", "sk": f"MSG#{_iso(m.at)}#{m.message_id}", "type": "message",
-            **_record(m)}
-
-
-def mailing_item(m: Mailing) -> dict[str, Any]:
-    return {**mailing_key(m.mailing_id), "type": "mailing", **_record(m),
-            "gsi1pk": "MAILINGS", "gsi1sk": f"{_iso(m.created_at)}#{m.mailing_id}"}
+def _page(results: Iterable[Any]) -> tuple[list[Any], dict[str, Any] | None]:
+    """The items of a limited query and the key to continue from."""
+    items = list(results)
+    return items, results.last_evaluated_key  # type: ignore[attr-defined]
 
 
 class DynamoSupportStore:
-    def __init__(self, client, table_name: str) -> None:
-        self._client = client
-        self._table = table_name
+    def __init__(self, endpoint: Endpoint, table_name: str) -> None:
+        self._m = support_models(table_name, endpoint)
 
     # ---- plumbing -----------------------------------------------------------------------------
-    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+    def _get(self, model: type, key: tuple[str, str]) -> Any | None:
         try:
-            return getattr(self._client, operation)(**kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
-                raise
-            raise Unavailable(f"support table {operation} failed: {code}") from exc
-        except BotoCoreError as exc:
-            raise Unavailable(f"support table {operation} failed: {exc}") from exc
+            return model.get(*key, consistent_read=True)
+        except DoesNotExist:
+            return None
+        except PynamoDBException as exc:
+            raise unavailable("support table get_item", exc) from exc
 
-    def _get(self, key: dict[str, str]) -> dict[str, Any] | None:
-        item = self._call("get_item", TableName=self._table, Key=_dump(key), ConsistentRead=True).get("Item")
-        return _load(item) if item else None
-
-    def _conditional(self, operation: str, **kwargs: Any) -> bool:
+    @staticmethod
+    def _conditional(operation: str, write: Callable[[], Any]) -> bool:
+        """Run a conditional write; False if its condition failed."""
         try:
-            self._call(operation, TableName=self._table, **kwargs)
+            write()
             return True
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        except PynamoDBException as exc:
+            if conditional_failed(exc):
                 return False
-            raise
+            raise unavailable(f"support table {operation}", exc) from exc
 
-    def _transact(self, items: list[dict[str, Any]]) -> bool:
+    def _transact(self, build: Callable[[TransactWrite], None]) -> bool:
+        """One ``TransactWrite`` (on the models' own connection: pynamodb's transactions do not
+        read ``Meta.host``); False if it was cancelled."""
         try:
-            self._call("transact_write_items", TransactItems=items)
+            with TransactWrite(connection=self._m.Ticket._get_connection().connection) as tx:
+                build(tx)
             return True
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+        except TransactWriteError as exc:
+            if exc.cause_response_code == "TransactionCanceledException":
                 return False
-            raise
-
-    def _query(self, limit: int | None = None, start: dict[str, Any] | None = None, **kwargs: Any) -> tuple[
-        list[dict[str, Any]], dict[str, Any] | None
-    ]:
-        """Up to ``limit`` items (all when None) and the key to continue from."""
-        kwargs["TableName"] = self._table
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        out: list[dict[str, Any]] = []
-        while True:
-            if limit is not None:
-                kwargs["Limit"] = max(1, limit - len(out))
-            resp = self._call("query", **kwargs)
-            out.extend(_load(i) for i in resp.get("Items", []))
-            last = resp.get("LastEvaluatedKey")
-            if not last or (limit is not None and len(out) >= limit):
-                return out, last
-            kwargs["ExclusiveStartKey"] = last
-
-    def _iter(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        kwargs["TableName"] = self._table
-        while True:
-            resp = self._call("query", **kwargs)
-            for item in resp.get("Items", []):
-                yield _load(item)
-            if "LastEvaluatedKey" not in resp:
-                return
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+            raise unavailable("support table transact_write_items", exc) from exc
 
     # ---- tickets -----------------------------------------------------------------------------
     def create_ticket(self, ticket: Ticket, message: Message) -> bool:
         """Ticket, first message and the tenant's list entry in one transaction; False if the ticket
         id exists already (a redelivered inbound mail)."""
-        index = {"pk": f"TENANT#{ticket.tenant_id}", "sk": f"TICKET#{_iso(ticket.created_at)}#{ticket.ticket_id}",
-                 "type": "tenant_ticket", "ticket_id": ticket.ticket_id, "requester_id": ticket.requester_id}
-        new = "attribute_not_exists(pk)"
-        return self._transact([
-            {"Put": {"TableName": self._table, "Item": _dump(ticket_item(ticket)), "ConditionExpression": new}},
-            {"Put": {"TableName": self._table, "Item": _dump(message_item(message)), "ConditionExpression": new}},
-            {"Put": {"TableName": self._table, "Item": _dump(index), "ConditionExpression": new}},
-        ])
+        m = self._m
+
+        def build(tx: TransactWrite) -> None:
+            tx.save(m.Ticket.of(ticket), condition=m.Ticket.pk.does_not_exist())
+            tx.save(m.Message.of(message), condition=m.Message.pk.does_not_exist())
+            tx.save(m.TenantTicket.of(ticket), condition=m.TenantTicket.pk.does_not_exist())
+
+        return self._transact(build)
 
     def get_ticket(self, ticket_id: str) -> Ticket | None:
-        item = self._get(ticket_key(ticket_id))
-        return _build(Ticket, item) if item else None
+        item = self._get(self._m.Ticket, ticket_key(ticket_id))
+        return item.to_domain() if item else None
 
     def messages(self, ticket_id: str) -> list[Message]:
-        items = self._iter(KeyConditionExpression="pk = :pk AND begins_with(sk, :m)",
-                           ExpressionAttributeValues=_dump({":pk": f"TICKET#{ticket_id}", ":m": "MSG#"}),
-                           ConsistentRead=True)
-        return [_build(Message, i) for i in items]
+        model = self._m.Message
+        with _errors("query"):
+            return [i.to_domain() for i in model.query(f"TICKET#{ticket_id}", model.sk.startswith("MSG#"),
+                                                       consistent_read=True)]
 
     def message_exists(self, ticket_id: str, message_id: str) -> bool:
         return any(m.message_id == message_id for m in self.messages(ticket_id))
@@ -259,194 +141,163 @@ class DynamoSupportStore:
         """Replace the ticket if nobody changed it since ``old`` was read (and add ``message``).
         ``dedupe`` (an inbound mail's object key) is recorded in the same transaction, so the
         same stored mail can never add its message twice."""
-        put = {"Put": {"TableName": self._table, "Item": _dump(ticket_item(new)),
-                       "ConditionExpression": "version = :v", "ExpressionAttributeValues": _dump({":v": old.version})}}
+        m = self._m
+        unchanged = m.Ticket.version == old.version
         if message is None:
-            return self._conditional("put_item", Item=put["Put"]["Item"], ConditionExpression="version = :v",
-                                     ExpressionAttributeValues=put["Put"]["ExpressionAttributeValues"])
-        new_item = "attribute_not_exists(pk)"
-        items = [put, {"Put": {"TableName": self._table, "Item": _dump(message_item(message)),
-                               "ConditionExpression": new_item}}]
-        if dedupe:
-            items.append({"Put": {"TableName": self._table, "ConditionExpression": new_item,
-                                  "Item": _dump({**_seen_key(dedupe), "type": "inbound", "ticket_id": new.ticket_id})}})
-        return self._transact(items)
+            return self._conditional("put_item", lambda: m.Ticket.of(new).save(condition=unchanged))
+
+        def build(tx: TransactWrite) -> None:
+            tx.save(m.Ticket.of(new), condition=unchanged)
+            tx.save(m.Message.of(message), condition=m.Message.pk.does_not_exist())
+            if dedupe:
+                tx.save(m.Inbound(*inbound_key(dedupe), ticket_id=new.ticket_id),
+                        condition=m.Inbound.pk.does_not_exist())
+
+        return self._transact(build)
 
     def seen(self, dedupe: str) -> bool:
-        return self._get(_seen_key(dedupe)) is not None
+        return self._get(self._m.Inbound, inbound_key(dedupe)) is not None
 
     def mark_overdue(self, ticket_id: str, at: datetime) -> bool:
         """Set ``overdue_at`` once (the alarm mail goes out once per ticket)."""
-        return self._conditional(
-            "update_item", Key=_dump(ticket_key(ticket_id)), UpdateExpression="SET overdue_at = :at",
-            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(overdue_at)",
-            ExpressionAttributeValues=_dump({":at": _iso(at)}),
-        )
+        model = self._m.Ticket
+        return self._conditional("update_item", lambda: model(*ticket_key(ticket_id)).update(
+            actions=[model.overdue_at.set(at)],
+            condition=model.pk.exists() & model.overdue_at.does_not_exist(),
+        ))
 
     def _tickets(self, ids: list[str]) -> list[Ticket]:
-        found: dict[str, Ticket] = {}
-        for i in range(0, len(ids), 100):
-            keys = [_dump(ticket_key(t)) for t in ids[i:i + 100]]
-            request = {self._table: {"Keys": keys, "ConsistentRead": True}}
-            while request:
-                resp = self._call("batch_get_item", RequestItems=request)
-                for item in resp.get("Responses", {}).get(self._table, []):
-                    t = _build(Ticket, _load(item))
-                    found[t.ticket_id] = t
-                request = resp.get("UnprocessedKeys") or {}
+        with _errors("batch_get_item"):
+            found = {i.ticket_id: i.to_domain()
+                     for i in self._m.Ticket.batch_get([ticket_key(t) for t in ids], consistent_read=True)}
         return [found[t] for t in ids if t in found]
 
     def tenant_tickets(self, tenant_id: str, *, requester_id: str | None, limit: int, cursor: str | None) -> tuple[
         list[Ticket], str | None
     ]:
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :t)",
-            "ExpressionAttributeValues": {":pk": f"TENANT#{tenant_id}", ":t": "TICKET#"},
-            "ScanIndexForward": False,
-        }
-        if requester_id:
-            kwargs["FilterExpression"] = "requester_id = :r"
-            kwargs["ExpressionAttributeValues"][":r"] = requester_id
-        kwargs["ExpressionAttributeValues"] = _dump(kwargs["ExpressionAttributeValues"])
-        start = decode_cursor(cursor, allowed={"pk", "sk"})
-        if start and start["pk"]["S"] != f"TENANT#{tenant_id}":
-            raise ValidationFailed("the cursor is not one this API returned", field="cursor")
-        items, last = self._query(limit, start, **kwargs)
-        return self._tickets([i["ticket_id"] for i in items]), encode_cursor(last)
+        model = self._m.TenantTicket
+        start = decode_cursor(cursor, allowed={"pk", "sk"}, partition=("pk", f"TENANT#{tenant_id}"))
+        with _errors("query"):
+            items, last = _page(model.query(
+                f"TENANT#{tenant_id}", model.sk.startswith("TICKET#"),
+                filter_condition=(model.requester_id == requester_id) if requester_id else None,
+                scan_index_forward=False, limit=limit, last_evaluated_key=start,
+            ))
+        return self._tickets([i.ticket_id for i in items]), encode_cursor(last)
 
     def queue(self, status: str, *, limit: int, cursor: str | None) -> tuple[list[Ticket], str | None]:
-        start = decode_cursor(cursor, allowed={"pk", "sk", "gsi1pk", "gsi1sk"})
-        items, last = self._query(
-            limit, start, IndexName="gsi1", KeyConditionExpression="gsi1pk = :q",
-            ExpressionAttributeValues=_dump({":q": f"QUEUE#{status}"}),
-        )
-        return [_build(Ticket, i) for i in items], encode_cursor(last)
+        start = decode_cursor(cursor, allowed={"pk", "sk", "gsi1pk", "gsi1sk"}, partition=("gsi1pk", f"QUEUE#{status}"))
+        with _errors("query"):
+            items, last = _page(self._m.Ticket.queue.query(f"QUEUE#{status}", limit=limit, last_evaluated_key=start))
+        return [i.to_domain() for i in items], encode_cursor(last)
 
     def awaiting_first_response(self) -> Iterator[Ticket]:
-        for status in ("open", "waiting"):
-            for item in self._iter(IndexName="gsi1", KeyConditionExpression="gsi1pk = :q",
-                                   FilterExpression="attribute_not_exists(first_response_at)",
-                                   ExpressionAttributeValues=_dump({":q": f"QUEUE#{status}"})):
-                yield _build(Ticket, item)
+        model = self._m.Ticket
+        with _errors("query"):
+            for status in ("open", "waiting"):
+                for item in model.queue.query(f"QUEUE#{status}",
+                                              filter_condition=model.first_response_at.does_not_exist()):
+                    yield item.to_domain()
 
     # ---- news --------------------------------------------------------------------------------
     def put_news(self, news: News, *, new: bool = True) -> None:
-        item = {**news_key(news.news_id), "type": "news", **_record(news)}
-        if new:
-            self._call("put_item", TableName=self._table, Item=_dump(item),
-                       ConditionExpression="attribute_not_exists(pk)")
-        else:
-            self._call("put_item", TableName=self._table, Item=_dump(item))
+        model = self._m.News
+        try:
+            model.of(news).save(condition=model.pk.does_not_exist() if new else None)
+        except PynamoDBException as exc:
+            if conditional_failed(exc):
+                raise Conflict(f"news {news.news_id} exists already") from exc
+            raise unavailable("support table put_item", exc) from exc
 
     def get_news(self, news_id: str) -> News | None:
-        item = self._get(news_key(news_id))
-        return _build(News, item) if item else None
+        item = self._get(self._m.News, news_key(news_id))
+        return item.to_domain() if item else None
 
     def all_news(self) -> list[News]:
-        items = self._iter(KeyConditionExpression="pk = :pk", ExpressionAttributeValues=_dump({":pk": "NEWS"}))
-        return [_build(News, i) for i in items]
+        with _errors("query"):
+            return [i.to_domain() for i in self._m.News.query("NEWS")]
 
     # ---- mailings ----------------------------------------------------------------------------
     def create_mailing(self, mailing: Mailing) -> None:
-        self._call("put_item", TableName=self._table, Item=_dump(mailing_item(mailing)),
-                   ConditionExpression="attribute_not_exists(pk)")
+        model = self._m.Mailing
+        try:
+            model.of(mailing).save(condition=model.pk.does_not_exist())
+        except PynamoDBException as exc:
+            if conditional_failed(exc):
+                raise Conflict(f"mailing {mailing.mailing_id} exists already") from exc
+            raise unavailable("support table put_item", exc) from exc
 
     def get_mailing(self, mailing_id: str) -> Mailing | None:
-        item = self._get(mailing_key(mailing_id))
-        return _build(Mailing, item) if item else None
+        item = self._get(self._m.Mailing, mailing_key(mailing_id))
+        return item.to_domain() if item else None
 
     def mailings(self, *, limit: int, cursor: str | None) -> tuple[list[Mailing], str | None]:
-        start = decode_cursor(cursor, allowed={"pk", "sk", "gsi1pk", "gsi1sk"})
-        items, last = self._query(limit, start, IndexName="gsi1", KeyConditionExpression="gsi1pk = :q",
-                                  ExpressionAttributeValues=_dump({":q": "MAILINGS"}), ScanIndexForward=False)
-        return [_build(Mailing, i) for i in items], encode_cursor(last)
+        start = decode_cursor(cursor, allowed={"pk", "sk", "gsi1pk", "gsi1sk"}, partition=("gsi1pk", "MAILINGS"))
+        with _errors("query"):
+            items, last = _page(self._m.Mailing.listing.query("MAILINGS", scan_index_forward=False, limit=limit,
+                                                              last_evaluated_key=start))
+        return [i.to_domain() for i in items], encode_cursor(last)
 
     def save_mailing(self, new: Mailing, *, expected: tuple[str, ...]) -> bool:
         """Replace the mailing if its status is one of ``expected`` (the state machine's guard)."""
-        names = {f":s{i}": s for i, s in enumerate(expected)}
-        return self._conditional(
-            "put_item", Item=_dump(mailing_item(new)),
-            ConditionExpression=f"#st IN ({', '.join(names)})",
-            ExpressionAttributeNames={"#st": "status"}, ExpressionAttributeValues=_dump(names),
-        )
+        model = self._m.Mailing
+        return self._conditional("put_item", lambda: model.of(new).save(condition=model.status.is_in(*expected)))
 
     def add_recipients(self, mailing_id: str, recipients: list[Recipient]) -> None:
         """Write recipients (idempotent: a re-run of the preparation rewrites the same pending items)."""
-        requests = [{"PutRequest": {"Item": _dump({**recipient_key(mailing_id, r.email), "type": "recipient",
-                                                   **_record(r)})}} for r in recipients]
-        for i in range(0, len(requests), 25):
-            batch = {self._table: requests[i:i + 25]}
-            for _ in range(8):
-                resp = self._call("batch_write_item", RequestItems=batch)
-                batch = resp.get("UnprocessedItems") or {}
-                if not batch:
-                    break
-            else:
-                raise Unavailable("support table batch_write_item kept returning unprocessed items")
+        model = self._m.Recipient
+        with _errors("batch_write_item"), model.batch_write() as batch:
+            for r in recipients:
+                batch.save(model.of(mailing_id, r))
 
     def recipients(self, mailing_id: str, state: str | None = None) -> Iterator[Recipient]:
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :r)",
-            "ExpressionAttributeValues": {":pk": f"MAILING#{mailing_id}", ":r": "RCPT#"},
-            "ConsistentRead": True,
-        }
-        if state:
-            kwargs["FilterExpression"] = "#st = :s"
-            kwargs["ExpressionAttributeNames"] = {"#st": "state"}
-            kwargs["ExpressionAttributeValues"][":s"] = state
-        kwargs["ExpressionAttributeValues"] = _dump(kwargs["ExpressionAttributeValues"])
-        for item in self._iter(**kwargs):
-            yield _build(Recipient, item)
+        model = self._m.Recipient
+        with _errors("query"):
+            for item in model.query(f"MAILING#{mailing_id}", model.sk.startswith("RCPT#"), consistent_read=True,
+                                    filter_condition=(model.state == state) if state else None):
+                yield item.to_domain()
 
     def move_recipient(self, mailing_id: str, email: str, from_state: str, to_state: str, **attrs: Any) -> bool:
         """``from_state`` -> ``to_state`` (plus attributes) if the recipient is still in ``from_state``."""
-        values: dict[str, Any] = {":from": from_state, ":to": to_state}
-        names = {"#st": "state"}
-        sets = ["#st = :to"]
-        for i, (name, value) in enumerate((n, v) for n, v in attrs.items() if v is not None):
-            values[f":a{i}"] = _iso(value) if isinstance(value, datetime) else value
-            names[f"#a{i}"] = name
-            sets.append(f"#a{i} = :a{i}")
-        return self._conditional(
-            "update_item", Key=_dump(recipient_key(mailing_id, email)), UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression="#st = :from", ExpressionAttributeNames=names,
-            ExpressionAttributeValues=_dump(values),
-        )
+        model = self._m.Recipient
+        actions = [model.state.set(to_state)]
+        actions += [getattr(model, name).set(value) for name, value in attrs.items() if value is not None]
+        return self._conditional("update_item", lambda: model(*recipient_key(mailing_id, email)).update(
+            actions=actions, condition=model.state == from_state))
 
     def progress(self, mailing_id: str) -> Progress:
+        model = self._m.Recipient
         progress = Progress()
-        for item in self._iter(KeyConditionExpression="pk = :pk AND begins_with(sk, :r)",
-                               ExpressionAttributeValues=_dump({":pk": f"MAILING#{mailing_id}", ":r": "RCPT#"}),
-                               ProjectionExpression="#st", ExpressionAttributeNames={"#st": "state"}):
-            progress.counts[item.get("state", "pending")] = progress.counts.get(item.get("state", "pending"), 0) + 1
+        with _errors("query"):
+            for item in model.query(f"MAILING#{mailing_id}", model.sk.startswith("RCPT#"), attributes_to_get=["state"]):
+                state = item.state or "pending"
+                progress.counts[state] = progress.counts.get(state, 0) + 1
         return progress
 
     # ---- unsubscribe and activity ------------------------------------------------------------
     def unsubscribe(self, email: str, at: datetime) -> bool:
         """Record the address; False if it was already unsubscribed."""
-        return self._conditional("put_item", Item=_dump({**unsub_key(email), "type": "unsubscribed", "email": email,
-                                                        "at": _iso(at)}),
-                                 ConditionExpression="attribute_not_exists(pk)")
+        model = self._m.Unsubscribed
+        return self._conditional("put_item", lambda: model(*unsub_key(email), email=email, at=at).save(
+            condition=model.pk.does_not_exist()))
 
     def is_unsubscribed(self, email: str) -> bool:
-        return self._get(unsub_key(email)) is not None
+        return self._get(self._m.Unsubscribed, unsub_key(email)) is not None
 
     def touch_activity(self, user_id: str, email: str, day: date) -> bool:
         """Record that the user used the app on ``day``: at most one write per user and day."""
-        today = day.isoformat()
-        return self._conditional(
-            "put_item",
-            Item=_dump({**activity_key(user_id), "type": "activity", "user_id": user_id, "email": email,
-                        "last_active": today, "gsi1pk": "ACTIVE", "gsi1sk": f"{today}#{user_id}"}),
-            ConditionExpression="attribute_not_exists(pk) OR last_active < :d OR email <> :e",
-            ExpressionAttributeValues=_dump({":d": today, ":e": email}),
-        )
+        model, today = self._m.Activity, day.isoformat()
+        item = model(*activity_key(user_id), user_id=user_id, email=email, last_active=today,
+                     gsi1sk=f"{today}#{user_id}")
+        return self._conditional("put_item", lambda: item.save(
+            condition=model.pk.does_not_exist() | (model.last_active < today) | (model.email != email)))
 
     def active_since(self, day: date) -> Iterator[tuple[str, str]]:
         """(user_id, email) of users active on ``day`` or later."""
-        for item in self._iter(IndexName="gsi1", KeyConditionExpression="gsi1pk = :a AND gsi1sk >= :d",
-                               ExpressionAttributeValues=_dump({":a": "ACTIVE", ":d": day.isoformat()})):
-            yield item["user_id"], item["email"]
+        model = self._m.Activity
+        with _errors("query"):
+            for item in model.recent.query("ACTIVE", model.gsi1sk >= day.isoformat()):
+                yield item.user_id, item.email
 
 
 class AccountsUserScan:
@@ -459,6 +310,9 @@ class AccountsUserScan:
         self._table = table_name
 
     def users(self) -> Iterator[dict[str, Any]]:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        de = TypeDeserializer()
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "FilterExpression": "sk = :u",
@@ -472,7 +326,7 @@ class AccountsUserScan:
             except (ClientError, BotoCoreError) as exc:
                 raise Unavailable(f"accounts scan failed: {exc}") from exc
             for item in resp.get("Items", []):
-                yield _load(item)
+                yield {k: de.deserialize(v) for k, v in item.items()}
             if "LastEvaluatedKey" not in resp:
                 return
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]

@@ -16,6 +16,7 @@ def register(app) -> None:
     from chalicelib.api.meta import meta_bp
     from chalicelib.api.news import news_bp
     from chalicelib.api.receipts import receipts_bp
+    from chalicelib.api.reference import reference_bp
     from chalicelib.api.support import support_bp
 
     app.api.binary_types.append("application/zip")
@@ -29,6 +30,7 @@ def register(app) -> None:
     app.register_blueprint(anomalies_bp)
     app.register_blueprint(exports_bp)
     app.register_blueprint(receipts_bp)
+    app.register_blueprint(reference_bp)
     app.register_blueprint(support_bp)
     app.register_blueprint(news_bp)
     app.register_blueprint(mailings_bp)

@@ -10,14 +10,14 @@ from typing import Annotated, Literal
 from chalice import Blueprint, Response
 from pydantic import BaseModel, Field, StringConstraints
 
-from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
 from chalicelib.api.schemas import Email
 from chalicelib.api.schemas import StrictModel as Strict
-from chalicelib.domain.accounts import MAX_DISPLAY_NAME, PasswordPolicy
+from chalicelib.domain.accounts import MAX_DISPLAY_NAME, RESET_CODE_PATTERN, PasswordPolicy
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.identity import Principal
 from chalicelib.services.accounts import SignUp
+from chalicelib.wiring import Service
 
 accounts_bp = Blueprint(__name__)
 TAGS = ("accounts",)
@@ -90,6 +90,18 @@ class VerifiedOut(BaseModel):
 
 class AcceptedOut(BaseModel):
     status: str
+
+
+class PasswordResetIn(Strict):
+    email: Email
+
+
+class PasswordResetConfirmIn(Strict):
+    email: Email
+    code: Annotated[str, StringConstraints(pattern=RESET_CODE_PATTERN)] = Field(
+        description="the code mailed by POST /v1/password-reset (XXXX-XXXX-XXXX; case, dashes and spaces do not "
+                    "matter)")
+    new_password: NewPassword = Field(description=PASSWORD_RULE)
 
 
 class SignInIn(Strict):
@@ -165,10 +177,10 @@ class OutboxOut(BaseModel):
     rules={"password": PASSWORD_RULE, **COMPANY_RULES, "display_name": DISPLAY_NAME_RULE,
            "address.postal_code": "BE: 4 digits, not starting with 0; FR: 5 digits"},
 )
-def signup(body: SignUpIn, request):
+def signup(body: SignUpIn, request, *, accounts=Service("accounts"), idempotency=Service("idempotency")):
     def work() -> dict:
         a = body.address
-        result = bootstrap.accounts().signup(
+        result = accounts.signup(
             SignUp(
                 email=body.email,
                 password=body.password,
@@ -196,14 +208,14 @@ def signup(body: SignUpIn, request):
     # Scoped by the address; the password never enters the idempotency record (not even hashed).
     email = body.email.strip().lower()
     scope = "signup#" + hashlib.sha256(email.encode()).hexdigest()
-    return idempotent(request, scope, body.model_dump(mode="json", exclude={"password"}), work)
+    return idempotent(idempotency, request, scope, body.model_dump(mode="json", exclude={"password"}), work)
 
 
-def idempotent(request, scope: str, payload: dict, work):
+def idempotent(idempotency, request, scope: str, payload: dict, work):
     """Run ``work`` once per ``Idempotency-Key`` (when the client sends one) within ``scope``."""
     key = (request.headers or {}).get("idempotency-key")
     # An empty header is a key to refuse (422, as on every idempotent route), not "no key".
-    return bootstrap.idempotency().run(scope, key, payload, work) if key is not None else work()
+    return idempotency.run(scope, key, payload, work) if key is not None else work()
 
 
 @endpoint(
@@ -217,8 +229,8 @@ def idempotent(request, scope: str, payload: dict, work):
     public=True,
     rules={"token": "the token mailed by this API, unused and not expired"},
 )
-def verify_email(body: TokenIn):
-    user = bootstrap.accounts().verify_email(body.token)
+def verify_email(body: TokenIn, *, accounts=Service("accounts")):
+    user = accounts.verify_email(body.token)
     return VerifiedOut(email=user.email, email_verified=user.email_verified)
 
 
@@ -233,9 +245,44 @@ def verify_email(body: TokenIn):
     status=202,
     public=True,
 )
-def resend_verification(body: EmailIn):
-    bootstrap.accounts().resend_verification(body.email)
+def resend_verification(body: EmailIn, *, accounts=Service("accounts")):
+    accounts.resend_verification(body.email)
     return AcceptedOut(status="if this address has an unverified account, a new token has been mailed")
+
+
+@endpoint(
+    accounts_bp,
+    "POST",
+    "/v1/password-reset",
+    summary="Mail a password reset code (answers the same whether or not the address has an account; "
+    "throttled per address like sign-in)",
+    tags=TAGS,
+    body=PasswordResetIn,
+    response=AcceptedOut,
+    status=202,
+    public=True,
+)
+def request_password_reset(body: PasswordResetIn, *, password_reset=Service("password_reset")):
+    password_reset.request(body.email)
+    return AcceptedOut(status="if this address has a verified account, a reset code valid 1 hour has been mailed")
+
+
+@endpoint(
+    accounts_bp,
+    "POST",
+    "/v1/password-reset/confirm",
+    summary="Set a new password with the mailed reset code; every session of the account must sign in again",
+    tags=TAGS,
+    body=PasswordResetConfirmIn,
+    status=204,
+    public=True,
+    rules={"code": "the code this API mailed to this address (POST /v1/password-reset), unused and less than "
+                   "1 hour old; wrong codes count like failed sign-ins (429 once locked)",
+           "new_password": PASSWORD_RULE},
+)
+def confirm_password_reset(body: PasswordResetConfirmIn, *, password_reset=Service("password_reset")):
+    password_reset.confirm(body.email, body.code, body.new_password)
+    return Response(body="", status_code=204)
 
 
 def _tokens(tokens) -> TokensOut:
@@ -259,8 +306,8 @@ def _tokens(tokens) -> TokensOut:
     public=True,
     errors=(401, 403),
 )
-def signin(body: SignInIn):
-    return _tokens(bootstrap.signin().sign_in(body.email, body.password))
+def signin(body: SignInIn, *, signin=Service("signin")):
+    return _tokens(signin.sign_in(body.email, body.password))
 
 
 @endpoint(
@@ -274,8 +321,8 @@ def signin(body: SignInIn):
     public=True,
     errors=(401,),
 )
-def refresh(body: RefreshIn):
-    return _tokens(bootstrap.signin().refresh(body.refresh_token))
+def refresh(body: RefreshIn, *, signin=Service("signin")):
+    return _tokens(signin.refresh(body.refresh_token))
 
 
 @endpoint(
@@ -287,9 +334,9 @@ def refresh(body: RefreshIn):
     query=SignOutQuery,
     status=204,
 )
-def signout(principal: Principal, query: SignOutQuery, request):
+def signout(principal: Principal, query: SignOutQuery, request, *, signin=Service("signin")):
     token = (request.headers.get("authorization") or "").partition(" ")[2].strip()
-    bootstrap.signin().sign_out(principal, token, everywhere=query.everywhere)
+    signin.sign_out(principal, token, everywhere=query.everywhere)
     return Response(body="", status_code=204)
 
 
@@ -302,9 +349,8 @@ def signout(principal: Principal, query: SignOutQuery, request):
     response=MeOut,
     errors=(404,),
 )
-def me(principal: Principal):
-    service = bootstrap.accounts()
-    user = service.me(principal)
+def me(principal: Principal, *, accounts=Service("accounts")):
+    user = accounts.me(principal)
     memberships = [
         MembershipOut(
             tenant_id=v.membership.tenant_id,
@@ -316,7 +362,7 @@ def me(principal: Principal):
             country=v.tenant.country if v.tenant else None,
             mode=v.tenant.mode if v.tenant else None,
         )
-        for v in service.memberships(principal)
+        for v in accounts.memberships(principal)
     ]
     return MeOut(
         user_id=user.user_id,
@@ -340,18 +386,18 @@ def me(principal: Principal):
     public=True,
     errors=(401, 404),
 )
-def local_outbox(query: OutboxQuery, request):
+def local_outbox(query: OutboxQuery, request, *, settings=Service("settings")):
     from chalicelib.adapters.mail import read_outbox
     from chalicelib.api.local_access import refusal
 
-    s = bootstrap.settings()
-    if not (s.expose_outbox and s.mode == "local"):
+    if not (settings.expose_outbox and settings.mode == "local"):
         raise NotFound("no such route")
     # Every tenant's mail, tokens included: only for whoever runs the local stack.
-    refused = refusal(request, s.data_dir)
+    refused = refusal(request, settings.data_dir)
     if refused is not None:
         return refused
-    messages = read_outbox(s.data_dir / "outbox.jsonl", to=query.to.lower() if query.to else None, limit=query.limit)
+    messages = read_outbox(settings.data_dir / "outbox.jsonl", to=query.to.lower() if query.to else None,
+                           limit=query.limit)
     return OutboxOut(
         messages=[OutboxMessage(**{k: m.get(k, "") for k in OutboxMessage.model_fields}) for m in messages]
     )

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from chalicelib.api.routing import endpoint
 from chalicelib.api.schemas import StrictModel
 from chalicelib.domain.permissions import Permission, PlatformPermission
+from chalicelib.wiring import Service
 
 anomalies_bp = Blueprint(__name__)
 
@@ -38,11 +39,10 @@ class AnomalyList(BaseModel):
 @endpoint(anomalies_bp, "GET", "/v1/tenants/{tenant_id}/anomalies", summary="Anomalies flagged for this tenant, "
           "newest first", tags=("verification",), query=AnomalyQuery, response=AnomalyList,
           permission=Permission.ANOMALIES_READ, rules={"cursor": "a next_cursor this route returned (else 422)"})
-def list_anomalies(tenant_id: str, query: AnomalyQuery) -> AnomalyList:
-    from chalicelib import bootstrap
+def list_anomalies(tenant_id: str, query: AnomalyQuery, *, anomalies=Service("anomalies")) -> AnomalyList:
     from chalicelib.adapters.ops_dynamodb import decode_cursor, encode_cursor
 
-    items, last = bootstrap.anomalies().list(tenant_id, limit=query.limit, after=decode_cursor(query.cursor))
+    items, last = anomalies.list(tenant_id, limit=query.limit, after=decode_cursor(query.cursor))
     return AnomalyList(
         anomalies=[
             AnomalyOut(anomaly_id=i["anomaly_id"], rule=i["rule"], severity=i["severity"], summary=i["summary"],
@@ -72,11 +72,10 @@ class AlarmList(BaseModel):
 @endpoint(anomalies_bp, "GET", "/v1/operator/alarms", summary="Tamper alarms of every tenant, newest first "
           "(platform operator)", tags=("verification",), query=AnomalyQuery, response=AlarmList,
           permission=PlatformPermission.ALARMS_READ, rules={"cursor": "a next_cursor this route returned (else 422)"})
-def list_alarms(query: AnomalyQuery) -> AlarmList:
-    from chalicelib import bootstrap
+def list_alarms(query: AnomalyQuery, *, tamper_alarms=Service("tamper_alarms")) -> AlarmList:
     from chalicelib.adapters.ops_dynamodb import decode_cursor, encode_cursor
 
-    items, last = bootstrap.tamper_alarms().list_all(limit=query.limit, after=decode_cursor(query.cursor))
+    items, last = tamper_alarms.list_all(limit=query.limit, after=decode_cursor(query.cursor))
     return AlarmList(
         alarms=[
             AlarmOut(alarm_id=i["alarm_id"], tenant_id=i["tenant_id"], chain=i.get("chain", ""), seq=i.get("seq"),

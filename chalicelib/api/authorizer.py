@@ -11,6 +11,7 @@ from chalice import AuthResponse, Blueprint
 
 from chalicelib.domain.errors import Unauthenticated
 from chalicelib.observability import logger
+from chalicelib.wiring import Service, inject
 
 auth_bp = Blueprint(__name__)
 
@@ -18,14 +19,13 @@ _DENY = {"routes": [], "principal_id": "anonymous"}
 
 
 @auth_bp.authorizer()
-def jwt_authorizer(auth_request):
-    from chalicelib import bootstrap
-
+@inject
+def jwt_authorizer(auth_request, *, token_verifier=Service("token_verifier")):
     scheme, _, token = (auth_request.token or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return AuthResponse(**_DENY)
     try:
-        principal = bootstrap.token_verifier().verify(token.strip())
+        principal = token_verifier.verify(token.strip())
     except Unauthenticated as exc:
         logger.info("token refused", extra={"reason": exc.detail})
         return AuthResponse(**_DENY)

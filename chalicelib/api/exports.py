@@ -7,11 +7,11 @@ from typing import Any, Literal
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
 from chalicelib.api.schemas import ChainName, StrictModel, SupportedDate
 from chalicelib.domain.identity import Caller
 from chalicelib.domain.permissions import Permission
+from chalicelib.wiring import Service
 
 exports_bp = Blueprint(__name__)
 TAGS = ("exports",)
@@ -67,21 +67,17 @@ class ExportJob(BaseModel):
     download: Download | None = Field(description="present once done: a fresh URL each time, each one journaled")
 
 
-def _service():
-    return bootstrap.container().exports
-
-
 @endpoint(exports_bp, "POST", "/v1/tenants/{tenant_id}/exports",
           summary="Request a fiscal or FEC export archive (built asynchronously)", tags=TAGS, body=ExportIn,
           response=ExportJob, status=202, permission=Permission.EXPORT, idempotent=True, errors=(409,),
           rules={"format": "fec only for a French tenant",
                  "from": "not after today; to - from at most 1,099 days", "to": "not before from",
                  "chains": "ledger chains of this tenant's current mode, each once (the events chain is always in)"})
-def request_export(tenant_id: str, caller: Caller, body: ExportIn):
+def request_export(tenant_id: str, caller: Caller, body: ExportIn, *, exports=Service("exports")):
     from chalicelib.services.exports import ExportRequest
 
     key = (exports_bp.current_request.headers or {}).get("idempotency-key")
-    job = _service().request(caller, ExportRequest(body.format, body.from_, body.to, body.chains), key)
+    job = exports.request(caller, ExportRequest(body.format, body.from_, body.to, body.chains), key)
     location = f"/v1/tenants/{tenant_id}/exports/{job['job_id']}"
     return Response(body=job, status_code=202, headers={"Content-Type": "application/json", "Location": location})
 
@@ -89,5 +85,5 @@ def request_export(tenant_id: str, caller: Caller, body: ExportIn):
 @endpoint(exports_bp, "GET", "/v1/tenants/{tenant_id}/exports/{job_id}",
           summary="An export job's status, progress and, when done, a short-lived download URL", tags=TAGS,
           query=ExportQuery, response=ExportJob, permission=Permission.EXPORT)
-def get_export(tenant_id: str, job_id: str, caller: Caller, query: ExportQuery):
-    return _service().status(caller, job_id, query.expires_in)
+def get_export(tenant_id: str, job_id: str, caller: Caller, query: ExportQuery, *, exports=Service("exports")):
+    return exports.status(caller, job_id, query.expires_in)

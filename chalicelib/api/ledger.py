@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 from chalice import Blueprint
 from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 
-from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
 from chalicelib.api.schemas import (
     DATE_SCHEMA,
@@ -29,6 +28,7 @@ from chalicelib.domain.errors import Forbidden
 from chalicelib.domain.identity import Caller
 from chalicelib.domain.permissions import Permission, allows
 from chalicelib.domain.reversals import MAX_REASON
+from chalicelib.wiring import Service
 
 ledger_bp = Blueprint(__name__)
 TAGS = ("ledger",)
@@ -175,7 +175,10 @@ class Entry(BaseModel):
 
 class ReceiptProof(BaseModel):
     code: str = Field(description="short verification code printed on the receipt")
-    qr: str = Field(description="URL to encode as the receipt's QR code; anyone can check it at /v1/verify/receipt")
+    qr: str = Field(description="URL to encode as the receipt's QR code and to print as its check URL: the web "
+                                "console's public check page, <public_base_url>/check?t=&c=&s=&h= (for people)")
+    verify_url: str = Field(description="the same check as JSON, GET <public_base_url>/v1/verify/receipt?t=&c=&s=&h= "
+                                        "(for programs)")
 
 
 class Accepted(Entry):
@@ -212,10 +215,6 @@ class ClosureList(BaseModel):
     closures: list[Entry]
 
 
-def _ledger():
-    return bootstrap.ledger()
-
-
 def _idempotency_key() -> str | None:
     return (ledger_bp.current_request.headers or {}).get(IDEMPOTENCY_HEADER)
 
@@ -223,33 +222,33 @@ def _idempotency_key() -> str | None:
 @endpoint(ledger_bp, "POST", "/v1/tenants/{tenant_id}/sales", summary="Record a sale receipt (sealed)",
           tags=TAGS, body=SaleIn, response=Accepted, status=201, permission=Permission.SALE_RECORD,
           idempotent=True, errors=(409,), rules=SALE_RULES)
-def record_sale(tenant_id: str, caller: Caller, body: SaleIn):
-    return _ledger().record_sale(caller, body.model_dump(exclude_none=True), _idempotency_key())
+def record_sale(tenant_id: str, caller: Caller, body: SaleIn, *, ledger=Service("ledger")):
+    return ledger.record_sale(caller, body.model_dump(exclude_none=True), _idempotency_key())
 
 
 @endpoint(ledger_bp, "POST", "/v1/tenants/{tenant_id}/journal-entries",
           summary="Record 1 to 99 balanced journal entries in one transaction", tags=TAGS, body=JournalBatchIn,
           response=AcceptedBatch, status=201, permission=Permission.JOURNAL_RECORD, idempotent=True, errors=(409,),
           rules=JOURNAL_RULES)
-def record_journal(tenant_id: str, caller: Caller, body: JournalBatchIn):
+def record_journal(tenant_id: str, caller: Caller, body: JournalBatchIn, *, ledger=Service("ledger")):
     entries = [e.model_dump(exclude_none=True) for e in body.entries]
-    return _ledger().record_journal(caller, entries, _idempotency_key())
+    return ledger.record_journal(caller, entries, _idempotency_key())
 
 
 @endpoint(ledger_bp, "POST", "/v1/tenants/{tenant_id}/entries/{chain}/{seq}/reversal",
           summary="Reverse an entry with a counter-entry (the only way to correct)", tags=TAGS, body=ReversalIn,
           response=Accepted, status=201, permission=Permission.ENTRY_REVERSE, idempotent=True, errors=(409,))
-def reverse(tenant_id: str, chain: str, seq: int, caller: Caller, body: ReversalIn):
-    return _ledger().reverse(caller, chain, seq, body.reason, _idempotency_key())
+def reverse(tenant_id: str, chain: str, seq: int, caller: Caller, body: ReversalIn, *, ledger=Service("ledger")):
+    return ledger.reverse(caller, chain, seq, body.reason, _idempotency_key())
 
 
 @endpoint(ledger_bp, "GET", "/v1/tenants/{tenant_id}/entries", summary="List a chain's entries by time",
           tags=TAGS, query=EntriesQuery, response=EntryPage, permission=Permission.SALE_READ_OWN,
           rules={"cursor": "a next_cursor this route returned (else 422)"})
-def list_entries(tenant_id: str, caller: Caller, query: EntriesQuery):
+def list_entries(tenant_id: str, caller: Caller, query: EntriesQuery, *, ledger=Service("ledger")):
     # Bounds are fixed-width UTC text like recorded_at; "0000" and "9999" sort before and after any.
     start, end = query.from_ or "0000", query.to or "9999"
-    page = _ledger().list_entries(caller, query.chain, start, end, query.limit, query.cursor)
+    page = ledger.list_entries(caller, query.chain, start, end, query.limit, query.cursor)
     from chalicelib.services.ledger import entry_view
 
     return {"entries": [entry_view(r) for r in page.records], "next_cursor": page.next_cursor}
@@ -258,10 +257,10 @@ def list_entries(tenant_id: str, caller: Caller, query: EntriesQuery):
 @endpoint(ledger_bp, "GET", "/v1/tenants/{tenant_id}/entries/{chain}/{seq}",
           summary="Read one entry with its inclusion proof against the latest signed checkpoint", tags=TAGS,
           response=EntryWithProof, permission=Permission.SALE_READ_OWN)
-def get_entry(tenant_id: str, chain: str, seq: int, caller: Caller):
+def get_entry(tenant_id: str, chain: str, seq: int, caller: Caller, *, ledger=Service("ledger")):
     from chalicelib.services.ledger import entry_view
 
-    record, proof, integrity = _ledger().get_entry(caller, chain, seq)
+    record, proof, integrity = ledger.get_entry(caller, chain, seq)
     return {**entry_view(record), "proof": proof, "integrity": integrity}
 
 
@@ -270,18 +269,19 @@ def get_entry(tenant_id: str, chain: str, seq: int, caller: Caller):
           response=Accepted, status=201, permission=Permission.CLOSE_DAY, errors=(409,),
           rules={"period": "written as kind says (day 2026-11-23, month 2026-11, year 2026), and ended in the tenant's "
                            "time zone"})
-def close_period(tenant_id: str, caller: Caller, body: ClosureIn):
+def close_period(tenant_id: str, caller: Caller, body: ClosureIn, *, ledger=Service("ledger")):
     if body.kind != "day" and not allows(caller.role, Permission.CLOSE_PERIOD):
         raise Forbidden(f"your role ({caller.role}) may close days, not a {body.kind}", field="kind")
-    ledger = _ledger()
     record = ledger.close_period(caller, tenant_id, body.chain, body.kind, body.period)
     return ledger.accepted(record)
 
 
 @endpoint(ledger_bp, "GET", "/v1/tenants/{tenant_id}/closures", summary="List a chain's closures", tags=TAGS,
-          query=ChainQuery, response=ClosureList, permission=Permission.LEDGER_READ)
-def list_closures(tenant_id: str, caller: Caller, query: ChainQuery):
+          query=ChainQuery, response=ClosureList, permission=Permission.CLOSURE_READ,
+          rules={"chain": "a chain of this tenant (else 404); a chain other than a register's sales chain also needs "
+                          "ledger.read (else 403)"})
+def list_closures(tenant_id: str, caller: Caller, query: ChainQuery, *, ledger=Service("ledger")):
     from chalicelib.services.ledger import entry_view
 
-    return {"closures": [entry_view(r) for r in _ledger().closures(caller, query.chain)]}
+    return {"closures": [entry_view(r) for r in ledger.closures(caller, query.chain)]}
 

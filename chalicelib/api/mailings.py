@@ -15,7 +15,6 @@ from typing import Annotated, Literal
 from chalice import Blueprint, Response
 from pydantic import BaseModel, Field, StringConstraints
 
-from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
 from chalicelib.api.schemas import StrictModel as Strict
 from chalicelib.api.schemas import support_text
@@ -23,6 +22,7 @@ from chalicelib.domain.identity import Principal
 from chalicelib.domain.permissions import PlatformPermission
 from chalicelib.domain.support import MAX_MONTHS, MAX_SUBJECT, Mailing, Progress
 from chalicelib.services.mailing import MAX_MAILING_BODY
+from chalicelib.wiring import Service
 
 mailings_bp = Blueprint(__name__)
 TAGS = ("mailings",)
@@ -104,11 +104,11 @@ _NEXT = {
 }
 
 
-def mailing_out(m: Mailing, progress: Progress | None = None) -> MailingOut:
+def mailing_out(m: Mailing, rate: float, progress: Progress | None = None) -> MailingOut:
     return MailingOut(
         mailing_id=m.mailing_id, kind=m.kind, subject=m.subject, status=m.status, months=m.months,
         recipients=m.recipients, created_at=m.created_at, confirmed_at=m.confirmed_at, finished_at=m.finished_at,
-        last_error=m.last_error, rate_per_second=bootstrap.mailing().rate,
+        last_error=m.last_error, rate_per_second=rate,
         progress=progress_out(progress) if progress is not None else None, next_step=_NEXT.get(m.status),
     )
 
@@ -116,45 +116,43 @@ def mailing_out(m: Mailing, progress: Progress | None = None) -> MailingOut:
 @endpoint(mailings_bp, "POST", "/v1/operator/mailings", summary="Prepare a mailing (step 1 of 2)", tags=TAGS,
           body=MailingIn, response=MailingOut, status=202, permission=PlatformPermission.MAILING_SEND,
           rules={"months": "given with kind recent_users only"})
-def prepare(principal: Principal, body: MailingIn):
-    return mailing_out(bootstrap.mailing().prepare(principal, kind=body.kind, subject=body.subject, body=body.body,
-                                                   months=body.months))
+def prepare(principal: Principal, body: MailingIn, *, mailing=Service("mailing")):
+    return mailing_out(mailing.prepare(principal, kind=body.kind, subject=body.subject, body=body.body,
+                                       months=body.months), mailing.rate)
 
 
 @endpoint(mailings_bp, "GET", "/v1/operator/mailings", summary="Mailings, newest first", tags=TAGS,
           query=PageQuery, response=MailingList, permission=PlatformPermission.MAILING_SEND,
           rules={"cursor": "a next_cursor this route returned (else 422)"})
-def list_mailings(query: PageQuery):
-    mailings, cursor = bootstrap.mailing().list(limit=query.limit, cursor=query.cursor)
-    return MailingList(mailings=[mailing_out(m) for m in mailings], next_cursor=cursor)
+def list_mailings(query: PageQuery, *, mailing=Service("mailing")):
+    mailings, cursor = mailing.list(limit=query.limit, cursor=query.cursor)
+    return MailingList(mailings=[mailing_out(m, mailing.rate) for m in mailings], next_cursor=cursor)
 
 
 @endpoint(mailings_bp, "GET", "/v1/operator/mailings/{mailing_id}", summary="A mailing and its progress",
           tags=TAGS, response=MailingOut, permission=PlatformPermission.MAILING_SEND, errors=(404,))
-def get_mailing(mailing_id: str):
-    service = bootstrap.mailing()
-    mailing = service.get(mailing_id)
-    return mailing_out(mailing, service.progress(mailing_id))
+def get_mailing(mailing_id: str, *, mailing=Service("mailing")):
+    return mailing_out(mailing.get(mailing_id), mailing.rate, mailing.progress(mailing_id))
 
 
 @endpoint(mailings_bp, "POST", "/v1/operator/mailings/{mailing_id}/confirm",
           summary="Confirm a prepared mailing and start sending (step 2 of 2)", tags=TAGS, body=ConfirmIn,
           response=MailingOut, status=202, permission=PlatformPermission.MAILING_SEND, errors=(404, 409))
-def confirm(mailing_id: str, principal: Principal, body: ConfirmIn):
-    return mailing_out(bootstrap.mailing().confirm(principal, mailing_id, body.recipients))
+def confirm(mailing_id: str, principal: Principal, body: ConfirmIn, *, mailing=Service("mailing")):
+    return mailing_out(mailing.confirm(principal, mailing_id, body.recipients), mailing.rate)
 
 
 @endpoint(mailings_bp, "POST", "/v1/operator/mailings/{mailing_id}/resume",
           summary="Resume a failed or stalled mailing (nobody is mailed twice)", tags=TAGS, response=MailingOut,
           status=202, permission=PlatformPermission.MAILING_SEND, errors=(404, 409))
-def resume(mailing_id: str, principal: Principal):
-    return mailing_out(bootstrap.mailing().resume(principal, mailing_id))
+def resume(mailing_id: str, principal: Principal, *, mailing=Service("mailing")):
+    return mailing_out(mailing.resume(principal, mailing_id), mailing.rate)
 
 
 @endpoint(mailings_bp, "POST", "/v1/operator/mailings/{mailing_id}/cancel", summary="Cancel a mailing",
           tags=TAGS, response=MailingOut, permission=PlatformPermission.MAILING_SEND, errors=(404, 409))
-def cancel(mailing_id: str, principal: Principal):
-    return mailing_out(bootstrap.mailing().cancel(principal, mailing_id))
+def cancel(mailing_id: str, principal: Principal, *, mailing=Service("mailing")):
+    return mailing_out(mailing.cancel(principal, mailing_id), mailing.rate)
 
 
 UNSUBSCRIBE_RULES = {"token": "the signed token of a mailing's unsubscribe link, as mailed"}
@@ -164,10 +162,9 @@ UNSUBSCRIBE_RULES = {"token": "the signed token of a mailing's unsubscribe link,
 @endpoint(mailings_bp, "GET", "/v1/unsubscribe",
           summary="The page behind a mailing's unsubscribe link: shows a button; with confirm=yes, unsubscribes",
           tags=TAGS, query=PageTokenQuery, public=True, content_type="text/html", rules=UNSUBSCRIBE_RULES)
-def unsubscribe_page(query: PageTokenQuery):
+def unsubscribe_page(query: PageTokenQuery, *, mailing=Service("mailing")):
     # Opening the link changes nothing (mail scanners follow links); the button does.
-    service = bootstrap.mailing()
-    status = service.unsubscribe(query.token) if query.confirm == "yes" else service.unsubscribe_status(query.token)
+    status = mailing.unsubscribe(query.token) if query.confirm == "yes" else mailing.unsubscribe_status(query.token)
     if status["unsubscribed"]:
         inner = f"<p>{escape(status['email'])} is unsubscribed from Scellé mailings.</p>"
     else:
@@ -186,5 +183,5 @@ def unsubscribe_page(query: PageTokenQuery):
 @endpoint(mailings_bp, "POST", "/v1/unsubscribe",
           summary="Unsubscribe from mailings (for apps; JSON or no body, which is ignored)", tags=TAGS,
           query=TokenQuery, response=UnsubscribeOut, public=True, rules=UNSUBSCRIBE_RULES)
-def unsubscribe(query: TokenQuery):
-    return UnsubscribeOut(**bootstrap.mailing().unsubscribe(query.token))
+def unsubscribe(query: TokenQuery, *, mailing=Service("mailing")):
+    return UnsubscribeOut(**mailing.unsubscribe(query.token))

@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, WithJsonSchema, model_validator
 
-from chalicelib import bootstrap
 from chalicelib.api.accounts import (
     DISPLAY_NAME_HELP,
     DISPLAY_NAME_RULE,
@@ -26,6 +25,7 @@ from chalicelib.domain.calendar import TIME_ZONES
 from chalicelib.domain.identity import Caller
 from chalicelib.domain.permissions import Permission
 from chalicelib.domain.tenant import MAX_WINDOWS_PER_DAY, WEEKDAYS, Tenant
+from chalicelib.wiring import Service
 
 members_bp = Blueprint(__name__)
 TAGS = ("tenants",)
@@ -132,11 +132,10 @@ def settings_out(t: Tenant) -> SettingsOut:
     return SettingsOut(**t.settings())
 
 
-def _closed_periods(tenant_id: str):
+def _closed_periods(ledger_index, chain_directory, tenant_id: str):
     """The tenant's closures, chain by chain, as ``(chain, kind, period)`` (read lazily)."""
-    index = bootstrap.container().ledger_index
-    for chain in bootstrap.chain_directory().chains(tenant_id):
-        for kind, period, _ in index.closures(tenant_id, chain):
+    for chain in chain_directory.chains(tenant_id):
+        for kind, period, _ in ledger_index.closures(tenant_id, chain):
             yield chain, kind, period
 
 
@@ -312,8 +311,8 @@ class EventList(BaseModel):
     response=TenantOut,
     permission=Permission.TENANT_READ,
 )
-def get_tenant(tenant_id: str):
-    return tenant_out(bootstrap.tenants().get(tenant_id))
+def get_tenant(tenant_id: str, *, tenants=Service("tenants")):
+    return tenant_out(tenants.get(tenant_id))
 
 
 @endpoint(
@@ -325,8 +324,8 @@ def get_tenant(tenant_id: str):
     response=SettingsOut,
     permission=Permission.TENANT_READ,
 )
-def get_settings(tenant_id: str):
-    return settings_out(bootstrap.tenants().get(tenant_id))
+def get_settings(tenant_id: str, *, tenants=Service("tenants")):
+    return settings_out(tenants.get(tenant_id))
 
 
 @endpoint(
@@ -341,9 +340,11 @@ def get_settings(tenant_id: str):
     errors=(409,),
     rules={"opening_hours": "each day's windows in order, not overlapping, each ending after it starts"},
 )
-def put_settings(tenant_id: str, caller: Caller, body: SettingsIn):
+def put_settings(tenant_id: str, caller: Caller, body: SettingsIn, *, tenants=Service("tenants"),
+                 ledger_index=Service("ledger_index"), chain_directory=Service("chain_directory")):
     change = body.model_dump(exclude_unset=True)
-    return settings_out(bootstrap.tenants().configure(caller, change, closed_periods=_closed_periods))
+    return settings_out(tenants.configure(
+        caller, change, closed_periods=lambda tenant: _closed_periods(ledger_index, chain_directory, tenant)))
 
 
 @endpoint(
@@ -355,8 +356,8 @@ def put_settings(tenant_id: str, caller: Caller, body: SettingsIn):
     response=RosterOut,
     permission=Permission.MEMBERS_READ,
 )
-def list_members(tenant_id: str):
-    roster = bootstrap.accounts().roster(tenant_id)
+def list_members(tenant_id: str, *, accounts=Service("accounts")):
+    roster = accounts.roster(tenant_id)
     return RosterOut(
         members=[member_out(m) for m in sorted(roster.members, key=lambda m: (m.joined_at or datetime.min, m.email))],
         invitations=[
@@ -377,9 +378,10 @@ def list_members(tenant_id: str):
     errors=(409,),
     rules={"body": "at least one of role, disabled, display_name, not null", "display_name": DISPLAY_NAME_RULE},
 )
-def update_member(tenant_id: str, user_id: str, caller: Caller, body: MemberUpdate):
+def update_member(tenant_id: str, user_id: str, caller: Caller, body: MemberUpdate, *,
+                  accounts=Service("accounts")):
     return member_out(
-        bootstrap.accounts().update_member(caller, user_id, body.role, body.disabled, body.display_name)
+        accounts.update_member(caller, user_id, body.role, body.disabled, body.display_name)
     )
 
 
@@ -397,12 +399,14 @@ def update_member(tenant_id: str, user_id: str, caller: Caller, body: MemberUpda
     errors=(409,),
     rules={"display_name": DISPLAY_NAME_RULE},
 )
-def invite(tenant_id: str, caller: Caller, body: InvitationIn, request):
+def invite(tenant_id: str, caller: Caller, body: InvitationIn, request, *, accounts=Service("accounts"),
+           idempotency=Service("idempotency")):
     def work() -> dict:
-        invitation = bootstrap.accounts().invite(caller, body.email, body.role, body.display_name).invitation
+        invitation = accounts.invite(caller, body.email, body.role, body.display_name).invitation
         return invitation_out(invitation).model_dump(mode="json")
 
-    return idempotent(request, f"{tenant_id}#{caller.user_id}#invitations", body.model_dump(mode="json"), work)
+    return idempotent(idempotency, request, f"{tenant_id}#{caller.user_id}#invitations", body.model_dump(mode="json"),
+                      work)
 
 
 @endpoint(
@@ -419,8 +423,8 @@ def invite(tenant_id: str, caller: Caller, body: InvitationIn, request):
            "password": "required when the address has no account yet, refused otherwise; " + PASSWORD_RULE,
            "display_name": DISPLAY_NAME_RULE},
 )
-def accept_invitation(body: AcceptIn):
-    accepted = bootstrap.accounts().accept_invitation(body.token, body.password, body.display_name)
+def accept_invitation(body: AcceptIn, *, accounts=Service("accounts")):
+    accepted = accounts.accept_invitation(body.token, body.password, body.display_name)
     m = accepted.membership
     return AcceptOut(
         tenant_id=m.tenant_id,
@@ -442,8 +446,8 @@ def accept_invitation(body: AcceptIn):
     response=GrantList,
     permission=Permission.AUDITOR_GRANT,
 )
-def list_grants(tenant_id: str):
-    return GrantList(grants=[grant_out(g) for g in bootstrap.accounts().grants(tenant_id)])
+def list_grants(tenant_id: str, *, accounts=Service("accounts")):
+    return GrantList(grants=[grant_out(g) for g in accounts.grants(tenant_id)])
 
 
 @endpoint(
@@ -459,13 +463,15 @@ def list_grants(tenant_id: str):
     idempotent=True,
     errors=(409,),
 )
-def grant_auditor(tenant_id: str, caller: Caller, body: GrantIn, request):
+def grant_auditor(tenant_id: str, caller: Caller, body: GrantIn, request, *, accounts=Service("accounts"),
+                  idempotency=Service("idempotency")):
     def work() -> dict:
-        result = bootstrap.accounts().grant_auditor(caller, body.email, body.days, body.note)
+        result = accounts.grant_auditor(caller, body.email, body.days, body.note)
         assert result.grant is not None
         return grant_out(result.grant).model_dump(mode="json")
 
-    return idempotent(request, f"{tenant_id}#{caller.user_id}#auditor-grants", body.model_dump(mode="json"), work)
+    return idempotent(idempotency, request, f"{tenant_id}#{caller.user_id}#auditor-grants",
+                      body.model_dump(mode="json"), work)
 
 
 @endpoint(
@@ -478,8 +484,8 @@ def grant_auditor(tenant_id: str, caller: Caller, body: GrantIn, request):
     permission=Permission.AUDITOR_GRANT,
     errors=(409,),
 )
-def revoke_grant(tenant_id: str, grant_id: str, caller: Caller):
-    return grant_out(bootstrap.accounts().revoke_grant(caller, grant_id))
+def revoke_grant(tenant_id: str, grant_id: str, caller: Caller, *, accounts=Service("accounts")):
+    return grant_out(accounts.revoke_grant(caller, grant_id))
 
 
 @endpoint(
@@ -493,8 +499,8 @@ def revoke_grant(tenant_id: str, grant_id: str, caller: Caller):
     permission=Permission.TENANT_GO_LIVE,
     errors=(409,),
 )
-def go_live(tenant_id: str, caller: Caller, body: GoLiveIn):
-    return tenant_out(bootstrap.tenants().go_live(caller))
+def go_live(tenant_id: str, caller: Caller, body: GoLiveIn, *, tenants=Service("tenants")):
+    return tenant_out(tenants.go_live(caller))
 
 
 def _ts(value: datetime) -> str:
@@ -512,7 +518,7 @@ def _ts(value: datetime) -> str:
     permission=Permission.EVENTS_READ,
     rules={"start": "before end (end defaults to now, start to 30 days before end)"},
 )
-def list_events(tenant_id: str, query: EventsQuery):
+def list_events(tenant_id: str, query: EventsQuery, *, event_journal=Service("event_journal")):
     from chalicelib.domain.errors import ValidationFailed
 
     now = datetime.now(UTC)
@@ -521,7 +527,7 @@ def list_events(tenant_id: str, query: EventsQuery):
     if start >= end:
         raise ValidationFailed("start must be before end", field="start")
     after = int(query.cursor) if query.cursor else None
-    records = bootstrap.event_journal().list(
+    records = event_journal.list(
         tenant_id, start=_ts(start), end=_ts(end), limit=query.limit + 1, after_seq=after
     )
     page = records[: query.limit]

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from chalicelib.api import problems
 from chalicelib.api.routing import endpoint
+from chalicelib.wiring import Service
 
 meta_bp = Blueprint(__name__)
 
@@ -18,10 +19,8 @@ class Health(BaseModel):
 
 @endpoint(meta_bp, "GET", "/health", summary="Readiness: every table is reachable", tags=("meta",),
           response=Health, public=True)
-def get_health():
-    from chalicelib import bootstrap
-
-    report = bootstrap.health().check()
+def get_health(*, health=Service("health")):
+    report = health.check()
     if not report.ok:
         failing = ", ".join(f"{k}: {v}" for k, v in report.checks.items() if v != "ok")
         return problems.problem(503, "unavailable", "Service unavailable", f"not ready: {failing}",

@@ -9,12 +9,12 @@ from typing import Annotated, Literal
 from chalice import Blueprint
 from pydantic import BaseModel, Field
 
-from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
 from chalicelib.api.schemas import StrictModel, SupportedInstant, support_text
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.permissions import PlatformPermission
 from chalicelib.domain.support import MAX_NEWS_BODY, MAX_NEWS_TITLE, News
+from chalicelib.wiring import Service
 
 news_bp = Blueprint(__name__)
 TAGS = ("news",)
@@ -64,26 +64,26 @@ def news_out(n: News, *, operator: bool = False) -> NewsOut:
 
 @endpoint(news_bp, "GET", "/v1/news", summary="News to show on the home screen (any signed-in account)",
           tags=TAGS, response=NewsList)
-def home_news(principal: Principal):
-    return NewsList(news=[news_out(n) for n in bootstrap.news().for_reader(principal)])
+def home_news(principal: Principal, *, news=Service("news")):
+    return NewsList(news=[news_out(n) for n in news.for_reader(principal)])
 
 
 @endpoint(news_bp, "POST", "/v1/operator/news", summary="Publish a news item", tags=TAGS, body=NewsIn,
           response=OperatorNewsOut, status=201, permission=PlatformPermission.NEWS_PUBLISH,
           rules={"visible_until": "after visible_from (default: now)"})
-def publish(principal: Principal, body: NewsIn):
-    news = bootstrap.news().publish(principal, title=body.title, body=body.body, audience=body.audience,
-                                    visible_from=body.visible_from, visible_until=body.visible_until)
-    return news_out(news, operator=True)
+def publish(principal: Principal, body: NewsIn, *, news=Service("news")):
+    item = news.publish(principal, title=body.title, body=body.body, audience=body.audience,
+                        visible_from=body.visible_from, visible_until=body.visible_until)
+    return news_out(item, operator=True)
 
 
 @endpoint(news_bp, "GET", "/v1/operator/news", summary="Every news item, newest first (operator)", tags=TAGS,
           response=OperatorNewsList, permission=PlatformPermission.NEWS_PUBLISH)
-def all_news():
-    return OperatorNewsList(news=[news_out(n, operator=True) for n in bootstrap.news().all()])
+def all_news(*, news=Service("news")):
+    return OperatorNewsList(news=[news_out(n, operator=True) for n in news.all()])
 
 
 @endpoint(news_bp, "DELETE", "/v1/operator/news/{news_id}", summary="Withdraw a news item", tags=TAGS,
           response=OperatorNewsOut, permission=PlatformPermission.NEWS_PUBLISH, errors=(404, 409))
-def withdraw(news_id: str, principal: Principal):
-    return news_out(bootstrap.news().withdraw(principal, news_id), operator=True)
+def withdraw(news_id: str, principal: Principal, *, news=Service("news")):
+    return news_out(news.withdraw(principal, news_id), operator=True)

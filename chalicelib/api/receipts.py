@@ -7,9 +7,9 @@ from typing import Any
 from chalice import Blueprint
 from pydantic import BaseModel, Field, field_validator
 
-from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
 from chalicelib.api.schemas import StrictModel
+from chalicelib.wiring import Service
 
 receipts_bp = Blueprint(__name__)
 TAGS = ("receipts",)
@@ -45,7 +45,7 @@ class ReceiptCheck(BaseModel):
 
 @endpoint(receipts_bp, "GET", "/v1/verify/receipt", summary="Check a receipt's code (public, rate-limited)",
           tags=TAGS, query=ReceiptQuery, response=ReceiptCheck, public=True, errors=(404,))
-def verify_receipt(query: ReceiptQuery, request):
+def verify_receipt(query: ReceiptQuery, request, *, receipts=Service("receipts")):
     identity = (request.context or {}).get("identity") or {}
     client = identity.get("sourceIp") or ""
-    return bootstrap.container().receipts.verify(query.t, query.c, query.s, query.h, client=client)
+    return receipts.verify(query.t, query.c, query.s, query.h, client=client)

@@ -26,6 +26,7 @@ from chalicelib.api import problems
 from chalicelib.api.schemas import NumberLiteral, StrictModel, path_parameter
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.permissions import Permission, PlatformPermission
+from chalicelib.wiring import provide, services_of
 
 
 @dataclass(frozen=True)
@@ -277,7 +278,9 @@ def endpoint(
     ``fn`` receives the path parameters (validated by their types in ``schemas.PATH_PARAMETERS``:
     ``seq`` is an int), plus ``body``/``query`` (validated models), ``caller`` (tenant routes with
     a tenant permission), ``principal`` (other authenticated routes) and ``request`` when it names
-    them. It returns a model, a dict/list, or a chalice Response.
+    them, and each service it declares as a keyword-only ``name=Service("<Container attribute>")``
+    (``chalicelib.wiring``; a caller's own keyword wins, as a test's fake). It returns a model, a
+    dict/list, or a chalice Response.
 
     ``errors``: the statuses the route answers beyond those its shape implies (``Endpoint.statuses``),
     e.g. ``(409,)``. ``rules``: the rules it applies that a JSON schema cannot state (a checksum, a
@@ -301,6 +304,7 @@ def endpoint(
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         wanted = set(fn.__code__.co_varnames[: fn.__code__.co_argcount + fn.__code__.co_kwonlyargcount])
+        services = services_of(fn)  # its declared dependencies, filled in from the composition root
 
         @functools.wraps(fn)
         def view(**path_params: str) -> Response:
@@ -313,25 +317,26 @@ def endpoint(
                 if tenant_model is not None:  # the access check reads it: its shape first
                     tenant_model.model_validate({"tenant_id": path_params["tenant_id"]})
                 if principal is not None:
+                    access = bootstrap.container().access
                     if isinstance(permission, Permission):
-                        kwargs_caller = bootstrap.access().authorize(principal, path_params["tenant_id"], permission)
+                        kwargs_caller = access.authorize(principal, path_params["tenant_id"], permission)
                         if "caller" in wanted:
                             kwargs["caller"] = kwargs_caller
                     elif isinstance(permission, PlatformPermission):
-                        bootstrap.access().authorize_platform(principal, permission)
+                        access.authorize_platform(principal, permission)
                     else:
-                        bootstrap.access().authenticate(principal)
+                        access.authenticate(principal)
                     if "principal" in wanted:
                         kwargs["principal"] = principal
                 if path_model is not None:  # like the body, once the caller may use the route
                     kwargs.update(dict(path_model.model_validate(path_params)))
                 if body is not None:
-                    kwargs["body"] = _parse_body(request, body, bootstrap.settings().max_body_bytes)
+                    kwargs["body"] = _parse_body(request, body, bootstrap.container().settings.max_body_bytes)
                 if query is not None:
                     kwargs["query"] = query.model_validate(parse_query(request.query_params))
                 if "request" in wanted:
                     kwargs["request"] = request
-                result = fn(**kwargs)
+                result = fn(**provide(services, kwargs))
             except Exception as exc:
                 return problems.from_exception(exc)
             return to_response(result, status)

@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal
 from chalice import Blueprint
 from pydantic import BaseModel, Field, StringConstraints
 
-from chalicelib import bootstrap
 from chalicelib.api.routing import endpoint
 from chalicelib.api.schemas import StrictModel as Strict
 from chalicelib.api.schemas import support_text
@@ -31,6 +30,7 @@ from chalicelib.domain.support import (
     Message,
     Ticket,
 )
+from chalicelib.wiring import Service
 
 support_bp = Blueprint(__name__)
 TAGS = ("support",)
@@ -186,9 +186,10 @@ def thread_out(thread, *, operator: bool = False) -> ThreadOut:
           tags=TAGS, body=TicketIn, response=OpenedOut, status=201, permission=Permission.TICKET_OPEN,
           idempotent=True, errors=(409,), rules={"attachment.filename": "at least one letter or digit once reduced "
                                                                         "to ASCII"})
-def open_ticket(tenant_id: str, caller: Caller, body: TicketIn):
+def open_ticket(tenant_id: str, caller: Caller, body: TicketIn, *, support=Service("support"),
+                idempotency=Service("idempotency")):
     def work() -> dict[str, Any]:
-        opened = bootstrap.support().open_ticket(
+        opened = support.open_ticket(
             caller, body.subject, body.body, body.attachment.model_dump() if body.attachment else None
         )
         return OpenedOut(ticket=ticket_out(opened.ticket),
@@ -197,28 +198,28 @@ def open_ticket(tenant_id: str, caller: Caller, body: TicketIn):
     key = (support_bp.current_request.headers or {}).get(IDEMPOTENCY_HEADER)
     scope = f"{tenant_id}#{caller.user_id}#tickets"
     # An empty header is a key to refuse (422), not "no key".
-    return bootstrap.idempotency().run(scope, key, body.model_dump(mode="json"), work) if key is not None else work()
+    return idempotency.run(scope, key, body.model_dump(mode="json"), work) if key is not None else work()
 
 
 @endpoint(support_bp, "GET", "/v1/tenants/{tenant_id}/tickets",
           summary="The caller's tickets in this tenant (an admin sees all of the tenant's tickets)", tags=TAGS,
           query=PageQuery, response=TicketList, permission=Permission.TICKET_OPEN, rules=CURSOR_RULE)
-def list_tickets(tenant_id: str, caller: Caller, query: PageQuery):
-    tickets, cursor = bootstrap.support().list_for(caller, limit=query.limit, cursor=query.cursor)
+def list_tickets(tenant_id: str, caller: Caller, query: PageQuery, *, support=Service("support")):
+    tickets, cursor = support.list_for(caller, limit=query.limit, cursor=query.cursor)
     return TicketList(tickets=[ticket_out(t) for t in tickets], next_cursor=cursor)
 
 
 @endpoint(support_bp, "GET", "/v1/tenants/{tenant_id}/tickets/{ticket_id}", summary="A ticket and its thread",
           tags=TAGS, response=ThreadOut, permission=Permission.TICKET_OPEN)
-def get_ticket(tenant_id: str, ticket_id: str, caller: Caller):
-    return thread_out(bootstrap.support().thread_for(caller, ticket_id))
+def get_ticket(tenant_id: str, ticket_id: str, caller: Caller, *, support=Service("support")):
+    return thread_out(support.thread_for(caller, ticket_id))
 
 
 @endpoint(support_bp, "POST", "/v1/tenants/{tenant_id}/tickets/{ticket_id}/messages",
           summary="Add a message to one's ticket (reopens it)", tags=TAGS, body=MessageIn, response=ReplyOut,
           status=201, permission=Permission.TICKET_OPEN, errors=(409,))
-def add_message(tenant_id: str, ticket_id: str, caller: Caller, body: MessageIn):
-    ticket, message = bootstrap.support().requester_reply(caller, ticket_id, body.body)
+def add_message(tenant_id: str, ticket_id: str, caller: Caller, body: MessageIn, *, support=Service("support")):
+    ticket, message = support.requester_reply(caller, ticket_id, body.body)
     return ReplyOut(ticket=ticket_out(ticket), message=message_out(message), emailed=False)
 
 
@@ -226,30 +227,30 @@ def add_message(tenant_id: str, ticket_id: str, caller: Caller, body: MessageIn)
 @endpoint(support_bp, "GET", "/v1/operator/tickets", summary="The support queue, oldest first, by status",
           tags=TAGS, query=QueueQuery, response=TicketList, permission=PlatformPermission.SUPPORT_ANSWER,
           rules=CURSOR_RULE)
-def queue(query: QueueQuery):
-    tickets, cursor = bootstrap.support().queue(query.status, limit=query.limit, cursor=query.cursor)
+def queue(query: QueueQuery, *, support=Service("support")):
+    tickets, cursor = support.queue(query.status, limit=query.limit, cursor=query.cursor)
     return TicketList(tickets=[ticket_out(t, operator=True) for t in tickets], next_cursor=cursor)
 
 
 @endpoint(support_bp, "GET", "/v1/operator/tickets/{ticket_id}", summary="A ticket and its thread (operator)",
           tags=TAGS, response=ThreadOut, permission=PlatformPermission.SUPPORT_ANSWER, errors=(404,))
-def operator_ticket(ticket_id: str):
-    return thread_out(bootstrap.support().thread(ticket_id), operator=True)
+def operator_ticket(ticket_id: str, *, support=Service("support")):
+    return thread_out(support.thread(ticket_id), operator=True)
 
 
 @endpoint(support_bp, "POST", "/v1/operator/tickets/{ticket_id}/replies",
           summary="Answer a ticket (mailed to the requester)", tags=TAGS, body=ReplyIn, response=ReplyOut, status=201,
           permission=PlatformPermission.SUPPORT_ANSWER, errors=(404, 409))
-def reply(ticket_id: str, principal: Principal, body: ReplyIn):
-    ticket, message, mailed = bootstrap.support().operator_reply(principal, ticket_id, body.body, body.status)
+def reply(ticket_id: str, principal: Principal, body: ReplyIn, *, support=Service("support")):
+    ticket, message, mailed = support.operator_reply(principal, ticket_id, body.body, body.status)
     return ReplyOut(ticket=ticket_out(ticket, operator=True), message=message_out(message), emailed=mailed)
 
 
 @endpoint(support_bp, "POST", "/v1/operator/tickets/{ticket_id}/status", summary="Change a ticket's status",
           tags=TAGS, body=StatusIn, response=TicketOut, permission=PlatformPermission.SUPPORT_ANSWER,
           errors=(404, 409))
-def set_status(ticket_id: str, principal: Principal, body: StatusIn):
-    return ticket_out(bootstrap.support().set_status(principal, ticket_id, body.status), operator=True)
+def set_status(ticket_id: str, principal: Principal, body: StatusIn, *, support=Service("support")):
+    return ticket_out(support.set_status(principal, ticket_id, body.status), operator=True)
 
 
 # ---- local mode: drop an email in ------------------------------------------------------------------
@@ -258,18 +259,18 @@ def set_status(ticket_id: str, principal: Principal, body: StatusIn):
           "needs the local operator token",
           tags=("local",), body=InboundIn, response=InboundOut, status=201, public=True, errors=(401, 404),
           rules={"eml_base64": "the decoded message is not blank"})
-def local_inbound_mail(body: InboundIn, request):
+def local_inbound_mail(body: InboundIn, request, *, settings=Service("settings"), support=Service("support"),
+                       support_bucket=Service("support_bucket")):
     import uuid
 
     from chalicelib.api.local_access import refusal
     from chalicelib.handlers.support import inbound_mail_event, process_inbound_event
 
-    s = bootstrap.settings()
-    if s.mode != "local":
+    if settings.mode != "local":
         raise NotFound("no such route")
     # It takes SES's verdict headers from the message as given and tells whether the sender has
     # an account: only for whoever runs the local stack.
-    refused = refusal(request, s.data_dir)
+    refused = refusal(request, settings.data_dir)
     if refused is not None:
         return refused
     try:
@@ -279,7 +280,7 @@ def local_inbound_mail(body: InboundIn, request):
     if not raw.strip():
         raise ValidationFailed("the message is empty", field="eml_base64")
     key = f"inbound/local-{uuid.uuid4().hex}.eml"
-    store = bootstrap.container().support_bucket
-    store.put(key, raw, "message/rfc822")
-    outcomes = process_inbound_event(inbound_mail_event(store.bucket, key, len(raw), s.region))
+    support_bucket.put(key, raw, "message/rfc822")
+    outcomes = process_inbound_event(inbound_mail_event(support_bucket.bucket, key, len(raw), settings.region),
+                                     support=support, support_bucket=support_bucket)
     return InboundOut(key=key, outcome=outcomes[0] if outcomes else "ignored")

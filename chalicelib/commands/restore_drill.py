@@ -9,14 +9,16 @@ import json
 import sys
 from datetime import UTC, datetime
 
+from chalicelib.wiring import Service, inject
+
 
 def _parse_time(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _cmd_restore_drill(args: argparse.Namespace) -> int:
-    from chalicelib import bootstrap
+@inject
+def _cmd_restore_drill(args: argparse.Namespace, *, restore_drill=Service("restore_drill")) -> int:
     from chalicelib.domain.errors import ScelleError
     from chalicelib.local.terminal import Progress, command_terminal
 
@@ -30,7 +32,7 @@ def _cmd_restore_drill(args: argparse.Namespace) -> int:
     # A progress bar on stderr when it is a terminal, nothing otherwise; stdout holds the report.
     with command_terminal():
         try:
-            report = bootstrap.restore_drill().run(
+            report = restore_drill.run(
                 source=args.source, at=_parse_time(args.at) if args.at else None, backup_arn=args.backup_arn,
                 tenants=args.tenant or None, keep=args.keep, on_chain=on_chain,
             )
@@ -44,10 +46,8 @@ def _cmd_restore_drill(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _cmd_backup(args: argparse.Namespace) -> int:
-    from chalicelib import bootstrap
-
-    backups = bootstrap.backups()
+@inject
+def _cmd_backup(args: argparse.Namespace, *, backups=Service("backups")) -> int:
     for logical in args.table or ["journal", "events", "checkpoints"]:
         print(f"{logical}: {backups.create(logical)}")
     return 0

@@ -20,11 +20,12 @@ from chalicelib.domain.permissions import Role
 PLATFORM_TENANT = "_platform"  # event journal of events that belong to no tenant
 
 MemberStatus = Literal["active", "disabled", "revoked"]
-TokenPurpose = Literal["verify_email", "invitation"]
+TokenPurpose = Literal["verify_email", "invitation", "password_reset"]
 INVITABLE_ROLES = (Role.ADMIN, Role.ACCOUNTANT, Role.MANAGER, Role.SELLER)
 
 VERIFY_EMAIL_TTL = timedelta(hours=24)
 INVITATION_TTL = timedelta(days=7)
+PASSWORD_RESET_TTL = timedelta(hours=1)
 MAX_GRANT_DAYS = 366
 
 _ID = re.compile(r"^[tgi][0-9a-f]{20}$")
@@ -217,6 +218,36 @@ class OneTimeToken:
 
 def hash_token(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# ---- Password reset codes ------------------------------------------------------------------
+# 12 characters of Crockford's base 32 (no I, L, O, U: nothing to misread), 60 bits, shown as
+# XXXX-XXXX-XXXX: typed by hand from the mail, and far beyond guessing within its hour and the
+# throttle. Read back case-insensitively, with dashes and spaces ignored.
+RESET_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+RESET_CODE_LENGTH = 12
+RESET_CODE_PATTERN = r"^[0-9A-Za-z -]{12,32}$"  # as sent: the characters and length before normalising
+
+
+def new_reset_code() -> str:
+    code = "".join(secrets.choice(RESET_CODE_ALPHABET) for _ in range(RESET_CODE_LENGTH))
+    return "-".join(code[i:i + 4] for i in range(0, RESET_CODE_LENGTH, 4))
+
+
+def normalise_reset_code(text: str) -> str:
+    """The code as typed, canonical: upper case, dashes and spaces removed; ValidationFailed
+    (field ``code``) when it cannot be a code this API mailed."""
+    code = text.replace("-", "").replace(" ", "").upper()
+    if len(code) != RESET_CODE_LENGTH or any(c not in RESET_CODE_ALPHABET for c in code):
+        raise ValidationFailed(
+            f"A reset code has {RESET_CODE_LENGTH} letters and digits, as mailed (XXXX-XXXX-XXXX).", field="code")
+    return code
+
+
+def reset_code_hash(user_id: str, code: str) -> str:
+    """The stored key of a reset code: bound to its account, so the same code of two accounts
+    never meets (only the hash is stored, like every mailed secret)."""
+    return hash_token(f"password_reset:{user_id}:{code}")
 
 
 # ---- Sign-in throttle -----------------------------------------------------------------------

@@ -11,6 +11,7 @@ KINDS = frozenset(
         "signin_failed",
         "signin_locked",
         "signout",
+        "password_reset",
         "invitation_sent",
         "invitation_accepted",
         "role_changed",

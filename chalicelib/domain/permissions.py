@@ -24,6 +24,9 @@ class Permission(StrEnum):
     SALE_READ_ALL = "sale.read_all"
     JOURNAL_RECORD = "journal.record"
     LEDGER_READ = "ledger.read"  # every chain, closures, checkpoints
+    # the closures and signed checkpoints of the registers' sales chains (the Z report's fingerprint,
+    # past closures), not the journal; with ledger.read, of every chain
+    CLOSURE_READ = "closure.read"
     ENTRY_REVERSE = "entry.reverse"
     CLOSE_DAY = "closure.day"
     CLOSE_PERIOD = "closure.period"  # month and year
@@ -50,12 +53,13 @@ class PlatformPermission(StrEnum):
 
 P = Permission
 _SELLER = {P.SALE_RECORD, P.SALE_READ_OWN, P.TENANT_READ, P.TICKET_OPEN}
-_MANAGER = _SELLER | {P.SALE_READ_ALL, P.ENTRY_REVERSE, P.CLOSE_DAY}
+_MANAGER = _SELLER | {P.SALE_READ_ALL, P.ENTRY_REVERSE, P.CLOSE_DAY, P.CLOSURE_READ}
 _ACCOUNTANT = {
     P.SALE_READ_OWN,
     P.SALE_READ_ALL,
     P.JOURNAL_RECORD,
     P.LEDGER_READ,
+    P.CLOSURE_READ,
     P.ENTRY_REVERSE,
     P.CLOSE_DAY,
     P.CLOSE_PERIOD,
@@ -78,6 +82,7 @@ _AUDITOR = {
     P.SALE_READ_OWN,
     P.SALE_READ_ALL,
     P.LEDGER_READ,
+    P.CLOSURE_READ,
     P.LEDGER_VERIFY,
     P.EXPORT,
     P.EVENTS_READ,

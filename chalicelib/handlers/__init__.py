@@ -14,6 +14,11 @@ def register_handlers(app) -> None:
     app.register_blueprint(archive_bp)
     app.register_blueprint(schedules_bp)
 
+    # The workers of scheduled work, one unit per chain (decision 0028).
+    from chalicelib.handlers.work import work_bp
+
+    app.register_blueprint(work_bp)
+
     # Ledger: automatic daily/monthly/yearly closures.
     from chalicelib.handlers.closures import closures_bp
 

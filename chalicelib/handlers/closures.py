@@ -1,35 +1,24 @@
-"""``close_periods``: hourly, close every ended day, then month, then year of production chains.
-
-Thin: enumerate chains, call the ledger service. A failure on one chain is logged and counted
-and does not stop the others; the next run retries it (closing is idempotent: a closed period
-is never closed again).
+"""``close_periods``: hourly, queue one unit per production ledger chain (decision 0028); its
+worker ``close_chain`` (handlers/work.py) closes every ended day, then month, then year. Closing
+is idempotent: a closed period is never closed again, so a unit retried or sent twice is harmless.
 """
 
 from __future__ import annotations
 
 from chalice import Blueprint
 
+from chalicelib.wiring import Service, inject
+
 closures_bp = Blueprint(__name__)
 
 
 @closures_bp.schedule("rate(1 hour)", name="close_periods")
-def close_periods(event):
-    from chalicelib import bootstrap
-    from chalicelib.observability import count, flush_metrics, logger
+@inject
+def close_periods(event, *, work_dispatcher=Service("work_dispatcher"), clock=Service("clock")):
+    from chalicelib.handlers.schedules import dispatch
+    from chalicelib.observability import flush_metrics
 
-    written = failed = 0
-    ledger = bootstrap.ledger()
-    for tenant_id, chain in bootstrap.chain_directory().all_chains():
-        if not chain.startswith("prod.") or chain == "events":
-            continue
-        try:
-            written += len(ledger.close_due_periods(tenant_id, chain))
-        except Exception:
-            failed += 1
-            logger.exception("automatic closure failed", extra={"tenant_id": tenant_id, "chain": chain})
-    if written:
-        count("ClosuresWritten", written)
-    if failed:
-        count("ClosureFailures", failed)
-    flush_metrics()
-    return {"closures_written": written, "chains_failed": failed}
+    try:
+        return dispatch(work_dispatcher, clock, "close", event)
+    finally:
+        flush_metrics()

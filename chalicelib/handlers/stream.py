@@ -9,25 +9,27 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.handlers._sources import stream_arn
+from chalicelib.wiring import Service, inject
 
 stream_bp = Blueprint(__name__)
 
 
-def _process(table: str, event) -> dict:
-    from chalicelib import bootstrap
+def _process(processor, event) -> dict:
     from chalicelib.observability import flush_metrics
 
     try:
-        return bootstrap.stream_processor(table).process(event.to_dict(), event.context)
+        return processor.process(event.to_dict(), event.context)
     finally:
         flush_metrics()
 
 
 @stream_bp.on_dynamodb_record(stream_arn=stream_arn("journal"), batch_size=100, starting_position="TRIM_HORIZON")
-def on_journal_record(event):
-    return _process("journal", event)
+@inject
+def on_journal_record(event, *, stream_processor=Service("stream_processor")):
+    return _process(stream_processor("journal"), event)
 
 
 @stream_bp.on_dynamodb_record(stream_arn=stream_arn("events"), batch_size=100, starting_position="TRIM_HORIZON")
-def on_events_record(event):
-    return _process("events", event)
+@inject
+def on_events_record(event, *, stream_processor=Service("stream_processor")):
+    return _process(stream_processor("events"), event)

@@ -19,64 +19,65 @@ from urllib.parse import unquote_plus
 
 from chalice import Blueprint
 
+from chalicelib.wiring import Service, inject
+
 support_handlers_bp = Blueprint(__name__)
 
 
 @support_handlers_bp.schedule("rate(15 minutes)", name="check_ticket_sla")
-def check_ticket_sla(event):
-    from chalicelib import bootstrap
+@inject
+def check_ticket_sla(event, *, support=Service("support")):
     from chalicelib.observability import flush_metrics
 
     try:
-        return bootstrap.support().check_sla()
+        return support.check_sla()
     finally:
         flush_metrics()
 
 
 @support_handlers_bp.lambda_function(name="send_mailing")
-def send_mailing(event, context):
-    from chalicelib import bootstrap
+@inject
+def send_mailing(event, context, *, mailing=Service("mailing")):
     from chalicelib.observability import flush_metrics
 
     remaining = getattr(context, "get_remaining_time_in_millis", None) or (lambda: 900_000)
     try:
-        return bootstrap.mailing().handle(dict(event or {}), remaining)
+        return mailing.handle(dict(event or {}), remaining)
     finally:
         flush_metrics()
 
 
 @support_handlers_bp.lambda_function(name="inbound_mail")
-def inbound_mail(event, context):
+@inject
+def inbound_mail(event, context, *, support=Service("support"), support_bucket=Service("support_bucket")):
     from chalicelib.observability import flush_metrics
 
     try:
-        return {"outcomes": process_inbound_event(event)}
+        return {"outcomes": process_inbound_event(event, support=support, support_bucket=support_bucket)}
     finally:
         flush_metrics()
 
 
-def process_inbound_event(event: dict[str, Any]) -> list[str]:
+def process_inbound_event(event: dict[str, Any], *, support, support_bucket) -> list[str]:
     """Each S3 record of the event -> ``SupportService.receive_email``. A message that cannot be
     read is dropped and logged; an unavailable dependency raises (Lambda retries the event, and
     the same object key can only ever apply once)."""
-    from chalicelib import bootstrap
     from chalicelib.domain.errors import Unavailable, ValidationFailed
     from chalicelib.observability import logger
     from chalicelib.services.support import MAX_INBOUND_BYTES
 
-    c = bootstrap.container()
     outcomes = []
     for record in (event or {}).get("Records", []):
         s3 = record.get("s3") or {}
         bucket = (s3.get("bucket") or {}).get("name", "")
         key = unquote_plus((s3.get("object") or {}).get("key", ""))
-        if bucket != c.support_bucket.bucket or not key.startswith("inbound/"):
+        if bucket != support_bucket.bucket or not key.startswith("inbound/"):
             logger.warning("inbound_mail: object outside support inbound/ ignored", extra={"key": key})
             outcomes.append("ignored")
             continue
         try:
-            raw = c.support_bucket.get(key, MAX_INBOUND_BYTES)
-            outcome = c.support.receive_email(raw, key)
+            raw = support_bucket.get(key, MAX_INBOUND_BYTES)
+            outcome = support.receive_email(raw, key)
         except Unavailable:
             raise
         except ValidationFailed as exc:

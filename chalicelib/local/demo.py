@@ -62,8 +62,8 @@ def _seed(path: Path, previous: dict[str, Any] | None) -> dict[str, Any]:
     from chalicelib.domain.permissions import Role
     from chalicelib.services.accounts import SignUp
 
-    accounts = bootstrap.accounts()
-    store = bootstrap.container().accounts_store
+    root = bootstrap.container()
+    accounts, store = root.accounts, root.accounts_store
     demo = dict(previous or {})
 
     def password(role: str) -> str:

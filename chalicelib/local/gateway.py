@@ -12,6 +12,9 @@ CDK stack maps those gateway responses to problem bodies. This module does the s
   HTTP layer itself raises (malformed request line, URI too long...) are problem objects too, and
   a ``HEAD`` answer carries no body. ``with_request_log(sink)`` makes a handler that reports every
   answer (method, target, status, milliseconds) to ``sink``: the terminal's request line.
+- The web console (``console/``, docs/console.md): ``GET``/``HEAD`` of ``/``, ``/check`` (the page a
+  receipt's QR code opens) and ``/console/<file>`` are answered from that folder, with a strict
+  Content-Security-Policy; every other path (``/v1/...``, ``/health``...) goes to the app as before.
 """
 
 from __future__ import annotations
@@ -22,9 +25,20 @@ import re
 import time
 from collections.abc import Callable
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from chalice.local import ChaliceRequestHandler, LocalGateway, LocalGatewayException, RouteMatcher
+
+# The pages, the Content-Security-Policy and the headers: shared with the CDK stack (CloudFront).
+from chalicelib.console_policy import (  # noqa: F401
+    CONSOLE_CSP,
+    CONSOLE_HEADERS,
+    CONSOLE_PAGES,
+    CONSOLE_PREFIX,
+    console_headers,
+)
 
 PROBLEM_JSON = "application/problem+json"
 _TYPE = "https://scelle.example/problems/"
@@ -49,6 +63,55 @@ def _problem(status: int, code: str, title: str, detail: str,
         "multiValueHeaders": {},
         "body": json.dumps(body),
     }
+
+
+# The web console: plain static files, served beside the API by `scelle local` (on AWS: S3 and
+# CloudFront). Only these paths; everything else, /v1/... above all, reaches the app.
+CONSOLE_DIR = Path(__file__).resolve().parents[2] / "console"
+CONSOLE_TYPES = {
+    ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8", ".json": "application/json", ".svg": "image/svg+xml", ".png": "image/png",
+    ".ico": "image/x-icon", ".webmanifest": "application/manifest+json", ".txt": "text/plain; charset=utf-8",
+}
+
+
+def console_file(target: str, root: Path = CONSOLE_DIR) -> Path | None:
+    """The file of ``console/`` a ``GET`` of ``target`` (path and query) serves, or None when the
+    path is not the console's (then the app answers it). Never leaves ``root``."""
+    path = urlsplit(target).path
+    if path in CONSOLE_PAGES:
+        page = root / "index.html"
+        return page if page.is_file() else None
+    if not path.startswith(CONSOLE_PREFIX):
+        return None
+    relative = unquote(path[len(CONSOLE_PREFIX):])
+    parts = relative.split("/")
+    if not relative or "\\" in relative or "\x00" in relative or any(p in ("", ".", "..") or p.startswith(".")
+                                                                 for p in parts):
+        return None
+    candidate = (root / relative).resolve()
+    base = root.resolve()
+    if base not in candidate.parents or candidate.suffix not in CONSOLE_TYPES or not candidate.is_file():
+        return None
+    return candidate
+
+
+def storage_origin(endpoint_url: str | None) -> str | None:
+    """The origin (scheme://host:port) of the S3 endpoint the API signs its pre-signed URLs for:
+    ``Settings.aws_endpoint_url`` locally (the embedded emulator); None without one."""
+    parts = urlsplit(endpoint_url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def local_console_headers() -> dict[str, str]:
+    """The console's headers as ``scelle local`` serves them: ``connect-src`` names exactly one more
+    origin, the embedded S3 the ticket attachments' pre-signed POST goes to (the support bucket
+    allows the console's origin in its CORS rule: chalicelib/local/provision.py)."""
+    from chalicelib import bootstrap
+
+    origin = storage_origin(bootstrap.settings().aws_endpoint_url)
+    return console_headers([origin] if origin else [])
 
 
 class ProblemLocalGateway(LocalGateway):
@@ -114,6 +177,10 @@ class ProblemLocalGateway(LocalGateway):
         return _problem(exc.CODE, "gateway-error", "Gateway error", raw)
 
 
+class _UnreadableBody(Exception):
+    """The request's body cannot be read (the connection cannot be kept: its framing is unknown)."""
+
+
 class ProblemRequestHandler(ChaliceRequestHandler):
     """``chalice local``'s request handler with the problem-aware gateway. Every method, whatever
     its name, goes to the gateway; ``send_error`` (the HTTP layer's own refusals) writes a problem
@@ -134,6 +201,35 @@ class ProblemRequestHandler(ChaliceRequestHandler):
         self._started = time.perf_counter()
         return super().parse_request()
 
+    def _parse_payload(self) -> tuple[dict[str, str], bytes | None]:
+        """The body: ``Content-Length`` bytes, as Chalice reads it, or a chunked body de-chunked.
+        Chalice's own reads only the former, so on a kept-alive connection the chunks were then
+        read as the next request. A body that cannot be read is a 400 problem (connection closed)."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            from werkzeug.serving import DechunkedInput
+
+            limit = self.local_gateway._max_body
+            try:
+                body = DechunkedInput(self.rfile).read(limit + 1)
+            except (OSError, ValueError):
+                raise _UnreadableBody("the chunked request body is malformed") from None
+            if len(body) > limit:
+                self.close_connection = True  # the rest stays unread: the gateway answers 413
+            return dict(self.headers), body or None
+        length = self.headers.get("Content-Length")
+        if length is not None and not length.strip().isdigit():
+            raise _UnreadableBody(f"Content-Length must be a number of bytes, not {length[:40]!r}")
+        return super()._parse_payload()
+
+    def _generic_handle(self) -> None:
+        try:
+            super()._generic_handle()
+        except _UnreadableBody as exc:
+            self.send_error(HTTPStatus.BAD_REQUEST, str(exc))
+
+    # Chalice binds these to its own ``_generic_handle``; GET and HEAD: ``_console_or_app`` below.
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         """Called by ``send_response`` for every answer, the HTTP layer's own refusals included."""
         sink = self.request_log
@@ -147,6 +243,16 @@ class ProblemRequestHandler(ChaliceRequestHandler):
         elapsed = (time.perf_counter() - started) * 1000 if started is not None else 0.0
         with contextlib.suppress(Exception):  # a terminal line must never break an answer
             sink(getattr(self, "command", None) or "-", getattr(self, "path", None) or "-", status, elapsed)
+
+    def _console_or_app(self) -> None:
+        found = console_file(self.path or "")
+        if found is None:
+            self._generic_handle()
+            return
+        headers = {"Content-Type": CONSOLE_TYPES[found.suffix], **local_console_headers()}
+        self._send_http_response_with_body(200, headers, found.read_bytes())
+
+    do_GET = do_HEAD = _console_or_app
 
     def __getattr__(self, name: str):
         # http.server looks up do_<METHOD> and answers an HTML 501 when there is none.

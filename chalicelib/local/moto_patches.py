@@ -18,6 +18,14 @@ limits (``chalicelib.adapters.signing.check_kms_message``, which the local signe
 signs / verifies a DIGEST message as the digest it is, for ECDSA keys (RSA keys keep moto's
 behaviour: Scellé has none). It is applied independently of the DynamoDB patch, with its own
 fingerprints.
+
+moto 5.2.5 serialises every answer through a generic, model-driven serializer that, for each
+DynamoDB ``AttributeValue`` (one per attribute of every item returned), tries each of its ten
+members under several spellings: a ``BatchGetItem`` of four account items cost more than the
+conditional ``PutItem`` it precedes. The serializer patch writes an ``AttributeValue`` (a dict of
+members, as moto's DynamoDB and DynamoDB Streams results hold it) directly, with the same output
+as the generic path (strings as ``str``, binaries base64, maps and lists member by member); any
+other value or shape still goes the generic way. Its own fingerprints; applied independently.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import inspect
 import logging
 import threading
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +48,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from moto.core import serialize
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -163,7 +173,8 @@ def apply_moto_patches() -> bool:
     from chalicelib.local.aws_limits import apply_aws_limits  # DynamoDB limits moto does not enforce
 
     limits = apply_aws_limits()
-    return _apply_dynamodb_patches() and limits and kms
+    serializer = apply_serializer_patch()
+    return _apply_dynamodb_patches() and limits and kms and serializer
 
 
 def _apply_dynamodb_patches() -> bool:
@@ -200,6 +211,7 @@ def _apply_dynamodb_patches() -> bool:
 def remove_moto_patches() -> None:
     """Put moto's own implementation back (for tests and measurements)."""
     remove_kms_patches()
+    remove_serializer_patch()
     _remove_dynamodb_patches()
 
 
@@ -647,3 +659,110 @@ def secure_cognito_signing(key_file: Path | None) -> None:
         use_cognito_signing_key(
             jwk.RSAKey.generate_key(2048, parameters={"kid": COGNITO_KID, "alg": "RS256", "use": "sig"}, private=True)
         )
+
+
+# ---- the response serializer: DynamoDB AttributeValues written directly ------------------------------
+_SERIALIZER_EXPECTED_SOURCES: dict[tuple[type, str], str] = {
+    (serialize.BaseJSONSerializer, "_serialize_type_structure"): "36873909cd0aeb4d",
+    (serialize.ResponseSerializer, "_serialize_type_structure"): "f9b47068f40ce489",
+    (serialize.ResponseSerializer, "_serialize_structure_member"): "437fdce43aa5ac84",
+    (serialize.BaseJSONSerializer, "_serialize_type_map"): "faa32d1fa9a8bfc9",
+    (serialize.BaseJSONSerializer, "_serialize_type_list"): "f87b14fe9166e099",
+    (serialize.BaseJSONSerializer, "_serialize_type_string"): "44954e02145012ba",
+    (serialize.ResponseSerializer, "_serialize_type_blob"): "acd7e746cf06090e",
+    (serialize.ResponseSerializer, "_base64"): "5a3642d8c2a14b24",
+    (serialize.ResponseSerializer, "_default_serialize"): "25ce8ddbb1a991c0",
+    (serialize.ResponseSerializer, "get_serialized_name"): "2c23dcac85ccc396",
+    (serialize.AttributePicker, "__call__"): "c15da8ec29c1afa4",
+    (serialize.XFormedAttributePicker, "get_possible_keys"): "f0d20f55f37fd8a1",
+}
+_ATTRIBUTE_VALUE_SERVICES = frozenset({"dynamodb", "dynamodbstreams"})
+_ATTRIBUTE_VALUE_MEMBERS = frozenset({"S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"})
+
+
+def serializer_is_patched() -> bool:
+    return getattr(serialize.JSONSerializer.__dict__.get("_serialize_type_structure"), _PATCH_MARK, False)
+
+
+def apply_serializer_patch() -> bool:
+    """Install the AttributeValue fast path (idempotent); False, with a warning, when moto's
+    serializer is not the one expected."""
+    with _apply_lock:
+        if serializer_is_patched():
+            return True
+        mismatches = _unrecognised(_SERIALIZER_EXPECTED_SOURCES)
+        if "_serialize_type_structure" in serialize.JSONSerializer.__dict__:
+            mismatches.append("JSONSerializer._serialize_type_structure")
+        if mismatches:
+            _log.warning(
+                "moto %s: not patching the response serializer, unrecognised source of %s; DynamoDB items are "
+                "serialised the slow way. Review the patch against this moto, then update the fingerprints in %s.",
+                moto.__version__,
+                ", ".join(mismatches),
+                __name__,
+            )
+            return False
+        original = serialize.BaseJSONSerializer._serialize_type_structure
+
+        def structure(self, serialized, value, shape, key):
+            if (shape.name == "AttributeValue" and key and type(value) is dict
+                    and self.operation_model.service_model.service_name in _ATTRIBUTE_VALUE_SERVICES
+                    and _ATTRIBUTE_VALUE_MEMBERS.issuperset(value)):
+                try:
+                    serialized[self.get_serialized_name(shape, key)] = _attribute_value(self, value)
+                    return
+                except _NotPlain:  # something the fast path does not know: the generic way, all of it
+                    pass
+            original(self, serialized, value, shape, key)
+
+        setattr(structure, _PATCH_MARK, True)
+        serialize.JSONSerializer._serialize_type_structure = structure  # type: ignore[method-assign]
+        _log.info("moto %s: patched the response serializer (DynamoDB AttributeValues)", moto.__version__)
+        return True
+
+
+def remove_serializer_patch() -> None:
+    with _apply_lock:
+        if serializer_is_patched():
+            del serialize.JSONSerializer._serialize_type_structure
+
+
+def _attribute_value(serializer: Any, value: dict[str, Any]) -> dict[str, Any]:
+    """What moto's generic JSON serializer writes for this AttributeValue: each member present and
+    not None, strings through ``str``, binaries base64, maps and lists of AttributeValues in turn."""
+    out: dict[str, Any] = {}
+    for member, inner in value.items():
+        if inner is None:
+            continue
+        if member in ("S", "N"):
+            out[member] = inner if type(inner) is str else _json_string(inner)
+        elif member in ("BOOL", "NULL"):
+            out[member] = inner
+        elif member == "B":
+            out[member] = serializer._base64(inner)
+        elif member in ("SS", "NS"):
+            out[member] = [_json_string(one) for one in inner]
+        elif member == "BS":
+            out[member] = [serializer._base64(one) for one in inner]
+        elif member == "M":
+            out[member] = {name: _nested(serializer, one) for name, one in inner.items()}
+        else:  # "L"
+            out[member] = [_nested(serializer, one) for one in inner]
+    return out
+
+
+class _NotPlain(Exception):
+    """A nested value that is not a plain AttributeValue dict."""
+
+
+def _nested(serializer: Any, value: Any) -> dict[str, Any]:
+    if type(value) is dict and _ATTRIBUTE_VALUE_MEMBERS.issuperset(value):
+        return _attribute_value(serializer, value)
+    raise _NotPlain
+
+
+def _json_string(value: Any) -> Any:
+    """BaseJSONSerializer._serialize_type_string."""
+    if isinstance(value, Enum):
+        value = value.value
+    return str(value) if value not in [None, {}, []] else value

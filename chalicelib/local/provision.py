@@ -7,6 +7,7 @@ definition on AWS, so what is provisioned here is what runs there.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
@@ -102,6 +103,27 @@ def stream_arns(dynamodb, settings: Settings) -> dict[str, str]:
     return arns
 
 
+def console_origin(settings: Settings) -> str:
+    """The web console's origin (scheme://host:port): ``scelle local`` serves it at
+    ``public_base_url``, beside the API."""
+    parts = urlsplit(settings.public_base_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def ensure_bucket_cors(s3, settings: Settings) -> None:
+    """Each bucket's CORS rule (``Bucket.console_cors_methods``): those methods from the console's
+    origin only. Set at every start, created or restored: the console's port may have changed."""
+    for bucket in RESOURCES.buckets:
+        if not bucket.console_cors_methods:
+            continue
+        s3.put_bucket_cors(Bucket=settings.bucket_name(bucket.logical), CORSConfiguration={"CORSRules": [{
+            "AllowedOrigins": [console_origin(settings)],
+            "AllowedMethods": list(bucket.console_cors_methods),
+            "AllowedHeaders": [],
+            "MaxAgeSeconds": 600,
+        }]})
+
+
 def ensure_buckets(s3, settings: Settings) -> None:
     for bucket in RESOURCES.buckets:
         name = settings.bucket_name(bucket.logical)
@@ -166,11 +188,35 @@ def ensure_mail_identity(ses, settings: Settings) -> None:
     ses.verify_email_identity(EmailAddress=settings.mail_from)
 
 
+def ensure_queues(sqs, settings: Settings) -> dict[str, str]:
+    """The FIFO work queues and their dead-letter queues (decision 0028), as the CDK stack makes
+    them: logical name -> queue URL. Their messages are not kept across restarts (the redo log
+    holds DynamoDB, S3 and Cognito): a lost unit is queued again by the next schedule."""
+    import json
+
+    urls: dict[str, str] = {}
+    for queue in RESOURCES.queues:
+        dlq = sqs.create_queue(QueueName=settings.queue_name(f"{queue.logical}-dlq"),
+                               Attributes={"FifoQueue": "true", "MessageRetentionPeriod": str(14 * 86400)})["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        urls[queue.logical] = sqs.create_queue(QueueName=settings.queue_name(queue.logical), Attributes={
+            "FifoQueue": "true",
+            "DeduplicationScope": "messageGroup",
+            "FifoThroughputLimit": "perMessageGroupId",
+            "VisibilityTimeout": str(queue.visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receives}),
+        })["QueueUrl"]
+        urls[f"{queue.logical}-dlq"] = dlq
+    return urls
+
+
 def provision(clients, settings: Settings) -> Provisioned:
     """``clients(service)`` returns a boto3 client for the settings' endpoint."""
     dynamodb = clients("dynamodb")
     ensure_tables(dynamodb, settings)
     ensure_buckets(clients("s3"), settings)
+    ensure_bucket_cors(clients("s3"), settings)
+    ensure_queues(clients("sqs"), settings)
     ensure_mail_identity(clients("ses"), settings)
     pool_id, client_id = ensure_user_pool(clients("cognito-idp"), settings)
     return Provisioned(stream_arns(dynamodb, settings), pool_id, client_id)

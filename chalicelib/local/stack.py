@@ -221,6 +221,7 @@ class LocalStack:
         from app import app
         from chalicelib.local.gateway import ProblemRequestHandler
         from chalicelib.local.pump import StreamPump
+        from chalicelib.local.queue_pump import QueuePump
         from chalicelib.local.scheduler import Scheduler
 
         class _ThreadLocalApp(LocalChalice, app.__class__):
@@ -242,17 +243,20 @@ class LocalStack:
             region=self.settings.region,
         )
         self.scheduler = Scheduler(app, region=self.settings.region, override_seconds=self.settings.schedule_seconds)
+        self.queues = QueuePump(app, bootstrap_client("sqs"), self.settings, region=self.settings.region)
         self._spawn("http", self.http.server.serve_forever)
         self._spawn("pump", self._loop(self.pump.run_once, self.settings.pump_interval_seconds))
         self.first_jobs_done = threading.Event()
 
         def run_due() -> None:
             try:
-                self.scheduler.run_due()
+                if self.scheduler.run_due() and not self.first_jobs_done.is_set():
+                    self.queues.drain()  # the first round's units, before the banner
             finally:
                 self.first_jobs_done.set()  # the banner waits for the first round's log lines
 
         self._spawn("scheduler", self._loop(run_due, 1.0))
+        self._spawn("queues", self._loop(self.queues.run_once, 1.0))
         self._spawn("snapshot", self._loop(self.save, self.snapshot_every, first_delay=True))
         if self.replayed:
             self._spawn("catch-up", self._derive_missing_events)
@@ -324,6 +328,7 @@ class LocalStack:
             "",
             "  Scellé is running locally (embedded AWS emulator, no AWS account used).",
             f"  API            http://{s.host}:{s.port}   (health: /health, API description: /openapi.json)",
+            f"  Console        http://{s.host}:{s.port}/  (web console in the browser: sign-up, till, closing)",
             f"  Data           {self.data_dir}  ({'restored ' + str(restored) + ' items' if restored else 'new'})",
             f"  AWS emulator   {self.moto.endpoint}  (loopback only)",
         ]

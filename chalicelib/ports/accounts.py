@@ -122,6 +122,7 @@ class IdentityProvider(Protocol):
     def sign_in(self, email: str, password: str) -> Tokens: ...
     def refresh(self, refresh_token: str) -> Tokens: ...
     def sign_out_everywhere(self, username: str) -> None: ...  # email or sub
+    def set_password(self, user_id: str, password: str) -> None: ...  # a reset; the pool's refusal names "new_password"
 
 
 class Mailer(Protocol):

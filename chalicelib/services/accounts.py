@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
+from urllib.parse import quote
 
 from chalicelib.domain import identifiers
 from chalicelib.domain.accounts import (
@@ -45,6 +46,7 @@ from chalicelib.domain.accounts import (
     parse_display_name,
     utc_now,
 )
+from chalicelib.domain.company import check_company_identifiers
 from chalicelib.domain.errors import Conflict, Findings, Forbidden, NotFound, ValidationFailed
 from chalicelib.domain.identity import Caller, Principal
 from chalicelib.domain.permissions import Role
@@ -158,12 +160,9 @@ class AccountsService:
         if country not in identifiers.COUNTRIES:
             found.check(_refuse, f"The country must be BE or FR; got {country!r}.", "country")
             found.raise_if_any()
-        number = found.check(identifiers.company_number, country, cmd.company_number, "company_number")
-        vat = found.check(identifiers.vat_number, country, cmd.vat_number, "vat_number")
-        if number is not None and vat is not None and not identifiers.vat_matches_company_number(country, vat, number):
-            what = "enterprise number" if country == "BE" else "company number" if number.startswith("000") \
-                else "SIREN"
-            found.check(_refuse, f"This VAT number does not belong to the company's {what} {number}.", "vat_number")
+        checked = check_company_identifiers(country, cmd.company_number, cmd.vat_number)
+        found.found.extend(checked.problems)  # the same rules as POST /v1/checks/company
+        number, vat = checked.company_number, checked.vat_number
         postal = cmd.address_postal_code.strip()
         if not _POSTAL_CODE[country].match(postal):
             digits = 4 if country == "BE" else 5
@@ -285,10 +284,17 @@ class AccountsService:
         self._send_quietly(email, "Verify your email address for Scellé", self._verification_text(secret))
         return secret
 
+    def console_link(self, route: str, secret: str) -> str:
+        """The web console's page for a mailed token: ``verify`` (email verification) or ``accept``
+        (an invitation or auditor grant), e.g. ``<public_base_url>/#/verify?token=<token>``."""
+        return f"{self._base}/#/{route}?token={quote(secret, safe='')}"
+
     def _verification_text(self, secret: str) -> str:
         return (
             "Welcome to Scellé.\n\n"
-            "To verify your email address, send this token (usable once, valid 24 hours):\n\n"
+            "To verify your email address, open this link (usable once, valid 24 hours):\n\n"
+            f"  {self.console_link('verify', secret)}\n\n"
+            "Or send this token to the API:\n\n"
             f"token: {secret}\n\n"
             f"  curl -X POST {self._base}/v1/verify-email -H 'Content-Type: application/json' "
             f'-d \'{{"token": "{secret}"}}\'\n\n'
@@ -360,7 +366,9 @@ class AccountsService:
         return (
             f"You are invited to join {tenant.company_name} ({tenant.country} {tenant.company_number}) "
             f"on Scellé {what}.\n\n"
-            f"To accept, send this token (usable once, valid until {_iso(expires)}):\n\n"
+            f"To accept, open this link (usable once, valid until {_iso(expires)}):\n\n"
+            f"  {self.console_link('accept', secret)}\n\n"
+            "Or send this token to the API:\n\n"
             f"token: {secret}\n\n"
             f"  curl -X POST {self._base}/v1/invitations/accept -H 'Content-Type: application/json' "
             f'-d \'{{"token": "{secret}", "password": "<a new password>"}}\'\n\n'

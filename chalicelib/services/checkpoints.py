@@ -33,7 +33,7 @@ from chalicelib.domain.checkpoint import (
     verify_checkpoint,
 )
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.merkle import CompactRange, ProofError, inclusion_proof, record_leaf_hash
+from chalicelib.domain.merkle import CompactRange, ProofError, inclusion_proof, record_leaf_hash, verify_inclusion
 from chalicelib.domain.records import (
     GENESIS_PREV_HASH,
     RecordError,
@@ -42,12 +42,22 @@ from chalicelib.domain.records import (
     parse_chain_key,
     utc_timestamp,
 )
+from chalicelib.domain.tiles import (
+    TileError,
+    edge_roots,
+    edge_tiles,
+    extend_tiles,
+    inclusion_proof_from_tiles,
+    inclusion_tiles,
+    leaf_from_tiles,
+)
 from chalicelib.domain.verification import ChainHead, VerificationReport, verify_chain
 from chalicelib.domain.write_proofs import WriteProofCheck
 from chalicelib.observability import logger
 from chalicelib.ports.checkpoints import StoredCheckpoint
 from chalicelib.ports.signatures import key_binding_problem, same_public_key, signature_verifier_for
 from chalicelib.ports.stores import ChainStore, Signer
+from chalicelib.ports.tiles import TileStore
 from chalicelib.ports.write_proofs import WriteProofs
 
 SIGNER_ALARM_SOURCE = "signer"
@@ -249,11 +259,14 @@ class CheckpointService:
         alarms=None,
         entries_expire: bool = False,
         proofs: WriteProofs | None = None,
+        tiles: TileStore | None = None,
     ) -> None:
         """``alarms``: the tamper alarm service (``raise_alarm(TamperAlarm)``). ``entries_expire``:
         the chain store drops old entries (the event journal's 30 days), so a chain cannot always
         be recomputed from seq 1 here. ``proofs``: every entry signed for the first time must carry
-        a valid write proof (decision 0022); without it nothing is asked (unit tests only)."""
+        a valid write proof (decision 0022); without it nothing is asked (unit tests only).
+        ``tiles``: the Merkle tree's tiles (decision 0026), stored with each checkpoint signed and
+        read for inclusion proofs; without it proofs read the chain (as before tiles)."""
         self._journal = journal
         self._checkpoints = checkpoints
         self._signer = signer
@@ -263,6 +276,7 @@ class CheckpointService:
         self._alarms = alarms
         self._entries_expire = entries_expire
         self._proofs = proofs
+        self._tiles = tiles
 
     def latest(self, tenant_id: str, chain: str):
         return self._checkpoints.latest(chain_key(tenant_id, chain))
@@ -282,7 +296,8 @@ class CheckpointService:
         if previous is not None and previous.checkpoint.size >= head.seq:
             return previous.checkpoint
         _, trusted = self._keys.signing_keys()
-        state = self._verified(key, previous, head.seq, trusted)
+        read: list[tuple[int | None, object]] = []  # (seq, hash) of each entry verified, for the tiles
+        state = self._verified(key, previous, head.seq, trusted, tap=read)
         unsigned = Checkpoint(
             chain_key=key,
             size=state.compact.size,
@@ -292,6 +307,8 @@ class CheckpointService:
         )
         signed = unsigned.with_signature(self._signer.sign(unsigned.signed_message()))
         stored = StoredCheckpoint(signed, [h.hex() for h in state.compact.hashes], state.last_hash, state.last_path)
+        # Tiles first: a checkpoint a reader finds has its tiles (unless its chain has none yet).
+        self._store_tiles(key, previous, state.compact.size, read)
         try:
             self._checkpoints.put(stored)
         except Conflict:
@@ -314,13 +331,20 @@ class CheckpointService:
         return self._verified(key, base, size, self._keys.published()).compact
 
     def inclusion(self, tenant_id: str, chain: str, seq: int) -> dict | None:
-        """Proof that entry ``seq`` is in the latest signed checkpoint covering it, or None."""
-        latest = self._checkpoints.latest(chain_key(tenant_id, chain))
+        """Proof that entry ``seq`` is in the latest signed checkpoint covering it, or None.
+
+        Built from the tiles (decision 0026): one query for the checkpoint, one BatchGetItem of
+        at most two tiles per level, whatever the chain's length. A chain signed before tiles
+        existed has none: its proof is built from all its entries, as before."""
+        key = chain_key(tenant_id, chain)
+        latest = self._checkpoints.latest(key)
         if latest is None or latest.checkpoint.size < seq:
             return None
         cp = latest.checkpoint
-        leaves = [record_leaf_hash(r.hash) for r in self._journal.scan(chain_key(tenant_id, chain), 1, cp.size)]
-        proof = inclusion_proof(leaves, seq - 1)
+        proof = self._proof_from_tiles(key, cp, seq - 1)
+        if proof is None:
+            leaves = [record_leaf_hash(r.hash) for r in self._journal.scan(key, 1, cp.size)]
+            proof = inclusion_proof(leaves, seq - 1)
         return {
             "leaf_index": seq - 1,
             "tree_size": cp.size,
@@ -329,11 +353,109 @@ class CheckpointService:
             "checkpoint": cp.to_text(),
         }
 
+    def backfill_tiles(self, tenant_id: str, chain: str, latest: StoredCheckpoint | None = None) -> int:
+        """Store the tiles of a chain signed before tiles existed, up to its newest checkpoint:
+        its entries are read once from seq 1 and verified as signing verifies them (hashes,
+        links, the checkpoint's signature and root), so that the next signature extends the tiles
+        and its proofs stop reading the chain. Returns the number of tiles stored (0: already
+        tiled, nothing signed, or an event chain whose first entries have expired). ``latest``: the
+        chain's newest stored checkpoint when the caller has just read it."""
+        key = chain_key(tenant_id, chain)
+        if self._tiles is None or self._entries_expire:
+            return 0
+        latest = latest if latest is not None else self._checkpoints.latest(key)
+        if latest is None or latest.checkpoint.size == 0:
+            return 0
+        cp = latest.checkpoint
+        frontier = _compact(cp.size, latest.frontier)
+        try:
+            if frontier is not None and edge_roots(cp.size, self._tiles.get_many(key, edge_tiles(cp.size))) == list(
+                    frontier.hashes):
+                return 0
+        except TileError:
+            pass
+        trusted = self._keys.published()
+        verifier = signature_verifier_for(trusted)
+        try:
+            verify_checkpoint(cp, trusted, verifier)
+        except CheckpointError as exc:
+            self._refuse(key, exc.reason, cp.size, f"the newest signed checkpoint does not verify: {exc.detail}")
+        read: list[tuple[int | None, object]] = []
+        items = _tapped(iter(self._journal.raw_items(key, 1, cp.size)), read)
+        self._walk(key, ChainHead(), items, cp.size, cp, trusted, verifier)
+        tiles = extend_tiles(0, {}, [record_leaf_hash(value) for _, value in read])
+        differing = self._tiles.put_many(key, tiles)
+        if differing:
+            self._alarm(key, "tile_mismatch", None, f"tiles {', '.join(map(str, differing[:5]))} are stored with "
+                                                    "other hashes than the verified entries give")
+        return len(tiles)
+
+    def _proof_from_tiles(self, key: str, cp: Checkpoint, index: int) -> list[bytes] | None:
+        """The proof of leaf ``index`` in ``cp``'s tree from the stored tiles, or None when a tile
+        it needs is missing (a chain signed before tiles). Tiles are not trusted: the proof is
+        checked against the signed root with the leaf its tile holds, and one that fails is
+        returned all the same, so that it fails as an altered entry's proof does (integrity
+        ``altered``), with an error logged naming the tiles."""
+        if self._tiles is None:
+            return None
+        tiles = self._tiles.get_many(key, inclusion_tiles(index, cp.size))
+        try:
+            proof = inclusion_proof_from_tiles(index, cp.size, tiles)
+            leaf = leaf_from_tiles(index, cp.size, tiles)
+        except TileError:
+            return None
+        try:
+            verify_inclusion(leaf, index, cp.size, proof, cp.root_bytes)
+        except ProofError as exc:
+            logger.error("the stored tiles do not rebuild the signed root: the tiles table was changed",
+                         extra={"chain": key, "seq": index + 1, "size": cp.size, "detail": str(exc)})
+        return proof
+
+    def _store_tiles(self, key: str, anchor: StoredCheckpoint | None, size: int,
+                     read: list[tuple[int | None, object]]) -> None:
+        """Store the tiles of the tree of ``size`` leaves that are not stored yet (decision 0026):
+        from the right-edge tiles of the anchor's size, checked against its compact range, and the
+        entries just verified (``read``: no other entry is read). A chain whose anchor has no
+        tiles (signed before them) gets none, unless the entries were all re-read from seq 1. A
+        tile already stored with other bytes is left as it is, with a tamper alarm."""
+        if self._tiles is None:
+            return
+        base, edges = 0, {}
+        from_genesis = bool(read) and read[0][0] == 1
+        if anchor is not None and anchor.checkpoint.size > 0 and not from_genesis:
+            base = anchor.checkpoint.size
+            frontier = _compact(base, anchor.frontier)
+            if frontier is None or frontier.root().hex() != anchor.checkpoint.root:
+                return  # alarmed by _resume; and then the entries were re-read from seq 1
+            edges = self._tiles.get_many(key, edge_tiles(base))
+            try:
+                usable = edge_roots(base, edges) == list(frontier.hashes)
+            except TileError:
+                logger.info("chain signed before tiles: its checkpoints are stored without tiles",
+                            extra={"chain": key, "size": size})
+                return
+            if not usable:
+                self._alarm(key, "tile_mismatch", base,
+                            f"the right-edge tiles stored at size {base} do not fold to the signed checkpoint's "
+                            "compact range: the tiles table was changed; no tiles are stored for this chain until "
+                            "its entries are re-read")
+                return
+        hashes = [(seq, value) for seq, value in read if seq is not None and seq > base]
+        if [seq for seq, _ in hashes] != list(range(base + 1, size + 1)):
+            return  # not the entries of base+1..size (cannot happen after a verified walk)
+        tiles = extend_tiles(base, edges, [record_leaf_hash(value) for _, value in hashes])
+        differing = self._tiles.put_many(key, tiles)
+        if differing:
+            self._alarm(key, "tile_mismatch", None,
+                        f"tiles {', '.join(map(str, differing[:5]))} are stored with other hashes than the verified "
+                        "entries give: the tiles table was changed (inclusion proofs from them will fail)")
+
     # -- verify before signing -------------------------------------------------------------------
     def _verified(self, key: str, anchor: StoredCheckpoint | None, size: int,
-                  trusted: list[PublicKeyInfo]) -> _Verified:
+                  trusted: list[PublicKeyInfo], *, tap: list | None = None) -> _Verified:
         """The verified state of entries 1..``size``, resumed from ``anchor`` (a stored checkpoint
-        of size <= ``size``, or None) once it is authenticated; ``SigningRefused`` otherwise."""
+        of size <= ``size``, or None) once it is authenticated; ``SigningRefused`` otherwise.
+        ``tap``: receives ``(seq, hash)`` of every entry read (all verified when this returns)."""
         verifier = signature_verifier_for(trusted)
         anchor_cp = anchor.checkpoint if anchor is not None and anchor.checkpoint.size > 0 else None
         if anchor_cp is not None:
@@ -346,6 +468,8 @@ class CheckpointService:
                 self._refuse(key, exc.reason, anchor_cp.size,
                              f"the previous signed checkpoint (size {anchor_cp.size}) does not verify: {exc.detail}")
         start, items = self._resume(key, anchor, size)
+        if tap is not None:
+            items = _tapped(items, tap)
         return self._walk(key, start, items, size, anchor_cp, trusted, verifier)
 
     def _resume(self, key: str, anchor: StoredCheckpoint | None, size: int) -> tuple[ChainHead, Iterator[dict]]:
@@ -493,6 +617,12 @@ class CheckpointService:
         where = f" at seq {seq}" if seq is not None else ""
         raise SigningRefused(f"{chain} of {tenant_id} was not signed: {reason}{where}: {detail}", reason=str(reason),
                              first_bad_seq=seq)
+
+
+def _tapped(items: Iterator[dict], sink: list) -> Iterator[dict]:
+    for item in items:
+        sink.append((_seq_of(item), item.get("hash") if isinstance(item, dict) else None))
+        yield item
 
 
 def _placeholder(size: int) -> str:

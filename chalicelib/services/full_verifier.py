@@ -46,6 +46,7 @@ class ChainFinding:
     archived_checkpoint_size: int = 0
     stream_seq: int = 0
     evidence: tuple[str, ...] = ()
+    proven_size: int = 0  # the largest checkpoint size whose signed root this pass matched
 
 
 @dataclass
@@ -117,11 +118,13 @@ class FullVerifier:
         return report
 
     # -- one chain ------------------------------------------------------------------------------------
-    def _verify_table(self, tenant_id: str, chain: str) -> VerificationReport:
+    def _verify_table(self, tenant_id: str, chain: str, first_seq: int = 1,
+                      last_seq: int | None = None) -> VerificationReport:
         """The chain as stored; an event chain from the archive then the table (the verification
         service reads it that way: ``verification.events_records``). A failed report was already
-        counted and journaled by the service."""
-        return self._verification.verify(tenant_id, chain)
+        counted and journaled by the service. From ``first_seq`` > 1, the service resumes from the
+        signed checkpoint just before it."""
+        return self._verification.verify(tenant_id, chain, first_seq=first_seq, last_seq=last_seq)
 
     def _table_size(self, store, key: str, report: VerificationReport) -> int:
         try:
@@ -130,10 +133,14 @@ class FullVerifier:
             return report.size
         return head.seq if head is not None else 0
 
-    def verify(self, tenant_id: str, chain: str) -> ChainFinding:
+    def verify(self, tenant_id: str, chain: str, *, first_seq: int = 1, last_seq: int | None = None) -> ChainFinding:
+        """The chain from ``first_seq`` (a slice of ``verify-work``, decision 0028) to ``last_seq``
+        or, when None, to the head, which is then compared with the chain's witnesses."""
         key = chain_key(tenant_id, chain)
         store = self._events if chain == EVENTS_CHAIN else self._journal
-        report = self._verify_table(tenant_id, chain)
+        report = self._verify_table(tenant_id, chain, first_seq, last_seq)
+        if last_seq is not None:
+            return self._slice_finding(tenant_id, chain, report)
         size = self._table_size(store, key, report)
         archived_through, archived_hash = self._archive.head(key)
         archived_cps = self._archive.checkpoint_sizes(key)
@@ -169,7 +176,7 @@ class FullVerifier:
 
         if not problems:
             return ChainFinding(tenant_id, chain, True, "ok", None, report.detail, size, archived_through,
-                                checkpoint_size, archived_cp, stream_seq)
+                                checkpoint_size, archived_cp, stream_seq, proven_size=report.proven_size)
         reason, seq, _ = problems[0]
         evidence = tuple(f"{r}@{s}" for r, s, _ in problems)
         finding = ChainFinding(tenant_id, chain, False, reason, seq, " | ".join(d for _, _, d in problems), size,
@@ -180,6 +187,16 @@ class FullVerifier:
             tenant_id, chain, seq, reason, finding.detail, "full",
             evidence=f"size={size};" + ",".join(evidence),
         ))
+        return finding
+
+    def _slice_finding(self, tenant_id: str, chain: str, report: VerificationReport) -> ChainFinding:
+        if report.ok:
+            return ChainFinding(tenant_id, chain, True, "ok", None, report.detail, report.size,
+                                proven_size=report.proven_size)
+        finding = ChainFinding(tenant_id, chain, False, report.reason, report.first_bad_seq, report.detail,
+                               report.size, evidence=(f"{report.reason}@{report.first_bad_seq}",))
+        self._alarms.raise_alarm(TamperAlarm(tenant_id, chain, report.first_bad_seq, report.reason, report.detail,
+                                             "full", evidence=f"slice;{report.reason}@{report.first_bad_seq}"))
         return finding
 
     def _archive_mismatch(self, store, key: str, size: int, archived_through: int, archived_hash: str):

@@ -101,16 +101,18 @@ class VerificationService:
         key = chain_key(tenant_id, chain)
         keys = self._keys.published()
         verifier = signature_verifier_for(keys)
-        stored = self._checkpoints.list(key)
         start, scan_from = None, 1
         if first_seq > 1:
-            anchor = next((s for s in reversed(stored) if s.checkpoint.size < first_seq), None)
+            # One read for the anchor, then only the checkpoints from it on: an hourly incremental
+            # verification of a long chain reads what is new (decision 0028).
+            anchor = self._checkpoints.latest_at_or_below(key, first_seq - 1)
             if anchor is not None and anchor.checkpoint.size > 0:
                 verify_checkpoint(anchor.checkpoint, keys, verifier)
                 last = store.get(key, anchor.checkpoint.size)  # None (expired event): from seq 1
                 if last is not None:
                     start = ChainHead(anchor.checkpoint.size, last.hash, tuple(anchor.frontier))
                     scan_from = anchor.checkpoint.size + 1
+        stored = self._checkpoints.list(key, scan_from - 1) if start is not None else self._checkpoints.list(key)
         checkpoints = [
             s.checkpoint for s in stored if last_seq is None or s.checkpoint.size <= last_seq
         ]

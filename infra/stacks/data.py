@@ -1,4 +1,4 @@
-"""Tables, buckets, keys, user pool and mail identity, built from ``chalicelib.resources``.
+"""Tables, buckets, keys, work queues, user pool and mail identity, built from ``chalicelib.resources``.
 
 Nothing here restates a key, index, stream or TTL: each comes from ``RESOURCES``. What only AWS
 has (deletion protection, Object Lock retention, policies, lifecycle classes) is added here.
@@ -6,7 +6,7 @@ has (deletion protection, Object Lock retention, policies, lifecycle classes) is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
@@ -15,10 +15,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ses as ses
+from aws_cdk import aws_sqs as sqs
 from chalice.utils import to_cfn_resource_name
 from constructs import Construct
 
-from chalicelib.resources import RESOURCES, Bucket, Key, Table
+from chalicelib.resources import RESOURCES, Bucket, Key, Queue, Table
 from infra.stacks.settings import StackSettings
 
 # Item writes that could change or remove a sealed record. Denied to everyone on append-only
@@ -63,6 +64,9 @@ class DataResources:
     user_pool_client: cognito.UserPoolClient
     mail_identity: ses.EmailIdentity
     mail_identity_name: str
+    # RESOURCES.queues (decision 0028): logical name -> the FIFO work queue, and its dead-letter queue
+    queues: dict[str, sqs.Queue] = field(default_factory=dict)
+    queue_dlqs: dict[str, sqs.Queue] = field(default_factory=dict)
 
 
 def _table_arn(stack: Stack, name: str) -> str:
@@ -252,6 +256,43 @@ def _key(scope: Construct, settings: StackSettings, logical: str, definition) ->
     )
 
 
+# A unit that gave up waits here for the operator (docs/operations.md#work-dead-letters): SQS's
+# longest retention.
+WORK_DLQ_RETENTION_DAYS = 14
+
+
+def build_queue(scope: Construct, settings: StackSettings, queue: Queue) -> tuple[sqs.Queue, sqs.Queue]:
+    """A work queue as the app addresses it (``Settings.queue_name``) and as the local stack makes
+    it (``chalicelib.local.provision.ensure_queues``): FIFO, deduplicated by the sender's id within
+    each message group (one group per chain), high throughput (limit per group), visibility timeout
+    six times its consumer's timeout, and a FIFO dead-letter queue after ``max_receives``."""
+    names = settings.app_settings()
+    camel = to_cfn_resource_name(queue.logical)
+    dlq = sqs.Queue(
+        scope,
+        f"Queue{camel}Dlq",
+        queue_name=names.queue_name(f"{queue.logical}-dlq"),
+        fifo=True,
+        retention_period=Duration.days(WORK_DLQ_RETENTION_DAYS),
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+    )
+    work = sqs.Queue(
+        scope,
+        f"Queue{camel}",
+        queue_name=names.queue_name(queue.logical),
+        fifo=True,
+        content_based_deduplication=False,  # the sender names each unit (job, chain, window, slice)
+        deduplication_scope=sqs.DeduplicationScope.MESSAGE_GROUP,
+        fifo_throughput_limit=sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+        visibility_timeout=Duration.seconds(queue.visibility_timeout_seconds),
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=queue.max_receives),
+    )
+    return work, dlq
+
+
 def build_user_pool(scope: Construct, settings: StackSettings):
     pool_def = RESOURCES.user_pool
     pool = cognito.UserPool(
@@ -298,6 +339,7 @@ def build_mail_identity(scope: Construct, settings: StackSettings) -> tuple[ses.
 def build_data(scope: Construct, settings: StackSettings) -> DataResources:
     pool, client = build_user_pool(scope, settings)
     identity, identity_name = build_mail_identity(scope, settings)
+    queues = {q.logical: build_queue(scope, settings, q) for q in RESOURCES.queues}
     return DataResources(
         tables={t.logical: build_table(scope, settings, t) for t in RESOURCES.tables},
         buckets={b.logical: build_bucket(scope, settings, b) for b in RESOURCES.buckets},
@@ -306,4 +348,6 @@ def build_data(scope: Construct, settings: StackSettings) -> DataResources:
         user_pool_client=client,
         mail_identity=identity,
         mail_identity_name=identity_name,
+        queues={logical: work for logical, (work, _) in queues.items()},
+        queue_dlqs={logical: dlq for logical, (_, dlq) in queues.items()},
     )

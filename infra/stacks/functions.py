@@ -9,10 +9,14 @@ what ``chalice package`` cannot express (see docs/decisions/0005-infra.md):
   SQS dead-letter queue by property override;
 * ``inbound_mail`` (a plain ``@app.lambda_function``: SAM refuses ``on_s3_event`` on a bucket it
   does not create) is wired to the support bucket's ``inbound/`` prefix here;
+* each work queue of ``RESOURCES.queues`` (decision 0028) is wired to its consumer, a plain
+  ``@app.lambda_function`` (``sign_chain``, ``close_chain``, ``verify_chain``): one unit per
+  invocation, partial batch responses; the consumer's role may receive, delete and hide the
+  messages of its own queue (the event source mapping's needs), nothing else of it;
 * the witness (``witness_checkpoint``, decision 0024) gets its key's ARN and its callers its
   function name, and the key and the archive bucket refuse its powers to every other role;
-* the API gets the signing function's name (``SCELLE_SIGNER_FUNCTION``: on-demand checkpoints
-  are signed there, issue 14 item 3); the keys table refuses writes to all but the signers' roles;
+* the API gets the signing function's name (``SCELLE_SIGNER_FUNCTION``, ``sign_chain``: on-demand
+  checkpoints are signed there, issue 14 item 3); the keys table refuses writes to all but the signers' roles;
 * API Gateway's own errors become RFC 9457 problems, like ``chalicelib.local.gateway`` locally.
 """
 
@@ -36,6 +40,7 @@ from chalice.cdk import Chalice
 from constructs import Construct
 
 from chalicelib.local.gateway import PROBLEM_JSON
+from chalicelib.resources import RESOURCES
 from infra.stacks.app_model import FunctionSpec
 from infra.stacks.data import DataResources, restrict_table_writes
 from infra.stacks.packaging import VENDOR_KEY
@@ -58,16 +63,22 @@ API_STAGE = "v1"
 TIMEOUTS = {
     "api_handler": 29,
     "jwt_authorizer": 10,
-    "verify_chains": 900,
     "build_export": 900,
     "send_mailing": 900,
-    "close_periods": 300,
-    "sign_checkpoints": 120,
+    # The schedules only list the chains and queue one unit per chain (decision 0028); the workers
+    # take one unit each, in at most their Queue.consumer_timeout_seconds (chalicelib/resources.py),
+    # of which each queue's visibility timeout is six times.
+    "sign_checkpoints": 120,  # also seals the sign-in failure summaries
+    "close_periods": 120,
+    "verify_chains": 120,
+    "sign_chain": 120,
+    "close_chain": 300,
+    "verify_chain": 900,
     # Invoked synchronously: it must answer (or fail) before its callers' boto3 read timeout
     # (15 s, chalicelib/bootstrap.py), which would otherwise retry the invocation.
     WITNESS: 10,
 }
-MEMORY = {"api_handler": 1024, "build_export": 1024, "verify_chains": 1024}
+MEMORY = {"api_handler": 1024, "build_export": 1024, "verify_chain": 1024}
 DEFAULT_TIMEOUT = 60
 DEFAULT_MEMORY = 512
 # S3 notifications the stack wires to plain Lambda functions: handler -> (bucket, key prefix).
@@ -77,6 +88,14 @@ UNSUBSCRIBE_KEY_USERS = ("api_handler", "send_mailing")
 STREAM_RETRIES = 10
 _PLACEHOLDER_ROLE = "arn:aws:iam::000000000000:role/replaced-per-function-by-cdk"
 STREAM_BATCH_SIZE = 100
+# What Lambda's event source mapping calls on a work queue with its consumer's role.
+QUEUE_CONSUMER_ACTIONS = (
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ReceiveMessage",
+)
+QUEUE_BATCH_SIZE = 1  # one unit (one chain) per invocation: a failure retries that unit alone
 
 
 class ScelleChalice(Chalice):
@@ -156,23 +175,28 @@ class Functions:
         return self.chalice.get_resource(spec.cfn_id)
 
 
+def own_logs_statement(stack: Stack, function_name: str) -> iam.PolicyStatement:
+    """A Lambda function's right to write its own log group, and no other."""
+    return iam.PolicyStatement(
+        sid="OwnLogs",
+        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+        resources=[
+            stack.format_arn(
+                service="logs",
+                resource="log-group",
+                resource_name=f"/aws/lambda/{function_name}:*",
+                arn_format=_colon(),
+            )
+        ],
+    )
+
+
 def _statements(
     stack: Stack, settings: StackSettings, spec: FunctionSpec, grants: Grants, data: DataResources
 ) -> list[iam.PolicyStatement]:
     fn_name = settings.function_name(spec.name)
     out = [
-        iam.PolicyStatement(
-            sid="OwnLogs",
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[
-                stack.format_arn(
-                    service="logs",
-                    resource="log-group",
-                    resource_name=f"/aws/lambda/{fn_name}:*",
-                    arn_format=_colon(),
-                )
-            ],
-        ),
+        own_logs_statement(stack, fn_name),
         iam.PolicyStatement(
             sid="Tracing", actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]
         ),
@@ -235,6 +259,12 @@ def _statements(
                 sid="UserPool", actions=sorted(grants.cognito), resources=[data.user_pool.user_pool_arn]
             )
         )
+    for logical, actions in sorted(grants.queues.items()):
+        out.append(
+            iam.PolicyStatement(
+                sid=f"Queue{_camel(logical)}", actions=sorted(set(actions)), resources=[data.queues[logical].queue_arn]
+            )
+        )
     if grants.invoke:
         out.append(
             iam.PolicyStatement(
@@ -286,8 +316,10 @@ def environment(settings: StackSettings, data: DataResources) -> dict[str, str]:
         "SCELLE_EXPOSE_OUTBOX": "false",
         "SCELLE_LOG_LEVEL": "INFO",
     }
-    if settings.public_base_url:
-        env["SCELLE_PUBLIC_BASE_URL"] = settings.public_base_url
+    # The console's URL (mail links, receipts' QR codes): a literal from the settings, never the
+    # distribution's domain, which depends on the API, which depends on these functions (decision 0030).
+    if settings.console_url:
+        env["SCELLE_PUBLIC_BASE_URL"] = settings.console_url
     if settings.operator_emails:
         env["SCELLE_OPERATOR_EMAIL"] = ",".join(settings.operator_emails)
     return env
@@ -359,7 +391,16 @@ def build_functions(scope: Construct, settings: StackSettings, data: DataResourc
             role.add_to_policy(statement)
         if spec.kind == "stream":
             queues[spec.name] = _stream_access(scope, settings, spec, role, data)
+        for work in consumed_queues(spec):
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid=f"ConsumeQueue{_camel(work.logical)}",
+                    actions=list(QUEUE_CONSUMER_ACTIONS),
+                    resources=[data.queues[work.logical].queue_arn],
+                )
+            )
         roles[spec.name] = role
+    _check_consumers(specs)
     functions = Functions(app, specs, roles, queues)
     sam = app.sam
     for spec in specs:
@@ -388,6 +429,8 @@ def build_functions(scope: Construct, settings: StackSettings, data: DataResourc
         ).apply_removal_policy(RemovalPolicy.RETAIN)
         if spec.kind == "stream":
             _wire_stream(functions, spec, sam, data)
+        for work in consumed_queues(spec):
+            _wire_queue(functions, spec, work, data)
     for name, (bucket, prefix) in S3_NOTIFICATIONS.items():
         if any(s.name == name for s in specs):
             _wire_s3_notification(scope, settings, functions, name, data.buckets[bucket], bucket, prefix)
@@ -413,7 +456,7 @@ def witness_environment(name: str, settings: StackSettings, data: DataResources)
 
 
 def signer_environment(name: str, settings: StackSettings) -> dict[str, str]:
-    """``SCELLE_SIGNER_FUNCTION`` (``<prefix>-sign_checkpoints``) to the functions that ask it for
+    """``SCELLE_SIGNER_FUNCTION`` (``<prefix>-sign_chain``) to the functions that ask it for
     on-demand checkpoints (required in aws mode by ``Container.on_demand_checkpoints``), to no
     other."""
     if SIGNING_FUNCTION in GRANTS.get(name, Grants()).invoke:
@@ -544,6 +587,40 @@ def _wire_stream(functions: Functions, spec: FunctionSpec, sam: dict[str, Any], 
     }
     for prop, value in overrides.items():
         cfn.add_property_override(f"{base}.{prop}", value)
+
+
+def consumed_queues(spec: FunctionSpec) -> list:
+    """The work queues (``RESOURCES.queues``) whose consumer this function is."""
+    return [q for q in RESOURCES.queues if q.consumer == spec.name]
+
+
+def _check_consumers(specs: list[FunctionSpec]) -> None:
+    """Each work queue's consumer is deployed, as a plain Lambda function: a Chalice ``on_sqs_message``
+    handler would get a second mapping (and Chalice's own queue wiring); a schedule cannot answer an
+    SQS event."""
+    kinds = {s.name: s.kind for s in specs}
+    for queue in RESOURCES.queues:
+        if kinds.get(queue.consumer) != "lambda":
+            raise ValueError(f"work queue {queue.logical!r}: its consumer {queue.consumer!r} must be a plain "
+                             f"@app.lambda_function, not {kinds.get(queue.consumer, 'missing')}")
+
+
+def _wire_queue(functions: Functions, spec: FunctionSpec, queue, data: DataResources) -> None:
+    """The SQS event source mapping of a work queue (decision 0028), as a SAM event of the function:
+    one unit per invocation, the units that failed reported (``batchItemFailures``) and retried by
+    SQS after the visibility timeout, then moved to the dead-letter queue after ``max_receives``."""
+    functions.cfn(spec.name).add_property_override(
+        f"Events.{_camel(queue.logical)}Queue",
+        {
+            "Type": "SQS",
+            "Properties": {
+                "Queue": data.queues[queue.logical].queue_arn,
+                "BatchSize": QUEUE_BATCH_SIZE,
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                "Enabled": True,
+            },
+        },
+    )
 
 
 def _wire_s3_notification(

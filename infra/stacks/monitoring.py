@@ -2,9 +2,9 @@
 
 The product alarms and dashboard widgets are ``chalicelib.alarms`` (one definition for this stack
 and the runbook, docs/operations.md, with metric names of docs/decisions/0000); this module adds
-Lambda errors/throttles, stream iterator age, dead letters and API 5xx. Alarms notify one SNS
-topic; informational ones (severity ``info``, ``chalicelib.alarms.INFORMATIONAL``) only change
-state on the dashboard.
+Lambda errors/throttles, stream iterator age, dead letters (streams and work queues), the age of
+the work queues' oldest units and API 5xx. Alarms notify one SNS topic; informational ones
+(severity ``info``, ``chalicelib.alarms.INFORMATIONAL``) only change state on the dashboard.
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ from constructs import Construct
 
 from chalicelib.alarms import ALL_ALARMS, DASHBOARD
 from chalicelib.observability import NAMESPACE, SERVICE
+from chalicelib.resources import RESOURCES
+from infra.stacks.data import DataResources
 from infra.stacks.functions import API_STAGE, Functions
+from infra.stacks.permissions import DISPATCHERS
 from infra.stacks.settings import StackSettings
 
 GTE = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
@@ -31,6 +34,27 @@ NOT_BREACHING = cw.TreatMissingData.NOT_BREACHING
 
 # The runbook's alarms (page, ticket) and the informational ones, all from chalicelib/alarms.py.
 PRODUCT_ALARMS = ALL_ALARMS
+# A work queue's oldest unit may wait this many of its schedule's periods before it alarms: the
+# dispatcher sends each chain's unit once per period, so an older one is a stuck or throttled worker.
+QUEUE_AGE_PERIODS = 2
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> int:
+    """Seconds between two runs of an EventBridge ``rate(...)`` schedule."""
+    match = _RATE.match(expression or "")
+    if not match:
+        raise ValueError(f"not a rate(...) schedule: {expression!r}")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
+
+
+def queue_age_limits(functions: Functions) -> dict[str, int]:
+    """Work queue -> the age (seconds) of its oldest unit that alarms: ``QUEUE_AGE_PERIODS`` periods
+    of the schedule that sends its units (``DISPATCHERS``)."""
+    schedules = {s.name: s.schedule for s in functions.specs if s.kind == "schedule"}
+    return {q.logical: QUEUE_AGE_PERIODS * rate_seconds(schedules[DISPATCHERS[q.logical]])
+            for q in RESOURCES.queues if DISPATCHERS[q.logical] in schedules}
 
 
 def _enum_name(camel: str) -> str:
@@ -54,7 +78,9 @@ class Monitoring:
     dashboard: cw.Dashboard
 
 
-def build_monitoring(scope: Construct, settings: StackSettings, functions: Functions) -> Monitoring:
+def build_monitoring(
+    scope: Construct, settings: StackSettings, functions: Functions, data: DataResources
+) -> Monitoring:
     prefix = settings.resource_prefix
     topic = sns.Topic(scope, "AlarmTopic", topic_name=f"{prefix}-alarms", enforce_ssl=True)
     if settings.alarm_email:
@@ -154,6 +180,30 @@ def build_monitoring(scope: Construct, settings: StackSettings, functions: Funct
             GTE,
             f"stream batches of {name} gave up after retries: redrive them (docs/deploy.md)",
         )
+    age_limits = queue_age_limits(functions)
+    for queue in RESOURCES.queues:
+        camel = _camel(queue.logical)
+        alarm(
+            f"{camel}DeadLetters",
+            data.queue_dlqs[queue.logical].metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            0,
+            GT,
+            f"a unit of {queue.logical} failed {queue.max_receives} times ({queue.consumer}): read it, fix the "
+            "cause, redrive it (docs/operations.md#work-dead-letters)",
+        )
+        if queue.logical in age_limits:
+            alarm(
+                f"{camel}OldestUnit",
+                data.queues[queue.logical].metric_approximate_age_of_oldest_message(
+                    period=Duration.minutes(5), statistic="Maximum"
+                ),
+                age_limits[queue.logical],
+                GT,
+                f"units of {queue.logical} wait over {age_limits[queue.logical]} s: {queue.consumer} fails, is "
+                "throttled or a chain's group is blocked (docs/operations.md#work-dead-letters)",
+            )
 
     api_dims = {"ApiName": f"{prefix}-api", "Stage": API_STAGE}
     has_api = any(s.kind == "api" for s in functions.specs)
@@ -226,4 +276,4 @@ def build_monitoring(scope: Construct, settings: StackSettings, functions: Funct
 
 
 def _camel(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+    return "".join(part[:1].upper() + part[1:] for part in name.replace("-", "_").split("_"))

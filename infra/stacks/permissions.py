@@ -11,7 +11,7 @@ nothing extra). Invariants checked here at synth time and again, on the template
 * no function may mutate an item of an append-only table (``ITEM_MUTATIONS``);
 * ``kms:Sign`` is reserved per key (``KEY_SIGNERS``): the log's signing key to ``SIGNERS``, the
   witness's key to the witness (``WITNESS``) alone, any other key to nobody; the internet-facing
-  API is not a signer (issue 14 item 3): it asks ``sign_checkpoints`` (``CHECKPOINT_REQUESTERS``);
+  API is not a signer (issue 14 item 3): it asks ``sign_chain`` (``CHECKPOINT_REQUESTERS``);
 * only ``TABLE_WRITERS`` write a writer-restricted table: the published keys (``keys``) are
   written by the signers alone, with ``PutItem`` only (a retired key is overwritten);
 * only ``PROVERS`` may call ``kms:GenerateMac`` (make write proofs, decision 0022);
@@ -19,6 +19,10 @@ nothing extra). Invariants checked here at synth time and again, on the template
 * the witness (decision 0024) writes no table and holds archive objects only under its own prefix
   (``WITNESS_VIEW_PREFIX``), which no other function may reach; only ``WITNESS_CALLERS`` invoke it;
 * only ``CHECKPOINT_REQUESTERS`` invoke the signing function (``SIGNING_FUNCTION``);
+* scheduled work (decision 0028): a schedule (``DISPATCHERS``) only lists the chains and sends
+  units to its own queue (``sqs:GetQueueUrl``, ``sqs:SendMessage``, which also authorises
+  ``SendMessageBatch``); it signs nothing and writes no journal. The queue's consumer does the
+  work; receiving is its event source mapping's (``functions.py``, from ``RESOURCES.queues``);
 * no wildcard or PartiQL action.
 
 Shared code paths, so that each grant below can be read against them:
@@ -41,7 +45,7 @@ Shared code paths, so that each grant below can be read against them:
   ``HeadObject``) and segments listed (``ListBucket``); every object is envelope-encrypted by the
   Encryption SDK (``kms:GenerateDataKey``; reading: ``kms:Decrypt``); the lock period comes from
   the tenant's country (accounts ``GetItem``).
-* **checkpoint signing** (``CheckpointService.checkpoint``; ``sign_checkpoints``, ``build_export``,
+* **checkpoint signing** (``CheckpointService.checkpoint``; ``sign_chain``, ``build_export``,
   and ``on_journal_record`` for the checkpoint every ``SCELLE_CHECKPOINT_EVERY`` entries,
   ``CheckpointCadence``): chain ``Query``, checkpoints ``Query`` + conditional ``PutItem``,
   ``kms:Sign``; the key registry (``KeyRegistry.signing_keys``) reads the published keys (keys
@@ -50,14 +54,16 @@ Shared code paths, so that each grant below can be read against them:
   (``kms:GetPublicKey``, keys ``PutItem``; a replaced key is closed by overwriting its item, keys
   ``PutItem`` again); every entry after the anchor checkpoint has its write proof checked
   (``kms:VerifyMac``, below); a refusal that blames the anchor's last entry reads it back (chain
-  ``GetItem``) and is a tamper alarm.
+  ``GetItem``) and is a tamper alarm. Before the checkpoint it stores the tree's new tiles
+  (decision 0026): tiles ``BatchGetItem`` (the previous right edge), conditional ``PutItem``, a
+  refused one read back (``BatchGetItem``).
 * **checkpoint reading** (``CheckpointService.compact_at``: a closure's Merkle root; the
   verification service; ``KeyRegistry.published``: ``GET /v1/keys``, exports): the same reads and
   checks as signing (chain ``Query``, ``GetItem`` on a refusal, checkpoints ``Query``, keys
   ``Query``, ops ``Query`` while the keys table is empty, ``kms:GetPublicKey`` for the signer's
   key id, ``kms:VerifyMac``), and nothing written: no ``kms:Sign``, no checkpoint, no key.
 * **on-demand checkpoint** (``POST /v1/tenants/{id}/checkpoints``, ``LambdaCheckpointSigning``):
-  the API invokes ``sign_checkpoints`` synchronously (``lambda:InvokeFunction`` on that function
+  the API invokes ``sign_chain`` synchronously (``lambda:InvokeFunction`` on that function
   only, ``SCELLE_SIGNER_FUNCTION``) with the tenant and chain of its own access check; the signing
   function runs **checkpoint signing** and answers the checkpoint or the refusal.
 * **write proof** (``Container.write_proofs``, decision 0022): every record a ``ChainWriter``
@@ -66,7 +72,7 @@ Shared code paths, so that each grant below can be read against them:
   checks a proof: the stream verifiers on every inserted entry, checkpoint signing (above, also
   ``compact_at`` in closures and exports), the verification service (``POST /verifications``, the
   full verifier) on the entries after the newest checkpoint.
-* **witness submission** (``WitnessSubmitter``, decision 0024; ``sign_checkpoints`` after each
+* **witness submission** (``WitnessSubmitter``, decision 0024; ``sign_chain`` after each
   chain is signed, ``build_export`` for the checkpoint it signs): the newest checkpoint
   (checkpoints ``Query``), the cosignature already kept (ops ``GetItem``), the witness invoked
   synchronously (``lambda:InvokeFunction`` on ``witness_checkpoint`` only: ``describe``,
@@ -109,6 +115,11 @@ CONDITION_CHECK = "dynamodb:ConditionCheckItem"  # a ConditionCheck of a Transac
 DESCRIBE = "dynamodb:DescribeTable"  # GET /health
 TABLE_WRITES = frozenset({PUT, UPDATE, DELETE, BATCH_WRITE})  # the witness holds none of them
 APPEND = (GET, QUERY, PUT)  # ChainWriter: head, conditional put, a lost answer read back
+# Tiles of the Merkle trees (decision 0026): a signer reads the right-edge tiles it extends and
+# puts new ones conditionally (a refused put read back); proofs read them (BatchGetItem only).
+TILES_TABLE = "tiles"
+TILE_WRITE = (BATCH_GET, PUT)
+TILE_READ = (BATCH_GET,)
 EVENT_APPEND = {"events": APPEND, "ops": (GET, PUT)}  # the event, and its head pointer in ops
 
 # ---- S3 -----------------------------------------------------------------------------------------
@@ -129,15 +140,21 @@ SIGNER = (SIGN, PUBLIC_KEY)
 ENVELOPE = (GENERATE_DATA_KEY, DECRYPT)
 PROVE_AND_CHECK = (GENERATE_MAC, VERIFY_MAC)
 
-# Who may sign with the log's signing key: the checkpoint signer (every 5 minutes, and on demand
-# for the API), the journal's stream handler (the checkpoint every SCELLE_CHECKPOINT_EVERY entries,
-# off the request path) and the export builder (a checkpoint at each chain's end, the manifest).
+# ---- SQS (work queues, decision 0028) ----------------------------------------------------------
+QUEUE_URL = "sqs:GetQueueUrl"  # SqsWorkQueues looks its queue's URL up by name
+SEND = "sqs:SendMessage"  # also authorises SendMessageBatch
+QUEUE_SEND = (QUEUE_URL, SEND)
+
+# Who may sign with the log's signing key: the checkpoint signer (one unit per chain every 5
+# minutes, and on demand for the API), the journal's stream handler (the checkpoint every
+# SCELLE_CHECKPOINT_EVERY entries, off the request path) and the export builder (a checkpoint at
+# each chain's end, the manifest).
 # Not the internet-facing API (issue 14 item 3), nor the period closer: a closure only computes a
-# Merkle root (compact_at), which reads.
-SIGNERS = frozenset({"sign_checkpoints", "on_journal_record", "build_export"})
+# Merkle root (compact_at), which reads; nor a schedule: it only queues units (DISPATCHERS).
+SIGNERS = frozenset({"sign_chain", "on_journal_record", "build_export"})
 # The function that signs on-demand checkpoints, and who asks it (POST …/checkpoints):
 # lambda:InvokeFunction on it, SCELLE_SIGNER_FUNCTION.
-SIGNING_FUNCTION = "sign_checkpoints"
+SIGNING_FUNCTION = "sign_chain"
 CHECKPOINT_REQUESTERS = frozenset({"api_handler"})
 # Tables that only some functions may write, with PutItem only (and, on AWS, whose resource policy
 # denies every write to all other principals but the break-glass role): the published keys, which
@@ -151,20 +168,29 @@ WITNESS_KEY = "witness"
 # kms:Sign per key: a key not listed here may be signed with by nobody.
 KEY_SIGNERS: Mapping[str, frozenset[str]] = {"signing": SIGNERS, WITNESS_KEY: frozenset({WITNESS})}
 # Who submits checkpoints to the witness (lambda:InvokeFunction on it, SCELLE_WITNESS_FUNCTION).
-WITNESS_CALLERS = frozenset({"sign_checkpoints", "build_export"})
+WITNESS_CALLERS = frozenset({"sign_chain", "build_export"})
 # Who may make write proofs: every function that seals a ledger entry or appends an event (the
 # API; closures; the journal stream's derived events; tamper alarms of the stream handlers, the
-# signer and the full verifier; anomaly events; sign-in summaries; verification failures).
-# Not the export builder (it journals nothing), nor the support and mailing functions.
+# signer and the full verifier; anomaly events; sign-in summaries (sealed by the sign_checkpoints
+# schedule itself); verification failures). Not the export builder (it journals nothing), nor the
+# support and mailing functions, nor the close_periods and verify_chains schedules (they queue).
 PROVERS = frozenset({
     "api_handler",
     "on_journal_record",
     "on_events_record",
     "on_checkpoint_record",
     "sign_checkpoints",
-    "close_periods",
-    "verify_chains",
+    "sign_chain",
+    "close_chain",
+    "verify_chain",
 })
+# Scheduled work (decision 0028): work queue (RESOURCES.queues) -> the schedule that lists the chains
+# and sends one unit per chain to it, and to no other queue. The queue's consumer does the work.
+DISPATCHERS: Mapping[str, str] = {
+    "sign-work": "sign_checkpoints",
+    "close-work": "close_periods",
+    "verify-work": "verify_chains",
+}
 ARCHIVE_BUCKET = "archive"
 # Every archive object is under v1/ (chalicelib/services/archive.py: v1/chains/, v1/keys/); the
 # witness's view is under witness/ (chalicelib/adapters/witness_view.py). Neither reaches the other.
@@ -188,6 +214,9 @@ class Grants:
     cognito: tuple[str, ...] = ()
     # handlers it invokes: started asynchronously (itself included), or the witness, synchronously
     invoke: tuple[str, ...] = ()
+    # work queue (RESOURCES.queues) -> what it sends there (QUEUE_SEND). Receiving is not declared
+    # here: the event source mapping of the queue's consumer needs it (functions.py).
+    queues: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _every_table(actions: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
@@ -212,15 +241,17 @@ GRANTS: dict[str, Grants] = {
         tables=_merge(
             _every_table((DESCRIBE,)),  # GET /health: DescribeTable on every table
             {
-                # ledger: entries (append, GET entry, closures), by_time listing
+                # ledger: entries (append, GET entry, closures), listing by time (found by seq)
                 "journal": APPEND,
                 # event journal: every action but the ledger's is journaled here; GET events lists
-                # by_time; on-demand verification of the events chain (range anchor GetItem)
+                # by time (found by seq); on-demand verification of the events chain (range anchor GetItem)
                 "events": APPEND,
                 # read only: lists, proofs, receipts, closures (compact_at), verification. The
-                # API signs nothing: on-demand checkpoints are signed by sign_checkpoints, the
+                # API signs nothing: on-demand checkpoints are signed by sign_chain, the
                 # checkpoint every N entries by on_journal_record.
                 "checkpoints": (QUERY,),
+                # GET entry and the receipt check: the proof's tiles, one BatchGetItem
+                TILES_TABLE: TILE_READ,
                 # the published keys (KeyRegistry.published: GET /v1/keys, closures, verification);
                 # never written by the API
                 "keys": (QUERY,),
@@ -237,7 +268,7 @@ GRANTS: dict[str, Grants] = {
                 "ops": (GET, QUERY, PUT, UPDATE),
             },
         ),
-        indexes={"journal": ("by_time",), "events": ("by_time",), "accounts": ("gsi1",), "support": ("gsi1",)},
+        indexes={"accounts": ("gsi1",), "support": ("gsi1",)},
         objects={
             "exports": {"exports/": (GET_OBJECT,)},  # HeadObject + the pre-signed download URL
             # pre-signed upload (POST) and download of ticket attachments, HeadObject
@@ -256,6 +287,7 @@ GRANTS: dict[str, Grants] = {
             "cognito-idp:AdminConfirmSignUp",
             "cognito-idp:AdminDeleteUser",
             "cognito-idp:AdminGetUser",
+            "cognito-idp:AdminSetUserPassword",  # POST /v1/password-reset/confirm
             "cognito-idp:AdminUpdateUserAttributes",
             "cognito-idp:AdminUserGlobalSignOut",
         ),
@@ -271,13 +303,13 @@ GRANTS: dict[str, Grants] = {
     # off the API's request path): checkpoint signing, the anchor's last entry read on a refusal.
     "on_journal_record": Grants(
         tables=_merge({"journal": (GET, QUERY), "ops": (GET, QUERY, PUT, UPDATE, BATCH_WRITE), "accounts": (GET,),
-                       "checkpoints": (QUERY, PUT), KEYS_TABLE: (QUERY, PUT)},
+                       "checkpoints": (QUERY, PUT), KEYS_TABLE: (QUERY, PUT), TILES_TABLE: TILE_WRITE},
                       _ALARMS, EVENT_APPEND),
         keys={"signing": SIGNER, "data": ENVELOPE, "write_proof": PROVE_AND_CHECK},
         send_mail=True,  # tamper-alarm fallback
         **_ARCHIVE,
     ),
-    # The same for the event journal, plus the anomaly rules: history by_time, the tenant (time
+    # The same for the event journal, plus the anomaly rules: history by time (Query by seq), the tenant (time
     # zone, hours), a reversal's amount (journal GetItem), first-export markers and anomalies in
     # ops, the anomaly event, mails to the tenant's admins and the operator. Write proofs: each
     # inserted event checked, the anomaly and alarm events proven.
@@ -286,7 +318,6 @@ GRANTS: dict[str, Grants] = {
             {"journal": (GET,), "ops": (GET, QUERY, PUT, UPDATE, BATCH_WRITE), "accounts": (GET, QUERY)}, _ALARMS,
             EVENT_APPEND
         ),
-        indexes={"events": ("by_time",)},
         keys={"data": ENVELOPE, "write_proof": PROVE_AND_CHECK},
         send_mail=True,
         **_ARCHIVE,
@@ -301,24 +332,35 @@ GRANTS: dict[str, Grants] = {
         send_mail=True,
         **_ARCHIVE,
     ),
-    # Every chain (directory), its head and the stream verifier's, a signed checkpoint, the
-    # archive flush (lease and archived_through in ops), alarms on a head mismatch; the summaries
-    # of failed sign-ins (windows due in ops, closed and leased, the pending marker deleted, the
-    # signin_failed event appended). Write proofs: every entry signed for the first time checked;
-    # alarms and summaries proven. Each chain's newest checkpoint submitted to the witness (its
-    # refusals alarmed here); the daily Z report (ClosureReporter): closures index (ops Query),
-    # the closure (journal GetItem), the newest checkpoint, the ZREPORT# cursor (ops GetItem,
-    # PutItem, UpdateItem), the tenant (accounts GetItem), its admins and accountants (accounts
-    # Query), the mail. Invoked by the API (CHECKPOINT_REQUESTERS) with {"action": "sign"}: one
-    # chain's checkpoint signed on demand, the same checkpoint signing.
+    # The schedules of scheduled work (decision 0028, DISPATCHERS): each lists the chains (the chain
+    # directory, ops Query) and sends one unit per chain to its own queue; none signs, seals an
+    # entry or reads a chain. sign_checkpoints also seals the summaries of failed sign-ins (decision
+    # 0011): windows due in ops, closed and leased, the pending marker deleted, the signin_failed
+    # event appended with its write proof.
     "sign_checkpoints": Grants(
+        tables=_merge({"ops": (GET, QUERY, UPDATE, DELETE)}, EVENT_APPEND),
+        keys={"write_proof": (GENERATE_MAC,)},
+        queues={"sign-work": QUEUE_SEND},
+    ),
+    "close_periods": Grants(tables={"ops": (QUERY,)}, queues={"close-work": QUEUE_SEND}),
+    "verify_chains": Grants(tables={"ops": (QUERY,)}, queues={"verify-work": QUEUE_SEND}),
+    # One chain per unit of sign-work: its head and the stream verifier's, a signed checkpoint, the
+    # archive flush (lease and archived_through in ops), alarms on a head mismatch. Write proofs:
+    # every entry signed for the first time checked; alarms proven. The chain's newest checkpoint
+    # submitted to the witness (its refusals alarmed here); the daily Z report (ClosureReporter):
+    # closures index (ops Query), the closure (journal GetItem), the newest checkpoint, the ZREPORT#
+    # cursor (ops GetItem, PutItem, UpdateItem), the tenant (accounts GetItem), its admins and
+    # accountants (accounts Query), the mail. Invoked by the API (CHECKPOINT_REQUESTERS) with
+    # {"action": "sign"}: one chain's checkpoint signed on demand, the same checkpoint signing.
+    "sign_chain": Grants(
         tables=_merge(
             {
                 "journal": (GET, QUERY),
                 "events": (QUERY,),
                 "checkpoints": (QUERY, PUT),
                 KEYS_TABLE: (QUERY, PUT),
-                "ops": (GET, QUERY, PUT, UPDATE, DELETE, BATCH_WRITE),
+                TILES_TABLE: TILE_WRITE,
+                "ops": (GET, QUERY, PUT, UPDATE, BATCH_WRITE),
                 "accounts": (GET,),
             },
             _ALARMS,
@@ -329,13 +371,13 @@ GRANTS: dict[str, Grants] = {
         invoke=(WITNESS,),
         **_ARCHIVE,
     ),
-    # Closures: the chain directory and closure index (ops), the closed entries, the closure
-    # sealed with its period claim (its write proof made), its Merkle root from compact_at
-    # (checkpoint reading: write proofs of the entries since the last checkpoint checked, the
-    # published keys read with the signer's public key). It signs nothing: the closure's
-    # checkpoint comes from the journal's stream or the signer. Its period_closed event is derived
-    # from the journal's stream, not written here.
-    "close_periods": Grants(
+    # Closures, one production ledger chain per unit of close-work: the closure index (ops), the
+    # closed entries, the closure sealed with its period claim (its write proof made), its Merkle
+    # root from compact_at (checkpoint reading: write proofs of the entries since the last
+    # checkpoint checked, the published keys read with the signer's public key). It signs nothing:
+    # the closure's checkpoint comes from the journal's stream or the signer. Its period_closed
+    # event is derived from the journal's stream, not written here.
+    "close_chain": Grants(
         tables={
             "journal": APPEND,
             "checkpoints": (QUERY,),
@@ -345,11 +387,13 @@ GRANTS: dict[str, Grants] = {
         },
         keys={"signing": (PUBLIC_KEY,), "write_proof": PROVE_AND_CHECK},
     ),
-    # Full verifier: every production chain from the table (old events from the archive), the
-    # witnesses (archive head and checkpoints, latest checkpoint, stream head), failures journaled;
-    # first, the events a failed stream batch left behind are derived (decision 0012). Write proofs
-    # of the entries after each chain's newest checkpoint checked; the events it appends proven.
-    "verify_chains": Grants(
+    # Full verifier, one chain (or one slice of it) per unit of verify-work: the chain from the
+    # table (old events from the archive), the witnesses (archive head and checkpoints, latest
+    # checkpoint, stream head), failures journaled; first, the events a failed stream batch left
+    # behind are derived (decision 0012). Write proofs of the entries after each chain's newest
+    # checkpoint checked; the events it appends proven. A chain longer than a slice sends its
+    # continuation to verify-work.
+    "verify_chain": Grants(
         tables=_merge(
             {
                 "journal": (GET, QUERY),
@@ -364,6 +408,7 @@ GRANTS: dict[str, Grants] = {
         list_buckets=(ARCHIVE_BUCKET,),
         keys={"signing": (PUBLIC_KEY,), "data": (DECRYPT,), "write_proof": PROVE_AND_CHECK},
         send_mail=True,  # tamper-alarm fallback
+        queues={"verify-work": QUEUE_SEND},  # a long chain's next slice
     ),
     # Tickets awaiting a first response (gsi1), marked overdue once, mailed to the operator.
     "check_ticket_sla": Grants(
@@ -384,6 +429,7 @@ GRANTS: dict[str, Grants] = {
             "events": (GET, QUERY),
             "checkpoints": (QUERY, PUT),
             KEYS_TABLE: (QUERY, PUT),
+            TILES_TABLE: TILE_WRITE,
             "accounts": (GET,),
             "ops": (GET, QUERY, PUT),
         },
@@ -475,6 +521,29 @@ def check_grants(grants: Mapping[str, Grants]) -> None:
         _check_witness(name, grant)
         if SIGNING_FUNCTION in grant.invoke and name not in CHECKPOINT_REQUESTERS:
             raise GrantError(f"{name}: only {sorted(CHECKPOINT_REQUESTERS)} invoke {SIGNING_FUNCTION}")
+        _check_queues(name, grant)
+
+
+def _check_queues(name: str, grant: Grants) -> None:
+    """A function sends to a work queue (QUEUE_SEND) and nothing else: receiving and deleting
+    are its event source mapping's. A schedule (DISPATCHERS) sends to its own queue only, and holds
+    no kms:Sign nor any journal write: the work is its consumer's (decision 0028)."""
+    known = {q.logical for q in RESOURCES.queues}
+    for queue, actions in grant.queues.items():
+        if queue not in known:
+            raise GrantError(f"{name}: unknown queue {queue!r}")
+        if not set(actions) <= set(QUEUE_SEND):
+            raise GrantError(f"{name}: {sorted(set(actions) - set(QUEUE_SEND))} on queue {queue!r}: a function "
+                             "only sends units (receiving is the event source mapping's)")
+    own = {q for q, dispatcher in DISPATCHERS.items() if dispatcher == name}
+    if own:
+        if set(grant.queues) != own:
+            raise GrantError(f"{name}: a schedule sends to its own queue {sorted(own)} only, "
+                             f"not {sorted(grant.queues)}")
+        if any(SIGN in actions for actions in grant.keys.values()):
+            raise GrantError(f"{name}: a schedule only queues units; kms:Sign is its consumer's")
+        if set(grant.tables.get("journal", ())) & set(ITEM_WRITES):
+            raise GrantError(f"{name}: a schedule only queues units; journal writes are its consumer's")
 
 
 def _check_witness(name: str, grant: Grants) -> None:
@@ -507,6 +576,8 @@ if set(TABLE_WRITERS) != set(WRITE_DENY_SIDS):
     raise GrantError("each writer-restricted table needs its resource policy (WRITE_DENY_SIDS in data.py)")
 if SIGNING_FUNCTION not in SIGNERS or CHECKPOINT_REQUESTERS & SIGNERS:
     raise GrantError("on-demand checkpoints are signed by a signer for functions that are not signers")
+if set(DISPATCHERS) != {q.logical for q in RESOURCES.queues} or set(DISPATCHERS.values()) & SIGNERS:
+    raise GrantError("each work queue has its schedule (DISPATCHERS), which is not a signer")
 
 
 check_grants(GRANTS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Annotations, CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
+from infra.stacks.console import build_console
 from infra.stacks.data import build_data
 from infra.stacks.functions import build_functions
 from infra.stacks.monitoring import build_monitoring
@@ -32,7 +33,8 @@ class ScelleStack(Stack):
         self.data = build_data(self, settings)
         self.functions = build_functions(self, settings, self.data, project_dir=project_dir)
         self.specs = self.functions.specs
-        self.monitoring = build_monitoring(self, settings, self.functions)
+        self.monitoring = build_monitoring(self, settings, self.functions, self.data)
+        self.console = build_console(self, settings, self.functions, self.data)
         if not settings.vendor_dependencies:
             Annotations.of(self).add_error(
                 "packaged without dependencies (scelle:vendor_dependencies=false): synth only, never deploy"

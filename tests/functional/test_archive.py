@@ -88,19 +88,29 @@ def test_the_kms_keyring_encrypts_and_decrypts_with_the_embedded_kms(cv):
     assert KmsEncryptor(container.kms, key_id).decrypt(ciphertext, {"scelle:kind": "segment"}) == b"segment"
 
 
-def test_the_scheduled_handlers_run_as_eventbridge_and_the_local_scheduler_call_them(archived):
+def test_the_scheduled_handlers_queue_one_unit_per_chain_and_the_workers_do_the_work(archived):
+    """EventBridge calls the schedule, which queues units on SQS; Lambda's SQS mapping (the local
+    queue pump here) hands each to its worker (decision 0028)."""
     import json
     from pathlib import Path
 
     from app import app
     from chalicelib.local.lambda_events import LocalContext
+    from chalicelib.local.queue_pump import QueuePump
 
     container, tenant = archived
     append(container, tenant, CHAIN, 2, start=7)
     event = json.loads((Path(__file__).resolve().parents[1] / "events/schedule_sign_checkpoints.json").read_text())
-    signed = app.handler_map["sign_checkpoints"](event, LocalContext("sign_checkpoints"))
-    assert signed["signed"] >= 1 and signed["errors"] == 0
+    queued = app.handler_map["sign_checkpoints"](event, LocalContext("sign_checkpoints"))
+    assert queued["job"] == "sign" and queued["queued"] >= 1 and queued["queued"] == queued["chains"]
+    # EventBridge delivers at least once: the same schedule event again queues nothing new.
+    again = app.handler_map["sign_checkpoints"](event, LocalContext("sign_checkpoints"))
+    assert again["chains"] == queued["chains"]
+    pump = QueuePump(app, container.client("sqs"), container.settings, region=container.settings.region)
+    handled = pump.drain()
+    assert handled == queued["queued"]
     assert container.checkpoints.latest(tenant, CHAIN).checkpoint.size == 9
-    verified = app.handler_map["verify_chains"](event, LocalContext("verify_chains"))
-    assert verified["chains"] >= 1 and verified["errors"] == 0
-    assert not [f for f in verified["failures"] if f.startswith(tenant)]
+    queued = app.handler_map["verify_chains"](event, LocalContext("verify_chains"))
+    assert queued["job"] == "verify" and queued["queued"] >= 1
+    assert pump.drain() == queued["queued"]
+    assert container.tamper_alarms.first_alarmed_seq(tenant, CHAIN) is None

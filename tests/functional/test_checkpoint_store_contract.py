@@ -40,6 +40,17 @@ def test_the_newest_checkpoint_at_or_below_a_size_is_read_directly(store):
         store.put(_stored(key, 200))
 
 
+def test_the_checkpoints_from_a_size_on_are_listed_alone(store):
+    """A ranged verification reads its anchor's checkpoint and those after it, not the chain's
+    whole history (decision 0028)."""
+    key = f"TENANT#t-{uuid.uuid4().hex[:8]}#CHAIN#prod.sales.R1"
+    for size in (100, 200, 300):
+        store.put(_stored(key, size))
+    assert [s.checkpoint.size for s in store.list(key, 200)] == [200, 300]
+    assert [s.checkpoint.size for s in store.list(key, 301)] == []
+    assert [s.checkpoint.size for s in store.list(key)] == [100, 200, 300]
+
+
 def test_the_last_entry_hash_and_its_path_are_stored_with_the_frontier(store):
     key = f"TENANT#t-{uuid.uuid4().hex[:8]}#CHAIN#prod.sales.R1"
     legacy = _stored(key, 100)  # an item written before the last entry hash was kept

@@ -123,3 +123,33 @@ def test_closures_are_listed_for_readers(tenant_with_a_sale):
     account, client = tenant_with_a_sale
     reply = client.get(f"/v1/tenants/{account.tenant_id}/closures?chain=test.sales.R1")
     assert reply.status == 200 and reply.json == {"closures": []}
+
+
+def test_a_manager_reads_the_registers_closures_and_checkpoints_but_not_the_journals(api, stack, tenant_with_a_sale):
+    """closure.read: the Z report's checkpoint fingerprint and the register's past closures, for the
+    manager who closes its days; the journal's stay behind ledger.read."""
+    from tests.functional.test_ledger_api import journal_entry
+    from tests.support.users import member
+
+    account, admin = tenant_with_a_sale
+    t = account.tenant_id
+    assert admin.post(f"/v1/tenants/{t}/journal-entries", {"entries": [journal_entry()]}).status == 201
+    assert admin.post(f"/v1/tenants/{t}/checkpoints", {"chain": "test.sales.R1"}).status == 201
+    manager = api.with_token(member(api, stack, t, account.token, "manager").token)
+    checkpoints = manager.get(f"/v1/tenants/{t}/checkpoints?chain=test.sales.R1")
+    assert checkpoints.status == 200, checkpoints
+    assert [c["size"] for c in checkpoints.json["checkpoints"]] == [1] and checkpoints.json["checkpoints"][0]["root"]
+    assert manager.get(f"/v1/tenants/{t}/closures?chain=test.sales.R1").json == {"closures": []}
+    for path in ("checkpoints", "closures"):
+        journal = manager.get(f"/v1/tenants/{t}/{path}?chain=test.journal")
+        assert journal.status == 403 and journal.json["field"] == "chain", journal
+        assert manager.get(f"/v1/tenants/{t}/{path}?chain=events").status in (403, 404)
+        assert admin.get(f"/v1/tenants/{t}/{path}?chain=test.journal").status == 200
+    # a seller (who closes nothing) and another tenant's admin are refused
+    seller = api.with_token(member(api, stack, t, account.token, "seller").token)
+    refused = seller.get(f"/v1/tenants/{t}/checkpoints?chain=test.sales.R1")
+    assert refused.status == 403 and refused.json["permission"] == "closure.read"
+    assert seller.get(f"/v1/tenants/{t}/closures?chain=test.sales.R1").status == 403
+    stranger = api.with_token(signed_up_account(api, stack).token)
+    for path in ("checkpoints", "closures"):
+        assert stranger.get(f"/v1/tenants/{t}/{path}?chain=test.sales.R1").status == 404

@@ -213,7 +213,7 @@ def test_a_platform_operator_cannot_join_or_read_a_tenant(api, stack, owner):
     from chalicelib import bootstrap
 
     email = unique_email("operator")
-    bootstrap.accounts().create_operator(email, PASSWORD)
+    bootstrap.container().accounts.create_operator(email, PASSWORD)
     refused = api.with_token(owner.token).post(
         f"/v1/tenants/{owner.tenant_id}/invitations", {"email": email, "role": "accountant"}
     )
@@ -232,3 +232,19 @@ def test_an_invitation_retried_with_the_same_idempotency_key_is_sent_once(api, s
     again = admin.post(path, {"email": email, "role": "seller"}, headers=headers)
     assert first.status == again.status == 201 and first.json == again.json
     assert len(admin.get(f"/v1/tenants/{owner.tenant_id}/members").json["invitations"]) == 1
+
+
+@pytest.mark.parametrize("kind", ["invitation", "auditor grant"])
+def test_the_invitation_mail_links_to_the_console_and_keeps_the_curl_line(api, stack, owner, kind):
+    from chalicelib import bootstrap
+    from tests.support.users import outbox
+
+    email = unique_email("linked")
+    path, body = (("invitations", {"email": email, "role": "seller"}) if kind == "invitation"
+                  else ("auditor-grants", {"email": email, "days": 5}))
+    assert api.with_token(owner.token).post(f"/v1/tenants/{owner.tenant_id}/{path}", body).status == 201
+    token = mailed_token(api, email)
+    text = outbox(api, email)[0]["text"]
+    base = bootstrap.settings().public_base_url.rstrip("/")
+    assert f"  {base}/#/accept?token={token}\n" in text
+    assert f"curl -X POST {base}/v1/invitations/accept" in text and f'"token": "{token}"' in text

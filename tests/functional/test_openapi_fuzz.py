@@ -32,8 +32,10 @@ pytestmark = pytest.mark.functional
 SEED = 20261205
 MAX_EXAMPLES = 10
 # Refusals that record something on purpose: a failed sign-in is counted (throttling, lock-out,
-# the event journal's aggregated failures; docs/user-guide.md §3).
-WRITES_BY_DESIGN = {("POST", "/v1/auth/signin", status) for status in (401, 403, 429)}
+# the event journal's aggregated failures; docs/user-guide.md §3), and so is a wrong password
+# reset code (its own throttle; docs/user-guide.md §3, "Forgotten password").
+WRITES_BY_DESIGN = {("POST", "/v1/auth/signin", status) for status in (401, 403, 429)} | {
+    ("POST", "/v1/password-reset/confirm", 422)}
 # Threads of local mode's asynchronous work (chalicelib/services/exports.py, adapters/support_dynamodb.py).
 BACKGROUND_THREADS = ("export-", "scelle-async")
 _DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")

@@ -29,7 +29,7 @@ def _raise(tenant_id: str, chain: str, seq: int | None, reason: str = "modified"
 
     alarm = TamperAlarm(tenant_id, chain, seq, reason, f"test {uuid.uuid4().hex[:8]}", "stream:journal",
                         evidence=uuid.uuid4().hex)
-    assert bootstrap.tamper_alarms().raise_alarm(alarm) is True
+    assert bootstrap.container().tamper_alarms.raise_alarm(alarm) is True
     return alarm
 
 
@@ -63,7 +63,7 @@ def test_a_repeated_alarm_is_listed_once(world):
 
     api, people = world
     alarm = _raise(people["admin"].tenant_id, "test.sales.R1", 1)
-    assert bootstrap.tamper_alarms().raise_alarm(alarm) is False
+    assert bootstrap.container().tamper_alarms.raise_alarm(alarm) is False
     listed = _all_alarms(api.with_token(people["operator"].token))
     assert [a["alarm_id"] for a in listed].count(alarm.alarm_id) == 1
 

@@ -63,7 +63,7 @@ def cast(stack):
         tokens[role] = member(api, stack, owner.tenant_id, owner.token, role).token
     tokens["outsider"] = signed_up_account(api, stack).token
     operator_email = unique_email("operator")
-    bootstrap.accounts().create_operator(operator_email, PASSWORD)
+    bootstrap.container().accounts.create_operator(operator_email, PASSWORD)
     tokens["operator"] = sign_in(api, operator_email)["id_token"]
     return api, owner.tenant_id, tokens
 

@@ -61,11 +61,23 @@ def test_a_sale_answer_carries_a_short_code_and_a_qr_payload(shop, stack):
     sale = sales[2]
     proof = sale["receipt_proof"]
     assert proof["code"] == f"{sale['hash'][:5].upper()}-{sale['hash'][5:10].upper()}"
-    url = urlparse(proof["qr"])
-    assert f"{url.scheme}://{url.netloc}" == stack.settings.public_base_url.rstrip("/")
-    assert url.path == "/v1/verify/receipt"
-    assert parse_qs(url.query) == {"t": [account.tenant_id], "c": ["prod.sales.R1"], "s": [str(sale["seq"])],
-                                   "h": [sale["hash"]]}
+    # The QR code opens the console's public check page (for people); verify_url is the JSON check.
+    for name, path in (("qr", "/check"), ("verify_url", "/v1/verify/receipt")):
+        url = urlparse(proof[name])
+        assert f"{url.scheme}://{url.netloc}" == stack.settings.public_base_url.rstrip("/")
+        assert url.path == path and url.fragment == ""
+        assert parse_qs(url.query) == {"t": [account.tenant_id], "c": ["prod.sales.R1"], "s": [str(sale["seq"])],
+                                       "h": [sale["hash"]]}
+    assert set(proof) == {"code", "qr", "verify_url"}
+
+
+def test_the_qr_page_and_the_json_check_answer_the_same_receipt(shop, public):
+    """The page the QR opens is served by the local gateway (the console); its query is exactly
+    what the JSON check takes."""
+    _, sales = shop
+    proof = sales[2]["receipt_proof"]
+    assert urlparse(proof["qr"]).query == urlparse(proof["verify_url"]).query
+    assert public.get(path_of(proof["verify_url"])).json["status"] == "genuine"
 
 
 def test_a_covered_receipt_is_genuine_with_a_proof_that_verifies_offline(shop, public):
@@ -75,7 +87,7 @@ def test_a_covered_receipt_is_genuine_with_a_proof_that_verifies_offline(shop, p
 
     _, sales = shop
     sale = sales[1]
-    reply = public.get(path_of(sale["receipt_proof"]["qr"]))
+    reply = public.get(path_of(sale["receipt_proof"]["verify_url"]))
     assert reply.status == 200, reply
     body = reply.json
     assert body["status"] == "genuine" and body["genuine"] and body["fiscal"]
@@ -102,7 +114,7 @@ def test_the_printed_code_is_enough(shop, public):
 
 def test_a_receipt_not_yet_under_a_checkpoint_is_sealed_and_genuine(shop, public):
     _, sales = shop
-    reply = public.get(path_of(sales[4]["receipt_proof"]["qr"]))
+    reply = public.get(path_of(sales[4]["receipt_proof"]["verify_url"]))
     assert reply.status == 200 and reply.json["status"] == "sealed" and reply.json["checkpoint"] is None
 
 
@@ -137,7 +149,7 @@ def test_bad_queries_are_422_naming_the_field(public, query, field):
 def test_a_training_receipt_says_it_is_not_fiscal(api, stack, public):
     account = signed_up_account(api, stack)
     sale = api.with_token(account.token).post(f"/v1/tenants/{account.tenant_id}/sales", sale_body()).json
-    reply = public.get(path_of(sale["receipt_proof"]["qr"]))
+    reply = public.get(path_of(sale["receipt_proof"]["verify_url"]))
     assert reply.status == 200 and reply.json["status"] == "training" and reply.json["fiscal"] is False
     assert "not a fiscal receipt" in reply.json["message"]["en"] and reply.json["checkpoint"] is None
 
@@ -148,7 +160,7 @@ def test_the_check_is_rate_limited_per_client_address(shop, api, container):
     _, sales = shop
     container.receipts.limiter = TokenBucket(capacity=3, refill_seconds=60)
     client = api.with_token(None)
-    path = path_of(sales[0]["receipt_proof"]["qr"])
+    path = path_of(sales[0]["receipt_proof"]["verify_url"])
     assert [client.get(path).status for _ in range(3)] == [200, 200, 200]
     limited = client.get(path)
     assert limited.status == 429 and int(limited.headers["retry-after"]) >= 1

@@ -35,10 +35,10 @@ def test_a_wrong_password_and_an_unknown_email_get_the_same_401_and_both_are_rec
 def test_a_failure_for_an_address_without_a_tenant_is_recorded_on_the_platform_journal(api, stack):
     from chalicelib import bootstrap
 
-    bootstrap.signin_failures().flush(everything=True)  # other tests' failures: the next one opens a window
+    bootstrap.container().signin_failures.flush(everything=True)  # other tests' failures: the next one opens a window
     email = unique_email("ghost")
     api.post("/v1/auth/signin", {"email": email, "password": PASSWORD})
-    records = bootstrap.event_journal().list(
+    records = bootstrap.container().event_journal.list(
         "_platform", start="2000-01-01T00:00:00.000000Z", end="2999-01-01T00:00:00.000000Z", limit=10_000
     )
     assert any(r.data["kind"] == "signin_failed" and r.data["details"].get("email") == email for r in records)

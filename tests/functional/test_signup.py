@@ -360,3 +360,17 @@ def test_every_problem_of_a_sign_up_is_listed_and_nothing_is_written(api, stack)
     assert "Value error" not in json.dumps(reply.json)
     assert count_all(stack) == before
     assert pool_users(stack, body["email"]) == []
+
+
+def test_the_verification_mail_links_to_the_console_and_keeps_the_curl_line(api, stack):
+    from chalicelib import bootstrap
+
+    body = signup_body("BE")
+    assert api.post("/v1/signup", body).status == 201
+    token = mailed_token(api, body["email"], "Verify")
+    text = outbox(api, body["email"])[0]["text"]
+    base = bootstrap.settings().public_base_url.rstrip("/")
+    assert f"  {base}/#/verify?token={token}\n" in text
+    assert f"curl -X POST {base}/v1/verify-email" in text and f'"token": "{token}"' in text
+    # The link's token is the mail's token: it verifies the address.
+    assert api.post("/v1/verify-email", {"token": token}).status == 200

@@ -180,13 +180,16 @@ class TestDynamoTenantSettings(TenantSettingsStoreContract):
 
 
 def test_a_tenant_item_written_before_settings_existed_loads_and_changes(container):
-    from chalicelib.adapters.accounts_dynamodb import _dump, tenant_item
+    from boto3.dynamodb.types import TypeSerializer
+
     from tests.unit.test_accounts_store_contract import Signup
+    from tests.unit.test_tenant_settings import tenant_item
 
     s = Signup().create(container.accounts_store)
     legacy = {k: v for k, v in tenant_item(s.tenant, admin_count=1).items()
               if v is not None and k not in ("time_zone", "business_day_cutoff")}
-    container.dynamodb.put_item(TableName=container.settings.table_name("accounts"), Item=_dump(legacy))
+    container.dynamodb.put_item(TableName=container.settings.table_name("accounts"),
+                                Item={k: TypeSerializer().serialize(v) for k, v in legacy.items()})
     store = container.accounts_store
     loaded = store.get_tenant(s.tenant.tenant_id)
     assert (loaded.time_zone, loaded.business_day_cutoff, loaded.opening_hours) == ("Europe/Brussels", time(4), None)

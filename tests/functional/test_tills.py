@@ -99,7 +99,7 @@ def _shop(port: int) -> Shop:
     from chalicelib.services.accounts import SignUp
     from tests.support.users import be_enterprise_number
 
-    accounts = bootstrap.accounts()
+    accounts = bootstrap.container().accounts
     number = be_enterprise_number()
     admin_email = f"admin-{uuid.uuid4().hex[:10]}@tills.example"
     seller_email = f"till-{uuid.uuid4().hex[:10]}@tills.example"

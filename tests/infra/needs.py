@@ -14,9 +14,9 @@ A need is ``(call, target, via)``:
   ``head_object[maybe-missing]`` (the code expects a 404, which S3 only answers to a caller that
   may list the bucket), ``generate_presigned_url[get_object]``; ``esdk.encrypt|decrypt`` is the
   AWS Encryption SDK with one KMS master key.
-* ``target``: a table (``journal``, ``events/index/by_time``, ``keys``), ``<bucket>:<object key>``
+* ``target``: a table (``journal``, ``accounts/index/gsi1``, ``keys``), ``<bucket>:<object key>``
   or a bucket, a key (``signing``, ``data``, ``write_proof``, ``witness``), a function name,
-  ``mail`` (the sender identity) or ``pool`` (the user pool).
+  ``mail`` (the sender identity), ``pool`` (the user pool) or a work queue (``sign-work``).
 * ``via``: the code path, for the reader.
 
 Local-mode-only paths (the TTL sweeper, the outbox, ``POST /v1/local/inbound-mail``) are not
@@ -37,7 +37,14 @@ ATTACHMENT = "attachments/t/k1/m1/invoice.pdf"
 INBOUND = "inbound/0123abcd"
 COSIGNATURE = "witness/v1/t/prod.sales.r1/000000000100.cosig"  # the witness's view (decision 0024)
 WITNESS = "witness_checkpoint"
-SIGNER_FUNCTION = "sign_checkpoints"  # signs on-demand checkpoints for the API (SCELLE_SIGNER_FUNCTION)
+SIGNER_FUNCTION = "sign_chain"  # signs on-demand checkpoints for the API (SCELLE_SIGNER_FUNCTION)
+
+
+def queue_units(queue: str, via: str) -> list[Need]:
+    """SqsWorkQueues.send (decision 0028): the queue's URL looked up by name, once per container,
+    then SendMessageBatch, 10 units a call (IAM authorises each as SendMessage)."""
+    return [("sqs.get_queue_url", queue, f"{via}: SqsWorkQueues._url"),
+            ("sqs.send_message_batch", queue, f"{via}: SqsWorkQueues.send, 10 units a call")]
 
 
 def seal(via: str) -> list[Need]:
@@ -152,6 +159,9 @@ def checkpoint_signing(chain_table: str, via: str) -> list[Need]:
         ("dynamodb.put_item", "keys", f"{via}: KeyRegistry.put_key (the signer's key, the replaced key closed, "
                                       "the keys of ops moved over)"),
         ("kms.sign", "signing", f"{via}: the checkpoint signature"),
+        ("dynamodb.batch_get_item", "tiles", f"{via}: the right-edge tiles of the previous checkpoint (decision "
+                                             "0026); a refused tile put read back"),
+        ("dynamodb.put_item", "tiles", f"{via}: conditional put of each new tile"),
         ("dynamodb.put_item", "checkpoints", f"{via}: conditional put of the checkpoint"),
     ]
 
@@ -186,7 +196,7 @@ def stream_verifier(table: str) -> list[Need]:
 
 
 _API = "api_handler"
-TABLES = ("journal", "events", "checkpoints", "keys", "accounts", "idempotency", "ops", "support")
+TABLES = ("journal", "events", "checkpoints", "tiles", "keys", "accounts", "idempotency", "ops", "support")
 
 NEEDS: dict[str, list[Need]] = {
     "api_handler": [
@@ -194,9 +204,9 @@ NEEDS: dict[str, list[Need]] = {
         # ledger (LedgerService), receipts, proofs, verification
         *seal("sales, journal batches, reversals, closures"),
         ("dynamodb.get_item", "journal", "GET entry, reversal source, closures, verification anchor"),
-        ("dynamodb.query", "journal/index/by_time", "GET entries (by_time)"),
+        ("dynamodb.query", "journal", "GET entries: a time range found by seq (decision 0027)"),
         *append("events", "every action journals an event"),
-        ("dynamodb.query", "events/index/by_time", "GET events"),
+        ("dynamodb.query", "events", "GET events: a time range found by seq (decision 0027)"),
         # POST verifications of the events chain: the events table, expired entries from the archive
         ("dynamodb.query", "events", "POST verifications: the events chain (raw_items)"),
         ("dynamodb.get_item", "events", "POST verifications: range anchor of the events chain"),
@@ -207,6 +217,7 @@ NEEDS: dict[str, list[Need]] = {
         *checkpoint_reading("journal", "closures (compact_at)"),
         *published_keys("GET /v1/keys, POST verifications"),
         ("dynamodb.query", "checkpoints", "GET checkpoints, GET entry (inclusion proof), receipts, verification"),
+        ("dynamodb.batch_get_item", "tiles", "GET entry, receipts: the inclusion proof's tiles (decision 0026)"),
         ("lambda.invoke", SIGNER_FUNCTION, "POST checkpoints: LambdaCheckpointSigning, RequestResponse"),
         ("dynamodb.put_item", "ops", "chain directory"),
         ("dynamodb.get_item", "ops", "ledger index is_reversed, export job, GET entry: the verifier's head "
@@ -230,7 +241,8 @@ NEEDS: dict[str, list[Need]] = {
         ("cognito-idp.admin_update_user_attributes", "pool", "email_verified"),
         ("cognito-idp.admin_delete_user", "pool", "sign-up rolled back"),
         ("cognito-idp.admin_get_user", "pool", "pool_user_since"),
-        ("cognito-idp.admin_user_global_sign_out", "pool", "sign out everywhere"),
+        ("cognito-idp.admin_user_global_sign_out", "pool", "sign out everywhere, password reset"),
+        ("cognito-idp.admin_set_user_password", "pool", "password reset"),
         ("ses.send_email", "mail", "verification, invitations, tickets, support replies"),
         # Powertools idempotency layer
         ("dynamodb.put_item", "idempotency", "idempotent POSTs (in progress)"),
@@ -265,7 +277,7 @@ NEEDS: dict[str, list[Need]] = {
     "on_events_record": [
         *stream_verifier("events"),
         # anomaly rules (AnomalyService.on_event)
-        ("dynamodb.query", "events/index/by_time", "anomaly rules: the tenant's recent events"),
+        ("dynamodb.query", "events", "anomaly rules: the tenant's recent events, found by seq"),
         ("dynamodb.get_item", "accounts", "anomaly rules: the tenant (time zone, hours)"),
         ("dynamodb.get_item", "journal", "reversal_share: the reversed entry's amount"),
         ("dynamodb.get_item", "ops", "first_export marker"),
@@ -284,8 +296,29 @@ NEEDS: dict[str, list[Need]] = {
         ("dynamodb.get_item", "accounts", "RetentionPolicy, the tenant's country"),
         *tamper_alarm("on_checkpoint_record"),
     ],
+    # The schedules of scheduled work (decision 0028): the chain directory, one unit per chain
+    # queued (WorkDispatcher.dispatch); sign_checkpoints also seals the sign-in failure summaries.
     "sign_checkpoints": [
-        ("dynamodb.query", "ops", "chain directory all_chains"),
+        ("dynamodb.query", "ops", "WorkDispatcher: chain directory all_chains"),
+        *queue_units("sign-work", "WorkDispatcher.dispatch: one sign unit per chain"),
+        # summaries of failed sign-ins (SignInFailures.flush, decision 0011)
+        ("dynamodb.query", "ops", "sign-in failure windows due, the addresses of a window"),
+        ("dynamodb.update_item", "ops", "a window closed and leased, then marked summarised"),
+        ("dynamodb.get_item", "ops", "a window that could not be claimed"),
+        ("dynamodb.delete_item", "ops", "the window's pending marker"),
+        *append("events", "signin_failed summary"),
+    ],
+    "close_periods": [
+        ("dynamodb.query", "ops", "WorkDispatcher: chain directory all_chains"),
+        *queue_units("close-work", "WorkDispatcher.dispatch: one close unit per production ledger chain"),
+    ],
+    "verify_chains": [
+        ("dynamodb.query", "ops", "WorkDispatcher: chain directory all_chains"),
+        *queue_units("verify-work", "WorkDispatcher.dispatch: one verify unit per production chain"),
+    ],
+    # The workers (handlers/work.py), one unit (one chain) per SQS message; receiving and deleting
+    # the messages is the event source mapping's, not the code's.
+    "sign_chain": [
         ("dynamodb.get_item", "ops", "chain_state: what the stream verifier saw"),
         ("dynamodb.query", "journal", "table head"),
         ("dynamodb.query", "events", "table head of the events chains"),
@@ -295,13 +328,7 @@ NEEDS: dict[str, list[Need]] = {
         ("dynamodb.update_item", "ops", "Archiver lease and mark_archived"),
         ("dynamodb.batch_write_item[Put|Delete]", "ops", "Archiver: archived pending entries deleted"),
         *archive_write("CheckpointSigner flush"),
-        *tamper_alarm("sign_checkpoints head_mismatch"),
-        # summaries of failed sign-ins (SignInFailures.flush, decision 0011)
-        ("dynamodb.query", "ops", "sign-in failure windows due, the addresses of a window"),
-        ("dynamodb.update_item", "ops", "a window closed and leased, then marked summarised"),
-        ("dynamodb.get_item", "ops", "a window that could not be claimed"),
-        ("dynamodb.delete_item", "ops", "the window's pending marker"),
-        *append("events", "signin_failed summary"),
+        *tamper_alarm("sign_chain head_mismatch"),
         # the independent witness (decision 0024): each chain's newest checkpoint, once
         ("dynamodb.get_item", "ops", "WitnessSubmitter.has_cosigned_newest: the cosignature kept (COSIG#)"),
         *witness_submission("journal", "CheckpointSigner._cosign"),
@@ -318,16 +345,15 @@ NEEDS: dict[str, list[Need]] = {
         ("dynamodb.put_item", "ops", "ClosureReporter: the chain's first cursor (put_once)"),
         ("dynamodb.update_item", "ops", "ClosureReporter: the cursor moved on (set_values)"),
     ],
-    "close_periods": [
-        ("dynamodb.query", "ops", "chain directory, closures index"),
+    "close_chain": [
+        ("dynamodb.query", "ops", "closures index"),
         ("dynamodb.get_item", "accounts", "the tenant (time zone, cut-off, test mode)"),
         ("dynamodb.get_item", "journal", "the previous closure"),
         ("dynamodb.query", "journal", "entries of the period"),
         *seal("the closure entry and its period claim"),
         *checkpoint_reading("journal", "compact_at: the closure's Merkle root (nothing signed)"),
     ],
-    "verify_chains": [
-        ("dynamodb.query", "ops", "chain directory"),
+    "verify_chain": [
         ("kms.verify_mac", "write_proof", "VerificationService: write proofs after each chain's newest checkpoint"),
         *published_keys("VerificationService"),
         ("dynamodb.query", "journal", "every entry, head"),
@@ -340,8 +366,10 @@ NEEDS: dict[str, list[Need]] = {
         ("s3.head_object[maybe-missing]", f"archive:{MANIFEST}", "archive head (index, newest segment)"),
         ("s3.list_objects_v2", "archive", "archived checkpoint sizes"),
         *append("events", "verification_failed event"),
-        *tamper_alarm("verify_chains"),
-        *derive_events("verify_chains: events a failed stream batch left behind"),
+        *tamper_alarm("verify_chain"),
+        *derive_events("verify_chain: events a failed stream batch left behind"),
+        ("dynamodb.query", "checkpoints", "ChainVerificationWork._slice_end: the checkpoints within a slice"),
+        *queue_units("verify-work", "ChainVerificationWork: the next slice of a long chain"),
     ],
     "check_ticket_sla": [
         ("dynamodb.query", "support/index/gsi1", "tickets awaiting a first response"),

@@ -23,8 +23,8 @@ def test_each_line_is_quantity_times_unit_price_and_uses_the_stated_assumptions(
 
     assert lines["KMS Sign (one per checkpoint)"].quantity == 1_000_000 / a.checkpoint_every
     assert lines["API Gateway REST requests"].cost == 3.5
-    writes = lines["DynamoDB writes (entry + LSI, event + LSI, idempotency, checkpoints)"]
-    assert writes.quantity == 1_000_000 * (2 * 2 + 1) + 10_000
+    writes = lines["DynamoDB writes (entry, event, idempotency, checkpoints)"]
+    assert writes.quantity == 1_000_000 * (1 + 1 + 1) + 10_000  # no index copy (decision 0027)
 
 
 def test_write_proofs_cost_one_generate_mac_and_two_verify_macs_per_entry_and_event():
@@ -51,9 +51,9 @@ def test_the_contract_stack_has_one_table_per_shared_definition_and_tables_cost_
     from chalicelib.resources import RESOURCES
 
     counts = costs.contract_counts()
-    assert counts.tables == len(RESOURCES.tables) == 8
+    assert counts.tables == len(RESOURCES.tables) == 9  # the tiles table: decision 0026
     (line,) = [ln for ln in costs.at_rest(counts) if ln.item.startswith("DynamoDB tables")]
-    assert line.quantity == 8 and line.cost == 0
+    assert line.quantity == 9 and line.cost == 0
 
 
 def test_the_witness_costs_one_cosignature_per_chain_and_signing_run():

@@ -28,7 +28,9 @@ CONTRACT_SCHEDULES = {
     "check_ticket_sla": "rate(15 minutes)",
 }
 CONTRACT_ASYNC = ("build_export", "send_mailing", "inbound_mail")
-CONTRACT_INVOKED = ("witness_checkpoint",)  # synchronously, by sign_checkpoints and build_export
+CONTRACT_INVOKED = ("witness_checkpoint",)  # synchronously, by sign_chain and build_export
+# The workers of scheduled work (decision 0028): plain functions wired to RESOURCES.queues.
+CONTRACT_WORKERS = ("sign_chain", "close_chain", "verify_chain")
 
 
 def registered(synth) -> set[str]:
@@ -53,7 +55,7 @@ def test_every_function_the_app_registers_is_deployed_under_its_fixed_name(each)
 
 def test_the_contract_stand_in_registers_every_contract_handler(contract):
     expected = (set(CONTRACT_STREAMS) | set(CONTRACT_SCHEDULES) | set(CONTRACT_ASYNC) | set(CONTRACT_INVOKED)
-                | {"api_handler", "jwt_authorizer"})
+                | set(CONTRACT_WORKERS) | {"api_handler", "jwt_authorizer"})
     assert registered(contract) == expected
 
 
@@ -180,7 +182,7 @@ def test_the_witness_key_goes_to_the_witness_and_its_function_name_to_its_caller
     witness = "witness_checkpoint"
     key_users = {f for f, needs in NEEDS.items() if ("kms.sign", "witness") in {(c, t) for c, t, _ in needs}}
     callers = {f for f, needs in NEEDS.items() if ("lambda.invoke", witness) in {(c, t) for c, t, _ in needs}}
-    assert key_users == {witness} and callers == {"sign_checkpoints", "build_export"}
+    assert key_users == {witness} and callers == {"sign_chain", "build_export"}
     key_id = _key_alias_target(each, "witness")
     for name, fn in each.functions().items():
         handler = name.removeprefix(PREFIX + "-")
@@ -197,10 +199,11 @@ def test_the_witness_key_goes_to_the_witness_and_its_function_name_to_its_caller
 
 
 def test_the_signing_function_s_name_goes_to_the_api_only(each):
-    """Issue 14 item 3: the API asks sign_checkpoints for on-demand checkpoints by
-    SCELLE_SIGNER_FUNCTION (required in aws mode by Container.on_demand_checkpoints); the functions
-    that invoke it (tests/infra/needs.py) get it, no other."""
-    signer = "sign_checkpoints"
+    """Issue 14 item 3: the API asks sign_chain for on-demand checkpoints by SCELLE_SIGNER_FUNCTION
+    (required in aws mode by Container.on_demand_checkpoints); the functions that invoke it
+    (tests/infra/needs.py) get it, no other. Not the sign_checkpoints schedule (decision 0028): its
+    Chalice wrapper would read the request as an EventBridge event."""
+    signer = "sign_chain"
     requesters = {f for f, needs in NEEDS.items() if ("lambda.invoke", signer) in {(c, t) for c, t, _ in needs}}
     assert requesters == {"api_handler"}
     for name, fn in each.functions().items():
@@ -233,12 +236,12 @@ def test_each_function_s_environment_builds_its_side_of_the_witness(real):
     for name, fn in real.functions().items():
         handler = name.removeprefix(PREFIX + "-")
         container = _container(fn)
-        if handler in ("sign_checkpoints", "build_export"):
+        if handler in ("sign_chain", "build_export"):
             assert isinstance(container.witness_client, LambdaWitnessClient), name
         else:
             with pytest.raises(ConfigError, match="SCELLE_WITNESS_FUNCTION"):
                 _ = container.witness_client
-        if handler == "sign_checkpoints":
+        if handler == "sign_chain":
             assert container.checkpoint_signer is not None
         if handler == "api_handler":
             assert container.exports is not None
@@ -246,7 +249,7 @@ def test_each_function_s_environment_builds_its_side_of_the_witness(real):
 
 def test_the_api_s_environment_sends_on_demand_checkpoints_to_the_signing_function(real):
     """Offline: the API's on-demand checkpoints go to LambdaCheckpointSigning on
-    <prefix>-sign_checkpoints; any other function refuses to build that path (aws mode)."""
+    <prefix>-sign_chain; any other function refuses to build that path (aws mode)."""
     from chalicelib.adapters.checkpoint_requests import LambdaCheckpointSigning
     from chalicelib.config import ConfigError
 
@@ -255,7 +258,7 @@ def test_the_api_s_environment_sends_on_demand_checkpoints_to_the_signing_functi
         if name.removeprefix(PREFIX + "-") == "api_handler":
             signing = container.on_demand_checkpoints
             assert isinstance(signing, LambdaCheckpointSigning)
-            assert signing._function == f"{PREFIX}-sign_checkpoints"
+            assert signing._function == f"{PREFIX}-sign_chain"
         else:
             with pytest.raises(ConfigError, match="SCELLE_SIGNER_FUNCTION"):
                 _ = container.on_demand_checkpoints

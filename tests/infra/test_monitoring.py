@@ -9,6 +9,7 @@ import pytest
 
 from chalicelib.alarms import ALARMS, ALL_ALARMS, INFORMATIONAL, alarm
 from chalicelib.observability import NAMESPACE, SERVICE
+from chalicelib.resources import RESOURCES
 
 PREFIX = "scelle-prod"
 NOTIFYING = (
@@ -106,7 +107,8 @@ def test_every_function_has_error_and_throttle_alarms(each):
 def test_api_5xx_and_dead_letters_alarm(contract):
     (api,) = _alarms(contract, "AWS/ApiGateway", "5XXError")
     assert {"Name": "ApiName", "Value": f"{PREFIX}-api"} in api["Dimensions"]
-    assert len(_alarms(contract, "AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 3
+    # the three stream dead-letter queues, and each work queue's (tests/infra/test_queues.py)
+    assert len(_alarms(contract, "AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 3 + len(RESOURCES.queues)
     assert len(_alarms(contract, "AWS/Lambda", "IteratorAge")) == 3
 
 

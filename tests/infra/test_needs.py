@@ -8,7 +8,8 @@ with IAM's wildcard rules, in both directions:
 * every (action, resource) the role allows is used by some need (least privilege).
 
 Statements that serve the Lambda runtime rather than the code (its own log group, X-Ray, its
-stream and dead-letter queue for stream functions) are left to test_functions/test_least_privilege.
+stream and dead-letter queue for stream functions, the work queue a worker's event source mapping
+receives from) are left to test_functions/test_least_privilege/test_queues.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tests.infra.needs import NEEDS
 PREFIX = "scelle-prod"
 PARTITION, REGION, ACCOUNT = "aws", "eu-west-1", "123456789012"
 RUNTIME_SIDS = {"OwnLogs", "Tracing", "ReadOwnStream", "DeadLetter"}
+RUNTIME_SID_PREFIXES = ("ConsumeQueue",)  # a worker's event source mapping (functions.py)
 MAIL_FROM = "no-reply@scelle.example"
 
 # boto3 operations whose IAM action is not simply the operation in CamelCase.
@@ -45,6 +47,7 @@ _SPECIAL = {
     "esdk.encrypt": ("kms:GenerateDataKey",),  # one KMS master key: it generates, nothing to Encrypt
     "esdk.decrypt": ("kms:Decrypt",),
     "lambda.invoke": ("lambda:InvokeFunction",),
+    "sqs.send_message_batch": ("sqs:SendMessage",),  # IAM has no SendMessageBatch action
 }
 
 
@@ -70,6 +73,8 @@ def _target_arn(service: str, target: str) -> str:
         return f"arn:{PARTITION}:ses:{REGION}:{ACCOUNT}:identity/{MAIL_FROM}"
     if service == "cognito-idp":
         return f"arn:{PARTITION}:cognito-idp:{REGION}:{ACCOUNT}:userpool/{RESOURCES.user_pool.logical}"
+    if service == "sqs":
+        return f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT}:{PREFIX}-{target}.fifo"
     raise ValueError(f"unknown service {service!r}")
 
 
@@ -101,7 +106,7 @@ def needed(function: str) -> set[tuple[str, str]]:
 
 # ---- the template, rendered into ARNs ----------------------------------------------------------
 def _names(template: dict[str, Any]) -> dict[str, str]:
-    """Logical id -> the ARN the resource would have (tables, keys, the pool, queues)."""
+    """Logical id -> the ARN the resource would have (tables, keys, the pool, work queues)."""
     out: dict[str, str] = {}
     resources = template["Resources"]
     for logical, res in resources.items():
@@ -114,6 +119,8 @@ def _names(template: dict[str, Any]) -> dict[str, str]:
             out[key_id] = f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT}:key/{name}"
         elif res["Type"] == "AWS::Cognito::UserPool":
             out[logical] = f"arn:{PARTITION}:cognito-idp:{REGION}:{ACCOUNT}:userpool/{RESOURCES.user_pool.logical}"
+        elif res["Type"] == "AWS::SQS::Queue" and "QueueName" in props:
+            out[logical] = f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT}:{props['QueueName']}"
     return out
 
 
@@ -145,6 +152,8 @@ def granted(synth, function: str) -> set[tuple[str, str]]:
             continue
         for st in res["Properties"]["PolicyDocument"]["Statement"]:
             if st["Effect"] != "Allow" or st.get("Sid") in RUNTIME_SIDS:
+                continue
+            if st.get("Sid", "").startswith(RUNTIME_SID_PREFIXES):
                 continue
             actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
             resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
@@ -213,8 +222,8 @@ def test_the_internet_facing_api_signs_nothing_and_publishes_no_key():
     api = {(call, target) for call, target, _ in NEEDS["api_handler"]}
     assert not {c for c in api if c[0] == "kms.sign"}
     assert not {c for c in api if c[1] in ("checkpoints", "keys") and not c[0].endswith(("query", "describe_table"))}
-    assert ("lambda.invoke", "sign_checkpoints") in api
-    assert "api_handler" not in SIGNERS and {"on_journal_record", "sign_checkpoints"} <= SIGNERS
+    assert ("lambda.invoke", "sign_chain") in api
+    assert "api_handler" not in SIGNERS and {"on_journal_record", "sign_chain"} <= SIGNERS
 
 
 def test_the_key_publishers_are_the_signers_and_they_only_put_keys():
@@ -238,15 +247,15 @@ def test_every_reader_of_the_published_keys_reads_the_keys_table():
     """KeyRegistry.published and the checkpoint archiver read the keys table; the key id of the
     signer (KmsSigner.key_id) costs a kms:GetPublicKey wherever the registry is read."""
     readers = _callers("dynamodb.query", "keys")
-    assert readers == {"api_handler", "on_journal_record", "on_checkpoint_record", "sign_checkpoints",
-                       "close_periods", "verify_chains", "build_export"}
+    assert readers == {"api_handler", "on_journal_record", "on_checkpoint_record", "sign_chain",
+                       "close_chain", "verify_chain", "build_export"}
     assert readers - {"on_checkpoint_record"} <= _callers("kms.get_public_key", "signing")
 
 
 def test_only_the_witness_callers_invoke_the_witness():
     from infra.stacks.permissions import WITNESS, WITNESS_CALLERS
 
-    assert _callers("lambda.invoke", WITNESS) == WITNESS_CALLERS == {"sign_checkpoints", "build_export"}
+    assert _callers("lambda.invoke", WITNESS) == WITNESS_CALLERS == {"sign_chain", "build_export"}
 
 
 def test_the_witness_reads_only_the_log_s_public_key_and_touches_no_table_nor_mail():
@@ -259,6 +268,22 @@ def test_the_witness_reads_only_the_log_s_public_key_and_touches_no_table_nor_ma
     assert ("kms.sign", "signing") not in calls
     assert all(target.partition(":")[2].startswith("witness/") for call, target, _ in NEEDS[WITNESS]
                if call.startswith("s3.") and ":" in target)
+
+
+def test_the_schedules_only_queue_units_and_the_workers_do_the_work():
+    """Decision 0028: a schedule (DISPATCHERS) lists the chains and sends units to its own queue;
+    it neither signs nor writes the journal nor reads a chain; only verify_chain (its continuations)
+    sends besides them."""
+    from infra.stacks.permissions import DISPATCHERS
+
+    for queue, dispatcher in DISPATCHERS.items():
+        calls = {(call, target) for call, target, _ in NEEDS[dispatcher]}
+        assert ("sqs.send_message_batch", queue) in calls and ("sqs.get_queue_url", queue) in calls
+        assert {t for c, t in calls if c.startswith("sqs.")} == {queue}, dispatcher
+        assert not {c for c in calls if c[0] == "kms.sign" or c[1] in ("journal", "checkpoints", "keys")}, dispatcher
+    senders = {f: {t for c, t, _ in NEEDS[f] if c == "sqs.send_message_batch"} for f in NEEDS}
+    assert {f: q for f, q in senders.items() if q} == {
+        **{d: {q} for q, d in DISPATCHERS.items()}, "verify_chain": {"verify-work"}}
 
 
 def test_the_provers_need_kms_generate_mac_and_no_one_else_does():
@@ -294,6 +319,9 @@ def test_the_translation_follows_iam_semantics():
     }
     assert iam_for("kms.verify_mac", "write_proof") == {
         ("kms:VerifyMac", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/write_proof")
+    }
+    assert iam_for("sqs.send_message_batch", "sign-work") == {
+        ("sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:{PREFIX}-sign-work.fifo")
     }
     assert iam_for("cognito-idp.admin_get_user", "pool") == {
         ("cognito-idp:AdminGetUser", f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/users")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from chalicelib.resources import RESOURCES
+
 PREFIX = "scelle-prod"
 
 
@@ -12,16 +14,22 @@ def _of_type(cfn, type_):
 def test_the_sam_transform_accepts_the_template_and_creates_no_role_of_its_own(each):
     cfn = each.cloudformation
 
-    functions = _of_type(cfn, "AWS::Lambda::Function")
+    # The transform keeps each function's logical id (the console's BucketDeployment handler is a
+    # plain Lambda function of the stack, not Chalice's).
+    functions = [cfn["Resources"][k] for k in each.resources("AWS::Serverless::Function")]
+    assert {f["Type"] for f in functions} == {"AWS::Lambda::Function"}
     assert {f["Properties"]["FunctionName"] for f in functions} == set(each.functions())
-    # One role per function, all ours: SAM generated none (it would if a function lacked a Role).
-    assert len(_of_type(cfn, "AWS::IAM::Role")) == len(functions)
+    # Every role is ours: SAM generated none (it would if a function lacked a Role).
+    assert len(_of_type(cfn, "AWS::IAM::Role")) == len(each.resources("AWS::IAM::Role"))
+    assert len(each.resources("AWS::IAM::Role")) == len(functions) + 1  # + the console's BucketDeployment
 
 
 def test_stream_mappings_report_partial_batch_failures_after_the_transform(each):
-    mappings = _of_type(each.cloudformation, "AWS::Lambda::EventSourceMapping")
+    every = _of_type(each.cloudformation, "AWS::Lambda::EventSourceMapping")
+    # the others read the work queues (tests/infra/test_queues.py)
+    mappings = [m for m in every if m["Properties"]["EventSourceArn"].get("Fn::GetAtt", [None, None])[1] == "StreamArn"]
     streams = each.listing["streams"]
-    assert len(mappings) == len(streams)
+    assert len(mappings) == len(streams) and len(every) == len(streams) + len(RESOURCES.queues)
     for mapping in mappings:
         props = mapping["Properties"]
         assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]

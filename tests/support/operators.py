@@ -9,7 +9,7 @@ def operator_account(api) -> Account:
     from chalicelib import bootstrap
 
     email = unique_email("operator")
-    user = bootstrap.accounts().create_operator(email, PASSWORD)
+    user = bootstrap.container().accounts.create_operator(email, PASSWORD)
     return Account(user.user_id, email, sign_in(api, email)["id_token"], "")
 
 

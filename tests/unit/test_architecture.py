@@ -33,9 +33,10 @@ ALLOWED: dict[str, set[str]] = {
     "resources": {"domain"},
     "receipts": {"domain"},
     "alarms": {"domain", "resources"},
+    "console_policy": set(),  # the web console's URL map and headers: pure data (local gateway, CDK)
 }
-# Entry points and wiring may import any layer.
-ENTRY_POINTS = {"api", "handlers", "commands", "cli", "local", "bootstrap"}
+# Entry points and wiring may import any layer (``wiring``: the Service marker and ``inject``).
+ENTRY_POINTS = {"api", "handlers", "commands", "cli", "local", "bootstrap", "wiring"}
 
 
 def _module(path: Path) -> str:
@@ -210,3 +211,71 @@ def test_chalicelib_reuses_the_slim_modules_instead_of_copying_them():
             twin = slim_prefix + module.removeprefix(prefix) if module.startswith(prefix) else None
             if twin in slim and module not in aliases:
                 pytest.fail(f"{module} duplicates {twin}: make it an alias")
+
+
+# ---- the composition root (decision 0029) ---------------------------------------------------------
+# Entry points declare what they use (``ledger=Service("ledger")``); they never fetch it. From
+# bootstrap they may only build a root of their own (a command on a stack it starts or a stage it
+# names); ``api/routing.py`` resolves the declarations, so it alone reads ``bootstrap.container()``.
+DECLARING = ("api", "handlers", "commands")
+ROOT_API = {"Container", "configure"}
+RESOLVER = {"chalicelib.api.routing": {"container"}}
+
+
+def locator_calls(files: dict[str, str]) -> list[str]:
+    """``files``: module name -> source. Each ``bootstrap.<name>(...)`` call, or import of a name
+    from ``chalicelib.bootstrap``, in an entry point, other than the root's API."""
+    found = []
+    for module, source in sorted(files.items()):
+        if _layer(module) not in DECLARING:
+            continue
+        allowed = ROOT_API | RESOLVER.get(module, set())
+        for node in ast.walk(ast.parse(source)):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "bootstrap"
+                    and node.func.attr not in allowed):
+                found.append(f"{module}:{node.lineno} calls bootstrap.{node.func.attr}(): declare a Service instead")
+            elif isinstance(node, ast.ImportFrom) and node.module == "chalicelib.bootstrap":
+                found += [f"{module}:{node.lineno} imports bootstrap.{a.name}" for a in node.names
+                          if a.name not in allowed]
+    return found
+
+
+def service_names(files: dict[str, str]) -> dict[str, str]:
+    """Every ``Service("<name>")`` of the tree: ``"module:line" -> name`` (a non-literal name is
+    listed as ``<not a literal>``, which no Container attribute is)."""
+    found = {}
+    for module, source in sorted(files.items()):
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Service":
+                arg = node.args[0] if len(node.args) == 1 and not node.keywords else None
+                literal = isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+                found[f"{module}:{node.lineno}"] = arg.value if literal else "<not a literal>"
+    return found
+
+
+def test_entry_points_declare_their_services_instead_of_fetching_them():
+    assert locator_calls(_tree()) == []
+
+
+def test_the_locator_checker_sees_calls_and_imports_but_not_the_roots_api():
+    planted = {
+        "chalicelib.api.planted": "from chalicelib import bootstrap\ndef f():\n    return bootstrap.ledger()\n",
+        "chalicelib.handlers.planted": "def f():\n    from chalicelib import bootstrap\n"
+                                       "    return bootstrap.container().ledger\n",
+        "chalicelib.commands.planted": "from chalicelib.bootstrap import ledger\n",
+        "chalicelib.commands.ok": "def f(s):\n    from chalicelib import bootstrap\n"
+                                  "    return bootstrap.Container(s), bootstrap.configure(s)\n",
+        "chalicelib.local.ok": "def f():\n    from chalicelib import bootstrap\n    return bootstrap.container()\n",
+    }
+    assert len(locator_calls(planted)) == 3
+
+
+def test_every_declared_service_is_an_attribute_of_the_container():
+    from chalicelib.bootstrap import Container
+
+    names = service_names(_tree())
+    assert len(names) > 50 and "ledger" in names.values()  # the scan sees the declarations
+    # ``settings`` is set by the constructor; everything else is a (cached) property or method
+    unknown = {where: name for where, name in names.items() if not (hasattr(Container, name) or name == "settings")}
+    assert unknown == {}

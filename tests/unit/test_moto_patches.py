@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import logging
+import re
 import socket
 import time
 import uuid
@@ -548,3 +550,107 @@ def test_kms_patch_refuses_unrecognised_source_and_leaves_dynamodb_patched(
     finally:
         monkeypatch.undo()
         assert apply_moto_patches()
+
+
+# ---- the response serializer ---------------------------------------------------------------------------
+def _every_kind(pk: str, sk: int) -> dict[str, Any]:
+    """An item with every kind of AttributeValue, binaries and sets nested too."""
+    return {
+        "pk": {"S": pk}, "sk": {"N": str(sk)}, "empty": {"S": ""}, "text": {"S": "café ☕ \"quoted\" \\ \n"},
+        "n": {"N": "-12345678901234567890.125"}, "b": {"B": b"\x00\xffbinary"}, "t": {"BOOL": True},
+        "f": {"BOOL": False}, "null": {"NULL": True}, "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2.5"]},
+        "bs": {"BS": [b"\x01", b"\x02\x03"]},
+        "m": {"M": {"inner": {"S": "x"}, "bin": {"B": b"\x10\x20"}, "deep": {"M": {"l": {"L": [
+            {"N": "1"}, {"B": b"\x7f"}, {"M": {}}, {"L": []}, {"NULL": True}, {"BS": [b"z"]}]}}}}},
+        "l": {"L": [{"S": "one"}, {"SS": ["x"]}, {"M": {"k": {"BOOL": False}}}]},
+    }
+
+
+def _raw_answers(ddb: Any, streams: Any, table: str) -> list[Any]:
+    """The JSON bodies moto answers to every DynamoDB read that returns items, and to writes that
+    return them (old and new images, a conditional failure's item), and a stream's records."""
+    bodies: list[Any] = []
+
+    def capture(http_response, **_):
+        bodies.append(json.loads(http_response.content))
+
+    for client in (ddb, streams):
+        client.meta.events.register("after-call", capture)
+    try:
+        key = {"pk": {"S": "a"}, "sk": {"N": "1"}}
+        ddb.get_item(TableName=table, Key=key, ConsistentRead=True)
+        ddb.batch_get_item(RequestItems={table: {"Keys": [key, {"pk": {"S": "a"}, "sk": {"N": "2"}}]}})
+        ddb.query(TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "a"}})
+        ddb.scan(TableName=table)
+        ddb.transact_get_items(TransactItems=[{"Get": {"TableName": table, "Key": key}}])
+        ddb.put_item(TableName=table, Item=_every_kind("a", 2), ReturnValues="ALL_OLD")
+        ddb.update_item(TableName=table, Key=key, UpdateExpression="SET extra = :e",
+                        ExpressionAttributeValues={":e": {"M": {"b": {"B": b"\x05"}}}}, ReturnValues="ALL_NEW")
+        with pytest.raises(ClientError):
+            ddb.put_item(TableName=table, Item=_every_kind("a", 1), ConditionExpression="attribute_not_exists(pk)",
+                         ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        streams.get_records(ShardIterator=iterator)
+    finally:
+        for client in (ddb, streams):
+            client.meta.events.unregister("after-call", capture)
+    return bodies
+
+
+def _fresh_table_with_every_kind(ddb: Any) -> str:
+    table = _create_table(ddb)
+    ddb.put_item(TableName=table, Item=_every_kind("a", 1))
+    ddb.put_item(TableName=table, Item=_every_kind("a", 2))
+    return table
+
+
+def test_serializer_patch_answers_exactly_what_moto_answers_for_every_kind_of_value(endpoint: str, ddb: Any) -> None:
+    streams = _client(endpoint, "dynamodbstreams")
+    assert moto_patches.serializer_is_patched()
+    patched = _raw_answers(ddb, streams, _fresh_table_with_every_kind(ddb))
+    moto_patches.remove_serializer_patch()
+    try:
+        assert not moto_patches.serializer_is_patched()
+        generic = _raw_answers(ddb, streams, _fresh_table_with_every_kind(ddb))
+    finally:
+        assert moto_patches.apply_serializer_patch()
+
+    def comparable(bodies: list[Any]) -> list[str]:
+        """The 9 answers with items (not the 3 that find the stream), without what differs between
+        two tables: their names, stream ids, times and moto's estimate of a record's size."""
+        texts = []
+        for body in bodies:
+            if {"Table", "StreamDescription", "ShardIterator"} & set(body):
+                continue
+            text = json.dumps(body, sort_keys=True)
+            for field in ("eventID", "ApproximateCreationDateTime", "SequenceNumber", "NextShardIterator",
+                          "eventSourceARN", "SizeBytes"):
+                text = re.sub(rf'"{field}": ("[^"]*"|[0-9.]+)', f'"{field}": "-"', text)
+            texts.append(re.sub(r"t-[0-9a-f]{8}", "t-table", text))
+        return texts
+
+    assert len(comparable(patched)) == 9
+    assert comparable(patched) == comparable(generic)
+    assert patched[0]["Item"]["m"]["M"]["bin"] == {"B": "ECA="}  # a nested binary, base64 once
+
+
+def test_serializer_patch_refuses_an_unrecognised_serializer(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from moto.core import serialize
+
+    moto_patches.remove_serializer_patch()
+    try:
+        monkeypatch.setitem(moto_patches._SERIALIZER_EXPECTED_SOURCES,
+                            (serialize.ResponseSerializer, "_serialize_type_blob"), "0" * 16)
+        with caplog.at_level(logging.WARNING, logger=moto_patches.__name__):
+            assert not moto_patches.apply_serializer_patch()
+        assert "ResponseSerializer._serialize_type_blob" in caplog.text
+        assert not moto_patches.serializer_is_patched()
+        assert is_patched() and moto_patches.kms_is_patched()  # the other fixes stand on their own
+    finally:
+        monkeypatch.undo()
+        assert moto_patches.apply_serializer_patch()

@@ -54,7 +54,9 @@ def test_the_code_and_payload_on_the_receipt():
     record = seal("t 1", "prod.sales.R1", 42, "sale", "2026-03-10T10:00:00.000000Z", False, {}, "a" * 64)
     proof = receipt_proof(record, "https://scelle.example/")
     assert proof["code"] == short_code(record.hash) == f"{record.hash[:5].upper()}-{record.hash[5:10].upper()}"
-    assert proof["qr"] == (f"https://scelle.example/v1/verify/receipt?t=t%201&c=prod.sales.R1&s=42&h={record.hash}")
+    assert proof["qr"] == f"https://scelle.example/check?t=t%201&c=prod.sales.R1&s=42&h={record.hash}"
+    assert proof["verify_url"] == (
+        f"https://scelle.example/v1/verify/receipt?t=t%201&c=prod.sales.R1&s=42&h={record.hash}")
     assert is_hex_prefix(proof["code"]) and is_hex_prefix(record.hash)
     assert not is_hex_prefix("ABCDE") and not is_hex_prefix("zzzzzzzzzz") and not is_hex_prefix("a" * 65)
 

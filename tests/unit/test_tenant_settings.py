@@ -8,12 +8,33 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from chalicelib.adapters.accounts_dynamodb import tenant_from, tenant_item
 from chalicelib.adapters.accounts_memory import InMemoryAccountsStore
 from chalicelib.domain.errors import Conflict, ValidationFailed
 from chalicelib.domain.tenant import OpeningHours, Tenant, parse_settings_change
 from tests.unit.accounts_world import PASSWORD, world
 from tests.unit.test_accounts_store_contract import NOW, Signup
+
+
+def _tenant_model():
+    from chalicelib.adapters.models.accounts import accounts_models
+    from chalicelib.adapters.models.base import Endpoint
+
+    return accounts_models("unit-accounts", Endpoint("eu-west-1")).Tenant
+
+
+def tenant_item(tenant: Tenant, admin_count: int) -> dict:
+    """The stored tenant item (the accounts model's), as plain values."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    raw = _tenant_model().of(tenant, admin_count).serialize()
+    return {k: TypeDeserializer().deserialize(v) for k, v in raw.items()}
+
+
+def tenant_from(item: dict) -> Tenant:
+    """A stored tenant item read back through the accounts model."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    return _tenant_model().from_raw_data({k: TypeSerializer().serialize(v) for k, v in item.items()}).to_domain()
 
 WEEK = {
     "mon": ["09:00-12:30", "13:30-19:00"],

@@ -16,8 +16,11 @@ T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
 class NoCheckpoints:
-    def list(self, key):
+    def list(self, key, min_size=0):
         return []
+
+    def latest_at_or_below(self, key, size):
+        return None
 
 
 class NoKeys:

@@ -147,6 +147,7 @@ class World:
         from chalicelib.services.events import EventDeriver, EventJournal, event_writer
         from chalicelib.services.exports import ExportService
         from chalicelib.services.ledger import LedgerService
+        from chalicelib.services.password_reset import PasswordResetService
         from chalicelib.services.sealing import ChainWriter
         from chalicelib.services.signin import SignInService
         from chalicelib.services.signin_failures import SignInFailures
@@ -170,6 +171,8 @@ class World:
         self.tenants = TenantService(self.accounts_store, journal, clock=self.clock)
         self.signin = SignInService(self.accounts_store, self.identity, journal, None, clock=self.clock,
                                     failures=self.failures)
+        self.password_reset = PasswordResetService(self.accounts_store, self.identity, self.mailer, journal,
+                                                   clock=self.clock)
         self.access = AccessService(self.accounts_store, self.clock)
         self.directory = InMemoryChainDirectory()
         checkpoint_store = InMemoryCheckpointStore()
@@ -657,12 +660,26 @@ def _belgian_bakery(w: World) -> dict[str, Any]:
             "payments": [{"method": "card", "amount": "14.50"}]})
     w.close_due("2026-10-25T05:00:00.000000Z", "closure of business day 24 October in Brussels: 25 hours", t)
     w.close_due("2026-11-01T05:00:00.000000Z", "closure of the month of October 2026", t)
-    return {"tenant_id": t}
+    return {"tenant_id": t, "admin": admin}
+
+
+def _password_reset(w: World, email: str) -> None:
+    """The admin forgets his password: a code is mailed, then the new password set (last, so that
+    no earlier vector moves)."""
+    code = w.step("2027-01-04T08:00:00.000000Z", "the admin asks for a password reset code (nothing is sealed)",
+                  {"call": "POST /v1/password-reset (PasswordResetService.request)", "body": {"email": email}},
+                  lambda: w.password_reset.request(email))
+    w.step("2027-01-04T08:10:00.000000Z", "the admin sets a new password with the mailed code: password_reset",
+           {"call": "POST /v1/password-reset/confirm (PasswordResetService.confirm)",
+            "body": {"email": email, "code": "<the mailed code>", "new_password": "<a new password>"}},
+           lambda: w.password_reset.confirm(email, code, "Nouveau-Mot-De-Passe-2027"))
 
 
 def _integrity_events(w: World, tenant_id: str) -> None:
     """A verification failure and a tamper alarm, as the full verifier reports them, about a copy
     of prod.sales.R1 whose second record was altered (the chain of these vectors is intact)."""
+    from types import SimpleNamespace
+
     from chalicelib import bootstrap
     from chalicelib.domain.verification import verify_chain
     from chalicelib.services.tamper_alarms import TamperAlarm
@@ -674,7 +691,7 @@ def _integrity_events(w: World, tenant_id: str) -> None:
     assert not report.ok
 
     def report_failure() -> None:
-        with mock.patch.object(bootstrap, "event_journal", lambda: w.events):
+        with mock.patch.object(bootstrap, "container", lambda: SimpleNamespace(event_journal=w.events)):
             bootstrap._report_verification_failure(tenant_id, chain, report)
 
     w.step("2027-01-04T02:00:00.000000Z", "the full verifier reports a failed verification",
@@ -709,6 +726,8 @@ def build_worlds() -> list[World]:
             world.close_due("2027-01-01T05:00:00.000000Z", "closures of the year 2026", found["tenant_id"])
             if scenario is _french_bakery:
                 _integrity_events(world, found["tenant_id"])
+            else:
+                _password_reset(world, found["admin"])
             worlds.append(world)
     return worlds
 

@@ -85,6 +85,10 @@ except ImportError:  # pragma: no cover
 
 _CHUNK = 1 << 20
 PARALLEL_FROM = 20_000  # records: below this, starting a second process costs more than it saves
+# With two processes, the first walks the ``data`` of the record lines whose number has none of
+# these bits set (one in four), the second the others: the chains cost the second process a little
+# less than the CSV rows cost the first (bench/bench_verify_export.py), so it takes three quarters
+_FIRST_WALKS = 3
 
 # Exit statuses of `scelle verify` (docs/auditor-guide.en.md, section 4)
 EXIT_VERIFIED, EXIT_FAILED, EXIT_USAGE, EXIT_UNANCHORED = 0, 1, 2, 3
@@ -478,8 +482,8 @@ def _proven(obj: dict, body: bytes, scan: bool = True) -> dict:
     Only when ``data`` holds no float, out-of-range integer nor too deep nesting (``plain_json``)
     and the object holds exactly the record's fields; anything else is returned
     as it is, for ``SealedRecord`` to check in full and name the problem. ``scan=False`` leaves out
-    the ``plain_json`` walk: only in the second process, for the even lines,
-    which its caller checks itself (``_plain_line``) before relying on it, and checks the chains
+    the ``plain_json`` walk: only in the second process, for the lines the first walks
+    (``_FIRST_WALKS``), which its caller checks itself (``_plain_line``) before relying on it, and checks the chains
     again, in full, if any line fails (``_ArchiveVerifier.run``)."""
     if obj.keys() != _RECORD_KEYS:
         return obj
@@ -856,15 +860,19 @@ class _ArchiveVerifier:
         self.unbound: set[str] = set()  # key ids whose key does not match the fingerprint the id carries
         self.witnessed: dict[str, wit.ChainWitness] = {}
         self.view_failures: list[Finding] = []  # records the CSV views could not show (entry_payload)
-        # False only in the second process, which walks the data of odd lines only (``_plain_line``):
-        # the first walks the even ones (``scanning``, ``plain``), and checks the chains again
-        # itself, in full, if any of those is not plain; half the walk each, the same verdicts
+        # False only in the second process, which walks the data of the lines the first does not
+        # (``_FIRST_WALKS``, ``_plain_line``): the first walks those (``scanning``, ``plain``), and
+        # checks the chains again itself, in full, if any of those is not plain; the walk shared out
+        # so that both processes take about as long, the same verdicts
         self.scan = True
         self.plain = True
         self.scanning = False  # the CSV pass walks each record (``_plain_line``) for the second process
         # members whose SHA-256 the CSV pass takes as it reads them: name -> (digest, report entry, manifest entry)
         self.digests: dict[str, tuple[Any, dict[str, Any], dict[str, Any]]] = {}
         self.meter = _Meter(progress)
+        # Two processes found a chain failing: to be verified again in one (``run``, ``verify_archive``)
+        self.again = False
+        self.again_chains: tuple[list[Finding], list[dict[str, Any]]] | None = None
 
     def add(self, file: str, reason: str, detail: str, rank: int, **kw: Any) -> None:
         self.report.findings.append(Finding(file, reason, detail, rank=rank, **kw))
@@ -1252,7 +1260,7 @@ class _ArchiveVerifier:
                 if reader.unterminated:
                     self.add(name, "non_canonical", "the last line has no line feed", _R_RECORDS, row=number,
                              chain=chain)
-                obj, problem, fatal = _parse_record_line(body, self.scan or number & 1 == 1)
+                obj, problem, fatal = _parse_record_line(body, self.scan or number & _FIRST_WALKS != 0)
                 seq = obj.get("seq") if isinstance(obj, dict) else None
                 if problem is not None:
                     finding = Finding(name, "non_canonical", problem, row=number, seq=seq if type(seq) is int else None,
@@ -1359,7 +1367,7 @@ class _ArchiveVerifier:
                     for number, line in enumerate(lines, start=1):
                         view = _View.parse(line)
                         if self.scanning and self.plain and (view is None or (
-                                number & 1 == 0 and view.withheld is None and not _plain_line(view.data))):
+                                number & _FIRST_WALKS == 0 and view.withheld is None and not _plain_line(view.data))):
                             self.plain = False
                         yield chain, view
                 except (zipfile.BadZipFile, OSError, EOFError) as exc:  # a corrupt member (CRC error...)
@@ -1379,9 +1387,9 @@ class _ArchiveVerifier:
         """Every CSV row recomputed from its record, parsed again here: a second pass is faster
         than interleaving with the chain checks (measured), and lets another process do those.
         ``failed``: the chains already known to fail, and from which seq (their later rows are
-        consequences, not compared). ``scan``: check the even record lines for what canonical JSON
-        refuses (``_plain_line``, for the second process, which checks the odd ones only); ``plain``
-        says whether all passed."""
+        consequences, not compared). ``scan``: check one record line in four for what canonical
+        JSON refuses (``_plain_line``, ``_FIRST_WALKS``, for the second process, which checks the
+        others only); ``plain`` says whether all passed."""
         failed = failed or {}
         complete = self.completeness
         self.scanning = scan
@@ -1471,16 +1479,18 @@ class _ArchiveVerifier:
                 return
 
     # -- run ------------------------------------------------------------------------------------------
-    def run(self, jobs: int = 1) -> Report:
+    def run(self, jobs: int = 1, chains: tuple[list[Finding], list[dict[str, Any]]] | None = None) -> Report:
+        """``chains``: the chains' findings and summaries the second process gave for this archive
+        (``again``), not verified a second time."""
         worker = None
         try:
             self.zf = self._open()
             manifest, raw, signature = self._manifest()
             total = sum(int(c.get("last_seq") or 0) for c in self.chains)
             worker = None
-            if jobs > 1 and total >= PARALLEL_FROM:  # the chains in a second process, the rest here
+            if jobs > 1 and total >= PARALLEL_FROM and chains is None:  # the chains in a second process
                 worker = _start_worker(self.path)
-            self.meter.total = self._work(manifest, chains_here=worker is None)
+            self.meter.total = self._work(manifest, chains_here=worker is None and chains is None)
             self.meter.stage("files")
             bad = self._check_files()
             self._keys(manifest, raw, signature, bad)
@@ -1495,8 +1505,12 @@ class _ArchiveVerifier:
             views = self._new_views(checkpoints)
             if worker is None:
                 self.meter.stage("chains")
-                self._verify_chains(checkpoints)
-                self.meter.stage("rows")
+                if chains is None:
+                    self._verify_chains(checkpoints)
+                else:
+                    self.report.findings.extend(chains[0])
+                    self.report.chains = chains[1]
+                self.meter.stage("rows" if chains is None else "rows again, in one process (a chain failed)")
                 self._compare_views(views, {c["chain"]: c.get("first_bad_seq", 1)
                                             for c in self.report.chains if not c["ok"]})
             else:
@@ -1509,9 +1523,17 @@ class _ArchiveVerifier:
                     # (a float, an integer beyond 64 bits: forged): the chains in full, here
                     self.meter.stage("chains")
                     self._verify_chains(checkpoints)
+                    result = None
                 else:
                     self.report.findings.extend(result[0])
                     self.report.chains = result[1]
+                if any(not c["ok"] for c in self.report.chains):
+                    # One process compares a failing chain's CSV rows only up to its first bad
+                    # record (the rest are consequences): this process compared them all. So that
+                    # two processes report exactly what one does, the caller compares the rows
+                    # again that way (``again``), with the chains' verdicts the second process gave.
+                    self.again, self.again_chains = True, result
+                    raise _Abort
             views.finish()
             self._finish_digests(bad)
             self.completeness.finish()
@@ -1641,7 +1663,7 @@ def _chain_worker(path: str) -> tuple[list[Finding], list[dict[str, Any]]]:
     """The chains of an archive, verified in a worker process (``verify_archive(jobs=2)``)."""
     gc.disable()
     verifier = _ArchiveVerifier(path, None)
-    verifier.scan = False  # odd lines only: the first process walks the even ones (``_compare_views``)
+    verifier.scan = False  # the first process walks one line in four (``_FIRST_WALKS``, ``_compare_views``)
     try:
         verifier.zf = verifier._open()
         manifest, raw, signature = verifier._manifest()
@@ -1721,7 +1743,12 @@ def verify_archive(path: str | Path, *, trusted_keys: set[str] | None = None, wi
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _ArchiveVerifier(path, trusted_keys, witness_keys, progress).run(jobs=_jobs(jobs))
+        verifier = _ArchiveVerifier(path, trusted_keys, witness_keys, progress)
+        report = verifier.run(jobs=_jobs(jobs))
+        if verifier.again:  # a chain fails: its CSV rows compared as one process does (``run``)
+            report = _ArchiveVerifier(path, trusted_keys, witness_keys, progress).run(
+                jobs=1, chains=verifier.again_chains)
+        return report
     finally:
         if enabled:
             gc.enable()

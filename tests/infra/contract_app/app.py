@@ -82,3 +82,20 @@ def inbound_mail(event, context):
 @app.lambda_function()
 def witness_checkpoint(event, context):
     return None
+
+
+# The workers of scheduled work (decision 0028): plain functions, one SQS event source mapping each,
+# wired by the stack from RESOURCES.queues.
+@app.lambda_function()
+def sign_chain(event, context):
+    return None
+
+
+@app.lambda_function()
+def close_chain(event, context):
+    return None
+
+
+@app.lambda_function()
+def verify_chain(event, context):
+    return None

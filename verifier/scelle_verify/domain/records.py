@@ -273,6 +273,10 @@ class SealedRecord:
         the chain key (else ``reason="wrong_chain"``) and ``sk`` the seq (``reason="out_of_order"``).
         Any other unknown attribute is refused: nothing that is stored goes unsealed.
         """
+        if type(item) is TrustedItem and item.canonical_hash is not None and "proof_key" not in storage_attributes:
+            record = cls._from_proven(item)
+            if record is not None:
+                return record
         if type(item) is not TrustedItem and type(item) is not dict and not isinstance(item, Mapping):
             raise RecordError(f"a record must be an object, found {type(item).__name__}")
         if "hash_version" not in item:
@@ -325,6 +329,46 @@ class SealedRecord:
                 )
         return record
 
+    @classmethod
+    def _from_proven(cls, item: TrustedItem) -> SealedRecord | None:
+        """``from_item`` of an item whose decoder proved its text canonical and took its hash
+        (``TrustedItem.canonical_hash``), when every field passes the checks of ``__post_init__``
+        with names, types and timestamps already seen valid (the common case of a verification);
+        None when anything needs the full path (which then names the problem). Same record, no
+        dataclass machinery: a verification builds a million of these."""
+        if item.keys() != _RECORD_FIELD_SET:
+            return None
+        version, tenant_id, chain, seq = item["hash_version"], item["tenant_id"], item["chain"], item["seq"]
+        kind, recorded_at, training = item["type"], item["recorded_at"], item["training"]
+        data, prev_hash, stated = item["data"], item["prev_hash"], item["hash"]
+        if (type(version) is not int or version != HASH_VERSION or type(tenant_id) is not str
+                or tenant_id not in _VALID_NAMES or type(chain) is not str or chain not in _VALID_NAMES
+                or type(seq) is not int or not 1 <= seq <= INT_MAX or type(kind) is not str
+                or kind not in _VALID_TYPES or type(training) is not bool or type(data) is not dict
+                or type(recorded_at) is not str or _TIMESTAMP.fullmatch(recorded_at) is None
+                or (prev_hash != _LAST_HASH[0] and not is_hash_hex(prev_hash))
+                or (stated != item.canonical_hash and not is_hash_hex(stated))):  # a hex digest is valid
+            return None
+        try:
+            datetime.fromisoformat(recorded_at)  # the calendar (no 30 February), as parse_timestamp
+        except ValueError:
+            return None
+        _LAST_HASH[0] = stated  # valid: the next record's prev_hash, normally
+        record = object.__new__(cls)
+        _SET(record, "hash_version", version)
+        _SET(record, "tenant_id", tenant_id)
+        _SET(record, "chain", chain)
+        _SET(record, "seq", seq)
+        _SET(record, "type", kind)
+        _SET(record, "recorded_at", recorded_at)
+        _SET(record, "training", training)
+        _SET(record, "data", data)
+        _SET(record, "prev_hash", prev_hash)
+        _SET(record, "hash", stated)
+        _SET(record, "recomputed_hash", item.canonical_hash)
+        _SET(record, "write_proof", None)
+        return record
+
     def with_write_proof(self, proof: WriteProof) -> SealedRecord:
         """The same record carrying ``proof`` (a copy: nothing is validated or hashed again)."""
         clone = copy.copy(self)
@@ -348,6 +392,10 @@ class SealedRecord:
     def compute_hash(self) -> str:
         """Lowercase hex SHA-256 of ``canonical_bytes()``, recomputed now."""
         return hashlib.sha256(self.canonical_bytes()).hexdigest()
+
+
+_SET = object.__setattr__  # a frozen dataclass's own fields, set once by ``_from_proven``
+_LAST_HASH = [GENESIS_PREV_HASH]  # the latest hash ``_from_proven`` found valid (64 lowercase hex digits)
 
 
 def _is_int(value: object) -> bool:

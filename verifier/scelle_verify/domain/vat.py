@@ -22,6 +22,10 @@ What the rows say, and what they do not:
   throughout. Coverage starts on 2012-01-01 for the same reason as above.
 * Not covered: the specific rates of Corsica (e.g. 13 %) and of the overseas departments (e.g.
   8.5 %); they would be added as tables keyed by territory when a tenant needs them.
+
+Sources (``SOURCES``, also served by ``GET /v1/vat-rates``): for Belgium, the SPF Finances (Code
+de la TVA art. 37 and arrêté royal n° 20 of 20 July 1970, tables A, B and C); for France, the
+BOFiP (BOI-TVA-LIQ-10 and the following chapters; CGI art. 278 to 281 nonies).
 """
 
 from __future__ import annotations
@@ -35,9 +39,13 @@ from scelle_verify.domain.errors import ValidationFailed
 __all__ = [
     "COUNTRIES",
     "RATE_TABLE",
+    "SOURCES",
     "RateRow",
     "check_rate",
+    "coverage_start",
+    "percent_text",
     "rates_on",
+    "rows_on",
     "validate_table",
 ]
 
@@ -73,6 +81,14 @@ RATE_TABLE: tuple[RateRow, ...] = (
     RateRow("FR", 210, date(2012, 1, 1), None, "super-reduced"),
     RateRow("FR", 0, date(2012, 1, 1), None, "exempt"),
 )
+
+
+SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
+    "BE": (("SPF Finances: taux de TVA (Code de la TVA, art. 37; arrêté royal n° 20 du 20 juillet 1970, "
+            "tableaux A, B et C)", "https://finances.belgium.be/fr/entreprises/tva"),),
+    "FR": (("BOFiP: BOI-TVA-LIQ-10, TVA - Liquidation - Taux - Généralités (CGI, art. 278 à 281 nonies)",
+            "https://bofip.impots.gouv.fr/bofip/1380-PGP.html"),),
+}
 
 
 def validate_table(table: Iterable[RateRow]) -> tuple[RateRow, ...]:
@@ -119,6 +135,26 @@ def rates_on(country: str, on: date, *, table: Iterable[RateRow] | None = None) 
     _check_inputs(country, on)
     rows = RATE_TABLE if table is None else table
     return frozenset(row.rate_bp for row in rows if row.country == country and row.covers(on))
+
+
+def rows_on(country: str, on: date, *, table: Iterable[RateRow] | None = None) -> tuple[RateRow, ...]:
+    """The rows of the rates legal in ``country`` on ``on``, highest rate first (what
+    ``rates_on`` gives, with each row's label and dates)."""
+    _check_inputs(country, on)
+    rows = RATE_TABLE if table is None else table
+    return tuple(sorted((row for row in rows if row.country == country and row.covers(on)),
+                        key=lambda row: -row.rate_bp))
+
+
+def coverage_start(country: str, *, table: Iterable[RateRow] | None = None) -> date:
+    """The first day the table has rates for ``country``."""
+    rows = RATE_TABLE if table is None else table
+    return min(row.valid_from for row in rows if row.country == country)
+
+
+def percent_text(rate_bp: int) -> str:
+    """A rate as the API writes it in a request (``"5.5"``, ``"21"``, ``"0"``)."""
+    return _percent(rate_bp)
 
 
 def _percent(rate_bp: int) -> str:
