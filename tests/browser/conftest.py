@@ -140,7 +140,7 @@ def _real_time(console):
 def browser():
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it)"
-        if os.environ.get("CI"):
+        if os.environ.get("CI") or os.environ.get("SCELLE_REQUIRE_BROWSER"):
             pytest.fail(message)
         pytest.skip(message)
     from playwright.sync_api import sync_playwright
