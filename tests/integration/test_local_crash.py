@@ -13,6 +13,7 @@ each round is bounded in time.
 
 from __future__ import annotations
 
+import http.client
 import os
 import random
 import re
@@ -87,8 +88,10 @@ class Tills:
                     self.in_flight[receipt] = body
                 try:
                     status, answer = _send(base, token, tenant, body)
-                except OSError:
-                    return  # the stack is gone: the answer was lost, the sale stays in flight
+                except (OSError, http.client.HTTPException):
+                    # The stack is gone (killed before, or in the middle of, its answer: an
+                    # IncompleteRead): the answer was lost, the sale stays in flight.
+                    return
                 with self.lock:
                     if status == 201:
                         self.acked[receipt] = (answer["chain"], answer["seq"], answer["hash"])
