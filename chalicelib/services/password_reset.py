@@ -34,7 +34,6 @@ from urllib.parse import quote
 
 from chalicelib.domain.accounts import (
     PASSWORD_RESET_TTL,
-    PLATFORM_TENANT,
     OneTimeToken,
     PasswordPolicy,
     SignInPolicy,
@@ -48,16 +47,13 @@ from chalicelib.domain.accounts import (
 from chalicelib.domain.errors import Conflict, Findings, TooManyRequests, ValidationFailed
 from chalicelib.observability import logger
 from chalicelib.ports.accounts import AccountsStore, EventJournal, IdentityProvider, Mailer
+from chalicelib.services.signin import record_account_event, signin_throttle_key
 
 SUBJECT = "Reset your Scellé password"
 
 
 def _throttle_key(purpose: str, email: str) -> str:
     return hashlib.sha256(f"{purpose}:{email}".encode()).hexdigest()
-
-
-def _signin_throttle_key(email: str) -> str:
-    return hashlib.sha256(email.encode()).hexdigest()  # SignInService's key of the address
 
 
 def _used_marker(code_hash: str) -> str:
@@ -146,10 +142,11 @@ class PasswordResetService:
         except Conflict as exc:
             raise ValidationFailed("This code has already been used.", field="code") from exc
         self._identity.set_password(token.user_id, new_password)
-        for throttle in (key, _signin_throttle_key(email)):
+        for throttle in (key, signin_throttle_key(email)):
             self._store.clear_throttle(throttle)
         self._identity.sign_out_everywhere(email)
-        self._fan_out(token.user_id, {"user_id": token.user_id, "email": email})
+        record_account_event(self._journal(), self._store, "password_reset", token.user_id, actor=token.user_id,
+                             details={"user_id": token.user_id, "email": email}, now=self._clock())
 
     def _usable_code(self, email: str, code: str, now: datetime) -> OneTimeToken:
         canonical = normalise_reset_code(code)
@@ -182,16 +179,3 @@ class PasswordResetService:
             detail = (f"too many password reset attempts: this address is locked; try again in {seconds} s"
                       if reason == "locked" else f"too many password reset attempts: wait {seconds} s")
             raise TooManyRequests(detail, field="email", retry_after=seconds)
-
-    def _fan_out(self, user_id: str, details: dict) -> None:
-        """``password_reset`` in every tenant where the account is an active member, else ``_platform``."""
-        now = self._clock()
-        targets = []
-        for membership in self._store.memberships_of(user_id):
-            if membership.is_active(now):
-                tenant = self._store.get_tenant(membership.tenant_id)
-                if tenant is not None:
-                    targets.append((tenant.tenant_id, tenant.training))
-        journal = self._journal()
-        for tenant_id, training in targets or [(PLATFORM_TENANT, False)]:
-            journal.record(tenant_id, "password_reset", actor=user_id, details=details, training=training)

@@ -47,6 +47,31 @@ def _now() -> datetime:
     return utc_now()
 
 
+def signin_throttle_key(email: str) -> str:
+    """The sign-in throttle's key of a (normalised) address; password reset clears it too."""
+    return hashlib.sha256(email.encode()).hexdigest()
+
+
+def account_tenants(store, user_id: str | None, now: datetime) -> list[tuple[str, bool]]:
+    """(tenant, training) of every tenant where the account is an active member: where an event
+    about the account itself (sign-in, lock-out, password reset) is journaled, else ``_platform``."""
+    targets = []
+    if user_id:
+        for m in store.memberships_of(user_id):
+            if m.is_active(now):
+                tenant = store.get_tenant(m.tenant_id)
+                if tenant is not None:
+                    targets.append((tenant.tenant_id, tenant.training))
+    return targets
+
+
+def record_account_event(journal, store, kind: str, user_id: str | None, *, actor: str | None, details: dict,
+                         now: datetime) -> None:
+    """Record ``kind`` in every tenant of the account (``account_tenants``), else in ``_platform``."""
+    for tenant_id, training in account_tenants(store, user_id, now) or [(PLATFORM_TENANT, False)]:
+        journal.record(tenant_id, kind, actor=actor, details=details, training=training)
+
+
 def session_id(token: str) -> str | None:
     """The session a (verified) Cognito token belongs to: ``origin_jti``, else its own ``jti``."""
     try:
@@ -76,7 +101,7 @@ class SignInService:
 
     def sign_in(self, email: str, password: str) -> Tokens:
         email = normalise_email(email)
-        key = hashlib.sha256(email.encode()).hexdigest()
+        key = signin_throttle_key(email)
         now = self._clock()
         state = self._store.get_throttle(key)
         wait = self.policy.wait(state, now)
@@ -143,7 +168,7 @@ class SignInService:
         """Count a failed attempt in every tenant of the address (else ``_platform``); seal the
         lock-out it caused, if any, once per tenant."""
         user_id = self._store.user_id_for_email(email)
-        targets = self._targets(user_id)
+        targets = account_tenants(self._store, user_id, self._clock())
         platform = not targets
         for tenant_id, training in targets or [(PLATFORM_TENANT, False)]:
             self._failures.record(tenant_id, training=training, email=email, user_id=user_id, reason=reason,
@@ -156,21 +181,7 @@ class SignInService:
                 journal.record(tenant_id, "signin_locked", actor=None, details=details, training=training)
         logger.info("sign-in refused", extra={"reason": reason})
 
-    def _targets(self, user_id: str | None) -> list[tuple[str, bool]]:
-        """(tenant, training) of every tenant where the user is an active member."""
-        now = self._clock()
-        targets = []
-        if user_id:
-            for m in self._store.memberships_of(user_id):
-                if m.is_active(now):
-                    tenant = self._store.get_tenant(m.tenant_id)
-                    if tenant is not None:
-                        targets.append((tenant.tenant_id, tenant.training))
-        return targets
-
     def _fan_out(self, kind: str, user_id: str | None, *, actor: str | None, details: dict) -> None:
-        """Record in every tenant where the user is an active member, else in ``_platform``."""
         details = {k: v for k, v in details.items() if v is not None}
-        journal = self._journal()
-        for tenant_id, training in self._targets(user_id) or [(PLATFORM_TENANT, False)]:
-            journal.record(tenant_id, kind, actor=actor, details=details, training=training)
+        record_account_event(self._journal(), self._store, kind, user_id, actor=actor, details=details,
+                             now=self._clock())
