@@ -558,8 +558,7 @@ class Container:
         from chalicelib.adapters.work_queue import SqsWorkQueues
         from chalicelib.resources import RESOURCES
 
-        jobs = {"sign-work": "sign", "close-work": "close", "verify-work": "verify"}
-        return SqsWorkQueues(self.client("sqs"), {jobs[q.logical]: self.settings.queue_name(q.logical)
+        return SqsWorkQueues(self.client("sqs"), {q.job: self.settings.queue_name(q.logical)
                                                  for q in RESOURCES.queues})
 
     @cached_property

@@ -79,6 +79,7 @@ class Queue:
     logical: str
     consumer: str  # the handler (Lambda function) that works the queue
     consumer_timeout_seconds: int
+    job: str  # the units it carries (chalicelib.ports.work.JOBS)
     max_receives: int = 5  # then the unit goes to the dead-letter queue (and its alarm)
     purpose: str = ""
 
@@ -222,11 +223,13 @@ RESOURCES = Resources(
     ),
     user_pool=UserPool("users", password_min_length=10),
     queues=(
-        Queue("sign-work", "sign_chain", 120, purpose="One unit per chain every 5 minutes: sign a checkpoint over "
-              "new entries, have the witness co-sign it, mail due Z reports, flush the archive."),
-        Queue("close-work", "close_chain", 300, purpose="One unit per production ledger chain every hour: close "
-              "every ended day, then month, then year."),
-        Queue("verify-work", "verify_chain", 900, purpose="One unit per production chain every hour: derive missed "
-              "events, re-verify the chain (in slices, each unit sending its continuation) against its witnesses."),
+        Queue("sign-work", "sign_chain", 120, "sign",
+              purpose="One unit per chain every 5 minutes: sign a checkpoint over new entries, have the witness "
+                      "co-sign it, mail due Z reports, flush the archive."),
+        Queue("close-work", "close_chain", 300, "close",
+              purpose="One unit per production ledger chain every hour: close every ended day, then month, then year."),
+        Queue("verify-work", "verify_chain", 900, "verify",
+              purpose="One unit per production chain every hour: derive missed events, re-verify the chain (in "
+                      "slices, each unit sending its continuation) against its witnesses."),
     ),
 )

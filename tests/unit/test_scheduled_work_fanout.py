@@ -194,3 +194,10 @@ def test_verify_units_are_marked_full_at_their_chains_hour(directory):
             dispatcher.dispatch("verify", f"2026-12-{7 + day:02d}T{hour:02d}:00:00Z")  # a Monday to a Sunday
     fulls = sum(m["full"] for m in queues.messages["verify"])
     assert fulls == 6  # each of the 6 verified chains once in the week
+
+
+def test_each_job_has_exactly_one_queue():
+    from chalicelib.ports.work import JOBS
+    from chalicelib.resources import RESOURCES
+
+    assert sorted(q.job for q in RESOURCES.queues) == sorted(JOBS)
