@@ -15,7 +15,7 @@ import threading
 from chalicelib.domain.errors import Unavailable
 from chalicelib.ports.work import ChainUnit
 
-MAX_BATCH = 10  # SendMessageBatch: at most 10 entries (and 256 KB) per call
+MAX_BATCH = 10  # SendMessageBatch: at most 10 entries, and the queue's MaximumMessageSize in all, per call
 _ATTEMPTS = 3
 
 

@@ -44,7 +44,17 @@ page; docs/operations.md ("AWS limits enforced locally") lists them with their t
   limit": the item that would cross it starts the next page). The same sizing now applies to
   moto's 16 MB BatchGetItem cut.
 
-Not covered: PartiQL (``ExecuteStatement`` / ``ExecuteTransaction``) writes are no longer size
+* **SQS** (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html,
+  API_SendMessage.html, API_SendMessageBatch.html): ``MessageGroupId`` and ``MessageDeduplicationId``
+  are 1 to 128 characters, alphanumeric or punctuation (``!`` to ``~``); a message body is at most
+  the queue's ``MaximumMessageSize`` in UTF-8 bytes; a ``SendMessageBatch`` is at most that size in
+  all, bodies plus each message attribute's name, type and value (``BatchRequestTooLong``).
+  moto checks neither id, measures a body in characters rather than bytes, and measures a batch
+  against 1 MiB whatever the queue's own limit. The product's queues state their size
+  (``resources.Queue.max_message_bytes``, 256 KiB) rather than rely on AWS's default.
+
+Not covered: the message attributes of a single ``SendMessage`` are not counted in its size (Scellé
+sends none); PartiQL (``ExecuteStatement`` / ``ExecuteTransaction``) writes are no longer size
 checked at all (Scellé does not use PartiQL); a Query on an index is cut on the size of the table
 items rather than of the projected index entries; the per-clause UpdateItem accounting some
 regions apply (undocumented) is not reproduced.
@@ -175,8 +185,10 @@ def _moto() -> dict[str, Any]:
     from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
     from moto.dynamodb.models.table import StreamShard, Table
     from moto.dynamodb.responses import DynamoHandler
+    from moto.sqs.models import SQSBackend
 
     return {
+        "SQSBackend": SQSBackend,
         "table_module": table_module,
         "exceptions": exceptions,
         "DynamoDBBackend": DynamoDBBackend,
@@ -207,6 +219,8 @@ _EXPECTED_SOURCES: dict[tuple[str, str], str] = {
     ("Item", "__init__"): "d9c12b62cb921831",
     ("LimitedSizeDict", "__setitem__"): "d979580fdbe14f79",
     ("StreamShard", "add"): "357dc6da267e5dd7",
+    ("SQSBackend", "_validate_message"): "39cb57c19e596164",
+    ("SQSBackend", "send_message_batch"): "0707ad219481c867",
 }
 _EXPECTED_PAGE_LIMIT = 1_000_000  # moto.dynamodb.models.table.RESULT_SIZE_LIMIT
 
@@ -249,9 +263,9 @@ def apply_aws_limits() -> bool:
         mismatches = _unrecognised()
         if mismatches:
             _log.warning(
-                "moto %s: not enforcing the AWS DynamoDB limits (item size, transaction size and token, "
-                "1 MB pages), unrecognised source of %s. Review %s against this moto, then update its "
-                "fingerprints.",
+                "moto %s: not enforcing the AWS DynamoDB and SQS limits (item size, transaction size and "
+                "token, 1 MB pages, SQS ids and message sizes), unrecognised source of %s. Review %s "
+                "against this moto, then update its fingerprints.",
                 moto.__version__, ", ".join(mismatches), __name__,
             )
             return False
@@ -264,6 +278,8 @@ def apply_aws_limits() -> bool:
             (handler, "transact_write_items"): _checked_transaction(handler.__dict__["transact_write_items"]),
             (item_cls, "size"): _sized_by_aws(item_cls.__dict__["size"]),
             (limited, "__setitem__"): _unchecked(limited.__dict__["__setitem__"]),
+            (m["SQSBackend"], "_validate_message"): _checked_sqs_message(m["SQSBackend"].__dict__["_validate_message"]),
+            (m["SQSBackend"], "send_message_batch"): _checked_sqs_batch(m["SQSBackend"].__dict__["send_message_batch"]),
         }
         for (owner, name), replacement in replacements.items():
             _originals[(owner, name)] = owner.__dict__[name]
@@ -271,7 +287,8 @@ def apply_aws_limits() -> bool:
         _original_page_limit = m["table_module"].RESULT_SIZE_LIMIT
         m["table_module"].RESULT_SIZE_LIMIT = MAX_PAGE_BYTES
         _log.info("moto %s: enforcing the AWS DynamoDB limits (400 KB items, 4 MB / 100-action transactions, "
-                  "ClientRequestToken, 1 MB pages)", moto.__version__)
+                  "ClientRequestToken, 1 MB pages) and SQS limits (128-character ids, message and batch sizes)",
+                  moto.__version__)
         return True
 
 
@@ -495,3 +512,71 @@ def _checked_transaction(original: Callable[[Any], Any]) -> Callable[[Any], Any]
 
     return _marked(transact_write_items)
 
+
+
+# ---- SQS (quotas-messages.html, API_SendMessage.html, API_SendMessageBatch.html) -----------------
+
+MAX_SQS_ID_CHARS = 128  # MessageGroupId, MessageDeduplicationId
+_SQS_ID_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))  # "alphanumeric characters and punctuation"
+
+
+def sqs_message_size(body: str, attributes: Mapping[str, Any] | None = None) -> int:
+    """A message's size as SQS counts it against ``MaximumMessageSize``: the body's UTF-8 bytes
+    plus, for each message attribute, its name, its data type and its value."""
+    size = len(body.encode("utf-8", "surrogatepass"))
+    for name, attribute in (attributes or {}).items():
+        size += _utf8(name) + _utf8(str(attribute.get("data_type") or attribute.get("DataType") or ""))
+        value = attribute.get("string_value") or attribute.get("StringValue")
+        raw = attribute.get("binary_value") or attribute.get("BinaryValue")
+        size += _utf8(value) if value is not None else binary_size(raw) if raw is not None else 0
+    return size
+
+
+def _sqs_id_problem(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not 1 <= len(value) <= MAX_SQS_ID_CHARS or not set(value) <= _SQS_ID_CHARS:
+        return (f"Value {value} for parameter {name} is invalid. Reason: {name} can only include alphanumeric and "
+                f"punctuation characters. 1 to {MAX_SQS_ID_CHARS} in length.")
+    return None
+
+
+def _checked_sqs_message(original: Callable[..., None]) -> Callable[..., None]:
+    """``SQSBackend._validate_message`` (SendMessage, and each entry of SendMessageBatch before any
+    is sent): the ids' length and characters, and the body's size in bytes."""
+
+    @functools.wraps(original)
+    def validate(self: Any, queue: Any, message_body: str, delay_seconds: int, deduplication_id: str | None = None,
+                 group_id: str | None = None, validate_group_id: bool = True) -> None:
+        from moto.sqs.exceptions import InvalidParameterValue
+
+        for name, value in (("MessageGroupId", group_id), ("MessageDeduplicationId", deduplication_id)):
+            problem = _sqs_id_problem(name, value)
+            if problem:
+                raise InvalidParameterValue(problem)
+        limit = int(queue.maximum_message_size)
+        if sqs_message_size(message_body) > limit:
+            raise InvalidParameterValue(
+                f"One or more parameters are invalid. Reason: Message must be shorter than {limit} bytes.")
+        original(self, queue, message_body, delay_seconds, deduplication_id, group_id, validate_group_id)
+
+    return _marked(validate)
+
+
+def _checked_sqs_batch(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``SQSBackend.send_message_batch``: "the total size of all messages in the batch" at most the
+    queue's ``MaximumMessageSize`` (moto: 1 MiB of characters, whatever the queue's own limit)."""
+
+    @functools.wraps(original)
+    def send_message_batch(self: Any, queue_name: str, entries: dict[str, dict[str, Any]]) -> Any:
+        from moto.sqs.exceptions import SQSException
+
+        limit = int(self.get_queue(queue_name).maximum_message_size)
+        total = sum(sqs_message_size(entry.get("MessageBody") or "", entry.get("MessageAttributes"))
+                    for entry in entries.values())
+        if total > limit:
+            raise SQSException("BatchRequestTooLong",
+                               f"Batch requests cannot be longer than {limit} bytes. You have sent {total} bytes.")
+        return original(self, queue_name, entries)
+
+    return _marked(send_message_batch)

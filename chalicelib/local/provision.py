@@ -197,13 +197,15 @@ def ensure_queues(sqs, settings: Settings) -> dict[str, str]:
     urls: dict[str, str] = {}
     for queue in RESOURCES.queues:
         dlq = sqs.create_queue(QueueName=settings.queue_name(f"{queue.logical}-dlq"),
-                               Attributes={"FifoQueue": "true", "MessageRetentionPeriod": str(14 * 86400)})["QueueUrl"]
+                               Attributes={"FifoQueue": "true", "MessageRetentionPeriod": str(14 * 86400),
+                                           "MaximumMessageSize": str(queue.max_message_bytes)})["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         urls[queue.logical] = sqs.create_queue(QueueName=settings.queue_name(queue.logical), Attributes={
             "FifoQueue": "true",
             "DeduplicationScope": "messageGroup",
             "FifoThroughputLimit": "perMessageGroupId",
             "VisibilityTimeout": str(queue.visibility_timeout_seconds),
+            "MaximumMessageSize": str(queue.max_message_bytes),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receives}),
         })["QueueUrl"]
         urls[f"{queue.logical}-dlq"] = dlq

@@ -274,6 +274,7 @@ def build_queue(scope: Construct, settings: StackSettings, queue: Queue) -> tupl
         queue_name=names.queue_name(f"{queue.logical}-dlq"),
         fifo=True,
         retention_period=Duration.days(WORK_DLQ_RETENTION_DAYS),
+        max_message_size_bytes=queue.max_message_bytes,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
     )
@@ -286,6 +287,7 @@ def build_queue(scope: Construct, settings: StackSettings, queue: Queue) -> tupl
         deduplication_scope=sqs.DeduplicationScope.MESSAGE_GROUP,
         fifo_throughput_limit=sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
         visibility_timeout=Duration.seconds(queue.visibility_timeout_seconds),
+        max_message_size_bytes=queue.max_message_bytes,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
         dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=queue.max_receives),

@@ -71,6 +71,8 @@ def test_each_work_queue_is_a_high_throughput_fifo_queue_named_as_the_app_names_
                                       "maxReceiveCount": queue.max_receives}
     assert dlq["FifoQueue"] is True and dlq["SqsManagedSseEnabled"] is True
     assert dlq["MessageRetentionPeriod"] == WORK_DLQ_RETENTION_DAYS * 86400 == 14 * 86400
+    # stated, not AWS's default: the local stack enforces the same size (chalicelib/local/aws_limits.py)
+    assert props["MaximumMessageSize"] == dlq["MaximumMessageSize"] == queue.max_message_bytes == 262_144
     for enforced in (queue_id, dlq_id):
         policies = [p["Properties"]["PolicyDocument"]["Statement"]
                     for p in each.resources("AWS::SQS::QueuePolicy").values()
@@ -99,6 +101,7 @@ def test_the_local_stack_makes_the_same_queues(real):
     for name, attributes in sqs.created.items():
         _, props = template[name]
         assert props["FifoQueue"] is True
+        assert int(attributes["MaximumMessageSize"]) == props["MaximumMessageSize"]
         if "RedrivePolicy" in attributes:
             assert attributes["DeduplicationScope"] == props["DeduplicationScope"]
             assert attributes["FifoThroughputLimit"] == props["FifoThroughputLimit"]

@@ -505,3 +505,55 @@ def test_refuses_and_leaves_moto_alone_when_its_source_is_unrecognised(moto_endp
     finally:
         monkeypatch.undo()
         assert apply_aws_limits()
+
+
+# ---- SQS: ids and message sizes (quotas-messages.html, API_SendMessageBatch.html) ------------------
+
+
+@pytest.fixture
+def fifo(moto_endpoint: str) -> tuple[Any, str]:
+    sqs = _client(moto_endpoint, "sqs")
+    url = sqs.create_queue(QueueName=f"lim-{uuid.uuid4().hex[:8]}.fifo", Attributes={
+        "FifoQueue": "true", "MaximumMessageSize": "262144"})["QueueUrl"]
+    return sqs, url
+
+
+def _sqs_error(call: Any, **kwargs: Any) -> str:
+    with pytest.raises(ClientError) as refused:
+        call(**kwargs)
+    return refused.value.response["Error"]["Code"]
+
+
+def test_a_message_group_or_deduplication_id_is_at_most_128_printable_characters(fifo):
+    sqs, url = fifo
+    send = {"QueueUrl": url, "MessageBody": "{}"}
+    sqs.send_message(**send, MessageGroupId="g" * 128, MessageDeduplicationId="d" * 128)
+    sqs.send_message(**send, MessageGroupId="!~#:/", MessageDeduplicationId="a.b-c_d")
+    for group, dedup in (("g" * 129, "d"), ("g", "d" * 129), ("a b", "d"), ("g", "é"), ("g", "")):
+        code = _sqs_error(sqs.send_message, **send, MessageGroupId=group, MessageDeduplicationId=dedup)
+        assert code in ("InvalidParameterValue", "InvalidParameterValueException"), (group, dedup, code)
+    assert int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+               ["Attributes"]["ApproximateNumberOfMessages"]) == 2  # nothing refused was queued
+
+
+def test_a_message_is_measured_in_utf8_bytes_against_the_queue_limit(fifo):
+    sqs, url = fifo
+    ids = {"MessageGroupId": "g", "MessageDeduplicationId": uuid.uuid4().hex}
+    sqs.send_message(QueueUrl=url, MessageBody="x" * 262_144, **ids)
+    # 131,073 characters of 2 bytes: under the limit in characters (moto's measure), over it in bytes
+    code = _sqs_error(sqs.send_message, QueueUrl=url, MessageBody="é" * 131_073,
+                      MessageGroupId="g", MessageDeduplicationId=uuid.uuid4().hex)
+    assert code in ("InvalidParameterValue", "InvalidParameterValueException")
+
+
+def test_a_batch_is_at_most_the_queue_limit_in_all(fifo):
+    sqs, url = fifo
+
+    def entries(size: int, count: int) -> list[dict[str, str]]:
+        return [{"Id": str(n), "MessageBody": "x" * size, "MessageGroupId": "g",
+                 "MessageDeduplicationId": uuid.uuid4().hex} for n in range(count)]
+
+    assert len(sqs.send_message_batch(QueueUrl=url, Entries=entries(26_214, 10))["Successful"]) == 10
+    # ten messages of 30 KB: each under 256 KiB, 300 KB in all (moto alone allows 1 MiB)
+    assert _sqs_error(sqs.send_message_batch, QueueUrl=url, Entries=entries(30_000, 10)) in (
+        "BatchRequestTooLong", "AWS.SimpleQueueService.BatchRequestTooLong")
