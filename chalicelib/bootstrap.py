@@ -708,15 +708,21 @@ class Container:
 
     # ---- Exports and receipt proofs (issue 7; docs/decisions/0009-export-format.md) -----------
     @cached_property
+    def export_jobs(self):
+        from chalicelib.adapters.exports import DynamoDBExportJobs
+
+        return DynamoDBExportJobs(self.dynamodb, self.settings.table_name("ops"))
+
+    @cached_property
     def exports(self):
-        from chalicelib.adapters.exports import DynamoDBExportJobs, S3ExportObjects, presign_client
+        from chalicelib.adapters.exports import S3ExportObjects, presign_client
         from chalicelib.services.exports import ExportService, LambdaDispatcher, StoreSource, ThreadDispatcher
 
         s = self.settings
         dispatcher = (LambdaDispatcher(self.client("lambda"), f"{s.resource_prefix}-build_export")
                       if s.mode == "aws" else ThreadDispatcher())
         return ExportService(
-            jobs=DynamoDBExportJobs(self.dynamodb, s.table_name("ops")),
+            jobs=self.export_jobs,
             objects=S3ExportObjects(self.s3, presign_client(s), s.bucket_name("exports")),
             tenants=self.tenants, directory=self.chain_directory,
             source_for=lambda tenant_id: StoreSource(

@@ -201,7 +201,10 @@ RESOURCES = Resources(
             cold_after_days=365,
             purpose="WORM archive of every entry and checkpoint (Object Lock, compliance mode).",
         ),
-        Bucket("exports", expire_after_days=7, purpose="Fiscal export archives, downloaded by signed URL."),
+        # GET: the console's "Verify here" reads a finished archive through its pre-signed URL
+        # (console/js/views/verify.js) to verify it in the browser.
+        Bucket("exports", expire_after_days=7, purpose="Fiscal export archives, downloaded by signed URL.",
+               console_cors_methods=("GET",)),
         Bucket("support", expire_after_days=400, purpose="Ticket attachments and inbound mail.",
                console_cors_methods=("POST",)),
     ),

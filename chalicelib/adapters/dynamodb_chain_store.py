@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from chalicelib.domain.claims import Claim, CommitRejected
 from chalicelib.domain.errors import SequenceConflict, Unavailable, ValidationFailed
 from chalicelib.domain.records import SealedRecord
-from chalicelib.domain.time_search import items_in_time_range
+from chalicelib.domain.time_search import items_in_time_range, items_in_time_range_newest_first
 from chalicelib.ports.journal_items import decode_item, from_item, to_item
 
 __all__ = ["decode_item", "from_item", "to_item"]  # their home is chalicelib.ports.journal_items
@@ -148,8 +148,8 @@ class DynamoDBChainStore:
     def raw_items(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None) -> Iterator[dict]:
         return self._items(chain_key, first_seq, last_seq)
 
-    def _items(self, chain_key: str, first_seq: int, last_seq: int | None, page_size: int | None = None
-               ) -> Iterator[dict]:
+    def _items(self, chain_key: str, first_seq: int, last_seq: int | None, page_size: int | None = None,
+               *, descending: bool = False) -> Iterator[dict]:
         condition = "pk = :pk AND sk BETWEEN :a AND :b"
         values = {
             ":pk": {"S": chain_key},
@@ -162,6 +162,8 @@ class DynamoDBChainStore:
             "ExpressionAttributeValues": values,
             "ConsistentRead": True,
         }
+        if descending:  # from last_seq down
+            kwargs["ScanIndexForward"] = False
         if page_size is not None:  # a reader that stops early need not read 1 MB pages
             kwargs["Limit"] = page_size
         while True:
@@ -176,9 +178,16 @@ class DynamoDBChainStore:
         for item in self.raw_items(chain_key, first_seq, last_seq):
             yield SealedRecord.from_item(item)
 
-    def by_time(self, chain_key, start, end, *, limit, after_seq=None):
+    def by_time(self, chain_key, start, end, *, limit, after_seq=None, descending=False):
         """By seq, with no time index (decision 0027): a few one-item reads find the range's first
-        entry, then one consistent Query reads the range."""
+        entry (its last, newest first), then one consistent Query reads the range."""
+        if descending:
+            items = items_in_time_range_newest_first(
+                lambda: self._first_at_or_after(chain_key, None), start, end, limit=limit, before_seq=after_seq,
+                first_at_or_after=lambda seq: self._first_at_or_after(chain_key, seq),
+                items_down_from=lambda seq: self._items(chain_key, 1, seq, page_size=limit, descending=True),
+            )
+            return [SealedRecord.from_item(item) for item in items]
         items = items_in_time_range(
             lambda: self._first_at_or_after(chain_key, None), start, end, limit=limit, after_seq=after_seq,
             first_at_or_after=lambda seq: self._first_at_or_after(chain_key, seq),

@@ -3,6 +3,11 @@
 * A job is one ops item ``pk = EXPORTS#<tenant_id>``, ``sk = <job_id>`` holding the job as JSON,
   its status (for the conditional claim: a worker starts a job only if it is still ``queued``,
   so a retried asynchronous invocation never builds it twice) and a TTL (90 days).
+* The tenant's list of jobs, newest first: one more ops item per job, written with the job in the
+  same transaction and never changed, ``pk = EXPORTLIST#<tenant_id>``, ``sk = <requested_at>#<job_id>``
+  (``ports.exports.listing_position``). A page is one Query of that partition, newest first, and one
+  consistent BatchGetItem of its jobs (at most 100). No index: the ops table has none, and a sparse
+  GSI would be read eventually consistently and written again at each progress update.
 * An archive is streamed into S3 with a multipart upload of 8 MiB parts (one ``PutObject`` when
   smaller): constant memory, no local file. Download URLs are SigV4 pre-signed ``GetObject`` URLs
   for exactly that key, with an expiry that S3 enforces (moto's server does not: tests check the
@@ -19,13 +24,20 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.errors import Conflict, Unavailable
+from chalicelib.ports.exports import listing_position
 
 PART_BYTES = 8 * 1024 * 1024
 JOB_TTL_SECONDS = 90 * 86400
+LIST_TTL_SECONDS = JOB_TTL_SECONDS + 86400  # outlives its job: a listed job gone is left out, never the reverse
+BATCH_GET_MAX = 100
 
 
 def _pk(tenant_id: str) -> str:
     return f"EXPORTS#{tenant_id}"
+
+
+def _list_pk(tenant_id: str) -> str:
+    return f"EXPORTLIST#{tenant_id}"
 
 
 class DynamoDBExportJobs:
@@ -42,10 +54,11 @@ class DynamoDBExportJobs:
             "status": {"S": job["status"]},
             "expires_at": {"N": str(int(time.time()) + JOB_TTL_SECONDS)},
         }
-        kwargs: dict[str, Any] = {"TableName": self._table, "Item": item}
         if create:
-            kwargs["ConditionExpression"] = "attribute_not_exists(pk)"
-        elif expect_status is not None:
+            self._create(tenant_id, job_id, job, item)
+            return
+        kwargs: dict[str, Any] = {"TableName": self._table, "Item": item}
+        if expect_status is not None:
             kwargs["ConditionExpression"] = "#s = :s"
             kwargs["ExpressionAttributeNames"] = {"#s": "status"}
             kwargs["ExpressionAttributeValues"] = {":s": {"S": expect_status}}
@@ -64,6 +77,71 @@ class DynamoDBExportJobs:
             raise Unavailable(f"export job read failed: {exc.response['Error']['Code']}") from exc
         item = resp.get("Item")
         return json.loads(item["job"]["S"]) if item else None
+
+    def _create(self, tenant_id: str, job_id: str, job: dict[str, Any], item: dict[str, Any]) -> None:
+        """The job and its place in the tenant's list, in one transaction."""
+        listed = {
+            "pk": {"S": _list_pk(tenant_id)},
+            "sk": {"S": listing_position(job)},
+            "job_id": {"S": job_id},
+            "expires_at": {"N": str(int(time.time()) + LIST_TTL_SECONDS)},
+        }
+        try:
+            self._client.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"TableName": self._table, "Item": listed}},
+            ])
+        except ClientError as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+            if exc.response["Error"]["Code"] == "TransactionCanceledException" and "ConditionalCheckFailed" in reasons:
+                raise Conflict(f"export job {job_id} exists", field="job_id") from exc
+            raise Unavailable(f"export job write failed: {exc.response['Error']['Code']}") from exc
+
+    def recent(self, tenant_id: str, *, limit: int, after: str | None = None
+               ) -> tuple[list[dict[str, Any]], str | None]:
+        if not 1 <= limit <= BATCH_GET_MAX:
+            raise ValueError(f"limit is 1 to {BATCH_GET_MAX}")
+        pk = _list_pk(tenant_id)
+        kwargs: dict[str, Any] = {
+            "TableName": self._table, "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}}, "ScanIndexForward": False,
+            "Limit": limit + 1,  # one more: is there a next page?
+            "ConsistentRead": True,
+        }
+        if after is not None:
+            kwargs["ExclusiveStartKey"] = {"pk": {"S": pk}, "sk": {"S": after}}
+        try:
+            resp = self._client.query(**kwargs)
+        except ClientError as exc:
+            raise Unavailable(f"export job list failed: {exc.response['Error']['Code']}") from exc
+        listed = resp.get("Items", [])
+        page = listed[:limit]
+        more = len(listed) > limit or ("LastEvaluatedKey" in resp and bool(page))
+        jobs = self._jobs(tenant_id, [i["job_id"]["S"] for i in page])
+        found = [jobs[i["job_id"]["S"]] for i in page if i["job_id"]["S"] in jobs]
+        return found, (page[-1]["sk"]["S"] if more else None)
+
+    def _jobs(self, tenant_id: str, job_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored jobs among ``job_ids`` (at most 100): one consistent BatchGetItem, and again
+        for the keys DynamoDB left unprocessed."""
+        if not job_ids:
+            return {}
+        request: dict[str, Any] = {self._table: {
+            "Keys": [{"pk": {"S": _pk(tenant_id)}, "sk": {"S": j}} for j in job_ids],
+            "ProjectionExpression": "sk, job", "ConsistentRead": True}}
+        found: dict[str, dict[str, Any]] = {}
+        for attempt in range(8):
+            try:
+                resp = self._client.batch_get_item(RequestItems=request)
+            except ClientError as exc:
+                raise Unavailable(f"export job read failed: {exc.response['Error']['Code']}") from exc
+            for item in resp.get("Responses", {}).get(self._table, []):
+                found[item["sk"]["S"]] = json.loads(item["job"]["S"])
+            request = resp.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+        raise Unavailable("export job read failed: keys left unprocessed")
 
 
 class InMemoryExportJobs:
@@ -84,6 +162,18 @@ class InMemoryExportJobs:
     def get(self, tenant_id: str, job_id: str) -> dict[str, Any] | None:
         job = self.items.get((tenant_id, job_id))
         return json.loads(json.dumps(job)) if job is not None else None
+
+    def recent(self, tenant_id: str, *, limit: int, after: str | None = None
+               ) -> tuple[list[dict[str, Any]], str | None]:
+        if not 1 <= limit <= BATCH_GET_MAX:
+            raise ValueError(f"limit is 1 to {BATCH_GET_MAX}")
+        with self._lock:
+            jobs = sorted((j for (t, _), j in self.items.items() if t == tenant_id), key=listing_position,
+                          reverse=True)
+        if after is not None:
+            jobs = [j for j in jobs if listing_position(j) < after]
+        page = [json.loads(json.dumps(j)) for j in jobs[:limit]]
+        return page, (listing_position(page[-1]) if len(jobs) > limit else None)
 
 
 class MultipartWriter:

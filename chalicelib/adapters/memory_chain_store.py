@@ -4,13 +4,13 @@ tests/unit/test_chain_store_contract.py), including the all-or-nothing batch."""
 from __future__ import annotations
 
 import threading
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 
 from chalicelib.domain.claims import Claim, CommitRejected
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.records import SealedRecord
-from chalicelib.domain.time_search import items_in_time_range
+from chalicelib.domain.time_search import items_in_time_range, items_in_time_range_newest_first
 from chalicelib.domain.write_proofs import proof_attributes
 
 MAX_BATCH = 100
@@ -79,7 +79,7 @@ class InMemoryChainStore:
         for item in self.raw_items(chain_key, first_seq, last_seq):
             yield SealedRecord.from_item(item)
 
-    def by_time(self, chain_key, start, end, *, limit, after_seq=None):
+    def by_time(self, chain_key, start, end, *, limit, after_seq=None, descending=False):
         # The DynamoDB adapter's search by seq (decision 0027), so that tests run it too.
         with self._lock:
             chain = dict(self._chains.get(chain_key, {}))
@@ -88,6 +88,13 @@ class InMemoryChainStore:
         def first_at_or_after(seq: int | None):
             i = len(seqs) - 1 if seq is None else bisect_left(seqs, seq)
             return (seqs[i], chain[seqs[i]]["recorded_at"]) if 0 <= i < len(seqs) else None
+
+        if descending:
+            items = items_in_time_range_newest_first(
+                lambda: first_at_or_after(None), start, end, limit=limit, before_seq=after_seq,
+                first_at_or_after=first_at_or_after,
+                items_down_from=lambda seq: (dict(chain[s]) for s in reversed(seqs[:bisect_right(seqs, seq)])))
+            return [SealedRecord.from_item(item) for item in items]
 
         items = items_in_time_range(lambda: first_at_or_after(None), start, end, limit=limit, after_seq=after_seq,
                                     first_at_or_after=first_at_or_after,

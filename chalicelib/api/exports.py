@@ -1,4 +1,4 @@
-"""Export routes: request a fiscal or FEC archive (202 + a job), follow it, download it."""
+"""Export routes: request a fiscal or FEC archive (202 + a job), list the jobs, follow one, download it."""
 
 from __future__ import annotations
 
@@ -32,6 +32,11 @@ class ExportIn(StrictModel):
 
 class ExportQuery(StrictModel):
     expires_in: int = Field(900, ge=1, le=3600, description="lifetime of the download URL in seconds (max 3600)")
+
+
+class ExportListQuery(StrictModel):
+    limit: int = Field(20, ge=1, le=100, description="jobs per page (at most 100)")
+    cursor: str | None = Field(None, max_length=512, description="the next_cursor of the previous page")
 
 
 class Progress(BaseModel):
@@ -87,3 +92,20 @@ def request_export(tenant_id: str, caller: Caller, body: ExportIn, *, exports=Se
           query=ExportQuery, response=ExportJob, permission=Permission.EXPORT)
 def get_export(tenant_id: str, job_id: str, caller: Caller, query: ExportQuery, *, exports=Service("exports")):
     return exports.status(caller, job_id, query.expires_in)
+
+
+class ExportJobList(BaseModel):
+    jobs: list[ExportJob] = Field(description="newest first; download is always null here (no URL is issued): "
+                                              "GET the job for a fresh download URL")
+    next_cursor: str | None = None
+
+
+@endpoint(exports_bp, "GET", "/v1/tenants/{tenant_id}/exports",
+          summary="The tenant's export jobs, newest first, without download URLs", tags=TAGS,
+          query=ExportListQuery, response=ExportJobList, permission=Permission.EXPORT,
+          rules={"cursor": "a next_cursor this route returned (else 422)"})
+def list_exports(tenant_id: str, caller: Caller, query: ExportListQuery, *, exports=Service("exports")):
+    from chalicelib.adapters.ops_dynamodb import decode_cursor, encode_cursor
+
+    jobs, last = exports.recent(caller, limit=query.limit, after=decode_cursor(query.cursor))
+    return {"jobs": jobs, "next_cursor": encode_cursor(last)}

@@ -132,6 +132,8 @@ class EntriesQuery(StrictModel):
                                  "or RFC 3339 with an offset; default: none")
     limit: int = Field(50, ge=1, le=500)
     cursor: str | None = None
+    order: Literal["asc", "desc"] = Field("asc", description="asc: oldest first; desc: newest first (a till's "
+                                                             "recent sales); a cursor continues in its own order")
 
 
 class ChainQuery(StrictModel):
@@ -198,7 +200,12 @@ class InclusionProof(BaseModel):
     checkpoint: str
 
 
-class EntryWithProof(Entry):
+class ListedEntry(Entry):
+    receipt_proof: ReceiptProof | None = Field(None, description="sales only: the receipt's code and QR payload, "
+                                                                 "as recording it answered them (to print it again)")
+
+
+class EntryWithProof(ListedEntry):
     proof: InclusionProof | None = Field(description="null until a signed checkpoint covers the entry")
     integrity: Literal["verified", "pending", "altered"] = Field(
         description="verified: a signed checkpoint's root includes the entry and the stream verifier has checked "
@@ -207,7 +214,7 @@ class EntryWithProof(Entry):
 
 
 class EntryPage(BaseModel):
-    entries: list[Entry]
+    entries: list[ListedEntry]
     next_cursor: str | None
 
 
@@ -248,20 +255,17 @@ def reverse(tenant_id: str, chain: str, seq: int, caller: Caller, body: Reversal
 def list_entries(tenant_id: str, caller: Caller, query: EntriesQuery, *, ledger=Service("ledger")):
     # Bounds are fixed-width UTC text like recorded_at; "0000" and "9999" sort before and after any.
     start, end = query.from_ or "0000", query.to or "9999"
-    page = ledger.list_entries(caller, query.chain, start, end, query.limit, query.cursor)
-    from chalicelib.services.ledger import entry_view
-
-    return {"entries": [entry_view(r) for r in page.records], "next_cursor": page.next_cursor}
+    page = ledger.list_entries(caller, query.chain, start, end, query.limit, query.cursor,
+                               newest_first=query.order == "desc")
+    return {"entries": [ledger.read_view(r) for r in page.records], "next_cursor": page.next_cursor}
 
 
 @endpoint(ledger_bp, "GET", "/v1/tenants/{tenant_id}/entries/{chain}/{seq}",
           summary="Read one entry with its inclusion proof against the latest signed checkpoint", tags=TAGS,
           response=EntryWithProof, permission=Permission.SALE_READ_OWN)
 def get_entry(tenant_id: str, chain: str, seq: int, caller: Caller, *, ledger=Service("ledger")):
-    from chalicelib.services.ledger import entry_view
-
     record, proof, integrity = ledger.get_entry(caller, chain, seq)
-    return {**entry_view(record), "proof": proof, "integrity": integrity}
+    return {**ledger.read_view(record), "proof": proof, "integrity": integrity}
 
 
 @endpoint(ledger_bp, "POST", "/v1/tenants/{tenant_id}/closures",

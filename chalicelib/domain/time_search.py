@@ -79,3 +79,33 @@ def items_in_time_range(head: Callable[[], tuple[int, str] | None], start: str, 
             if len(found_items) == limit:
                 break
     return found_items
+
+
+def items_in_time_range_newest_first(head: Callable[[], tuple[int, str] | None], start: str, end: str, *,
+                                     limit: int, before_seq: int | None, first_at_or_after: FirstAtOrAfter,
+                                     items_down_from: Callable[[int], Iterator[dict]]) -> list[dict]:
+    """Stored items with ``start <= recorded_at < end`` and seq < ``before_seq``, newest first, at
+    most ``limit``. ``items_down_from(seq)``: the stored items from ``seq`` down, descending,
+    lazily. The range's last entry is found as ``items_in_time_range`` finds its first: one read
+    when ``end`` is after the head (today's entries), a search back from the head otherwise."""
+    found_head = head()
+    if found_head is None:
+        return []
+    if found_head[1] < end:
+        top = found_head[0]
+    else:
+        first_not_before_end = first_seq_at_or_after_time(found_head, end, first_at_or_after)
+        top = (first_not_before_end or 1) - 1
+    if before_seq is not None:
+        top = min(top, before_seq - 1)
+    found_items: list[dict] = []
+    if top < 1:
+        return found_items
+    for item in items_down_from(top):
+        if item["recorded_at"] < start:
+            break
+        if item["recorded_at"] < end:  # only a tampered chain goes back in time
+            found_items.append(item)
+            if len(found_items) == limit:
+                break
+    return found_items

@@ -14,7 +14,9 @@ CDK stack maps those gateway responses to problem bodies. This module does the s
   answer (method, target, status, milliseconds) to ``sink``: the terminal's request line.
 - The web console (``console/``, docs/console.md): ``GET``/``HEAD`` of ``/``, ``/check`` (the page a
   receipt's QR code opens) and ``/console/<file>`` are answered from that folder, with a strict
-  Content-Security-Policy; every other path (``/v1/...``, ``/health``...) goes to the app as before.
+  Content-Security-Policy, and ``/console/downloads/<file>`` (the slim verifier, its checksum, the
+  auditor guides: ``chalicelib/local/downloads.py``) from the folder prepared for them; every other
+  path (``/v1/...``, ``/health``...) goes to the app as before.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ from chalicelib.console_policy import (  # noqa: F401
     CONSOLE_PREFIX,
     console_headers,
 )
+from chalicelib.local.downloads import TYPES as DOWNLOAD_TYPES
+from chalicelib.local.downloads import URL_PREFIX as DOWNLOADS_PREFIX
+from chalicelib.local.downloads import download_file
 
 PROBLEM_JSON = "application/problem+json"
 _TYPE = "https://scelle.example/problems/"
@@ -76,10 +81,17 @@ CONSOLE_TYPES = {
 }
 
 
+def console_type(found: Path) -> str:
+    """The Content-Type of a file ``console_file`` found."""
+    return CONSOLE_TYPES.get(found.suffix) or DOWNLOAD_TYPES[found.suffix]
+
+
 def console_file(target: str, root: Path = CONSOLE_DIR) -> Path | None:
     """The file of ``console/`` a ``GET`` of ``target`` (path and query) serves, or None when the
     path is not the console's (then the app answers it). Never leaves ``root``."""
     path = urlsplit(target).path
+    if path.startswith(DOWNLOADS_PREFIX):
+        return download_file(path)
     if path in CONSOLE_PAGES:
         page = root / "index.html"
         return page if page.is_file() else None
@@ -249,7 +261,7 @@ class ProblemRequestHandler(ChaliceRequestHandler):
         if found is None:
             self._generic_handle()
             return
-        headers = {"Content-Type": CONSOLE_TYPES[found.suffix], **local_console_headers()}
+        headers = {"Content-Type": console_type(found), **local_console_headers()}
         self._send_http_response_with_body(200, headers, found.read_bytes())
 
     do_GET = do_HEAD = _console_or_app

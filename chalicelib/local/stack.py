@@ -98,8 +98,20 @@ class LocalStack:
         )
         self._restore_or_provision(settings)
         self._publish_settings()
+        self._prepare_downloads()
         self._serve()
         return self
+
+    def _prepare_downloads(self) -> None:
+        """The slim verifier (built if missing or stale) and the auditor guides the console offers
+        at /console/downloads/ (chalicelib/local/downloads.py); a failure is a warning, not a stop."""
+        from chalicelib.local import downloads
+
+        try:
+            downloads.ensure()
+        except Exception as exc:  # the ledger runs without the downloads
+            self.warnings.append(f"the console's downloads (slim verifier, auditor guides) could not be prepared: "
+                                 f"{exc}")
 
     def _saved_state(self) -> dict:
         try:
@@ -329,6 +341,8 @@ class LocalStack:
             "  Scellé is running locally (embedded AWS emulator, no AWS account used).",
             f"  API            http://{s.host}:{s.port}   (health: /health, API description: /openapi.json)",
             f"  Console        http://{s.host}:{s.port}/  (web console in the browser: sign-up, till, closing)",
+            f"  Downloads      http://{s.host}:{s.port}/console/downloads/scelle-verify.pyz  (the slim verifier; "
+            "the auditor guides beside it)",
             f"  Data           {self.data_dir}  ({'restored ' + str(restored) + ' items' if restored else 'new'})",
             f"  AWS emulator   {self.moto.endpoint}  (loopback only)",
         ]

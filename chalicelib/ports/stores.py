@@ -39,9 +39,11 @@ class ChainStore(Protocol):
         ...
 
     def by_time(
-        self, chain_key: str, start: str, end: str, *, limit: int, after_seq: int | None = None
+        self, chain_key: str, start: str, end: str, *, limit: int, after_seq: int | None = None,
+        descending: bool = False,
     ) -> list[SealedRecord]:
-        """Records with start <= recorded_at < end, ascending, at most ``limit``, after ``after_seq``."""
+        """Records with start <= recorded_at < end, ascending, at most ``limit``, after ``after_seq``
+        (seq > after_seq). ``descending``: newest first, and "after" in that order (seq < after_seq)."""
         ...
 
     def raw_items(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None) -> Iterator[dict]:

@@ -11,6 +11,8 @@
 * ``status`` reports the job; once done it issues a pre-signed URL for exactly that object,
   valid ``expires_in`` seconds (15 minutes by default, one hour at most), and records the
   ``export_url_issued`` event with the archive's fingerprint.
+* ``recent`` lists the tenant's jobs, newest first, a page at a time, without download URLs
+  (no URL is issued, nothing is journaled: ``status`` of one job gives a fresh one).
 
 Test-mode tenants export training data: the archive says NON-FISCAL everywhere, and auditors may
 not export them at all.
@@ -32,6 +34,7 @@ from chalicelib.domain.permissions import Role
 from chalicelib.domain.records import SealedRecord, chain_key, utc_timestamp
 from chalicelib.domain.tenant import Tenant
 from chalicelib.domain.witness import WitnessRefused
+from chalicelib.ports.exports import POSITION
 from chalicelib.services.export_archive import (
     ArchiveSpec,
     EventJournalBehind,
@@ -369,6 +372,19 @@ class ExportService:
                             "file_name": job["file_name"], "bytes": job["bytes"], "sha256": job["sha256"],
                             "manifest_sha256": job["manifest_sha256"]}
         return self.view(job, download)
+
+    def recent(self, caller, *, limit: int, after: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """The tenant's jobs newest first (at most ``limit``, after position ``after``: the previous
+        page's last) and the position to continue after (None: no more). The rules of ``status``:
+        an auditor may not see a test-mode tenant's exports (training data)."""
+        if after is not None and not POSITION.match(after):
+            raise ValidationFailed("the cursor is not one this API returned", field="cursor")
+        tenant = tenant_of(caller, self._tenants)
+        if tenant.training and caller.role == Role.AUDITOR:
+            raise Forbidden("this tenant is in test mode: auditors cannot export its training data",
+                            field="tenant_id")
+        jobs, last = self._jobs.recent(tenant.tenant_id, limit=limit, after=after)
+        return [self.view(self._stale(job)) for job in jobs], last
 
     def _stale(self, job: dict[str, Any]) -> dict[str, Any]:
         """A queued or running job without progress for 20 minutes has lost its worker."""

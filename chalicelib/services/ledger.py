@@ -287,21 +287,27 @@ class LedgerService:
         return None
 
     # ---- reads -------------------------------------------------------------------------------
-    def list_entries(self, caller, chain: str, start: str, end: str, limit: int, cursor: str | None) -> Page:
+    def list_entries(self, caller, chain: str, start: str, end: str, limit: int, cursor: str | None,
+                     *, newest_first: bool = False) -> Page:
+        """A page of ``chain``'s entries with ``start <= recorded_at < end``, oldest first (newest
+        first with ``newest_first``); a seller's list holds only the sales it recorded."""
         tenant = tenant_of(caller, self._tenants)
         self._check_chain_visible(caller, tenant, chain)
         after_seq, start_at = None, start
         if cursor:
             try:
-                seq_text, start_at = cursor.split("|", 1)
+                seq_text, cursor_at = cursor.split("|", 1)
                 after_seq = int(seq_text)
             except ValueError:
                 raise ValidationFailed("the cursor is not one this API returned", field="cursor") from None
+            if not newest_first:
+                start_at = cursor_at
         own_only = not allows(caller.role, Permission.SALE_READ_ALL) and ".sales." in chain
+        order = {"descending": True} if newest_first else {}
         found: list[SealedRecord] = []
         while len(found) < limit:
             batch = self._store.by_time(chain_key(tenant.tenant_id, chain), start_at, end, limit=limit,
-                                        after_seq=after_seq)
+                                        after_seq=after_seq, **order)
             if not batch:
                 break
             for record in batch:
@@ -309,7 +315,9 @@ class LedgerService:
                     found.append(record)
                     if len(found) == limit:
                         break
-                after_seq, start_at = record.seq, record.recorded_at
+                after_seq = record.seq
+                if not newest_first:
+                    start_at = record.recorded_at
             if len(batch) < limit:
                 break
         more = len(found) == limit
@@ -356,6 +364,16 @@ class LedgerService:
         return sorted(found, key=lambda r: r.seq)
 
     # ---- helpers -----------------------------------------------------------------------------
+    def read_view(self, record: SealedRecord) -> dict[str, Any]:
+        """An entry as the read routes give it: a sale with its receipt's verification code and QR
+        payload, as its recording answered them (to print the receipt again)."""
+        view = entry_view(record)
+        if record.type == "sale":
+            from chalicelib.receipts import receipt_proof
+
+            view["receipt_proof"] = receipt_proof(record, self._public_base_url)
+        return view
+
     def accepted(self, record: SealedRecord, *, fresh: bool = False) -> dict[str, Any]:
         """What a write answers: the sealed entry and the checkpoint that will cover it.
 

@@ -21,6 +21,7 @@ import * as operator from "./views/operator.js";
 import * as signup from "./views/signup.js";
 import * as support from "./views/support.js";
 import * as till from "./views/till.js";
+import * as verifyExport from "./views/verify.js";
 
 const TENANT_KEY = "scelle.tenant";
 const main = document.getElementById("main");
@@ -33,7 +34,7 @@ const ROUTES = {
   closing: [closing, true], golive: [golive, true],
   accept: [accept, false], companies: [companies, true], journal: [journal, true], entries: [entries, true],
   chains: [chains, true], events: [activity, true], anomalies: [activity, true], exports: [exportsView, true],
-  admin: [admin, true], support: [support, true],
+  admin: [admin, true], support: [support, true], "verify-export": [verifyExport, false],
   queue: [operator, true], news: [operator, true], mailings: [operator, true], alarms: [operator, true],
 };
 
@@ -46,6 +47,7 @@ const NAV = [
   ["closing", "nav.closing", (s) => can(s, "closure.day")],
   ["books", "nav.books", (s) => Boolean(firstBook(s))],
   ["exports", "nav.exports", (s) => can(s, "export.create")],
+  ["verify-export", "nav.verify_export", (s) => can(s, "export.create")],
   ["admin", "nav.admin", (s) => can(s, "members.manage")],
   ["support", "nav.support", (s) => can(s, "ticket.open")],
   ["queue", "nav.queue", (s) => isOperator(s)],
@@ -103,7 +105,7 @@ function renderChrome() {
   if (signedIn() && state.me) {
     NAV.forEach(([route, key, shown]) => { if (shown(state)) links.push([route === "books" ? firstBook(state) : route, t(key)]); });
   } else {
-    links.push(["signin", t("nav.signin")], ["signup", t("nav.signup")]);
+    links.push(["signin", t("nav.signin")], ["signup", t("nav.signup")], ["verify-export", t("nav.verify_export")]);
   }
   let current = parseHash().name || "home";
   if (BOOKS.some(([r]) => r === current)) current = firstBook(state);
@@ -142,6 +144,8 @@ export async function render() {
   try {
     if (route[1] && !signedIn()) { go("signin"); return; }
     if (route[1] && !state.me) await loadMe();
+    // A public screen a signed-in user opens (verify-export) shows their menu too; signed out, it still works.
+    if (!route[1] && route[0] === verifyExport && signedIn() && !state.me) await loadMe().catch(() => {});
     renderChrome();
     const node = await route[0].render({ state, go, reloadTenant, switchTenant, route: name, rerender: render }, { args, params });
     if (seq !== renderSeq) return;

@@ -85,6 +85,10 @@ export function dateTime(iso, timeZone) {
   if (!iso) return "";
   return new Intl.DateTimeFormat(locale(), { dateStyle: "medium", timeStyle: "short", timeZone }).format(new Date(iso));
 }
+export function time(iso, timeZone) {
+  if (!iso) return "";
+  return new Intl.DateTimeFormat(locale(), { timeStyle: "short", timeZone }).format(new Date(iso));
+}
 export function date(isoDate) {
   if (!isoDate) return "";
   const [y, m, d] = isoDate.split("-").map(Number);

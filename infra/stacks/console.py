@@ -16,6 +16,11 @@ one CloudFront distribution serves both, as ``scelle local`` does on one port
 Caching: no file name is hashed (plain ES modules, no build step), so browsers revalidate every
 file (``Cache-Control: no-cache``, as locally; S3 answers 304 by ETag) while the edge keeps them
 (CachingOptimized) until the next deployment, whose ``BucketDeployment`` invalidates ``/*``.
+
+Downloads: the slim verifier, its SHA-256 and the auditor guides (``chalicelib/local/downloads.py``,
+prepared at synth) go to ``console/downloads/``, as ``scelle local`` serves them, one
+``BucketDeployment`` per content type (a deployment gives all its files one type); the console's
+own deployment neither copies nor prunes them (its filters name other suffixes).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from chalicelib.console_policy import (
     CONSOLE_PREFIX,
     content_security_policy,
 )
+from chalicelib.local import downloads as console_downloads
 from chalicelib.local.gateway import CONSOLE_DIR, CONSOLE_TYPES
 from chalicelib.resources import RESOURCES
 from infra.stacks.data import DataResources
@@ -57,6 +63,7 @@ CORS_BUCKETS = {b.logical: b.console_cors_methods for b in RESOURCES.buckets if 
 CORS_MAX_AGE_SECONDS = 600  # as chalicelib/local/provision.py sets it
 CONSOLE_KEY_PREFIX = CONSOLE_PREFIX.lstrip("/")  # S3 keys mirror the URL paths
 PAGE_KEY = CONSOLE_KEY_PREFIX + CONSOLE_PAGE_FILE  # console/index.html
+DOWNLOADS_KEY_PREFIX = console_downloads.URL_PREFIX.lstrip("/")  # console/downloads/
 API_PREFIX = "/v1/"
 HSTS_SECONDS = 2 * 365 * 86_400
 NONCURRENT_DAYS = 30  # a pruned or replaced console file is kept that long (the bucket is versioned)
@@ -77,6 +84,7 @@ class Console:
     distribution: cloudfront.Distribution
     headers: cloudfront.ResponseHeadersPolicy
     deployment: s3deploy.BucketDeployment
+    downloads: list[s3deploy.BucketDeployment]
     api_paths: list[str]
     url: str  # https://<custom domain> or https://<distribution domain> (a token)
 
@@ -277,11 +285,12 @@ def build_console(scope: Construct, settings: StackSettings, functions: Function
         web_acl_id=settings.console_web_acl_arn or None,
     )
     role = _deployment_role(scope, settings)
+    deployment_logs = _deployment_logs(scope, settings)
     deployment = s3deploy.BucketDeployment(
         scope,
         "ConsoleFiles",
         role=role,  # ours: no managed policy; CDK adds the bucket and invalidation grants to it
-        log_group=_deployment_logs(scope, settings),
+        log_group=deployment_logs,
         sources=[s3deploy.Source.asset(str(CONSOLE_DIR))],  # the folder `scelle local` serves
         destination_bucket=bucket,
         destination_key_prefix=CONSOLE_KEY_PREFIX,
@@ -294,6 +303,7 @@ def build_console(scope: Construct, settings: StackSettings, functions: Function
         distribution_paths=["/*"],
         memory_limit=256,
     )
+    downloads = _downloads(scope, bucket, distribution, role, deployment_logs)
     url = settings.console_url if settings.console_domain else f"https://{distribution.distribution_domain_name}"
     # The console is loaded from the distribution's domain, or from the custom domain only.
     upload_from = [url]
@@ -312,4 +322,31 @@ def build_console(scope: Construct, settings: StackSettings, functions: Function
                                  custom_certificate=certificate is not None, web_acl=bool(settings.console_web_acl_arn))
     CfnOutput(scope, "ConsoleURL", value=url, description="the web console (and the API under /v1/)")
     CfnOutput(scope, "ConsoleDistributionId", value=distribution.distribution_id)
-    return Console(bucket, distribution, headers, deployment, paths, url)
+    return Console(bucket, distribution, headers, deployment, downloads, paths, url)
+
+
+def _downloads(scope: Construct, bucket: s3.Bucket, distribution: cloudfront.Distribution, role: iam.Role,
+               log_group: logs.LogGroup) -> list[s3deploy.BucketDeployment]:
+    """The exports screen's downloads in ``console/downloads/``, with the content types ``scelle
+    local`` serves them with: one deployment per type, on the console deployment's handler."""
+    source = s3deploy.Source.asset(str(console_downloads.ensure()))
+    return [
+        s3deploy.BucketDeployment(
+            scope,
+            f"ConsoleDownloads{suffix.lstrip('.').title()}",
+            role=role,
+            log_group=log_group,
+            sources=[source],
+            destination_bucket=bucket,
+            destination_key_prefix=DOWNLOADS_KEY_PREFIX,
+            exclude=["*"],
+            include=[f"*{suffix}"],
+            content_type=content_type,
+            prune=True,  # within its own suffix: the filters keep the other deployments' files
+            retain_on_delete=False,
+            distribution=distribution,
+            distribution_paths=[f"/{DOWNLOADS_KEY_PREFIX}*"],
+            memory_limit=256,
+        )
+        for suffix, content_type in sorted(console_downloads.TYPES.items())
+    ]

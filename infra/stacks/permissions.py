@@ -263,9 +263,10 @@ GRANTS: dict[str, Grants] = {
                 # tickets, news, mailings (queue and lists on gsi1, BatchGetItem of tickets)
                 "support": (GET, BATCH_GET, QUERY, PUT, UPDATE),
                 # chain directory, keys published before the keys table (read while it is empty),
-                # claims of the seals and event head pointers (decision 0012), export jobs, anomaly
-                # and alarm lists, failed sign-ins counted per window (UpdateItem)
-                "ops": (GET, QUERY, PUT, UPDATE),
+                # claims of the seals and event head pointers (decision 0012), export jobs and their
+                # list (BatchGetItem of a page's jobs), anomaly and alarm lists, failed sign-ins
+                # counted per window (UpdateItem)
+                "ops": (GET, BATCH_GET, QUERY, PUT, UPDATE),
             },
         ),
         indexes={"accounts": ("gsi1",), "support": ("gsi1",)},

@@ -1,7 +1,10 @@
 """The till: offline sales queue and are each recorded once when the connection returns; the
-sale screen works with the keyboard alone; a foreign company's data is never shown."""
+sale screen works with the keyboard alone; a foreign company's data is never shown; the register's
+sales are listed newest first, page by page, and a receipt is printed again from them."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import pytest
 
@@ -122,3 +125,62 @@ def test_a_foreign_companys_data_is_never_shown(browser, console):
         assert page.js_errors == []
     finally:
         context.close()
+
+
+def test_the_till_lists_the_register_s_sales_newest_first_and_prints_one_again(page, console):
+    account = console.account()
+    sign_in(page, account["body"]["email"], account["body"]["password"])
+    page.goto("/#/till")
+    page.wait_for_selector("#register-sales-list li.none")  # no sale on this register yet
+    assert page.inner_text("#register-sales-title") == "Sales of register R1"
+    sell(page, "Croissant", "1,20")
+    page.wait_for_selector("#register-sales-list li.sale[data-seq='1']")
+    sell(page, "Tarte", "12,35")
+    page.wait_for_selector("#register-sales-list li.sale[data-seq='2']")
+
+    sales = page.locator("#register-sales-list li.sale")
+    assert [sales.nth(i).get_attribute("data-seq") for i in range(sales.count())] == ["2", "1"]  # newest first
+    assert [sales.nth(i).locator(".sale-total").inner_text() for i in range(2)] == ["€12.35", "€1.20"]
+    assert page.inner_text("#register-sales-list li.day") == "Today"
+    assert all("Cash" in sales.nth(i).locator(".sale-payment").inner_text() for i in range(2))
+    assert [s["data"]["totals"]["incl"] for s in console.sales(account)] == [120, 1235]
+    shot(page, "13-till-register-sales")
+    accessible(page, "till-register-sales")
+
+    # Printed again: the receipt as the API reads it back, with the code and QR code of the sale.
+    page.click("#register-sales-list li.sale[data-seq='1'] a.reprint")
+    page.wait_for_selector("#receipt")
+    assert page.inner_text("#receipt-total") == "€1.20"
+    assert "R1 / 1" in page.inner_text("#receipt-title")
+    status, entry = console.call("GET", f"/v1/tenants/{account['tenant_id']}/entries/test.sales.R1/1",
+                                 token=account["token"])
+    assert status == 200
+    assert page.inner_text("#receipt-code") == entry["receipt_proof"]["code"]
+    assert entry["receipt_proof"]["qr"] in page.inner_text("#receipt-check-url")
+    assert page.locator("#receipt svg").count() == 1  # the QR code
+    assert page.get_attribute("#check-link", "href") == entry["receipt_proof"]["qr"]
+    shot(page, "14-till-reprint")
+    assert page.js_errors == []
+
+
+def test_the_register_s_sales_page_with_more(page, console):
+    account = console.account()
+    for i in range(12):
+        status, _ = console.call("POST", f"/v1/tenants/{account['tenant_id']}/sales", {
+            "client_receipt_id": f"more-{i}", "register_id": "R2",
+            "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "lines": [{"description": "Pain", "quantity": "1", "unit_price": f"{i + 1}.00", "vat_rate": "6"}],
+            "payments": [{"method": "card", "amount": f"{i + 1}.00"}]}, token=account["token"])
+        assert status == 201
+    sign_in(page, account["body"]["email"], account["body"]["password"])
+    page.evaluate("localStorage.setItem('scelle.register', 'R2')")
+    page.goto("/#/till")
+    page.wait_for_selector("#register-sales-list li.sale[data-seq='3']")
+    assert page.locator("#register-sales-list li.sale").count() == 10
+    page.click("#register-sales-more")
+    page.wait_for_selector("#register-sales-list li.sale[data-seq='1']")
+    seqs = page.eval_on_selector_all("#register-sales-list li.sale", "els => els.map(e => Number(e.dataset.seq))")
+    assert seqs == list(range(12, 0, -1))  # every sale once, newest first
+    assert page.locator("#register-sales-list li.day").count() == 1
+    assert page.is_hidden("#register-sales-more")
+    assert page.js_errors == []

@@ -336,3 +336,115 @@ def test_the_local_s3_refuses_a_pre_signed_url_once_expired_as_s3_does(container
         assert exc.code == 403 and b"Request has expired" in exc.read()
     status, body = get(604_801)
     assert status == 400 and b"AuthorizationQueryParametersError" in body
+
+
+# ---- GET /v1/tenants/{tenant_id}/exports: the company's jobs -------------------------------------
+def list_all(client, tenant_id, limit):
+    """Every page of the list, in order; and how many pages it took."""
+    jobs, cursor, pages = [], None, 0
+    while True:
+        suffix = f"&cursor={cursor}" if cursor else ""
+        reply = client.get(f"/v1/tenants/{tenant_id}/exports?limit={limit}{suffix}")
+        assert reply.status == 200, reply
+        pages += 1
+        jobs += reply.json["jobs"]
+        cursor = reply.json["next_cursor"]
+        if cursor is None:
+            return jobs, pages
+
+
+def test_the_company_s_jobs_are_listed_newest_first_page_by_page_each_once_without_urls(api, stack, container):
+    account = signed_up_account(api, stack)
+    admin = api.with_token(account.token)
+    tenant = account.tenant_id
+    assert admin.get(f"/v1/tenants/{tenant}/exports").json == {"jobs": [], "next_cursor": None}
+    accountant = api.with_token(member(api, stack, tenant, account.token, "accountant").token)
+    requested = []
+    for i in range(5):  # by two people: the list is the company's, not the requester's
+        client = admin if i % 2 == 0 else accountant
+        reply = client.post(f"/v1/tenants/{tenant}/exports", {"format": "fiscal", "from": TODAY, "to": TODAY})
+        assert reply.status == 202, reply
+        requested.append(reply.json["job_id"])
+    for job_id in requested:
+        wait_done(admin, tenant, job_id)
+    issued = len(events_of(container, tenant, "export_url_issued"))
+    before = count_all(stack)
+
+    jobs, pages = list_all(admin, tenant, limit=2)
+    assert [j["job_id"] for j in jobs] == requested[::-1] and pages == 3
+    assert all(j["download"] is None and j["status"] == "done" and j["progress"]["percent"] == 100 for j in jobs)
+    assert [j["requested_at"] for j in jobs] == sorted((j["requested_at"] for j in jobs), reverse=True)
+    assert {j["requested_by"] for j in jobs} == {account.user_id, accountant_id(accountant)}
+    assert list_all(accountant, tenant, limit=100) == (jobs, 1)
+    # listing issues no URL and journals nothing
+    assert len(events_of(container, tenant, "export_url_issued")) == issued and count_all(stack) == before
+    # a job listed is the one GET answers, with a fresh URL
+    one = admin.get(f"/v1/tenants/{tenant}/exports/{jobs[0]['job_id']}").json
+    assert one["download"]["url"] and {k: v for k, v in one.items() if k != "download"} == {
+        k: v for k, v in jobs[0].items() if k != "download"}
+
+
+def accountant_id(client):
+    return client.get("/v1/me").json["user_id"]
+
+
+def test_a_running_job_is_listed_with_its_progress(api, stack):
+    account = signed_up_account(api, stack)
+    admin = api.with_token(account.token)
+    job = admin.post(f"/v1/tenants/{account.tenant_id}/exports", {"format": "fiscal", "from": TODAY, "to": TODAY})
+    (listed,) = admin.get(f"/v1/tenants/{account.tenant_id}/exports").json["jobs"]
+    assert listed["job_id"] == job.json["job_id"] and listed["status"] in ("queued", "running", "done")
+    assert set(listed["progress"]) == {"entries_done", "entries_total", "percent"}
+    wait_done(admin, account.tenant_id, job.json["job_id"])
+
+
+def test_another_tenant_s_user_cannot_list_the_jobs(production, api, stack):
+    account, job_id = production
+    outsider = api.with_token(signed_up_account(api, stack).token)
+    theirs = outsider.get(f"/v1/tenants/{account.tenant_id}/exports")
+    assert theirs.status == 404 and theirs.json["detail"] == "tenant not found"
+    mine = outsider.get(f"/v1/tenants/{outsider_tenant(outsider)}/exports").json["jobs"]
+    assert job_id not in [j["job_id"] for j in mine]
+
+
+def outsider_tenant(client):
+    return client.get("/v1/me").json["memberships"][0]["tenant_id"]
+
+
+@pytest.mark.parametrize("role", ["seller", "manager"])
+def test_a_too_weak_role_cannot_list_the_jobs(production, api, stack, role):
+    account, _ = production
+    weak = api.with_token(member(api, stack, account.tenant_id, account.token, role).token)
+    reply = weak.get(f"/v1/tenants/{account.tenant_id}/exports")
+    assert reply.status == 403 and reply.json["permission"] == "export.create" and reply.json["role"] == role
+
+
+def test_an_auditor_lists_a_production_tenant_s_jobs_but_not_a_test_mode_tenant_s(production, api, stack):
+    account, job_id = production
+    auditor = api.with_token(member(api, stack, account.tenant_id, account.token, "auditor").token)
+    reply = auditor.get(f"/v1/tenants/{account.tenant_id}/exports?limit=100")
+    assert reply.status == 200 and job_id in [j["job_id"] for j in reply.json["jobs"]]
+    training = signed_up_account(api, stack)
+    api.with_token(training.token).post(f"/v1/tenants/{training.tenant_id}/exports",
+                                        {"format": "fiscal", "from": TODAY, "to": TODAY})
+    their_auditor = api.with_token(member(api, stack, training.tenant_id, training.token, "auditor").token)
+    refused = their_auditor.get(f"/v1/tenants/{training.tenant_id}/exports")
+    assert refused.status == 403 and refused.json["field"] == "tenant_id" and "training" in refused.json["detail"]
+
+
+BAD_LIST = [
+    ("limit 0", "limit=0", "limit"),
+    ("limit 101", "limit=101", "limit"),
+    ("limit not a number", "limit=ten", "limit"),
+    ("cursor not base64", "cursor=%21%21%21", "cursor"),
+    ("cursor not one of ours", "cursor=anVuaw", "cursor"),  # base64 of "junk"
+    ("cursor too long", "cursor=" + "A" * 600, "cursor"),
+    ("unknown parameter", "status=done", "status"),
+]
+
+
+@pytest.mark.parametrize("why, query, field", BAD_LIST, ids=[b[0] for b in BAD_LIST])
+def test_a_bad_list_query_is_a_4xx_problem_naming_the_field(live, why, query, field):
+    account, admin = live
+    reply = admin.get(f"/v1/tenants/{account.tenant_id}/exports?{query}")
+    assert 400 <= reply.status < 500 and reply.json["field"] == field, reply

@@ -197,6 +197,35 @@ def test_entries_are_listed_by_time_with_an_opaque_cursor(admin):
     assert rest.json["next_cursor"] is None
 
 
+def test_a_till_lists_its_sales_newest_first_with_their_receipt_proofs(api, stack, admin):
+    """A till's recent sales: order=desc, a page at a time, each sale with the receipt's code and QR
+    payload as recording it answered them; a seller's list holds only their own sales."""
+    account, client = admin
+    seller = api.with_token(member(api, stack, account.tenant_id, account.token, "seller").token)
+    recorded = [(seller if i % 2 else client).post(f"/v1/tenants/{account.tenant_id}/sales", sale_body()).json
+                for i in range(5)]
+    base = f"/v1/tenants/{account.tenant_id}/entries?chain=test.sales.R1&order=desc"
+    first = client.get(f"{base}&limit=2")
+    assert first.status == 200, first
+    assert [e["seq"] for e in first.json["entries"]] == [5, 4]
+    rest = client.get(f"{base}&limit=10&cursor={first.json['next_cursor']}")
+    assert [e["seq"] for e in rest.json["entries"]] == [3, 2, 1] and rest.json["next_cursor"] is None
+    by_seq = {r["seq"]: r for r in recorded}
+    for entry in first.json["entries"] + rest.json["entries"]:
+        assert entry["receipt_proof"] == by_seq[entry["seq"]]["receipt_proof"]
+    today = datetime.now(UTC).date()
+    window = f"&from={today.isoformat()}&to={(today + timedelta(days=1)).isoformat()}"
+    assert [e["seq"] for e in client.get(base + window).json["entries"]] == [5, 4, 3, 2, 1]
+    assert client.get(base + "&to=2001-01-01").json["entries"] == []
+    own = seller.get(f"{base}&limit=1")
+    assert [e["seq"] for e in own.json["entries"]] == [4]  # the seller's own sales only, newest first
+    assert [e["seq"] for e in seller.get(f"{base}&cursor={own.json['next_cursor']}").json["entries"]] == [2]
+    one = seller.get(f"/v1/tenants/{account.tenant_id}/entries/test.sales.R1/2").json
+    assert one["receipt_proof"] == by_seq[2]["receipt_proof"]
+    bad = client.get(f"/v1/tenants/{account.tenant_id}/entries?chain=test.sales.R1&order=newest")
+    assert bad.status == 422 and bad.json["field"] == "order"
+
+
 def test_an_entry_comes_with_an_inclusion_proof_once_a_checkpoint_is_signed(admin):
     account, client = admin
     for _ in range(3):

@@ -250,7 +250,9 @@ NEEDS: dict[str, list[Need]] = {
         ("dynamodb.update_item", "idempotency", "the saved result"),
         ("dynamodb.delete_item", "idempotency", "a failed attempt"),
         # exports
-        ("dynamodb.put_item", "ops", "export job (create)"),
+        ("dynamodb.transact_write_items[Put]", "ops", "export job (create), with its place in the tenant's list"),
+        ("dynamodb.query", "ops", "GET exports: the tenant's list (EXPORTLIST#), newest first"),
+        ("dynamodb.batch_get_item", "ops", "GET exports: the page's jobs"),
         ("lambda.invoke", "build_export", "LambdaDispatcher, InvocationType=Event"),
         ("s3.head_object[maybe-missing]", f"exports:{EXPORT}", "export status: expired archive is a 404"),
         ("s3.generate_presigned_url[get_object]", f"exports:{EXPORT}", "download URL"),

@@ -4,6 +4,7 @@ CloudFront alone, the local gateway's pages and headers, the API behind the same
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import re
@@ -179,20 +180,24 @@ def test_the_support_bucket_accepts_uploads_from_the_console_s_origin_as_locally
 
     local = _RecordingS3()
     ensure_bucket_cors(local, real.stack.settings.app_settings())
-    assert set(local.rules) == {f"{PREFIX}-support"}
+    assert set(local.rules) == {f"{PREFIX}-exports", f"{PREFIX}-support"}
     distribution_id, _ = _distribution(real)
     for name, (local_rule,) in local.rules.items():
         _, bucket = _bucket(real, name.removeprefix(PREFIX + "-"))
         (rule,) = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
-        assert rule["AllowedMethods"] == local_rule["AllowedMethods"] == ["POST"]
+        # Uploads (support: a ticket's attachment) and reads (exports: "Verify here" in the browser).
+        methods = ["GET"] if name.endswith("-exports") else ["POST"]
+        assert rule["AllowedMethods"] == local_rule["AllowedMethods"] == methods
         assert rule.get("AllowedHeaders", []) == local_rule["AllowedHeaders"]
         assert rule["MaxAge"] == local_rule["MaxAgeSeconds"]
         assert rule["AllowedOrigins"] == [
             {"Fn::Join": ["", ["https://", {"Fn::GetAtt": [distribution_id, "DomainName"]}]]}]
-    assert upload_origins(real.stack.settings) == [f"https://{PREFIX}-support.s3.eu-west-1.amazonaws.com",
+    assert upload_origins(real.stack.settings) == [f"https://{PREFIX}-exports.s3.eu-west-1.amazonaws.com",
+                                                   f"https://{PREFIX}-exports.s3.amazonaws.com",
+                                                   f"https://{PREFIX}-support.s3.eu-west-1.amazonaws.com",
                                                    f"https://{PREFIX}-support.s3.amazonaws.com"]
     (other,) = [r for k, r in real.resources("AWS::S3::Bucket").items()
-                if r["Properties"].get("BucketName") == f"{PREFIX}-exports"]
+                if r["Properties"].get("BucketName") == f"{PREFIX}-archive"]
     assert "CorsConfiguration" not in other["Properties"]
 
 
@@ -265,10 +270,10 @@ def test_without_a_console_url_the_synth_warns(real):
 def test_the_bucket_deployment_copies_console_and_invalidates_the_distribution(real):
     bucket_id, _ = _bucket(real, "console")
     distribution_id, _ = _distribution(real)
-    (deployment,) = real.resources("Custom::CDKBucketDeployment").values()
+    (deployment,) = [d for d in real.resources("Custom::CDKBucketDeployment").values()
+                     if d["Properties"]["DestinationBucketKeyPrefix"] == "console/"]
     props = deployment["Properties"]
     assert props["DestinationBucketName"] == {"Ref": bucket_id}
-    assert props["DestinationBucketKeyPrefix"] == "console/"
     assert props["Prune"] is True
     assert props["DistributionId"] == {"Ref": distribution_id} and props["DistributionPaths"] == ["/*"]
     assert props["Exclude"] == ["*"] and set(props["Include"]) == {f"*{s}" for s in CONSOLE_TYPES}
@@ -282,6 +287,36 @@ def test_the_bucket_deployment_copies_console_and_invalidates_the_distribution(r
     assert files(staged) == files(CONSOLE_DIR)
     assert (staged / "index.html").read_bytes() == (CONSOLE_DIR / "index.html").read_bytes()
     assert (staged / "js" / "app.js").is_file()
+
+
+def test_the_downloads_go_beside_the_console_with_the_types_scelle_local_serves(real):
+    """The slim verifier, its checksum and the auditor guides (chalicelib/local/downloads.py) in
+    console/downloads/, one deployment per content type; the console's deployment copies and
+    prunes none of them (its filters name other suffixes)."""
+    from chalicelib.local import downloads
+
+    bucket_id, _ = _bucket(real, "console")
+    distribution_id, _ = _distribution(real)
+    found = {}
+    for deployment in real.resources("Custom::CDKBucketDeployment").values():
+        props = deployment["Properties"]
+        if props["DestinationBucketKeyPrefix"] != "console/downloads/":
+            continue
+        assert props["DestinationBucketName"] == {"Ref": bucket_id} and props["Prune"] is True
+        assert props["DistributionId"] == {"Ref": distribution_id}
+        assert props["DistributionPaths"] == ["/console/downloads/*"] and props["Exclude"] == ["*"]
+        (include,) = props["Include"]
+        found[include.removeprefix("*")] = props["SystemMetadata"]["content-type"]
+        (key,) = props["SourceObjectKeys"]
+        staged = Path(real.stack.node.root.outdir) / f"asset.{key.removesuffix('.zip')}"
+        names = {f.name for f in staged.iterdir()}
+        assert names == {downloads.VERIFIER, downloads.CHECKSUM, *downloads.GUIDES.values()}
+        digest = hashlib.sha256((staged / downloads.VERIFIER).read_bytes()).hexdigest()
+        assert (staged / downloads.CHECKSUM).read_text() == f"{digest}  {downloads.VERIFIER}\n"
+        guide = PROJECT_DIR / "docs" / "auditor-guide.fr.md"
+        assert (staged / "auditor-guide.fr.md").read_bytes() == guide.read_bytes()
+    assert found == downloads.TYPES
+    assert not any(fnmatchcase(f"x{suffix}", f"*{s}") for suffix in downloads.TYPES for s in CONSOLE_TYPES)
 
 
 # --- no dependency cycle ----------------------------------------------------------------------

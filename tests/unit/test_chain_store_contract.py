@@ -82,6 +82,25 @@ class ChainStoreContract:
         assert [r.seq for r in rest] == [3, 4]
         assert self.store.by_time(key, "2026-11-24T00:00:00Z", "2026-11-25T00:00:00Z", limit=10) == []
 
+    def test_by_time_newest_first_filters_and_pages_before_a_seq(self, tenant):
+        prev = GENESIS_PREV_HASH
+        times = ["2026-11-22T23:00", "2026-11-23T09:00", "2026-11-23T10:00", "2026-11-23T10:00", "2026-11-23T11:00",
+                 "2026-11-24T08:00"]
+        for seq, at in enumerate((f"{t}:00.000000Z" for t in times), start=1):
+            record = seal(tenant, "prod.sales.R1", seq, "sale", at, False, {"n": seq}, prev)
+            self.store.append(record)
+            prev = record.hash
+        key = chain_key(tenant, "prod.sales.R1")
+        day = ("2026-11-23T00:00:00Z", "2026-11-24T00:00:00Z")
+        page = self.store.by_time(key, *day, limit=2, descending=True)
+        assert [r.seq for r in page] == [5, 4]
+        rest = self.store.by_time(key, *day, limit=10, after_seq=4, descending=True)
+        assert [r.seq for r in rest] == [3, 2]
+        assert [r.seq for r in self.store.by_time(key, "0000", "9999", limit=10, descending=True)] == [6, 5, 4, 3, 2, 1]
+        assert self.store.by_time(key, *day, limit=10, after_seq=2, descending=True) == []
+        assert self.store.by_time(key, "2026-11-25T00:00:00Z", "9999", limit=10, descending=True) == []
+        assert self.store.by_time(chain_key(tenant, "prod.sales.R9"), "0000", "9999", limit=10, descending=True) == []
+
     def test_chains_of_two_tenants_never_mix(self, tenant):
         other = tenant + "x"
         self.store.append(_chain(self.store, tenant, 1)[0])

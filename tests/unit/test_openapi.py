@@ -83,6 +83,21 @@ def test_query_parameters_carry_the_constraints_of_their_model(doc):
     assert chain["required"] and chain["schema"]["pattern"] == schemas.CHAIN_NAME
 
 
+def test_the_export_list_and_the_newest_first_entries_are_described(doc):
+    ops = dict(_operations(doc))
+    listing = ops["GET /v1/tenants/{tenant_id}/exports"]
+    assert listing["x-permission"] == "export.create"
+    assert _param(listing, "limit")["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
+    assert _param(listing, "cursor")["schema"]["maxLength"] == 512
+    assert {r["field"] for r in listing["x-rules"]} == {"cursor"}
+    assert {"200", "401", "403", "404", "422"} <= set(listing["responses"])
+    page = listing["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    jobs = doc["components"]["schemas"][page]["properties"]
+    assert set(jobs) == {"jobs", "next_cursor"} and jobs["jobs"]["items"]["$ref"].endswith("/ExportJob")
+    order = _param(ops["GET /v1/tenants/{tenant_id}/entries"], "order")["schema"]
+    assert order["enum"] == ["asc", "desc"] and order["default"] == "asc"
+
+
 def test_every_request_body_refuses_unknown_fields(doc):
     components = doc["components"]["schemas"]
     for label, op in _operations(doc):

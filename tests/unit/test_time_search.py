@@ -10,7 +10,11 @@ from bisect import bisect_left
 
 import pytest
 
-from chalicelib.domain.time_search import first_seq_at_or_after_time, items_in_time_range
+from chalicelib.domain.time_search import (
+    first_seq_at_or_after_time,
+    items_in_time_range,
+    items_in_time_range_newest_first,
+)
 
 
 def _chain(seed: int, size: int, hole_rate: float) -> dict[int, dict]:
@@ -58,6 +62,28 @@ def test_the_search_finds_exactly_what_a_full_filter_finds(seed):
         got = items_in_time_range(lambda: reads.first_at_or_after(None), start, end, limit=limit, after_seq=after,
                                   first_at_or_after=reads.first_at_or_after, items_from=reads.items_from)
         assert got == _expected(chain, start, end, limit, after), (start, end, limit, after)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_newest_first_search_finds_exactly_what_a_full_filter_finds_reversed(seed):
+    rng = random.Random(seed)
+    chain = _chain(seed, rng.randint(1, 400), hole_rate=rng.choice((0.0, 0.3, 0.9)))
+    seqs = sorted(chain)
+    last = int(chain[max(chain)]["recorded_at"][1:])
+    for _ in range(30):
+        a = rng.randint(-5, last + 5)
+        b = a + rng.randint(0, 200)
+        start, end = f"T{a:08d}" if a >= 0 else "", rng.choice((f"T{b:08d}", "U"))  # "U": after any time
+        limit = rng.choice((1, 2, 10, 1000))
+        before = rng.choice((None, None, rng.randint(0, max(chain) + 2)))
+        reads = _Reads(chain)
+        got = items_in_time_range_newest_first(
+            lambda: reads.first_at_or_after(None), start, end, limit=limit, before_seq=before,
+            first_at_or_after=reads.first_at_or_after,
+            items_down_from=lambda seq: (chain[s] for s in reversed(seqs) if s <= seq))
+        expected = [item for s, item in sorted(chain.items(), reverse=True)
+                    if start <= item["recorded_at"] < end and (before is None or s < before)][:limit]
+        assert got == expected, (start, end, limit, before)
 
 
 def test_an_empty_chain_and_a_range_after_the_head_read_once():

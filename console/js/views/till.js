@@ -1,6 +1,6 @@
 // The till: a sale or a return (lines with the VAT rates legal on the sale's business day,
-// payments and change, refunds), its printable receipt with the verification QR code, and the
-// sales waiting to be sent (offline).
+// payments and change, refunds), its printable receipt with the verification QR code, the
+// sales waiting to be sent (offline), and the register's sales (newest first) to print again.
 import { api, query } from "../api.js";
 import { clear, field, h, notice } from "../dom.js";
 import * as fmt from "../format.js";
@@ -12,9 +12,12 @@ import { can } from "../roles.js";
 const METHODS = ["cash", "card", "cheque", "voucher", "transfer", "other"];
 const REGISTER_KEY = "scelle.register";
 const RATES_KEY = "scelle.vat_rates";  // the last rates fetched, per country: the till works offline
+const SALES_PAGE = 10;  // the register's sales, a page at a time
+const REGISTER_ID = /^[A-Za-z0-9_-]{1,32}$/;
 
 export async function render(ctx, { args }) {
   if (!can(ctx.state, "sale.record")) return h("section", {}, h("h1", { text: t("nav.till") }), notice("error", t("error.forbidden")));
+  if (ctx.route === "receipt" && args.length === 2) return entryReceipt(ctx, args[0], args[1]);
   if (ctx.route === "receipt") return receiptView(ctx, args[0]);
   const tenant = ctx.state.tenant;
   const day = fmt.businessDate(new Date(), tenant.time_zone, tenant.business_day_cutoff);
@@ -183,6 +186,7 @@ function tillView(ctx, vat) {
     const done = queue.findSent(tenantId, sale.client_receipt_id);
     const still = queue.waiting(tenantId).find((i) => i.sale.client_receipt_id === sale.client_receipt_id);
     if (done) {
+      loadSales(true);
       result.replaceChildren(notice("ok", t("till.recorded", { number: `${done.data.register_id} / ${done.seq}` })),
         h("a", { href: `#/receipt/${encodeURIComponent(sale.client_receipt_id)}`, class: "button secondary",
           id: "show-receipt", text: t("till.show_receipt") }));
@@ -215,7 +219,70 @@ function tillView(ctx, vat) {
         text: `${a.data.register_id} / ${a.seq} · ${fmt.money(a.data.totals.incl)} · ${fmt.dateTime(a.data.occurred_at, tenant.time_zone)}` }))))
         : h("p", { text: t("till.no_recent") }));
   }
-  const stop = queue.onQueueChange((id) => { if (id === tenantId && waitingBox.isConnected) refreshQueue(); });
+  // ---- the register's sales (GET .../entries, newest first: today's business day first), each
+  // with its receipt to print again; a seller's list holds only their own sales (docs/roles.md)
+  const salesTitle = h("h2", { id: "register-sales-title" });
+  const salesList = h("ol", { class: "sales", id: "register-sales-list" });
+  const salesOut = h("div", { class: "messages", "aria-live": "polite" });
+  const salesMore = h("button", { type: "button", class: "secondary", id: "register-sales-more", text: t("till.sales_more"),
+    hidden: true, onclick: () => loadSales(false) });
+  const salesBox = h("section", { class: "card register-sales", id: "register-sales", "aria-labelledby": "register-sales-title" },
+    salesTitle, can(ctx.state, "sale.read_all") ? null : h("p", { class: "hint", text: t("till.sales_own") }),
+    salesOut, salesList, salesMore);
+  const today = () => fmt.businessDate(new Date(), tenant.time_zone, tenant.business_day_cutoff);
+  let salesNext = null;
+  let salesDay = null;
+  let salesLoad = 0;
+  async function loadSales(reset) {
+    const reg = register.input.value.trim();
+    if (!REGISTER_ID.test(reg)) return;
+    const seq = ++salesLoad;  // the newest load wins (register changed, a sale recorded meanwhile)
+    salesTitle.textContent = t("till.sales_title", { register: reg });
+    salesMore.disabled = true;
+    const chain = `${tenant.mode === "test" ? "test" : "prod"}.sales.${reg}`;
+    let page;
+    try {
+      page = await api("GET", `/v1/tenants/${tenantId}/entries${query({ chain, order: "desc", limit: SALES_PAGE,
+        cursor: reset ? undefined : salesNext })}`);
+    } catch (err) {
+      if (seq !== salesLoad) return;
+      salesMore.disabled = false;
+      if (err.status === 404 && (err.problem || {}).field === "chain") {  // no sale yet on this register
+        page = { entries: [], next_cursor: null };
+      } else {
+        salesOut.replaceChildren(notice("error", err.offline ? t("error.offline") : err.message));
+        return;
+      }
+    }
+    if (seq !== salesLoad) return;
+    salesOut.replaceChildren();
+    if (reset) { salesList.replaceChildren(); salesDay = null; }
+    page.entries.filter((e) => e.type === "sale").forEach((e) => {
+      const d = e.data;
+      if (d.business_date !== salesDay) {
+        salesDay = d.business_date;
+        salesList.append(h("li", { class: "day", text: salesDay === today() ? t("till.sales_today") : fmt.date(salesDay) }));
+      }
+      const number = `${d.register_id} / ${e.seq}`;
+      salesList.append(h("li", { class: "sale", dataset: { seq: String(e.seq) } },
+        h("time", { datetime: d.occurred_at, text: fmt.time(d.occurred_at, tenant.time_zone) }), " · ",
+        h("strong", { class: "sale-total", text: fmt.money(d.totals.incl) }), " · ",
+        h("span", { class: "sale-payment", text: d.payments.map((p) => t(`method.${p.method}`)).join(", ") }), " ",
+        h("a", { href: `#/receipt/${encodeURIComponent(e.chain)}/${e.seq}`, class: "reprint" }, t("till.reprint"),
+          h("span", { class: "sr-only", text: ` ${t("till.reprint_label", { number })}` }))));
+    });
+    if (!salesList.children.length) salesList.append(h("li", { class: "none", text: t("till.sales_none") }));
+    salesNext = page.next_cursor;
+    salesMore.hidden = !salesNext;
+    salesMore.disabled = false;
+  }
+  register.input.addEventListener("change", () => loadSales(true));
+
+  const stop = queue.onQueueChange((id) => {
+    if (id !== tenantId || !waitingBox.isConnected) return;
+    refreshQueue();
+    loadSales(true);
+  });
   window.addEventListener("hashchange", stop, { once: true });
 
   function refresh() {
@@ -251,6 +318,7 @@ function tillView(ctx, vat) {
   }
   refresh();
   refreshQueue();
+  loadSales(true);
   queue.watch(tenantId);
   if (queue.waiting(tenantId).length && navigator.onLine) queue.flush(tenantId);
 
@@ -258,12 +326,29 @@ function tillView(ctx, vat) {
     h("div", { class: "till-head" }, h("h1", { text: t("nav.till") }), register),
     h("div", { class: "till-grid" },
       h("div", {}, lineForm, payForm),
-      h("div", {}, ticket, h("div", { class: "card actions" }, record, clearBtn, result), waitingBox, recentBox)));
+      h("div", {}, ticket, h("div", { class: "card actions" }, record, clearBtn, result), waitingBox, recentBox, salesBox)));
+}
+
+// A receipt printed again from the register's sales: the sealed entry and its receipt proof, as
+// GET .../entries/{chain}/{seq} gives them (the API's own code and QR payload).
+async function entryReceipt(ctx, chain, seq) {
+  let entry = null;
+  try {
+    entry = await api("GET", `/v1/tenants/${ctx.state.membership.tenant_id}/entries/${encodeURIComponent(chain)}/${encodeURIComponent(seq)}`);
+  } catch (err) {
+    if (err.status !== 404) throw err;
+  }
+  if (!entry || entry.type !== "sale" || !entry.receipt_proof) return receiptPage(ctx, null);
+  return receiptPage(ctx, entry);
 }
 
 function receiptView(ctx, crid) {
+  return receiptPage(ctx, queue.findSent(ctx.state.membership.tenant_id, crid));
+}
+
+// `answer`: a sale as recording it answered (the device's) or as read back: data, seq, training, receipt_proof.
+function receiptPage(ctx, answer) {
   const tenant = ctx.state.tenant;
-  const answer = queue.findSent(ctx.state.membership.tenant_id, crid);
   if (!answer) return h("section", {}, h("h1", { text: t("receipt.title") }), notice("error", t("receipt.unknown")));
   const d = answer.data;
   const url = answer.receipt_proof.qr;  // the console's public check page, as the API gives it

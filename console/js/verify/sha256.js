@@ -1,0 +1,106 @@
+// SHA-256 (FIPS 180-4): WebCrypto for one-shot digests, and an incremental implementation for what
+// WebCrypto cannot do: hash a member of the archive as it streams, and the many 65-byte Merkle
+// nodes without an await each (tests/browser/test_verify_in_browser.py checks both against each
+// other and against the vectors). Pure: no DOM.
+
+const K = new Uint32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+]);
+const INIT = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+
+export class Sha256 {
+  constructor() {
+    this.h = new Uint32Array(INIT);
+    this.block = new Uint8Array(64);
+    this.used = 0;
+    this.length = 0; // bytes hashed so far
+    this.w = new Uint32Array(64);
+  }
+
+  _compress(bytes, at) {
+    const w = this.w;
+    for (let i = 0; i < 16; i++, at += 4) {
+      w[i] = (bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3];
+    }
+    for (let i = 16; i < 64; i++) {
+      const a = w[i - 15], b = w[i - 2];
+      const s0 = ((a >>> 7) | (a << 25)) ^ ((a >>> 18) | (a << 14)) ^ (a >>> 3);
+      const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
+      w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0;
+    }
+    const h = this.h;
+    let a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+    for (let i = 0; i < 64; i++) {
+      const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+      const t1 = (k + S1 + ((e & f) ^ (~e & g)) + K[i] + w[i]) | 0;
+      const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+      const t2 = (S0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
+      k = g; g = f; f = e; e = (d + t1) | 0; d = c; c = b; b = a; a = (t1 + t2) | 0;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
+  }
+
+  update(bytes) {
+    let i = 0;
+    const n = bytes.length;
+    this.length += n;
+    if (this.used) {
+      while (i < n && this.used < 64) this.block[this.used++] = bytes[i++];
+      if (this.used < 64) return this;
+      this._compress(this.block, 0);
+      this.used = 0;
+    }
+    for (; i + 64 <= n; i += 64) this._compress(bytes, i);
+    while (i < n) this.block[this.used++] = bytes[i++];
+    return this;
+  }
+
+  digest() {
+    const bits = this.length * 8;
+    const pad = new Uint8Array((this.used < 56 ? 56 : 120) - this.used + 8);
+    pad[0] = 0x80;
+    const end = pad.length;
+    const hi = Math.floor(bits / 0x100000000), lo = bits >>> 0;
+    pad[end - 8] = hi >>> 24; pad[end - 7] = hi >>> 16; pad[end - 6] = hi >>> 8; pad[end - 5] = hi;
+    pad[end - 4] = lo >>> 24; pad[end - 3] = lo >>> 16; pad[end - 2] = lo >>> 8; pad[end - 1] = lo;
+    const length = this.length;
+    this.update(pad);
+    this.length = length;
+    const out = new Uint8Array(32);
+    for (let i = 0; i < 8; i++) {
+      out[i * 4] = this.h[i] >>> 24; out[i * 4 + 1] = this.h[i] >>> 16; out[i * 4 + 2] = this.h[i] >>> 8; out[i * 4 + 3] = this.h[i];
+    }
+    return out;
+  }
+}
+
+/** SHA-256 of bytes, synchronously (small inputs: Merkle leaves and nodes). */
+export function sha256Sync(bytes) {
+  return new Sha256().update(bytes).digest();
+}
+
+/** SHA-256 of bytes with WebCrypto (crypto.subtle): a Promise of 32 bytes. */
+export async function sha256(bytes) {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+export function toHex(bytes) {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]];
+  return s;
+}
+
+export const HEX64 = /^[0-9a-f]{64}$/;
+export function fromHex(hex) {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(i * 2, 2), 16);
+  return out;
+}

@@ -1,0 +1,274 @@
+"""Verifying an export archive in the browser (console/js/verify/, screen ``#/verify-export``): a real
+export, verified from its job card ("Verify here") and from a file chosen without signing in, then
+anchored to ``GET /v1/keys``; tampered copies built here from the real archive, each found and named
+(first bad file, chain and seq, as docs/hash-format.md section 5 predicts); the JavaScript
+canonical form, hashes, Merkle roots and signatures against every vector of tests/vectors/."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import time
+import urllib.request
+import uuid
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import accessible, new_page, shot, sign_in
+from tests.support.bodies import sale_body
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
+SALES = 5
+TAMPERED = 3  # the seq of the record the tamper cases change (not the chain's last)
+
+
+def canonical(value) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def record_hash(record: dict) -> str:
+    return hashlib.sha256(canonical({k: v for k, v in record.items() if k != "hash"})).hexdigest()
+
+
+def members(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def rezip(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, body in files.items():
+            zf.writestr(name, body)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def export(console):
+    """A test-mode company with a few sales, and its fiscal archive (built by the real service)."""
+    account = console.account(company_name="Boulangerie Vérifiée")
+    tenant = account["tenant_id"]
+    for _ in range(SALES):
+        status, out = console.call("POST", f"/v1/tenants/{tenant}/sales", sale_body(), token=account["token"])
+        assert status == 201, out
+    today = datetime.now(UTC).date().isoformat()
+    status, job = console.call("POST", f"/v1/tenants/{tenant}/exports",
+                               {"format": "fiscal", "from": today, "to": today}, token=account["token"],
+                               headers={"Idempotency-Key": f"verify-{uuid.uuid4().hex}"})
+    assert status in (201, 202), job
+    deadline = time.monotonic() + 60
+    while True:
+        status, state = console.call("GET", f"/v1/tenants/{tenant}/exports/{job['job_id']}", token=account["token"])
+        assert status == 200, state
+        if state["status"] == "done":
+            break
+        assert state["status"] in ("queued", "running") and time.monotonic() < deadline, state
+        time.sleep(0.3)
+    with urllib.request.urlopen(state["download"]["url"], timeout=30) as resp:
+        data = resp.read()
+    assert hashlib.sha256(data).hexdigest() == state["download"]["sha256"]
+    files = members(data)
+    chain = "test.sales.R1"
+    assert len(files[f"records/{chain}.jsonl"].splitlines()) >= SALES
+    return {"account": account, "data": data, "files": files, "chain": chain, "name": state["download"]["file_name"]}
+
+
+def choose(page, name: str, data: bytes) -> None:
+    page.set_input_files("#vx-file", files=[{"name": name, "mimeType": "application/zip", "buffer": data}])
+
+
+def verdict(page, status: str) -> str:
+    page.wait_for_selector(f"#vx-verdict[data-status='{status}']", timeout=30_000)
+    return page.inner_text("#vx-verdict")
+
+
+def test_a_real_export_is_verified_from_its_job_card_and_anchored_to_the_published_keys(page, console):
+    account = console.account(company_name="Épicerie du Contrôle")
+    for _ in range(2):
+        status, out = console.call("POST", f"/v1/tenants/{account['tenant_id']}/sales", sale_body(),
+                                   token=account["token"])
+        assert status == 201, out
+    sign_in(page, account["body"]["email"], account["body"]["password"])
+    assert "Verify an export" in page.inner_text("#nav")
+    page.click("#nav a:has-text('Exports')")
+    page.click("#export-submit")
+    page.wait_for_selector("#export-jobs .job[data-status='done'] button.verify-here", timeout=30_000)
+    page.click("#export-jobs button.verify-here")
+    text = verdict(page, "unanchored")
+    assert "Unanchored" in text and "come from the archive itself" in text
+    assert "records checked" in page.inner_text(".vx-job .vx-status")
+    page.click("#vx-anchor")
+    text = verdict(page, "verified")
+    assert "Verified" in text and "is one of the keys this platform publishes" in text
+    assert page.locator(".vx-chains tr[data-ok='false']").count() == 0
+    accessible(page, "exports, verified from its job card")
+    assert page.locator(".vx-chains tbody tr").count() >= 2  # test.sales.R1 and events
+    shot(page, "40-verify-from-job-card")  # axe runs on the verify screen below (this is the exports screen)
+    assert page.js_errors == []
+
+
+def test_without_signing_in_a_chosen_archive_is_verified_then_anchored(browser, console, export):
+    context, page = new_page(browser, console)
+    try:
+        page.goto("/")
+        page.click("#nav a:has-text('Verify an export')")
+        page.wait_for_selector("h1:has-text('Verify an export archive')")
+        assert "scelle verify" in page.inner_text("main")
+        choose(page, export["name"], export["data"])
+        text = verdict(page, "unanchored")
+        assert "Nothing is wrong inside the archive" in text
+        total = sum(len(export["files"][f"records/{c}.jsonl"].splitlines())
+                    for c in [export["chain"], "events"])
+        assert f"{total} of {total} records checked" in page.inner_text("#vx-status")
+        assert "NOT FISCAL" in page.inner_text("main")
+        assert page.locator(f".vx-chains tr[data-chain='{export['chain']}'][data-ok='true']").count() == 1
+        assert page.get_attribute("#vx-guide-link", "download") == "auditor-guide.en.md"
+        shot(page, "41-verify-unanchored")
+        accessible(page, "verify an export, unanchored")
+        page.click("#vx-anchor")
+        assert "is one of the keys this platform publishes" in verdict(page, "verified")
+        shot(page, "42-verify-anchored")
+        accessible(page, "verify an export, anchored")
+        # In French and Dutch too.
+        page.select_option("#lang", "fr")
+        page.wait_for_selector("h1:has-text('Vérifier une archive')")
+        choose(page, export["name"], export["data"])
+        assert "Non ancrée" in verdict(page, "unanchored")
+        page.select_option("#lang", "nl")
+        page.wait_for_selector("h1:has-text('Een exportarchief controleren')")
+        assert page.js_errors == []
+    finally:
+        context.close()
+
+
+def _tampered(export, case: str) -> tuple[bytes, list[str]]:
+    """A tampered copy of the real archive, and what the verdict must name."""
+    files = dict(export["files"])
+    chain = export["chain"]
+    path = f"records/{chain}.jsonl"
+    lines = files[path].split(b"\n")[:-1]
+    records = [json.loads(line) for line in lines]
+    k = TAMPERED - 1
+    if case == "amount_rehashed":
+        # Content changed and its hash recomputed: the record verifies on its own, the next one's
+        # prev_hash no longer links to it (hash-format.md section 2, "Chain").
+        records[k]["data"]["totals"]["incl"] += 100
+        records[k]["hash"] = record_hash(records[k])
+        lines[k] = canonical(records[k])
+        files[path] = b"\n".join(lines) + b"\n"
+        return rezip(files), ["does not link to the previous one", f"{chain} seq {TAMPERED + 1}", records[k]["hash"]]
+    if case == "chain_rewritten":
+        # Content changed and every later record rehashed and relinked: only the signed Merkle
+        # root catches it, at the first checkpoint covering the change (section 3 and 5).
+        records[k]["data"]["totals"]["incl"] += 100
+        for i in range(k, len(records)):
+            if i > k:
+                records[i]["prev_hash"] = records[i - 1]["hash"]
+            records[i]["hash"] = record_hash(records[i])
+        files[path] = b"".join(canonical(r) + b"\n" for r in records)
+        sizes = json.loads(files["manifest.json"])["chains"]
+        size = min(s for c in sizes if c["chain"] == chain for s in c["checkpoint_sizes"] if s >= TAMPERED)
+        return rezip(files), ["do not give the signed Merkle root", f"{chain} seq {size}", "checkpoints.csv"]
+    if case == "amount_not_rehashed":
+        records[k]["data"]["totals"]["incl"] += 100
+        lines[k] = canonical(records[k])
+        files[path] = b"\n".join(lines) + b"\n"
+        return rezip(files), ["does not match its hash", f"{chain} seq {TAMPERED}", record_hash(records[k])]
+    if case == "file_added":
+        files["extra-receipts.csv"] = b"\xef\xbb\xbfnothing;here\r\n"
+        return rezip(files), ["a file was added", "extra-receipts.csv"]
+    if case == "signature_flipped":
+        rows = files["checkpoints.csv"].decode("utf-8-sig").split("\r\n")
+        index = next(i for i, row in enumerate(rows) if row.startswith(chain + ";"))
+        cells = rows[index].split(";")
+        signature = bytearray(base64.b64decode(cells[5]))
+        signature[12] ^= 0x01
+        cells[5] = base64.b64encode(bytes(signature)).decode()
+        rows[index] = ";".join(cells)
+        files["checkpoints.csv"] = ("\ufeff" + "\r\n".join(rows)).encode()
+        return rezip(files), ["a signature does not verify", f"{chain} seq {cells[1]}", "checkpoints.csv"]
+    if case == "record_removed":
+        del lines[k]
+        files[path] = b"\n".join(lines) + b"\n"
+        return rezip(files), ["a record is missing", f"{chain} seq {TAMPERED}"]
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize("case", ["amount_rehashed", "chain_rewritten", "amount_not_rehashed", "file_added",
+                                  "signature_flipped", "record_removed"])
+def test_a_tampered_archive_is_refused_and_its_first_bad_entry_named(browser, console, export, case):
+    data, named = _tampered(export, case)
+    context, page = new_page(browser, console)
+    try:
+        page.goto("/#/verify-export")
+        choose(page, "tampered.zip", data)
+        text = verdict(page, "tampered")
+        for fragment in named:
+            assert fragment in text, (case, fragment, text)
+        assert page.locator("#vx-anchor").count() == 0  # nothing to anchor
+        if case == "amount_not_rehashed":
+            shot(page, "43-verify-tampered")
+            accessible(page, "verify an export, tampered")
+        assert page.js_errors == []
+    finally:
+        context.close()
+
+
+def test_a_file_that_is_no_scelle_export_is_said_so(browser, console, export):
+    context, page = new_page(browser, console)
+    try:
+        page.goto("/#/verify-export")
+        choose(page, "photos.zip", rezip({"holiday.txt": b"not an export"}))
+        assert "no manifest.json" in verdict(page, "invalid")
+        choose(page, "notes.zip", b"PK but not a zip at all")
+        assert "Not a Scell" in verdict(page, "invalid")
+        files = dict(export["files"])
+        manifest = json.loads(files["manifest.json"])
+        files["manifest.json"] = json.dumps({**manifest, "format": "other/v9"}).encode()
+        choose(page, "other.zip", rezip(files))
+        assert "other/v9" in verdict(page, "invalid")
+        assert page.js_errors == []
+    finally:
+        context.close()
+
+
+# The in-browser verifier's modules against the vectors, run in the console's page.
+JS_VECTORS = (Path(__file__).parent / "verify_vectors.js").read_text(encoding="utf-8").split("\n", 2)[2]
+
+
+def test_the_javascript_verifier_agrees_with_every_hash_vector(page):
+    hashing = json.loads((VECTORS / "hashing.json").read_text())
+    real = json.loads((VECTORS / "records.json").read_text())
+    rows = []
+    for step in real["steps"]:
+        for item in step["records"]:
+            record = item["record"]
+            rows.append({"record_json": json.dumps(record), "canonical": item["canonical"], "hash": item["hash"],
+                         "key": f"step {step['step']} {record['chain']} {record['seq']}",
+                         "chain_key": f"{record['tenant_id']}#{record['chain']}"})
+    vectors = {
+        "hashing": {"records": [{"desc": r["desc"], "record_json": json.dumps(r["record"]), "canonical": r["canonical"],
+                                 "hash": r["hash"]} for r in hashing["records"]],
+                    "canonical": hashing["canonical"]},
+        "real": rows,
+        "chains": [{"key": f"{c['tenant_id']}#{c['chain']}", "size": c["size"], "merkle_root": c["merkle_root"]}
+                   for c in real["chains"]],
+        "merkle": json.loads((VECTORS / "merkle-inclusion.json").read_text()),
+        "checkpoints": json.loads((VECTORS / "checkpoints.json").read_text()),
+    }
+    page.goto("/#/verify-export")
+    page.wait_for_selector("#vx-file")
+    out = page.evaluate(JS_VECTORS, vectors)
+    assert out["fails"] == []
+    expected = (len(hashing["records"]) + len(hashing["canonical"]) + len(rows) + len(real["chains"])
+                + len(vectors["merkle"]["roots"]) + len(vectors["checkpoints"]["valid"]))
+    assert out["checked"] >= expected and len(rows) > 100
+    assert out["bigHash"] == hashlib.sha256(b'{"a":9007199254740993,"b":-9223372036854775808}').hexdigest()
+    assert page.js_errors == []
