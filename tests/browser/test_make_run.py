@@ -1,8 +1,9 @@
 """From ``make run`` to a verified export without leaving the browser, against a real
 ``scelle local`` (a child process on a free port, its own data directory, its own embedded S3,
 stream pump and scheduler): sign-up, the mail's link, sign-in, a sale, the export of that day
-(requested, followed, downloaded through its signed link) and ``scelle verify`` of the archive
-with the published keys. Nothing here runs the event pump: ``scelle local``'s own does, every
+(requested, followed, downloaded through its signed link), ``scelle verify`` of the archive
+with the published keys, and the same verification in the browser ("Verify here", then anchored
+to the published keys). Nothing here runs the event pump: ``scelle local``'s own does, every
 second, as it does for a user."""
 
 from __future__ import annotations
@@ -125,6 +126,15 @@ def test_from_make_run_to_a_verified_export_in_the_browser(browser, local, tmp_p
                                   capture_output=True, text=True, timeout=60, cwd=ROOT)
         assert verified.returncode == 0, verified.stdout + verified.stderr
         assert "RESULT: OK" in verified.stdout and "NOT FISCAL" in verified.stdout
+
+        # The same archive verified without leaving the browser, then anchored to the published keys.
+        job.locator("button.verify-here").click()
+        page.wait_for_selector("#vx-verdict[data-status='unanchored']", timeout=60_000)
+        page.click("#vx-anchor")
+        page.wait_for_selector("#vx-verdict[data-status='verified']", timeout=30_000)
+        assert "is one of the keys this platform publishes" in page.inner_text("#vx-verdict")
+        shot(page, "10-verified-in-browser")
+        accessible(page, "export verified in the browser")
         assert page.js_errors == []
     finally:
         context.close()
