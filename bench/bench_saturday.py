@@ -1140,7 +1140,7 @@ def _pages(total_bytes: float) -> int:
 
 
 def verify_pass(s: Sizes, *, events: bool, head: int, resume_from: int | None, cps_from, cp_bytes: int,
-                archived_cps: int, item: int, head_r: int, hot_first: int = 1, segments_per_entry: float = 0.0,
+                item: int, head_r: int, hot_first: int = 1, segments_per_entry: float = 0.0,
                 segment_bytes: float = 0.0) -> list[UnitCost]:
     """The units of one chain's hourly verification (``ChainVerificationWork.run`` and what it calls):
     ``resume_from`` None is the weekly full pass from seq 1, else the seq after the checkpoint the
@@ -1187,12 +1187,13 @@ def verify_pass(s: Sizes, *, events: bool, head: int, resume_from: int | None, c
         units.append(u)
         u = UnitCost()
         first = last + 1
-    # FullVerifier at the head: the head, the archive's head and its archived checkpoints (LIST, 1,000
-    # a page), the latest checkpoint, the stream state, the archive probe; the pass is recorded
-    # (put_once fails once there is a mark: charged, then UpdateItem)
+    # FullVerifier at the head: the head, the archive's head and its newest archived checkpoint (one
+    # LIST from the checkpoint the pass proved on: ``Archive.newest_checkpoint_size``), the latest
+    # checkpoint, the stream state, the archive probe; the pass is recorded (put_once fails once
+    # there is a mark: charged, then UpdateItem)
     u.add("Query", r=head_r)
     u.add("S3 HEAD")
-    u.add("S3 LIST", 1 + max(1, -(-archived_cps // 1000)))
+    u.add("S3 LIST", 1 + 1)
     u.add("Query", r=1)
     u.add("GetItem", r=rcu(s.state_base + s.state_archived))
     u.add("GetItem", r=1)
@@ -1298,7 +1299,6 @@ def hourly_jobs(day: TenantDay, meter: Meter, sizes: Sizes, *, history_days: int
             known = bisect_left(cp_secs, at)  # today's checkpoints stored by now
             before = bisect_left(cp_secs, at - 3600) if h else 0
             proven = cp_sizes[before - 1] if before else ch.start  # what the previous hour's pass proved
-            n_cp = hist_cps + known
             cp_bytes = checkpoint_size(s, max(head, 1))
 
             def cps_from(x: int, known=known, start=ch.start, hist_cps=hist_cps, cp_sizes=cp_sizes) -> int:
@@ -1314,7 +1314,7 @@ def hourly_jobs(day: TenantDay, meter: Meter, sizes: Sizes, *, history_days: int
                              segment_bytes=ev.segment_bytes / ev.segments if ev.segments
                              else SEGMENT_ENTRIES * s.event_line)
             units = verify_pass(s, events=events, head=head, resume_from=None if full else proven + 1,
-                                cps_from=cps_from, cp_bytes=cp_bytes, archived_cps=n_cp, item=ch.item,
+                                cps_from=cps_from, cp_bytes=cp_bytes, item=ch.item,
                                 head_r=ch.head_r, **extra)
             part = "hourly: verify_chain (weekly full pass)" if full else "hourly: verify_chain (incremental)"
             if full:
@@ -2009,10 +2009,10 @@ def per_operation(sizes: Sizes, *, entries: int = 60_000, checkpoints: int = 40_
     hour, hour_cps = 20, 12  # a busy hour of a register: ~20 sales, a checkpoint per 5-minute run
     inc = verify_pass(s, events=False, head=entries, resume_from=entries - hour + 1,
                       cps_from=lambda x: 1 + hour_cps if x >= entries - hour else checkpoints, cp_bytes=cp,
-                      archived_cps=checkpoints, item=s.sale, head_r=rcu(s.sale))[0]
+                      item=s.sale, head_r=rcu(s.sale))[0]
     full = verify_pass(s, events=False, head=entries, resume_from=None,
                        cps_from=lambda x: -(-checkpoints * (entries - max(x, 1) + 1) // entries), cp_bytes=cp,
-                       archived_cps=checkpoints, item=s.sale, head_r=rcu(s.sale))
+                       item=s.sale, head_r=rcu(s.sale))
     day = entries // 365  # an average day of a 1-year register
     day_probes, day_pages, day_r = time_range_reads(day, s.sale, limit=list_limit)
     tenant_day = 440  # the Saturday's sales per tenant (4.4 million / 10,000): its events

@@ -567,9 +567,24 @@ class Archive:
                                      metadata={"size": str(checkpoint.size), "root": checkpoint.root,
                                                "key-id": quote(checkpoint.key_id, safe="")})
 
-    def checkpoint_sizes(self, chain_key: str) -> list[int]:
+    def checkpoint_sizes(self, chain_key: str, *, start_after: int | None = None) -> list[int]:
+        """The sizes of the archived checkpoints, ascending (keys are zero-padded: S3 lists them in
+        size order); only those above ``start_after`` when given."""
         prefix = chain_prefix(chain_key) + "checkpoints/"
-        return [int(key[len(prefix):].split(".")[0]) for key in self._objects.keys(prefix)]
+        after = checkpoint_key(chain_key, start_after) if start_after is not None else None
+        return [int(key[len(prefix):].split(".")[0]) for key in self._objects.keys(prefix, start_after=after)]
+
+    def newest_checkpoint_size(self, chain_key: str, *, at_least: int = 0) -> int:
+        """The size of the newest archived checkpoint, 0 when none. ``at_least``: a size a signed
+        checkpoint of the chain is known to have (the verification just proved it): the listing
+        starts there, one LIST request rather than one per 1,000 checkpoints of the chain's history
+        (docs/scaling.md). When the archive holds nothing from there on (its copy is still on its
+        way from the checkpoints stream), every checkpoint is listed: the answer is exact either way."""
+        if at_least > 0:
+            later = self.checkpoint_sizes(chain_key, start_after=at_least - 1)
+            if later:
+                return later[-1]
+        return max(self.checkpoint_sizes(chain_key), default=0)
 
     def checkpoint(self, chain_key: str, size: int) -> Checkpoint | None:
         stored = self._objects.get(checkpoint_key(chain_key, size))

@@ -143,8 +143,9 @@ class FullVerifier:
             return self._slice_finding(tenant_id, chain, report)
         size = self._table_size(store, key, report)
         archived_through, archived_hash = self._archive.head(key)
-        archived_cps = self._archive.checkpoint_sizes(key)
-        archived_cp = max(archived_cps, default=0)
+        # listed before the table's latest checkpoint is read: a checkpoint signed meanwhile reaches
+        # the table before the archive, so the archive never looks ahead of the table by a race
+        archived_cp = self._archive.newest_checkpoint_size(key, at_least=report.proven_size)
         latest = self._checkpoints.latest(key)
         checkpoint_size = latest.checkpoint.size if latest else 0
         state = self._ops.chain_state(key)

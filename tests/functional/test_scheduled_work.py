@@ -163,3 +163,46 @@ def test_a_signing_unit_tiles_a_chain_signed_before_tiles(cv):
     run = container.checkpoint_signer.run_chain(tenant, "prod.journal")
     assert not run.errors and not run.refused
     assert set(container.tile_store.get_many(key, edge_tiles(300))) == set(edge_tiles(300))
+
+
+def test_the_newest_archived_checkpoint_is_listed_from_the_proven_one_and_one_the_table_lost_is_named(cv, monkeypatch):
+    """docs/scaling.md: an hourly unit listed every archived checkpoint of its chain (one S3 LIST per
+    1,000 of them, ~USD 80 a day at 10,000 tenants); it lists from the checkpoint it just proved,
+    and still sees an archived checkpoint newer than the checkpoints table's latest."""
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.services.archive import checkpoint_key
+
+    container = cv.container()
+    tenant = new_tenant()
+    for round_ in range(3):
+        append(container, tenant, "prod.journal", 4, start=4 * round_)
+        container.checkpoints.checkpoint(tenant, "prod.journal")  # at 4, 8, 12
+    cv.drain()  # the checkpoints stream archives them
+    key = chain_key(tenant, "prod.journal")
+    archive = container.archive
+    assert archive.checkpoint_sizes(key) == [4, 8, 12]
+    listed = []
+    real = archive.checkpoint_sizes
+
+    def spy(chain, *, start_after=None):
+        listed.append(start_after)
+        return real(chain, start_after=start_after)
+
+    monkeypatch.setattr(archive, "checkpoint_sizes", spy)
+    finding = container.full_verifier.verify(tenant, "prod.journal")
+    assert finding.ok and finding.archived_checkpoint_size == 12, finding
+    assert listed == [11]  # one listing, from the proven checkpoint (12) on
+
+    # A checkpoint the archive holds but the table lost (restored from an older copy) is named.
+    append(container, tenant, "prod.journal", 2, start=12)
+    archive._objects.put_new(checkpoint_key(key, 14), b"archived, then lost by the table",
+                             retain_until=datetime.now(UTC) + timedelta(days=1), metadata={})
+    listed.clear()
+    finding = container.full_verifier.verify(tenant, "prod.journal")
+    assert (finding.ok, finding.reason, finding.seq, finding.archived_checkpoint_size) == (
+        False, "checkpoint_rollback", 14, 14), finding
+    assert listed == [11]
+
+    # The archive's copy of the newest checkpoint not there yet: every checkpoint is listed.
+    assert archive.newest_checkpoint_size(key, at_least=20) == 14
