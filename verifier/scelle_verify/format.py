@@ -106,10 +106,20 @@ def country_rates(country: str) -> tuple[int, ...]:
     return tuple(sorted({row.rate_bp for row in RATE_TABLE if row.country == country}, reverse=True))
 
 
+_RATE_TEXT: dict[int, str] = {}
+
+
 def rate_text(rate_bp: int) -> str:
     """``2000`` -> ``"20"``, ``550`` -> ``"5,5"``, ``210`` -> ``"2,1"``."""
+    if type(rate_bp) is int:  # cached, integers only (a float equal to one must not share its text)
+        text = _RATE_TEXT.get(rate_bp)
+        if text is not None:
+            return text
     whole, part = divmod(rate_bp, 100)
-    return f"{whole}" if part == 0 else f"{whole},{part:02d}".rstrip("0")
+    text = f"{whole}" if part == 0 else f"{whole},{part:02d}".rstrip("0")
+    if type(rate_bp) is int and len(_RATE_TEXT) < 4096:
+        _RATE_TEXT[rate_bp] = text
+    return text
 
 
 _MONEY: dict[int, str] = {}
@@ -127,12 +137,22 @@ def money(cents: int) -> str:
     return text
 
 
+_QUANTITY: dict[int, str] = {}
+
+
 def quantity(milli: int) -> str:
     """Thousandths of a unit: ``1500`` -> ``"1,5"``, ``-2000`` -> ``"-2"``."""
+    if type(milli) is int:  # cached, integers only (a float equal to one must not share its text)
+        text = _QUANTITY.get(milli)
+        if text is not None:
+            return text
     sign = "-" if milli < 0 else ""
     whole, part = divmod(abs(milli), 1000)
     decimals = f"{part:03d}".rstrip("0")
-    return f"{sign}{whole},{decimals}" if decimals else f"{sign}{whole}"
+    text = f"{sign}{whole},{decimals}" if decimals else f"{sign}{whole}"
+    if type(milli) is int and len(_QUANTITY) < 65536:
+        _QUANTITY[milli] = text
+    return text
 
 
 def yes_no(value: bool) -> str:
@@ -311,31 +331,62 @@ def _actor(value: Any) -> tuple[str, str]:
     return "", ""
 
 
+_BLANK3 = ("", "", "")
+_ZEROS = (0, 0, 0)
+
+
 def _rate_cells(parts: Any, rates: Sequence[int]) -> list[str]:
     by_rate: dict[int, tuple[int, int, int]] = {}
     for part in parts or ():
         rate = part["rate"]
         if rate not in rates:
             raise ValueError(f"VAT rate {rate} bp is not a rate of this country")
-        excl, vat, incl = by_rate.get(rate, (0, 0, 0))
+        excl, vat, incl = by_rate.get(rate, _ZEROS)
         by_rate[rate] = (excl + part["excl"], vat + part["vat"], incl + part["incl"])
     cells: list[str] = []
     for rate in rates:
-        if rate in by_rate:
-            cells += [money(v) for v in by_rate[rate]]
+        sums = by_rate.get(rate)
+        if sums is None:
+            cells += _BLANK3
         else:
-            cells += ["", "", ""]
+            cells += (money(sums[0]), money(sums[1]), money(sums[2]))
     return cells
 
 
+_PAYMENT_INDEX = {method: index for index, method in enumerate(PAYMENT_METHODS)}
+
+
 def _payment_cells(payments: Any, change: int) -> list[str]:
+    """A cell per payment method (``PAYMENT_METHODS``, the sum of its payments), then the change."""
     by_method: dict[str, int] = {}
     for payment in payments or ():
-        by_method[payment["method"]] = by_method.get(payment["method"], 0) + payment["amount"]
-    return [money(by_method[m]) if m in by_method else "" for m in PAYMENT_METHODS] + [money(change)]
+        method = payment["method"]
+        by_method[method] = by_method.get(method, 0) + payment["amount"]
+    cells = ["", "", "", "", "", "", ""]
+    if len(by_method) == 1:  # the common case: one method
+        for method, amount in by_method.items():
+            index = _PAYMENT_INDEX.get(method)
+            if index is not None:
+                cells[index] = money(amount)
+    elif by_method:
+        for index, method in enumerate(PAYMENT_METHODS):
+            if method in by_method:
+                cells[index] = money(by_method[method])
+    cells[6] = money(change)
+    return cells
+
+
+_REGISTER: dict[str, str] = {}  # chain -> its last dotted part (the register's name in a document number)
 
 
 def _number(chain: str, seq: int) -> str:
+    if type(chain) is str:
+        register = _REGISTER.get(chain)
+        if register is None:
+            register = chain.rsplit(".", 1)[-1]
+            if len(_REGISTER) < 1024:
+                _REGISTER[chain] = register
+        return f"{register}/{seq}"
     return f"{chain.rsplit('.', 1)[-1]}/{seq}"
 
 
@@ -343,21 +394,25 @@ def entry_row(record: Any, scope: Scope) -> list[str]:
     """The ``entries.csv`` row of a ledger record (sale, journal, reversal or closure)."""
     data, kind = record.data, record.type
     local_date, local_time = scope.local(record.recorded_at)
-    blank_rates = [""] * (3 * len(scope.rates))
-    blank_payments = [""] * (len(PAYMENT_METHODS) + 1)
-    nature = _NATURE.get(kind, kind)
-    operation_date = register = reference = label = ""
-    operator = ("", "")
-    rates, totals, journal = blank_rates, ["", "", ""], ["", ""]
-    payments, corrected = blank_payments, ["", "", ""]
-    if kind == "sale":
+    if kind == "sale":  # most rows: built in place
         nature = _NATURE.get(data["kind"], data["kind"])
         operation_date, register, reference = data["business_date"], data["register_id"], data["client_receipt_id"]
         operator = _actor(data["seller"])
-        rates = _rate_cells(data["vat_totals"], scope.rates)
-        totals = [money(data["totals"]["excl"]), money(data["totals"]["vat"]), money(data["totals"]["incl"])]
-        payments = _payment_cells(data["payments"], data["change"])
-    elif kind == "journal":
+        row = [record.chain, "", kind, nature, "", record.recorded_at, local_date, local_time, operation_date, register,
+               operator[0], operator[1], reference, ""]
+        row += _rate_cells(data["vat_totals"], scope.rates)
+        totals = data["totals"]
+        row += (money(totals["excl"]), money(totals["vat"]), money(totals["incl"]), "", "")
+        row += _payment_cells(data["payments"], data["change"])
+        row[1], row[4] = str(record.seq), _number(record.chain, record.seq)
+        row += ("", "", "", yes_no(record.training), record.prev_hash, record.hash)
+        return row
+    nature = _NATURE.get(kind, kind)
+    operation_date = register = reference = label = ""
+    operator = ("", "")
+    rates, totals, journal = [""] * (3 * len(scope.rates)), ["", "", ""], ["", ""]
+    payments, corrected = [""] * (len(PAYMENT_METHODS) + 1), ["", "", ""]
+    if kind == "journal":
         operation_date, reference, label = data["piece_date"], data["piece_ref"], data["label"]
         operator = _actor(data["recorded_by"])
         journal = [money(data["total_debit"]), money(data["total_credit"])]
@@ -389,12 +444,14 @@ def entry_row(record: Any, scope: Scope) -> list[str]:
 
 
 def _sale_line_rows(chain: str, seq: int, nature: str, lines: Any) -> list[list[str]]:
-    return [
-        [chain, str(seq), str(index), nature, line["description"], quantity(line["quantity"]),
-         money(line["unit_price"]), money(line["discount"]), money(line["amount"]), rate_text(line["vat_rate"]),
-         "", "", "", "", "", ""]
-        for index, line in enumerate(lines, start=1)
-    ]
+    rows = []
+    seq_text, index = str(seq), 0
+    for line in lines:
+        index += 1
+        rows.append([chain, seq_text, str(index), nature, line["description"], quantity(line["quantity"]),
+                     money(line["unit_price"]), money(line["discount"]), money(line["amount"]),
+                     rate_text(line["vat_rate"]), "", "", "", "", "", ""])
+    return rows
 
 
 def _journal_line_rows(chain: str, seq: int, nature: str, lines: Any) -> list[list[str]]:

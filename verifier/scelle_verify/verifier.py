@@ -85,10 +85,10 @@ except ImportError:  # pragma: no cover
 
 _CHUNK = 1 << 20
 PARALLEL_FROM = 20_000  # records: below this, starting a second process costs more than it saves
-# With two processes, the first walks the ``data`` of the record lines whose number has none of
-# these bits set (one in four), the second the others: the chains cost the second process a little
-# less than the CSV rows cost the first (bench/bench_verify_export.py), so it takes three quarters
-_FIRST_WALKS = 3
+# With two processes, the first walks the ``data`` of the record lines whose number modulo 4 is
+# below this (two in four), the second the others: the walk is what the two share out so that
+# they take about as long (bench/bench_verify_export.py)
+_FIRST_WALKS = 2
 
 # Exit statuses of `scelle verify` (docs/auditor-guide.en.md, section 4)
 EXIT_VERIFIED, EXIT_FAILED, EXIT_USAGE, EXIT_UNANCHORED = 0, 1, 2, 3
@@ -509,6 +509,13 @@ def _parse_record_line(body: bytes, scan: bool = True) -> tuple[dict | None, str
     """``(object, problem, fatal)``: a line is accepted only when it is byte for byte the canonical
     encoding of what it parses to (which also rules out duplicate keys: a duplicate would be lost
     in the re-encoding). orjson when installed, else the standard library: the same verdicts."""
+    if orjson is not None:  # the common case, as ``_decode`` and ``_canonical`` do it (without their calls)
+        try:
+            obj = orjson.loads(body)
+            if type(obj) is dict and orjson.dumps(obj, option=_SORTED) == body:
+                return _proven(obj, body, scan), None, False
+        except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+            pass
     obj = _decode(body)
     if type(obj) is dict and _canonical(obj) == body:
         return _proven(obj, body, scan), None, False
@@ -643,6 +650,10 @@ class _Rows:
             data = fmt.csv_line(expected).encode("utf-8")
         except (TypeError, UnicodeError):  # a cell that is not text: the row-by-row comparison says what
             return False
+        return self._same(data)
+
+    def _same(self, data: bytes) -> bool:
+        """Whether the file's next bytes are ``data`` (then read past them)."""
         end = self._at + len(data)
         if end > len(self._buffer):
             assert self._raw is not None
@@ -681,6 +692,24 @@ class _Rows:
     def expect(self, chain: str, seq: int, rows: Sequence[list[str]], seq_column: int) -> None:
         """The next ``len(rows)`` rows must be ``rows`` (the rows of record ``chain``/``seq``)."""
         if self._raw is not None:
+            # all the rows' bytes at once (the same verdict as row by row: a concatenation of
+            # lines matches exactly when each line does); else row by row, to find the one
+            try:
+                data = (fmt.csv_line(rows[0]) if len(rows) == 1 else "".join([fmt.csv_line(r) for r in rows])
+                        ).encode("utf-8")
+            except (TypeError, UnicodeError):
+                data = None
+            if data is not None:
+                end = self._at + len(data)
+                if end <= len(self._buffer) and self._buffer.startswith(data, self._at):  # ``_same``, inline
+                    self._at = end
+                    matched = True
+                else:
+                    matched = self._same(data)
+                if matched:
+                    self.row += len(rows)
+                    self.compared += len(rows)
+                    return
             for index, expected in enumerate(rows):
                 if not self._same_bytes(expected):
                     self._parse_from_here()
@@ -812,13 +841,14 @@ class _Views:
                     ranges = self.ranges[chain] = fmt.ClosureRanges()
                 ranges.see(record)
                 listed = scope.lists_closure(record)
-            if not scope.covers(record) and not listed:
+            covered = scope.covers(record)
+            if not covered and not listed:
                 return None
             if chain == fmt.EVENTS_CHAIN:
                 self.rows_of[chain] = self.rows_of.get(chain, 0) + 1
                 self.events.expect(chain, record.seq, [fmt.event_row(record, scope)], 0)
                 return None
-            if scope.covers(record):
+            if covered:
                 self.rows_of[chain] = self.rows_of.get(chain, 0) + 1
                 self.entries.expect(chain, record.seq, [fmt.entry_row(record, scope)], 1)
                 self.lines.expect(chain, record.seq, fmt.line_rows(record), 1)
@@ -1260,7 +1290,7 @@ class _ArchiveVerifier:
                 if reader.unterminated:
                     self.add(name, "non_canonical", "the last line has no line feed", _R_RECORDS, row=number,
                              chain=chain)
-                obj, problem, fatal = _parse_record_line(body, self.scan or number & _FIRST_WALKS != 0)
+                obj, problem, fatal = _parse_record_line(body, self.scan or number & 3 >= _FIRST_WALKS)
                 seq = obj.get("seq") if isinstance(obj, dict) else None
                 if problem is not None:
                     finding = Finding(name, "non_canonical", problem, row=number, seq=seq if type(seq) is int else None,
@@ -1367,7 +1397,7 @@ class _ArchiveVerifier:
                     for number, line in enumerate(lines, start=1):
                         view = _View.parse(line)
                         if self.scanning and self.plain and (view is None or (
-                                number & _FIRST_WALKS == 0 and view.withheld is None and not _plain_line(view.data))):
+                                number & 3 < _FIRST_WALKS and view.withheld is None and not _plain_line(view.data))):
                             self.plain = False
                         yield chain, view
                 except (zipfile.BadZipFile, OSError, EOFError) as exc:  # a corrupt member (CRC error...)
@@ -1387,8 +1417,8 @@ class _ArchiveVerifier:
         """Every CSV row recomputed from its record, parsed again here: a second pass is faster
         than interleaving with the chain checks (measured), and lets another process do those.
         ``failed``: the chains already known to fail, and from which seq (their later rows are
-        consequences, not compared). ``scan``: check one record line in four for what canonical
-        JSON refuses (``_plain_line``, ``_FIRST_WALKS``, for the second process, which checks the
+        consequences, not compared). ``scan``: check some of the record lines (``_FIRST_WALKS``) for
+        what canonical JSON refuses (``_plain_line``, for the second process, which checks the
         others only); ``plain`` says whether all passed."""
         failed = failed or {}
         complete = self.completeness
@@ -1663,7 +1693,7 @@ def _chain_worker(path: str) -> tuple[list[Finding], list[dict[str, Any]]]:
     """The chains of an archive, verified in a worker process (``verify_archive(jobs=2)``)."""
     gc.disable()
     verifier = _ArchiveVerifier(path, None)
-    verifier.scan = False  # the first process walks one line in four (``_FIRST_WALKS``, ``_compare_views``)
+    verifier.scan = False  # the first process walks some of the lines (``_FIRST_WALKS``, ``_compare_views``)
     try:
         verifier.zf = verifier._open()
         manifest, raw, signature = verifier._manifest()

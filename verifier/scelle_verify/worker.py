@@ -1,7 +1,7 @@
 """The second process of ``verify_archive(jobs=2)``: verifies an archive's chains and prints the
 findings and chain summaries as JSON. ``python -m scelle_verify.worker ARCHIVE``.
 
-Not a verifier on its own: it leaves the walk of one record line's ``data`` in four (floats,
+Not a verifier on its own: it leaves the walk of some record lines' ``data`` (floats,
 integers beyond 64 bits, nesting: ``verifier._FIRST_WALKS``) to the process that started it,
 which walks them while comparing the CSV rows and verifies the chains again itself if any fails
 (``verifier._ArchiveVerifier.run``); and when a chain fails, the rows are compared again in one

@@ -31,9 +31,10 @@ perpetual total at the end of a month equals that of its last day.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from scelle_verify.domain.calendar import (
@@ -185,15 +186,24 @@ class _Totals:
         self.credit = 0
 
     def add_entry(self, entry: Contribution) -> None:
-        self.counts[entry.category] += 1
-        self.grand += entry.grand
-        self.debit += entry.debit
-        self.credit += entry.credit
-        for rate, excl, vat, incl in entry.vat:
-            sums = self.vat.setdefault(rate, [0, 0, 0])
-            sums[0] += excl
-            sums[1] += vat
-            sums[2] += incl
+        self.add_entries((entry,))
+
+    def add_entries(self, entries: Iterable[Contribution]) -> None:
+        counts, by_rate = self.counts, self.vat
+        grand, debit, credit = self.grand, self.debit, self.credit
+        for category, entry_grand, entry_debit, entry_credit, parts in entries:
+            counts[category] += 1
+            grand += entry_grand
+            debit += entry_debit
+            credit += entry_credit
+            for rate, excl, vat, incl in parts:
+                sums = by_rate.get(rate)
+                if sums is None:
+                    sums = by_rate[rate] = [0, 0, 0]
+                sums[0] += excl
+                sums[1] += vat
+                sums[2] += incl
+        self.grand, self.debit, self.credit = grand, debit, credit
 
     def add(self, other: _Totals) -> None:
         for name, count in other.counts.items():
@@ -627,6 +637,10 @@ def _read_closure(data: object) -> _Closure:
     )
 
 
+# a buffered (seq, recorded_at, contribution)
+_SEQ, _STAMP, _CONTRIBUTION = itemgetter(0), itemgetter(1), itemgetter(2)
+
+
 class ClosureCheck:
     """An extra check for ``verification.verify_chain``: re-computes every closure of a chain.
 
@@ -673,6 +687,7 @@ class ClosureCheck:
         if tree.size != self._tree.size:
             return False
         self._tree, self._own_tree = tree, False
+        self.check = self._check  # type: ignore[method-assign]  # nothing to append to a tree of its own
         return True
 
     def check(self, record: object) -> tuple[str, str] | None:
@@ -791,14 +806,14 @@ class ClosureCheck:
             return True
         if boundary < self._bounds[-1]:
             return False
-        split = bisect.bisect_right(self._buffer, boundary, key=lambda item: item[0])
+        split = bisect.bisect_right(self._buffer, boundary, key=_SEQ)
         segment = _Segment(boundary)
-        for entry_seq, stamp, contribution in self._buffer[:split]:
-            segment.totals.add_entry(contribution)
-            if segment.earliest is None or stamp < segment.earliest[0]:
-                segment.earliest = (stamp, entry_seq)
-            if segment.latest is None or stamp >= segment.latest[0]:
-                segment.latest = (stamp, entry_seq)
+        entries = self._buffer[:split]
+        segment.totals.add_entries(map(_CONTRIBUTION, entries))
+        if entries:
+            # the first entry recorded earliest and the last recorded latest (entries in seq order)
+            first, last = min(entries, key=_STAMP), max(reversed(entries), key=_STAMP)
+            segment.earliest, segment.latest = (first[1], first[0]), (last[1], last[0])
         del self._buffer[:split]
         segment.cumulative_grand = self._segments[self._bounds[-1]].cumulative_grand + segment.totals.grand
         self._bounds.append(boundary)

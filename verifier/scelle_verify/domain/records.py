@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import operator
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import InitVar, dataclass, field
@@ -338,9 +339,7 @@ class SealedRecord:
         dataclass machinery: a verification builds a million of these."""
         if item.keys() != _RECORD_FIELD_SET:
             return None
-        version, tenant_id, chain, seq = item["hash_version"], item["tenant_id"], item["chain"], item["seq"]
-        kind, recorded_at, training = item["type"], item["recorded_at"], item["training"]
-        data, prev_hash, stated = item["data"], item["prev_hash"], item["hash"]
+        version, tenant_id, chain, seq, kind, recorded_at, training, data, prev_hash, stated = _FIELDS(item)
         if (type(version) is not int or version != HASH_VERSION or type(tenant_id) is not str
                 or tenant_id not in _VALID_NAMES or type(chain) is not str or chain not in _VALID_NAMES
                 or type(seq) is not int or not 1 <= seq <= INT_MAX or type(kind) is not str
@@ -354,19 +353,21 @@ class SealedRecord:
         except ValueError:
             return None
         _LAST_HASH[0] = stated  # valid: the next record's prev_hash, normally
-        record = object.__new__(cls)
-        _SET(record, "hash_version", version)
-        _SET(record, "tenant_id", tenant_id)
-        _SET(record, "chain", chain)
-        _SET(record, "seq", seq)
-        _SET(record, "type", kind)
-        _SET(record, "recorded_at", recorded_at)
-        _SET(record, "training", training)
-        _SET(record, "data", data)
-        _SET(record, "prev_hash", prev_hash)
-        _SET(record, "hash", stated)
-        _SET(record, "recomputed_hash", item.canonical_hash)
-        _SET(record, "write_proof", None)
+        record = _NEW(cls)
+        (set_version, set_tenant_id, set_chain, set_seq, set_type, set_recorded_at, set_training, set_data,
+         set_prev_hash, set_hash, set_recomputed_hash, set_write_proof) = _SETTERS
+        set_version(record, version)
+        set_tenant_id(record, tenant_id)
+        set_chain(record, chain)
+        set_seq(record, seq)
+        set_type(record, kind)
+        set_recorded_at(record, recorded_at)
+        set_training(record, training)
+        set_data(record, data)
+        set_prev_hash(record, prev_hash)
+        set_hash(record, stated)
+        set_recomputed_hash(record, item.canonical_hash)
+        set_write_proof(record, None)
         return record
 
     def with_write_proof(self, proof: WriteProof) -> SealedRecord:
@@ -394,7 +395,12 @@ class SealedRecord:
         return hashlib.sha256(self.canonical_bytes()).hexdigest()
 
 
-_SET = object.__setattr__  # a frozen dataclass's own fields, set once by ``_from_proven``
+# A frozen dataclass's own fields, set once by ``_from_proven`` through their slots (what
+# ``object.__setattr__`` does, without looking the name up)
+_NEW = object.__new__
+_SETTERS = tuple(getattr(SealedRecord, name).__set__ for name in (*HASHED_FIELDS, "hash", "recomputed_hash",
+                                                                   "write_proof"))
+_FIELDS = operator.itemgetter(*HASHED_FIELDS, "hash")  # an item's fields, in this order
 _LAST_HASH = [GENESIS_PREV_HASH]  # the latest hash ``_from_proven`` found valid (64 lowercase hex digits)
 
 

@@ -211,7 +211,6 @@ class _Verifier:
         self.chain = chain
         self.keys = keys
         self.signature_verifier = signature_verifier
-        self.checks = [getattr(check, "check", check) for check in extra_checks]
         self.storage_attributes = storage_attributes
         self.withheld_reasons = frozenset(withheld)
         self.withheld = 0
@@ -220,6 +219,7 @@ class _Verifier:
             share = getattr(check, "share_tree", None)
             if share is not None:
                 share(self.compact)
+        self.checks = [getattr(check, "check", check) for check in extra_checks]  # (once shared)
         self.size = start.size
         self.last_hash = start.last_hash
         self.proven = 0
