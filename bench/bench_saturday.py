@@ -80,6 +80,7 @@ WCU_PER_KEY = 1000  # per partition key and second (docs/scaling.md cites the AW
 RCU_PER_KEY = 3000
 API_METHOD_RATE, API_METHOD_BURST = 100, 200  # infra/stacks/functions.py MethodSettings, per method
 PAGE_BYTES = 1024 * 1024  # a Query reads at most 1 MB per page
+NEXT_DUE_PAGE = 8  # services.ledger.NEXT_DUE_PAGE: the Limit of close_chain's look for the next due period
 SEGMENT_ENTRIES = 100  # services/archive.SEGMENT_ENTRIES
 SEGMENT_WINDOW = 15 * 60  # services/archive.SEGMENT_WINDOW
 DERIVE_CHUNK = 98  # services/events.DERIVE_CHUNK
@@ -1206,14 +1207,14 @@ def verify_pass(s: Sizes, *, events: bool, head: int, resume_from: int | None, c
 def close_unit(s: Sizes, *, h: int, today: int, avg: float, size: int, index_day: int) -> UnitCost:
     """One ``close-work`` unit of a register chain (``close_chain`` -> ``close_due_periods``): per
     kind (day, month, year) the closure index twice, the latest closure and ``_next_due_period``'s
-    scan, a Query without ``Limit`` whose first page (up to 1 MB) is read to look at one entry. At
+    scan, a Query of ``NEXT_DUE_PAGE`` entries (its ``Limit``) to look at the first one. At
     4:00 Friday's day closure: tenant, directory, index, its entries, the newest checkpoint at or
     below the head (``compact_at``: one read) and the keys, one transaction."""
     u = UnitCost()
     since_day = today if h >= 4 else avg
     since_month = avg * 11 + today
     for entries, index_bytes in ((since_day, index_day), (since_month, 12 * 70), (size, 70)):
-        page = min(PAGE_BYTES, int(entries * s.sale))
+        page = min(PAGE_BYTES, int(min(entries, NEXT_DUE_PAGE) * s.sale))
         u.add("Query", 2, r=2 * query_rcu(index_bytes))
         u.add("GetItem", r=1)
         u.add("Query", r=query_rcu(page), read=page)
@@ -1473,11 +1474,13 @@ class CountingChainStore:
     def append_batch(self, records, *, ttl=None):
         self.commit(records, ttl=ttl)
 
-    def raw_items(self, chain_key, first_seq=1, last_seq=None):
+    def raw_items(self, chain_key, first_seq=1, last_seq=None, page_size=None):
+        """Query pages of at most 1 MB (and ``page_size`` items, the Query's ``Limit``), each charged
+        in full before the reader sees its first item, as DynamoDB reads it."""
         page, page_bytes = [], 0
         for item in self._inner.raw_items(chain_key, first_seq, last_seq):
             size = self._size(chain_key, item["seq"])
-            if page and page_bytes + size > PAGE_BYTES:
+            if page and (page_bytes + size > PAGE_BYTES or len(page) == page_size):
                 self._m.charge(self._table, chain_key, r=query_rcu(page_bytes), op="Query")
                 yield from page
                 page, page_bytes = [], 0
@@ -1486,10 +1489,10 @@ class CountingChainStore:
         self._m.charge(self._table, chain_key, r=query_rcu(page_bytes), op="Query")
         yield from page
 
-    def scan(self, chain_key, first_seq=1, last_seq=None):
+    def scan(self, chain_key, first_seq=1, last_seq=None, *, page_size=None):
         from chalicelib.domain.records import SealedRecord
 
-        for item in self.raw_items(chain_key, first_seq, last_seq):
+        for item in self.raw_items(chain_key, first_seq, last_seq, page_size):
             yield SealedRecord.from_item(item)
 
     def by_time(self, chain_key, start, end, *, limit, after_seq=None):
@@ -2058,7 +2061,8 @@ def per_operation(sizes: Sizes, *, entries: int = 60_000, checkpoints: int = 40_
          + rcu(s.keys_item) + 1,
          "reads the day's entries and the newest checkpoint at or below the head (compact_at: one read)"),
         ("close_periods, one chain, one hourly run", "9 Query + 3 GetItem", 0,
-         2 * query_rcu(70 * 365) + 4 * 1 + 3 + 256 * 2 + 41, "a 1 MB first page for month and year: 256 units each"),
+         2 * query_rcu(70 * 365) + 4 * 1 + 3 + 3 * query_rcu(NEXT_DUE_PAGE * s.sale),
+         f"per kind, a page of {NEXT_DUE_PAGE} entries after the latest closure (a 1 MB page before: 256 units)"),
         (f"verify_chain, incremental unit, one register chain of {entries:,} entries ({hour} new, "
          f"{hour_cps} checkpoints since the last pass)", f"{sum(inc.requests.values())} requests "
          f"({inc.requests['S3 LIST']} S3 LIST)", inc.wcu, inc.rcu,

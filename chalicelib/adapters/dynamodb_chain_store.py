@@ -174,8 +174,9 @@ class DynamoDBChainStore:
                 return
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
-    def scan(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None) -> Iterator[SealedRecord]:
-        for item in self.raw_items(chain_key, first_seq, last_seq):
+    def scan(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None, *,
+             page_size: int | None = None) -> Iterator[SealedRecord]:
+        for item in self._items(chain_key, first_seq, last_seq, page_size):
             yield SealedRecord.from_item(item)
 
     def by_time(self, chain_key, start, end, *, limit, after_seq=None, descending=False):

@@ -75,8 +75,9 @@ class InMemoryChainStore:
             stored = self.claims.get((pk, sk))
             return dict(stored) if stored is not None else None
 
-    def scan(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None) -> Iterator[SealedRecord]:
-        for item in self.raw_items(chain_key, first_seq, last_seq):
+    def scan(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None, *,
+             page_size: int | None = None) -> Iterator[SealedRecord]:
+        for item in self.raw_items(chain_key, first_seq, last_seq):  # in memory: no pages
             yield SealedRecord.from_item(item)
 
     def by_time(self, chain_key, start, end, *, limit, after_seq=None, descending=False):

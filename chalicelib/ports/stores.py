@@ -34,8 +34,10 @@ class ChainStore(Protocol):
         """The stored values of a claim or pointer, read consistently; ``None`` if absent."""
         ...
 
-    def scan(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None) -> Iterator[SealedRecord]:
-        """Records in ascending seq order, read lazily page by page (constant memory)."""
+    def scan(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None, *,
+             page_size: int | None = None) -> Iterator[SealedRecord]:
+        """Records in ascending seq order, read lazily page by page (constant memory). ``page_size``:
+        records per read, for a reader that stops after a few (else pages of up to 1 MB)."""
         ...
 
     def by_time(

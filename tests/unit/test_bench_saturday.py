@@ -205,6 +205,9 @@ def test_the_scheduled_work_constants_are_those_of_the_code():
     assert sat.SLICE_ENTRIES == scheduled_work.ChainVerificationWork.SLICE_ENTRIES
     assert sat.FULL_PASS_EVERY_HOURS == scheduled_work.FULL_PASS_EVERY_HOURS
     assert sat.QUEUE_BATCH == MAX_BATCH
+    from chalicelib.services.ledger import NEXT_DUE_PAGE
+
+    assert sat.NEXT_DUE_PAGE == NEXT_DUE_PAGE
     consumers = {q.consumer: q.consumer_timeout_seconds for q in RESOURCES.queues}
     assert {w: sat.TIMEOUT_S[w] for w in sat.WORKERS.values()} == consumers
     assert all(sat.TIMEOUT_S[d] == TIMEOUTS[d] for d in sat.DISPATCHERS.values())

@@ -72,6 +72,13 @@ class ChainStoreContract:
             self.store.append(r)
         assert [r.seq for r in self.store.scan(chain_key(tenant, "prod.sales.R1"), 2, 4)] == [2, 3, 4]
 
+    def test_scan_in_small_pages_reads_the_same_records(self, tenant):
+        for r in _chain(self.store, tenant, 7):
+            self.store.append(r)
+        key = chain_key(tenant, "prod.sales.R1")
+        assert [r.seq for r in self.store.scan(key, 2, page_size=3)] == [2, 3, 4, 5, 6, 7]
+        assert [r.seq for r in self.store.scan(key, 5, 6, page_size=1)] == [5, 6]
+
     def test_by_time_filters_and_pages_after_a_seq(self, tenant):
         for r in _chain(self.store, tenant, 4):
             self.store.append(r)
@@ -168,6 +175,24 @@ class TestDynamoDBChainStore(ChainStoreContract):
     @pytest.fixture(autouse=True)
     def _store(self, container):
         self.store = container.journal_store
+
+    def test_a_reader_that_stops_early_reads_one_small_page(self, tenant):
+        """close_chain looks for the first operation after a closure: a Query of ``page_size``
+        items, not a 1 MB page (docs/scaling.md, section 7)."""
+        for r in _chain(self.store, tenant, 30):
+            self.store.append(r)
+        limits = []
+
+        def spy(params, **_):
+            limits.append(params.get("Limit"))
+
+        events = self.store._client.meta.events
+        events.register("provide-client-params.dynamodb.Query", spy)
+        try:
+            first = next(iter(self.store.scan(chain_key(tenant, "prod.sales.R1"), 3, page_size=8)))
+        finally:
+            events.unregister("provide-client-params.dynamodb.Query", spy)
+        assert first.seq == 3 and limits == [8]
 
 
 class _ResendingClient:
