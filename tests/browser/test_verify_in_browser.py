@@ -1,7 +1,8 @@
 """Verifying an export archive in the browser (console/js/verify/, screen ``#/verify-export``): a real
 export, verified from its job card ("Verify here") and from a file chosen without signing in, then
-anchored to ``GET /v1/keys``; tampered copies built here from the real archive, each found and named
-(first bad file, chain and seq, as docs/hash-format.md section 5 predicts); the JavaScript
+anchored to ``GET /v1/keys`` or to keys the user gives (a keys.json file, pasted fingerprints; unrelated
+keys refused as key_not_trusted, malformed input named); tampered copies built here from the real
+archive, each found and named (first bad file, chain and seq, as docs/hash-format.md section 5 predicts); the JavaScript
 canonical form, hashes, Merkle roots and signatures against every vector of tests/vectors/."""
 
 from __future__ import annotations
@@ -143,6 +144,136 @@ def test_without_signing_in_a_chosen_archive_is_verified_then_anchored(browser, 
         assert "Non ancrée" in verdict(page, "unanchored")
         page.select_option("#lang", "nl")
         page.wait_for_selector("h1:has-text('Een exportarchief controleren')")
+        assert page.js_errors == []
+    finally:
+        context.close()
+
+
+def _signing_key(export) -> tuple[str, str]:
+    """The key id and the SHA-256 fingerprint (of the DER public key) of the key that signs the manifest."""
+    from cryptography.hazmat.primitives import serialization
+
+    key_id = json.loads(export["files"]["manifest.json"])["signature"]["key_id"]
+    entry = next(k for k in json.loads(export["files"]["keys/keys.json"])["keys"] if k["key_id"] == key_id)
+    der = serialization.load_pem_public_key(export["files"][entry["file"]]).public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key_id, hashlib.sha256(der).hexdigest()
+
+
+def _unrelated_keys() -> bytes:
+    """A keys.json in the shape of GET /v1/keys, of a P-256 key made here (signs nothing of Scellé's)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return json.dumps({"keys": [{"key_id": "local:signing:0123456789abcdef", "role": "log", "public_key_pem": pem,
+                                 "not_before": "2020-01-01T00:00:00Z", "not_after": None}]}).encode()
+
+
+def trusted_file(page, name: str, data: bytes, mime: str = "application/json") -> None:
+    page.set_input_files("#vx-trust-file", files=[{"name": name, "mimeType": mime, "buffer": data}])
+
+
+def _opened(browser, console, export):
+    context, page = new_page(browser, console)
+    page.goto("/#/verify-export")
+    choose(page, export["name"], export["data"])
+    verdict(page, "unanchored")
+    return context, page
+
+
+def test_an_archive_is_anchored_with_the_published_keys_chosen_as_a_file(browser, console, export):
+    with urllib.request.urlopen(console.base + "/v1/keys", timeout=30) as resp:
+        published = resp.read()
+    key_id, fp = _signing_key(export)
+    context, page = _opened(browser, console, export)
+    try:
+        assert page.locator("label[for='vx-trust-file']").count() == 1
+        assert page.locator("label[for='vx-trust-text']").count() == 1
+        trusted_file(page, "keys.json", published)
+        text = verdict(page, "verified")
+        assert "every key that signs the archive is one of the keys you trust" in text
+        assert f"Anchored: {key_id} (sha256:{fp}) matches {key_id} in keys.json." in text
+        assert "log key(s) from keys.json" in page.inner_text("#vx-trust-result")
+        assert page.inner_text("#vx-trust-error") == ""
+        shot(page, "44-verify-trusted-keys")
+        accessible(page, "verify an export, anchored to keys I trust")
+        assert page.js_errors == []
+    finally:
+        context.close()
+
+
+def test_an_archive_is_anchored_with_a_pasted_fingerprint_using_the_keyboard_alone(browser, console, export):
+    key_id, fp = _signing_key(export)
+    other = hashlib.sha256(b"another key").hexdigest()
+    colons = ":".join(fp[i:i + 2] for i in range(0, 64, 2)).upper()  # as openssl prints it
+    context, page = _opened(browser, console, export)
+    try:
+        page.focus("#vx-trust-text")
+        page.keyboard.type(f"sha256:{other}\n{colons}")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "vx-trust-compare"
+        page.keyboard.press("Enter")
+        text = verdict(page, "verified")
+        assert f"Anchored: {key_id} (sha256:{fp}) matches sha256:{fp} (line 2 of The pasted text)." in text
+        assert page.js_errors == []
+    finally:
+        context.close()
+
+
+def test_keys_that_do_not_sign_the_archive_refuse_it_as_key_not_trusted(browser, console, export):
+    key_id, fp = _signing_key(export)
+    context, page = _opened(browser, console, export)
+    try:
+        trusted_file(page, "other-keys.json", _unrelated_keys())
+        text = verdict(page, "tampered")
+        assert "Not signed by a key you trust" in text
+        assert f"Key {key_id} (sha256:{fp}), which signs " in text and "(key_not_trusted)" in text
+        assert "Verified" not in text
+        accessible(page, "verify an export, key not trusted")
+        assert page.js_errors == []
+    finally:
+        context.close()
+
+
+def test_malformed_trusted_keys_are_named_and_change_nothing(browser, console, export):
+    _, fp = _signing_key(export)
+    context, page = _opened(browser, console, export)
+    try:
+        cases = [
+            ("paste", "garbage text",
+             "not a key list (JSON), a PEM public key nor a fingerprint: line 1 reads “garbage text”"),
+            ("paste", f"sha256:{fp}\nsha256:xyz", "line 2, “sha256:xyz”, is not a SHA-256 fingerprint"),
+            ("paste", f"sha256:{fp[:63]}", "line 1 has 63 hexadecimal digits, an odd number"),
+            ("paste", f"sha256:{fp[:16]}", "line 1 has 16 hexadecimal digits, too few to trust"),
+            ("paste", "", "it is empty"),
+            ("file", "not json at all {", "keys.json cannot be used: it is not a key list (JSON)"),
+            ("file", '{"keys": [', "keys.json cannot be used: it is not valid JSON"),
+            ("file", '{"fingerprints": []}', "it has no \"keys\" list"),
+            ("file", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+             "PEM block 1 is not an ECDSA P-256"),
+        ]
+        for status in ("unanchored", "verified"):
+            for how, value, named in cases:
+                if how == "paste":
+                    page.fill("#vx-trust-text", value)
+                    page.click("#vx-trust-compare")
+                    field = "#vx-trust-text"
+                else:
+                    trusted_file(page, "keys.json", value.encode())
+                    field = "#vx-trust-file"
+                page.wait_for_selector("#vx-trust-error .notice.error")
+                message = page.inner_text("#vx-trust-error")
+                assert named in message and "the verdict is unchanged" in message, (value, message)
+                assert page.get_attribute(field, "aria-invalid") == "true"
+                assert page.get_attribute("#vx-verdict", "data-status") == status, value
+                page.evaluate("document.getElementById('vx-trust-error').replaceChildren()")
+            if status == "unanchored":  # then the same inputs after a good comparison
+                page.fill("#vx-trust-text", f"sha256:{fp}")
+                page.click("#vx-trust-compare")
+                verdict(page, "verified")
+                assert page.inner_text("#vx-trust-error") == ""
         assert page.js_errors == []
     finally:
         context.close()

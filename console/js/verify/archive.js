@@ -472,22 +472,35 @@ async function checkCosignatures(bytes, tenantId, manifest, keys, chainInfo, key
  */
 export async function anchor(result, published) {
   const list = isObject(published) && Array.isArray(published.keys) ? published.keys : [];
-  const trusted = { log: new Set(), witness: new Set() };
+  const trusted = { log: [], witness: [] };
   for (const k of list) {
     try {
       const fp = await fingerprint(pemToDer(k.public_key_pem));
-      (k.role === "witness" ? trusted.witness : trusted.log).add(fp);
+      (k.role === "witness" ? trusted.witness : trusted.log).push({ fingerprint: fp, key_id: k.key_id });
     } catch { /* a published key that is not a PEM anchors nothing */ }
   }
-  const signing = result.keys.filter((k) => k.role === "log" && k.signs.length);
-  const untrusted = signing.filter((k) => !trusted.log.has(k.fingerprint));
-  const witnesses = result.keys.filter((k) => k.role === "witness" && k.signs.length);
-  return {
-    anchored: signing.length > 0 && untrusted.length === 0,
-    trusted: signing.filter((k) => trusted.log.has(k.fingerprint)).map((k) => k.key_id),
-    untrusted: untrusted.map((k) => ({ key_id: k.key_id, fingerprint: k.fingerprint, signs: k.signs })),
-    witness: witnesses.map((k) => ({ key_id: k.key_id, fingerprint: k.fingerprint, anchored: trusted.witness.has(k.fingerprint) })),
-    published: list.length,
-  };
+  return { ...anchorTo(result, trusted), published: list.length };
 }
 
+/**
+ * The same comparison with keys the user trusts (trust.js, readTrustedKeys: {log: [{fingerprint,
+ * …}], witness: [...] | null}), as `scelle verify --trusted-key`: every log key that signs
+ * something must have a fingerprint that starts with a trusted one (a prefix of at least 32 digits
+ * anchors what it starts). `matched` names, for each signing key, the trusted entry it matched
+ * (`by`); `witness` compares the archive's witness keys with trusted witness keys, [] when none
+ * were given (null).
+ */
+export function anchorTo(result, trusted) {
+  const find = (fp, list) => (fp ? list.find((t) => fp.startsWith(t.fingerprint)) || null : null);
+  const signing = result.keys.filter((k) => k.role === "log" && k.signs.length)
+    .map((k) => ({ key_id: k.key_id, fingerprint: k.fingerprint, signs: k.signs, by: find(k.fingerprint, trusted.log) }));
+  const matched = signing.filter((k) => k.by);
+  const witnesses = trusted.witness ? result.keys.filter((k) => k.role === "witness" && k.signs.length) : [];
+  return {
+    anchored: signing.length > 0 && matched.length === signing.length,
+    trusted: matched.map((k) => k.key_id),
+    matched,
+    untrusted: signing.filter((k) => !k.by).map(({ key_id, fingerprint, signs }) => ({ key_id, fingerprint, signs })),
+    witness: witnesses.map((k) => ({ key_id: k.key_id, fingerprint: k.fingerprint, anchored: Boolean(find(k.fingerprint, trusted.witness)) })),
+  };
+}

@@ -6,8 +6,9 @@ import { api } from "../api.js";
 import { h, notice } from "../dom.js";
 import * as fmt from "../format.js";
 import { language, t } from "../i18n.js";
-import { anchor } from "../verify/archive.js";
+import { anchor, anchorTo } from "../verify/archive.js";
 import { runVerifier } from "../verify/run.js";
+import { readTrustedKeys, TrustError } from "../verify/trust.js";
 import { openZip, readMember } from "../verify/zip.js";
 
 const REASONS = new Set(["unreadable", "duplicate_member", "file_missing", "file_added", "sha256_mismatch",
@@ -115,24 +116,124 @@ function resultNodes(out, blob) {
       }
     });
     verdict.append(verdictBox("unanchored", t("verifyexport.status_unanchored"), h("p", { text: t("verifyexport.msg_unanchored") })));
-    nodes.push(h("div", { class: "card emphasis" }, h("p", { text: t("verifyexport.anchor_hint") }), button, anchorOut));
+    nodes.push(h("div", { class: "card emphasis" }, h("p", { text: t("verifyexport.anchor_hint") }), button, anchorOut),
+      trustCard(out, verdict));
   }
   nodes.push(chainsTable(out), keysList(out), scopeNote(), guideLink(blob));
   return nodes;
 }
 
-function anchored(verdict, slot, a) {
+// The verdict once compared: with this platform's keys (mine null) or with keys the user gave
+// (mine: {kind, source}, the trusted entry each signing key matched named).
+function anchored(verdict, slot, a, mine = null) {
   if (a.anchored) {
-    verdict.replaceChildren(verdictBox("verified", t("verifyexport.status_verified"), h("p", { text: t("verifyexport.msg_verified") }),
-      h("p", { class: "vx-anchored", text: t("verifyexport.anchored", { keys: a.trusted.join(", ") }) })));
+    verdict.replaceChildren(verdictBox("verified", t("verifyexport.status_verified"),
+      h("p", { text: mine ? t("verifyexport.msg_verified_mine") : t("verifyexport.msg_verified") }),
+      mine
+        ? a.matched.map((k) => h("p", { class: "vx-anchored", dataset: { key: k.key_id },
+          text: t("verifyexport.anchored_mine", { key: k.key_id, fp: k.fingerprint, by: trustedName(k.by, mine) }) }))
+        : h("p", { class: "vx-anchored", text: t("verifyexport.anchored", { keys: a.trusted.join(", ") }) })));
   } else {
     const first = a.untrusted[0];
-    verdict.replaceChildren(verdictBox("tampered", t("verifyexport.status_not_trusted"),
-      h("p", { class: "vx-first", text: reasonTitle("key_not_trusted") }),
-      a.untrusted.map((k) => h("p", { text: t("verifyexport.not_trusted", { key: k.key_id, fp: k.fingerprint, what: k.signs.join(", ") }) })),
+    verdict.replaceChildren(verdictBox("tampered", mine ? t("verifyexport.status_not_trusted_mine") : t("verifyexport.status_not_trusted"),
+      h("p", { class: "vx-first", text: mine ? t("verifyexport.reason_key_not_trusted_mine") : reasonTitle("key_not_trusted") }),
+      a.untrusted.map((k) => h("p", { text: mine
+        ? t("verifyexport.not_trusted_mine", { key: k.key_id, fp: k.fingerprint, what: k.signs.join(", ") })
+        : t("verifyexport.not_trusted", { key: k.key_id, fp: k.fingerprint, what: k.signs.join(", ") }) })),
       first ? null : h("p", { text: t("verifyexport.no_signing_key") })));
   }
-  slot.replaceChildren(...a.witness.map((w) => h("p", { text: t(w.anchored ? "verifyexport.witness_anchored" : "verifyexport.witness_not", { key: w.key_id }) })));
+  slot.replaceChildren(...a.witness.map((w) => h("p", { text: mine
+    ? t(w.anchored ? "verifyexport.witness_mine" : "verifyexport.witness_mine_not", { key: w.key_id, source: mine.source })
+    : t(w.anchored ? "verifyexport.witness_anchored" : "verifyexport.witness_not", { key: w.key_id }) })));
+}
+
+/** Which trusted key a signing key matched: a keys.json entry, a PEM block, a fingerprint's line. */
+function trustedName(by, mine) {
+  if (mine.kind === "json") return t("verifyexport.by_json", { key: by.key_id, source: mine.source });
+  if (mine.kind === "pem") return t("verifyexport.by_pem", { index: by.index, source: mine.source });
+  return t("verifyexport.by_fingerprint", { fp: by.fingerprint, line: by.line, source: mine.source });
+}
+
+/** What is wrong with the keys given (a TrustError of trust.js), in one sentence. */
+function trustProblem(err) {
+  const f = err.fields || {};
+  switch (err.code) {
+    case "empty": return t("verifyexport.trust_empty");
+    case "too_big": return t("verifyexport.trust_too_big");
+    case "json_invalid": return t("verifyexport.trust_json_invalid", { detail: f.detail });
+    case "json_shape": return t("verifyexport.trust_json_shape");
+    case "json_bad_key": return t("verifyexport.trust_json_bad_key", { key: f.key });
+    case "json_no_log": return t("verifyexport.trust_json_no_log");
+    case "pem_invalid": return t("verifyexport.trust_pem_invalid", { index: f.index });
+    case "not_keys": return t("verifyexport.trust_not_keys", { line: f.line, value: f.value });
+    case "fp_not_hex": return t("verifyexport.trust_fp_not_hex", { line: f.line, value: f.value });
+    case "fp_short": return t("verifyexport.trust_fp_short", { line: f.line, digits: f.digits });
+    case "fp_long": return t("verifyexport.trust_fp_long", { line: f.line, digits: f.digits });
+    case "fp_odd": return t("verifyexport.trust_fp_odd", { line: f.line, digits: f.digits });
+    default: return err.message || String(err);
+  }
+}
+
+const MAX_TRUST_FILE = 1024 * 1024;
+
+// "Compare with keys I trust": a keys.json or PEM file (chosen or dropped) or pasted fingerprints,
+// read as `scelle verify --trusted-key` reads them (js/verify/trust.js). Invalid input is named
+// under the fields and changes nothing; valid input replaces the verdict (Verified or key not trusted).
+function trustCard(out, verdict) {
+  const error = h("div", { class: "vx-trust-error", id: "vx-trust-error", role: "alert" });
+  const result = h("div", { class: "vx-trust-result", id: "vx-trust-result", "aria-live": "polite" });
+  const file = h("input", { type: "file", id: "vx-trust-file", accept: ".json,.pem,.txt,application/json,application/x-pem-file,text/plain",
+    "aria-describedby": "vx-trust-file-hint vx-trust-error" });
+  const text = h("textarea", { id: "vx-trust-text", rows: 3, spellcheck: "false", autocomplete: "off",
+    "aria-describedby": "vx-trust-text-hint vx-trust-error" });
+  const compare = h("button", { type: "button", id: "vx-trust-compare", text: t("verifyexport.trust_compare") });
+  const card = h("section", { class: "card vx-trust", id: "vx-trust", "aria-labelledby": "vx-trust-title" },
+    h("h2", { id: "vx-trust-title", text: t("verifyexport.trust_title") }),
+    h("p", { class: "hint", text: t("verifyexport.trust_hint") }),
+    h("p", { class: "hint", text: t("verifyexport.trust_log_only") }),
+    h("div", { class: "field" }, h("label", { for: "vx-trust-file", text: t("verifyexport.trust_file") }), file,
+      h("p", { class: "hint", id: "vx-trust-file-hint", text: t("verifyexport.trust_file_hint") })),
+    h("div", { class: "field" }, h("label", { for: "vx-trust-text", text: t("verifyexport.trust_text") }), text,
+      h("p", { class: "hint", id: "vx-trust-text-hint", text: t("verifyexport.trust_text_hint") })),
+    compare, error, result);
+
+  async function use(read, source, field) {
+    error.replaceChildren();
+    file.removeAttribute("aria-invalid");
+    text.removeAttribute("aria-invalid");
+    let keys;
+    try {
+      keys = await readTrustedKeys(await read());
+    } catch (err) {
+      field.setAttribute("aria-invalid", "true");
+      const problem = err instanceof TrustError ? trustProblem(err) : (err.message || String(err));
+      error.replaceChildren(notice("error", t("verifyexport.trust_invalid", { source, problem })));
+      return;
+    }
+    const mine = { kind: keys.kind, source };
+    const a = anchorTo(out, keys);
+    anchored(verdict, result, a, mine);
+    result.prepend(h("p", { class: "vx-trust-compared", text: t("verifyexport.trust_compared", { count: keys.log.length, source }) }));
+  }
+  const fromFile = (f) => use(async () => {
+    if (f.size > MAX_TRUST_FILE) throw new TrustError("too_big");
+    return f.text();
+  }, f.name, file);
+  file.addEventListener("change", async () => {
+    if (!file.files || !file.files[0]) return;
+    await fromFile(file.files[0]);
+    file.value = "";  // the same file may be chosen again
+  });
+  compare.addEventListener("click", () => use(async () => text.value, t("verifyexport.trust_pasted"), text));
+  card.addEventListener("dragover", (ev) => { ev.preventDefault(); card.classList.add("over"); });
+  card.addEventListener("dragleave", () => card.classList.remove("over"));
+  card.addEventListener("drop", (ev) => {
+    ev.preventDefault();
+    card.classList.remove("over");
+    const f = ev.dataTransfer && ev.dataTransfer.files && ev.dataTransfer.files[0];
+    if (f) fromFile(f);
+  });
+  return card;
 }
 
 function chainsTable(out) {
