@@ -234,6 +234,20 @@ def _compact(size: int, hashes: Iterable[str] | None) -> CompactRange | None:
         return None
 
 
+def stored_entry_is_signed(anchor: StoredCheckpoint, entry_hash: str) -> bool | None:
+    """Whether ``entry_hash``, the hash a table holds for entry ``anchor.checkpoint.size``, is the
+    one the signed checkpoint covers: appended to the stored ``last_path`` it rebuilds the stored
+    frontier, and that frontier the signed root. None when the item predates ``last_path`` (it
+    cannot tell). The checkpoint's signature is the caller's to verify."""
+    cp = anchor.checkpoint
+    frontier = _compact(cp.size, anchor.frontier)
+    if frontier is None or frontier.root().hex() != cp.root:
+        return False
+    if anchor.last_path is None:
+        return None
+    return _tail_matches(cp.size, frontier, entry_hash, anchor.last_path)
+
+
 def _tail_matches(size: int, frontier: CompactRange, last_hash: str, last_path: list[str] | None) -> bool:
     """True when entry ``size``'s hash, appended to the compact range at ``size - 1`` made of
     ``frontier[:-1] + last_path``, gives ``frontier`` again (docs/hash-format.md section 4)."""

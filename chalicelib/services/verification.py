@@ -2,7 +2,9 @@
 signed checkpoint and the published keys, and runs the ledger's extra checks (closure totals).
 
 A range ``first_seq..last_seq`` starts from the newest signed checkpoint before ``first_seq``
-(its signature is verified, so the range inherits its proof) rather than from genesis.
+(its signature is verified, so the range inherits its proof) rather than from genesis, once the
+table's entry at that checkpoint's size is shown to be the one it signed (its content gives its
+hash, and its hash rebuilds the signed root through the stored ``last_path``); otherwise from seq 1.
 
 Ledger chains live in the journal table. A tenant's event journal (the ``events`` chain) lives in
 the events table, whose items leave the hot table after 30 days once archived (decision 0006):
@@ -22,6 +24,7 @@ from chalicelib.domain.verification import ChainHead, VerificationReport, verify
 from chalicelib.domain.write_proofs import WriteProofCheck
 from chalicelib.ports.signatures import signature_verifier_for
 from chalicelib.ports.write_proofs import WriteProofs
+from chalicelib.services.checkpoints import stored_entry_is_signed
 from chalicelib.services.events import EVENTS_CHAIN
 
 
@@ -109,7 +112,10 @@ class VerificationService:
             if anchor is not None and anchor.checkpoint.size > 0:
                 verify_checkpoint(anchor.checkpoint, keys, verifier)
                 last = store.get(key, anchor.checkpoint.size)  # None (expired event): from seq 1
-                if last is not None:
+                # The table's anchor entry must be the signed one, content and hash: the range
+                # links to its hash and never re-reads it. Else the pass starts from seq 1, which
+                # names what was changed (a rewrite of that entry alone was left to the weekly pass).
+                if last is not None and last.intact and stored_entry_is_signed(anchor, last.hash) is not False:
                     start = ChainHead(anchor.checkpoint.size, last.hash, tuple(anchor.frontier))
                     scan_from = anchor.checkpoint.size + 1
         stored = self._checkpoints.list(key, scan_from - 1) if start is not None else self._checkpoints.list(key)

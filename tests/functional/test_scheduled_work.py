@@ -206,3 +206,31 @@ def test_the_newest_archived_checkpoint_is_listed_from_the_proven_one_and_one_th
 
     # The archive's copy of the newest checkpoint not there yet: every checkpoint is listed.
     assert archive.newest_checkpoint_size(key, at_least=20) == 14
+
+
+@pytest.mark.parametrize("rewrite", ["content, hash kept", "content and hash, resealed"])
+def test_the_hourly_pass_names_a_rewrite_of_the_entry_it_resumes_from(cv, rewrite):
+    """The incremental pass links the new entries to the entry at the checkpoint the previous pass
+    proved, without re-reading the entries before it: that entry itself is checked against the
+    signed checkpoint (docs/scaling.md, section 7), not left to the weekly pass."""
+    from chalicelib.adapters.dynamodb_chain_store import to_item
+    from chalicelib.domain.records import seal
+
+    container = cv.container()
+    tenant = new_tenant()
+    append(container, tenant, "prod.journal", 5)
+    container.checkpoints.checkpoint(tenant, "prod.journal")  # at 5: what the previous hour proved
+    append(container, tenant, "prod.journal", 3, start=5)
+    work = container.chain_verification_work
+    assert work.run(ChainUnit("verify", tenant, "prod.journal", from_seq=6)).finding.ok
+
+    key = chain_key(tenant, "prod.journal")
+    stored = container.journal_store.get(key, 5)
+    forged = seal(tenant, "prod.journal", 5, stored.type, stored.recorded_at, stored.training,
+                  {**stored.data, "note": "memo 5, rewritten"}, stored.prev_hash)
+    item = to_item(forged)
+    if rewrite == "content, hash kept":
+        item["hash"] = {"S": stored.hash}  # the stated hash left as signed
+    container.dynamodb.put_item(TableName=container.settings.table_name("journal"), Item=item)
+    finding = work.run(ChainUnit("verify", tenant, "prod.journal", from_seq=6)).finding
+    assert not finding.ok and finding.seq == 5, finding
