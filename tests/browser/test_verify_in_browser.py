@@ -329,11 +329,42 @@ def _tampered(export, case: str) -> tuple[bytes, list[str]]:
         del lines[k]
         files[path] = b"\n".join(lines) + b"\n"
         return rezip(files), ["a record is missing", f"{chain} seq {TAMPERED}"]
+    if case == "records_dropped_and_resigned":
+        # The chain's records file taken out of the archive and of the manifest's files, the
+        # manifest signed again by a key the forger adds: every listed file and signature holds,
+        # but none of the chain's records was checked, which is itself the failure.
+        return _resigned_without(files, path), ["a file is missing", path, chain]
     raise AssertionError(case)
 
 
+def _resigned_without(files: dict[str, bytes], path: str) -> bytes:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    forger = ec.generate_private_key(ec.SECP256R1())
+    pem = forger.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    files = {name: body for name, body in files.items() if name != path}
+    files["keys/forger.pem"] = pem
+    keys = json.loads(files["keys/keys.json"])
+    keys["keys"].append({"key_id": "forger", "role": "log", "file": "keys/forger.pem",
+                         "not_before": "2020-01-01T00:00:00.000000Z", "not_after": None})
+    files["keys/keys.json"] = json.dumps(keys).encode()
+    manifest = json.loads(files["manifest.json"])
+    listed = [f for f in manifest["files"] if f["path"] != path]
+    listed.append({"path": "keys/forger.pem", "sha256": hashlib.sha256(pem).hexdigest(), "bytes": len(pem)})
+    for entry in listed:
+        entry["sha256"] = hashlib.sha256(files[entry["path"]]).hexdigest()
+        if "bytes" in entry:
+            entry["bytes"] = len(files[entry["path"]])
+    manifest["files"] = listed
+    manifest["signature"]["key_id"] = "forger"
+    files["manifest.json"] = json.dumps(manifest).encode()
+    files["manifest.sig"] = forger.sign(files["manifest.json"], ec.ECDSA(hashes.SHA256()))
+    return rezip(files)
+
+
 @pytest.mark.parametrize("case", ["amount_rehashed", "chain_rewritten", "amount_not_rehashed", "file_added",
-                                  "signature_flipped", "record_removed"])
+                                  "signature_flipped", "record_removed", "records_dropped_and_resigned"])
 def test_a_tampered_archive_is_refused_and_its_first_bad_entry_named(browser, console, export, case):
     data, named = _tampered(export, case)
     context, page = new_page(browser, console)

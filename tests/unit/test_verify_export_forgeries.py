@@ -505,3 +505,21 @@ def test_records_past_the_newest_signed_checkpoint_are_not_vouched_for(world, tm
     report, _ = verify(tmp_path, resign(world.archive, world.signer, drop_last_checkpoint), real_fingerprint(world))
     unsigned = [f for f in report.findings if f.reason == "not_signed"]
     assert [(f.chain, f.seq) for f in unsigned] == [(R1, (earlier[-1] if earlier else 0) + 1)]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_chain_listed_without_its_records_file_fails_even_signed_by_the_real_key(world, tmp_path, jobs):
+    """The manifest lists R2 (its last seq, root, checkpoints) but neither the archive nor the
+    manifest's files hold its records: its signed numbers stand on nothing checked. Before, only
+    the CSV rows the records no longer gave betrayed it; an archive built without them passed."""
+    files = members(world.archive)
+    manifest = json.loads(files[fmt.MANIFEST])
+    path = fmt.records_path(R2)
+    manifest["files"] = [f for f in manifest["files"] if f["path"] != path]
+    files.pop(path)
+    archive = tmp_path / f"without-r2-{jobs}.zip"
+    archive.write_bytes(signed(files, manifest, world.signer))
+    report = verify_archive(archive, trusted_keys=load_trusted_keys([real_fingerprint(world)]), jobs=jobs)
+    assert not report.ok
+    missing = [f for f in report.findings if f.reason == "file_missing"]
+    assert [(f.file, f.chain, f.seq) for f in missing] == [(path, R2, 1)], report.text()

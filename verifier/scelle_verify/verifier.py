@@ -1313,6 +1313,12 @@ class _ArchiveVerifier:
             self.report.chains.append(summary)
             if name not in self.names or name not in self.files:
                 summary["reason"] = "file_missing"
+                if name not in self.names and name not in self.files:
+                    # neither in the archive nor among the manifest's files (the other cases are
+                    # reported with the files): the chain's signed numbers stand on no record
+                    self.add(name, "file_missing", f"the manifest lists chain {chain} but its records file is "
+                             "neither in the archive nor among the manifest's files: none of its records can "
+                             "be checked", _R_FILES, chain=chain, seq=1)
                 continue
             lines: deque[tuple[int, int]] = deque(maxlen=4096)
             stop: list[Finding] = []

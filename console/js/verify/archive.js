@@ -277,6 +277,7 @@ async function run(blob, out, onProgress) {
     }
     const hasher = new Sha256();
     const chain = info ? new ChainCheck(info, tenant.tenant_id, exp.fiscal === true, out) : null;
+    if (info) info.streamed = true;
     try {
       const reader = (await memberStream(blob, member)).getReader();
       for (;;) {
@@ -296,6 +297,13 @@ async function run(blob, out, onProgress) {
     if (digest !== f.sha256) digestProblems.push(problem("sha256_mismatch", { file: f.path, expected: f.sha256, found: digest, detail: "the SHA-256 of its uncompressed bytes" }));
   }
   progress("", true);
+  // A chain whose records were never read proves nothing, whatever its signed numbers say.
+  for (const info of chainInfo.values()) {
+    if (!info.streamed && !info.stopped) {
+      info.problems.push(problem("file_missing", { file: String(info.manifest.records), chain: info.chain, seq: 1,
+        detail: "the chain's records file is not among the manifest's files: none of its records was checked" }));
+    }
+  }
 
   // 8. The witness's cosignatures.
   if (members.has(COSIGNATURES)) await checkCosignatures(await read(COSIGNATURES), tenant.tenant_id, manifest, keys, chainInfo, keyFor, witnessProblems);
