@@ -9,10 +9,10 @@ it, is used as a speed-up). It needs the standard library only to build.
 
 from __future__ import annotations
 
-import shutil
+import os
 import sys
-import tempfile
-import zipapp
+import time
+import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -32,15 +32,42 @@ sys.exit(main())
 '''
 
 
+# Reproducible: the same sources give the same bytes on any machine (sorted members, one fixed
+# date, fixed permissions), so that anyone can rebuild the file and compare its SHA-256 with the
+# one the console shows. SOURCE_DATE_EPOCH, when set, gives the date (the reproducible-builds
+# convention); else 2026-01-01 00:00:00 UTC.
+DEFAULT_DATE = (2026, 1, 1, 0, 0, 0)
+
+
+def _member_date() -> tuple[int, int, int, int, int, int]:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if not epoch:
+        return DEFAULT_DATE
+    when = time.gmtime(max(int(epoch), 315532800))  # a ZIP date starts in 1980
+    return when.tm_year, when.tm_mon, when.tm_mday, when.tm_hour, when.tm_min, when.tm_sec - when.tm_sec % 2
+
+
 def build(out: Path = DEFAULT) -> Path:
     out = Path(out)
-    with tempfile.TemporaryDirectory() as tmp:
-        stage = Path(tmp) / "scelle-verify"
-        shutil.copytree(HERE / "scelle_verify", stage / "scelle_verify",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        (stage / "__main__.py").write_text(MAIN, encoding="utf-8")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        zipapp.create_archive(stage, out, interpreter="/usr/bin/env python3", compressed=True)
+    package = HERE / "scelle_verify"
+    members = {"__main__.py": MAIN.encode("utf-8")}
+    for path in sorted(package.rglob("*.py")):
+        if "__pycache__" not in path.parts:
+            members[path.relative_to(HERE).as_posix()] = path.read_bytes()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staged = out.with_name(f"{out.name}.{os.getpid()}.tmp")
+    date = _member_date()
+    with staged.open("wb") as raw:
+        raw.write(b"#!/usr/bin/env python3\n")
+        with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name in sorted(members):
+                info = zipfile.ZipInfo(name, date_time=date)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                info.create_system = 3  # Unix, whatever the building system
+                zf.writestr(info, members[name])
+    staged.chmod(0o755)
+    staged.replace(out)
     return out
 
 

@@ -3,7 +3,7 @@ event journal."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
@@ -21,7 +21,7 @@ from chalicelib.api.routing import endpoint
 from chalicelib.api.schemas import Email, SupportedInstant
 from chalicelib.api.schemas import StrictModel as Strict
 from chalicelib.domain.accounts import MAX_GRANT_DAYS, AuditorGrant, Invitation, Membership
-from chalicelib.domain.calendar import TIME_ZONES
+from chalicelib.domain.calendar import TIME_ZONES, business_day_of
 from chalicelib.domain.identity import Caller
 from chalicelib.domain.permissions import Permission
 from chalicelib.domain.tenant import MAX_WINDOWS_PER_DAY, WEEKDAYS, Tenant
@@ -126,10 +126,13 @@ class SettingsOut(BaseModel):
     opening_hours: dict[str, list[str] | None] | None = Field(
         None, description="null: not configured (the after-hours anomaly rule then uses 06:00-22:00)"
     )
+    business_day: date = Field(
+        description="the tenant's business day now (its time zone, its cut-off): the latest day a journal entry's "
+                    "piece_date or an export's to may name; before the cut-off it is still yesterday's")
 
 
-def settings_out(t: Tenant) -> SettingsOut:
-    return SettingsOut(**t.settings())
+def settings_out(t: Tenant, now: datetime) -> SettingsOut:
+    return SettingsOut(**t.settings(), business_day=business_day_of(now, t.time_zone, t.business_day_cutoff))
 
 
 def _closed_periods(ledger_index, chain_directory, tenant_id: str):
@@ -324,8 +327,8 @@ def get_tenant(tenant_id: str, *, tenants=Service("tenants")):
     response=SettingsOut,
     permission=Permission.TENANT_READ,
 )
-def get_settings(tenant_id: str, *, tenants=Service("tenants")):
-    return settings_out(tenants.get(tenant_id))
+def get_settings(tenant_id: str, *, tenants=Service("tenants"), clock=Service("clock")):
+    return settings_out(tenants.get(tenant_id), clock())
 
 
 @endpoint(
@@ -341,10 +344,11 @@ def get_settings(tenant_id: str, *, tenants=Service("tenants")):
     rules={"opening_hours": "each day's windows in order, not overlapping, each ending after it starts"},
 )
 def put_settings(tenant_id: str, caller: Caller, body: SettingsIn, *, tenants=Service("tenants"),
-                 ledger_index=Service("ledger_index"), chain_directory=Service("chain_directory")):
+                 ledger_index=Service("ledger_index"), chain_directory=Service("chain_directory"),
+                 clock=Service("clock")):
     change = body.model_dump(exclude_unset=True)
     return settings_out(tenants.configure(
-        caller, change, closed_periods=lambda tenant: _closed_periods(ledger_index, chain_directory, tenant)))
+        caller, change, closed_periods=lambda tenant: _closed_periods(ledger_index, chain_directory, tenant)), clock())
 
 
 @endpoint(

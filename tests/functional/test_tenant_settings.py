@@ -25,15 +25,20 @@ def settings_path(tenant_id: str) -> str:
 DEFAULTS = {"time_zone": "Europe/Brussels", "business_day_cutoff": "04:00", "opening_hours": None}
 
 
+def stated(settings: dict) -> dict:
+    """The settings as stated, without ``business_day`` (read off the clock: its own test)."""
+    return {k: v for k, v in settings.items() if k != "business_day"}
+
+
 def test_an_admin_changes_the_settings_and_the_change_is_journaled(api, stack):
     owner = signed_up_account(api, stack)
     admin = api.with_token(owner.token)
-    assert admin.get(settings_path(owner.tenant_id)).json == DEFAULTS
+    assert stated(admin.get(settings_path(owner.tenant_id)).json) == DEFAULTS
     body = {"time_zone": "Europe/Paris", "business_day_cutoff": "05:30", "opening_hours": WEEK}
     reply = admin.put(settings_path(owner.tenant_id), body)
     assert reply.status == 200, reply
-    assert reply.json == body
-    assert admin.get(settings_path(owner.tenant_id)).json == body
+    assert stated(reply.json) == body
+    assert stated(admin.get(settings_path(owner.tenant_id)).json) == body
     tenant = admin.get(f"/v1/tenants/{owner.tenant_id}").json
     assert (tenant["time_zone"], tenant["business_day_cutoff"], tenant["opening_hours"]) == (
         "Europe/Paris", "05:30", WEEK,
@@ -50,13 +55,13 @@ def test_an_admin_changes_the_settings_and_the_change_is_journaled(api, stack):
 def test_a_partial_change_keeps_the_other_settings_and_null_clears_opening_hours(api, stack):
     owner = signed_up_account(api, stack)
     admin = api.with_token(owner.token)
-    assert admin.put(settings_path(owner.tenant_id), {"opening_hours": WEEK}).json == {
+    assert stated(admin.put(settings_path(owner.tenant_id), {"opening_hours": WEEK}).json) == {
         **DEFAULTS, "opening_hours": WEEK,
     }
-    assert admin.put(settings_path(owner.tenant_id), {"business_day_cutoff": "03:00"}).json == {
+    assert stated(admin.put(settings_path(owner.tenant_id), {"business_day_cutoff": "03:00"}).json) == {
         **DEFAULTS, "business_day_cutoff": "03:00", "opening_hours": WEEK,
     }
-    assert admin.put(settings_path(owner.tenant_id), {"opening_hours": None}).json == {
+    assert stated(admin.put(settings_path(owner.tenant_id), {"opening_hours": None}).json) == {
         **DEFAULTS, "business_day_cutoff": "03:00",
     }
     events = admin.get(f"/v1/tenants/{owner.tenant_id}/events").json["events"]
@@ -69,7 +74,7 @@ def test_a_change_to_the_current_values_writes_nothing(api, stack):
     admin = api.with_token(owner.token)
     before = count_all(stack)
     reply = admin.put(settings_path(owner.tenant_id), {"time_zone": "Europe/Brussels", "business_day_cutoff": "04:00"})
-    assert reply.status == 200 and reply.json == DEFAULTS
+    assert reply.status == 200 and stated(reply.json) == DEFAULTS
     assert count_all(stack) == before
 
 
@@ -137,7 +142,7 @@ def test_every_bad_field_is_a_422_naming_it_and_writes_nothing(api, stack, body,
     assert reply.status == 422, reply
     assert reply.json["field"] == field, reply
     assert count_all(stack) == before
-    assert admin.get(settings_path(owner.tenant_id)).json == DEFAULTS
+    assert stated(admin.get(settings_path(owner.tenant_id)).json) == DEFAULTS
 
 
 def test_time_zone_and_cutoff_are_frozen_once_a_period_is_closed(api, stack):
@@ -167,7 +172,7 @@ def test_time_zone_and_cutoff_are_frozen_once_a_period_is_closed(api, stack):
         assert reply.status == 409 and reply.json["field"] == field, reply
         assert day.isoformat() in reply.json["detail"]
     assert count_all(stack) == before
-    assert admin.get(path).json == {**DEFAULTS, "business_day_cutoff": "05:00"}
+    assert stated(admin.get(path).json) == {**DEFAULTS, "business_day_cutoff": "05:00"}
     # AND opening hours still change (restating the frozen values is fine)
     reply = admin.put(path, {"opening_hours": WEEK, "time_zone": "Europe/Brussels"})
     assert reply.status == 200 and reply.json["opening_hours"] == WEEK
@@ -195,3 +200,19 @@ def test_a_tenant_item_written_before_settings_existed_loads_and_changes(contain
     assert (loaded.time_zone, loaded.business_day_cutoff, loaded.opening_hours) == ("Europe/Brussels", time(4), None)
     saved = store.update_tenant_settings(loaded, loaded.with_settings(time_zone="Europe/Paris"))
     assert store.get_tenant(s.tenant.tenant_id) == saved and saved.time_zone == "Europe/Paris"
+
+
+@pytest.mark.parametrize(("utc", "cutoff", "day"), [
+    ("2026-12-06T00:30:00Z", "04:00", "2026-12-05"),  # 01:30 in Brussels: before the cut-off, still the 5th
+    ("2026-12-06T03:30:00Z", "04:00", "2026-12-06"),  # 04:30 in Brussels
+    ("2026-12-06T03:30:00Z", "05:00", "2026-12-05"),  # 04:30, but the day turns at 05:00
+    ("2026-07-01T01:59:00Z", "00:00", "2026-07-01"),  # 03:59 in summer time, midnight cut-off
+])
+def test_the_settings_say_the_tenant_s_business_day_now(api, stack, utc, cutoff, day):
+    """What a client (and docs/user-guide.md) needs to date a journal entry or an export's end:
+    a UTC date can be a day ahead of the tenant's business day (422 "in the future")."""
+    owner = signed_up_account(api, stack)
+    admin = api.with_token(owner.token)
+    assert admin.put(settings_path(owner.tenant_id), {"business_day_cutoff": cutoff}).status == 200
+    stack.container(clock=MovingClock(datetime.fromisoformat(utc.replace("Z", "+00:00"))))
+    assert admin.get(settings_path(owner.tenant_id)).json["business_day"] == day

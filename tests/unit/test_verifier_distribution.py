@@ -175,6 +175,24 @@ def test_without_cryptography_it_names_the_package_to_install_without_a_tracebac
     assert done.stdout == ""
 
 
+def test_the_zipapp_is_reproducible_from_its_sources(pyz, tmp_path):
+    """Anyone can rebuild it and compare its SHA-256 with the one the console shows: the same
+    sources give the same bytes, whenever and wherever built (SOURCE_DATE_EPOCH moves the date)."""
+    again = tmp_path / "again.pyz"
+    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    done = subprocess.run([sys.executable, str(ROOT / "verifier" / "build_pyz.py"), str(again)], capture_output=True,
+                          text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert again.read_bytes() == pyz.read_bytes()
+    with zipfile.ZipFile(pyz) as zf:
+        assert {i.date_time for i in zf.infolist()} == {(2026, 1, 1, 0, 0, 0)}
+        assert [i.filename for i in zf.infolist()] == sorted(i.filename for i in zf.infolist())
+    dated = tmp_path / "dated.pyz"
+    subprocess.run([sys.executable, str(ROOT / "verifier" / "build_pyz.py"), str(dated)], check=True,
+                   capture_output=True, timeout=120, env={**env, "SOURCE_DATE_EPOCH": "1767225600"})  # 2026-01-01
+    assert dated.read_bytes() == pyz.read_bytes()
+
+
 def test_its_help_says_what_it_needs(pyz, bare):
     done = _run(bare, [pyz, "--help"], with_cryptography=False)
     assert done.returncode == 0
