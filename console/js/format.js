@@ -98,7 +98,13 @@ export function date(isoDate) {
 // The tenant's business date of an instant (its time zone and day cut-off), as YYYY-MM-DD: the
 // day whose VAT rates apply to a sale and which a day closure covers.
 export function businessDate(instant, timeZone, cutoff) {
+  // The local date, or the day before while the local clock is before the cut-off (a wall-clock
+  // comparison, as the server's business_day_of: right on a daylight-saving change too).
   const [hh, mm] = String(cutoff || "04:00").split(":").map(Number);
-  const shifted = new Date(instant.getTime() - (hh * 60 + mm) * 60_000);
-  return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(shifted);
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-CA", {
+    timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  }).formatToParts(instant).map((p) => [p.type, p.value]));
+  const local = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day));
+  const started = Number(parts.hour) * 60 + Number(parts.minute) >= hh * 60 + mm;
+  return new Date(started ? local : local - 86_400_000).toISOString().slice(0, 10);
 }

@@ -46,6 +46,15 @@ class Console:
     clock: ShiftedClock
     operator_token: str
 
+    def business_day(self) -> str:
+        """The default tenant's business day on the server's clock (Europe/Brussels, 04:00): a
+        piece date or an export's end; the UTC date is a day ahead of it after midnight UTC."""
+        from datetime import time
+
+        from chalicelib.domain.calendar import business_day_of
+
+        return business_day_of(self.clock(), "Europe/Brussels", time(4)).isoformat()
+
     def call(self, method: str, path: str, body=None, token: str | None = None, headers: dict | None = None):
         req = urllib.request.Request(self.base + path, method=method,
                                      data=json.dumps(body).encode() if body is not None else None)

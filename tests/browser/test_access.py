@@ -18,7 +18,7 @@ SCREENS = ["journal", "entries", "chains", "events", "anomalies", "exports", "ad
 
 def test_a_seller_sees_none_of_these_screens_and_the_api_refuses_them(page, console):
     account = console.account()
-    entry = {"entries": [{"journal_code": "OD", "piece_ref": "X-1", "piece_date": console.clock().date().isoformat(),
+    entry = {"entries": [{"journal_code": "OD", "piece_ref": "X-1", "piece_date": console.business_day(),
                           "label": "Secret entry", "lines": [{"account": "512000", "debit": "10.00"},
                                                              {"account": "706000", "credit": "10.00"}]}]}
     base = f"/v1/tenants/{account['tenant_id']}"
@@ -48,7 +48,7 @@ def test_a_seller_sees_none_of_these_screens_and_the_api_refuses_them(page, cons
 
 def test_another_company_never_shows_its_data_and_the_operator_reaches_no_ledger(page, browser, console):
     victim = console.account(company_name="Maison Victime")
-    entry = {"entries": [{"journal_code": "OD", "piece_ref": "V-1", "piece_date": console.clock().date().isoformat(),
+    entry = {"entries": [{"journal_code": "OD", "piece_ref": "V-1", "piece_date": console.business_day(),
                           "label": "Victim's entry", "lines": [{"account": "512000", "debit": "10.00"},
                                                                {"account": "706000", "credit": "10.00"}]}]}
     status, _ = console.call("POST", f"/v1/tenants/{victim['tenant_id']}/journal-entries", entry, token=victim["token"])

@@ -8,14 +8,14 @@ import hashlib
 import subprocess
 import sys
 import urllib.request
-from datetime import UTC, datetime
 
 import pytest
 
 from tests.browser.conftest import ROOT, accessible, shot, sign_in
+from tests.support.bodies import business_today
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
-TODAY = datetime.now(UTC).date().isoformat()
+TODAY = business_today()
 
 
 def request_export(console, account) -> str:

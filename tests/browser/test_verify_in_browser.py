@@ -15,13 +15,12 @@ import time
 import urllib.request
 import uuid
 import zipfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tests.browser.conftest import accessible, new_page, shot, sign_in
-from tests.support.bodies import sale_body
+from tests.support.bodies import business_today, sale_body
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -59,7 +58,7 @@ def export(console):
     for _ in range(SALES):
         status, out = console.call("POST", f"/v1/tenants/{tenant}/sales", sale_body(), token=account["token"])
         assert status == 201, out
-    today = datetime.now(UTC).date().isoformat()
+    today = business_today()
     status, job = console.call("POST", f"/v1/tenants/{tenant}/exports",
                                {"format": "fiscal", "from": today, "to": today}, token=account["token"],
                                headers={"Idempotency-Key": f"verify-{uuid.uuid4().hex}"})

@@ -17,10 +17,11 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from chalicelib.domain.records import chain_key
+from tests.support.bodies import business_today
 from tests.support.users import count_all, member, signed_up_account
 
 pytestmark = pytest.mark.functional
-TODAY = datetime.now(UTC).date().isoformat()
+TODAY = business_today()
 
 
 def sale_body(total="5.00"):

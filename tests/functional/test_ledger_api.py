@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.domain.merkle import record_leaf_hash, verify_inclusion
-from tests.support.bodies import sale_body
+from tests.support.bodies import business_today, sale_body
 from tests.support.users import member, signed_up_account
 
 pytestmark = pytest.mark.functional
@@ -18,7 +18,7 @@ def journal_entry(**overrides):
     entry = {
         "journal_code": "OD",
         "piece_ref": f"P-{uuid.uuid4().hex[:6]}",
-        "piece_date": datetime.now(UTC).date().isoformat(),
+        "piece_date": business_today(),
         "label": "Loyer novembre",
         "lines": [
             {"account": "613000", "debit": "1000.00"},

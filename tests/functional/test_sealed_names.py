@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.support.bodies import business_today
 from tests.support.users import PASSWORD, count_all, mailed_token, member, sign_in, signed_up_account, unique_email
 
 pytestmark = pytest.mark.functional
-TODAY = datetime.now(UTC).date().isoformat()
+TODAY = business_today()
 
 
 def sale_body(register: str = "R1") -> dict:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.local.moto_server import free_port
+from tests.support.bodies import business_today
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,12 +162,11 @@ def emulator_endpoint(banner: str) -> str:
 
 def export_download(base: str, data_dir: Path, timeout: float = 60) -> dict:
     """Export today's data of the demo tenant; return the job's ``download`` (pre-signed URL, sha256)."""
-    from datetime import UTC, datetime
 
     from tests.support.demo import local_demo_login
 
     token, tenant_id = local_demo_login(base, data_dir)
-    today = datetime.now(UTC).date().isoformat()
+    today = business_today()
     status, job = _call(base, "POST", f"/v1/tenants/{tenant_id}/exports",
                         {"format": "fiscal", "from": today, "to": today}, token)
     assert status == 202, job

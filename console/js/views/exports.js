@@ -11,10 +11,6 @@ import { verifyDownload } from "./verify.js";
 const POLL_MS = 800;
 const PAGE = 10;  // jobs per page of GET /exports (newest first)
 
-function localToday(timeZone) {
-  return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date());
-}
-
 // The slim verifier, its SHA-256 (computed when it was built) and the auditor guides, served beside
 // the console (chalicelib/local/downloads.py; on AWS the console bucket's console/downloads/).
 const DOWNLOADS = "/console/downloads/";
@@ -137,7 +133,7 @@ export async function render(ctx) {
   const tenantId = ctx.state.membership.tenant_id;
   const tenant = ctx.state.tenant;
   const auditor = ctx.state.membership.role === "auditor";
-  const today = localToday(tenant.time_zone);
+  const today = fmt.businessDate(new Date(), tenant.time_zone, tenant.business_day_cutoff);
   const format = field(t("exports.format"), { tag: "select", id: "export-format", options: [
     h("option", { value: "fiscal", text: t("exports.format_fiscal") }),
     tenant.country === "FR" ? h("option", { value: "fec", text: t("exports.format_fec") }) : null] },

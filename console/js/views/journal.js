@@ -59,7 +59,8 @@ export async function render(ctx) {
   const tenantId = ctx.state.membership.tenant_id;
   const tenant = ctx.state.tenant;
   const chain = `${tenant.chain_mode}.journal`;
-  const today = new Date().toISOString().slice(0, 10);
+  // The tenant's business day, not the UTC date: before the cut-off, a UTC date is the next day (422).
+  const today = fmt.businessDate(new Date(), tenant.time_zone, tenant.business_day_cutoff);
   const code = field(t("journal.code"), { id: "j-code", maxlength: 8, autocomplete: "off", value: "OD" }, t("journal.code_hint"));
   const codeLabel = field(t("journal.code_label"), { id: "j-code-label", maxlength: 200, autocomplete: "off" });
   const piece = field(t("journal.piece_ref"), { id: "j-piece", maxlength: 64, autocomplete: "off" });
