@@ -159,10 +159,12 @@ class DynamoSupportStore:
         return self._get(self._m.Inbound, inbound_key(dedupe)) is not None
 
     def mark_overdue(self, ticket_id: str, at: datetime) -> bool:
-        """Set ``overdue_at`` once (the alarm mail goes out once per ticket)."""
+        """Set ``overdue_at`` once (the alarm mail goes out once per ticket), and move ``version``
+        on: a change saved from a ticket read before the mark is refused and retried from the
+        marked ticket, instead of erasing the mark (and mailing the alarm again)."""
         model = self._m.Ticket
         return self._conditional("update_item", lambda: model(*ticket_key(ticket_id)).update(
-            actions=[model.overdue_at.set(at)],
+            actions=[model.overdue_at.set(at), model.version.add(1)],
             condition=model.pk.exists() & model.overdue_at.does_not_exist(),
         ))
 

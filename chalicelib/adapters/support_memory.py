@@ -191,7 +191,8 @@ class InMemorySupportStore:
             current = self.tickets.get(ticket_id)
             if current is None or current.overdue_at is not None:
                 return False
-            self.tickets[ticket_id] = _cut(replace(current, overdue_at=at))  # the version stays
+            # the version moves on, as in DynamoDB: a save from a stale read must not erase the mark
+            self.tickets[ticket_id] = _cut(replace(current, overdue_at=at, version=current.version + 1))
             return True
 
     def tenant_tickets(self, tenant_id: str, *, requester_id: str | None, limit: int, cursor: str | None) -> tuple[

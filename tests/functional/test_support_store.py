@@ -456,18 +456,20 @@ def test_a_dedupe_key_is_recorded_only_with_a_message(store):
     assert not store.seen("in/" + ticket_id)
 
 
-def test_marking_a_ticket_overdue_leaves_its_version(store):
-    """``mark_overdue`` does not change ``version``: a ticket read before it was marked still
-    saves, and the saved ticket's ``overdue_at`` is what that reader had."""
+def test_marking_a_ticket_overdue_moves_its_version_so_a_stale_save_cannot_erase_the_mark(store):
+    """A change saved from a ticket read before it was marked overdue is refused (the service
+    retries from a fresh read), so the mark stays and the alarm mail goes out once. It used to
+    save, erase ``overdue_at``, and let the next overdue scan mark and mail it again."""
     ticket_id, tenant_id, _ = _ids()
     ticket = _ticket(ticket_id, tenant_id)
     assert store.create_ticket(ticket, _message(ticket_id, "m1"))
     assert store.mark_overdue(ticket_id, NOW + timedelta(hours=3))
     marked = store.get_ticket(ticket_id)
-    assert marked.version == 1 and marked.overdue_at == NOW + timedelta(hours=3)
-    assert store.save_ticket(ticket, replace(ticket, version=2, messages=2))
-    assert store.get_ticket(ticket_id).overdue_at is None
-    assert store.mark_overdue(ticket_id, NOW + timedelta(hours=4))
+    assert marked.version == 2 and marked.overdue_at == NOW + timedelta(hours=3)
+    assert not store.save_ticket(ticket, replace(ticket, version=2, messages=2))  # read before the mark
+    assert store.save_ticket(marked, replace(marked, version=3, messages=2))
+    assert store.get_ticket(ticket_id).overdue_at == NOW + timedelta(hours=3)
+    assert not store.mark_overdue(ticket_id, NOW + timedelta(hours=4))
 
 
 def test_activity_is_written_once_a_day_and_again_for_another_address(store):
