@@ -287,12 +287,17 @@ class DynamoSupportStore:
         return self._get(self._m.Unsubscribed, unsub_key(email)) is not None
 
     def touch_activity(self, user_id: str, email: str, day: date) -> bool:
-        """Record that the user used the app on ``day``: at most one write per user and day."""
+        """Record that the user used the app on ``day``: at most one write per user and day, and
+        never a day back (a request answered late by another Lambda): a new address on an older
+        day moves the address only."""
         model, today = self._m.Activity, day.isoformat()
         item = model(*activity_key(user_id), user_id=user_id, email=email, last_active=today,
                      gsi1sk=f"{today}#{user_id}")
-        return self._conditional("put_item", lambda: item.save(
-            condition=model.pk.does_not_exist() | (model.last_active < today) | (model.email != email)))
+        if self._conditional("put_item", lambda: item.save(
+                condition=model.pk.does_not_exist() | (model.last_active < today))):
+            return True
+        return self._conditional("update_item", lambda: model(*activity_key(user_id)).update(
+            actions=[model.email.set(email)], condition=model.pk.exists() & (model.email != email)))
 
     def active_since(self, day: date) -> Iterator[tuple[str, str]]:
         """(user_id, email) of users active on ``day`` or later."""

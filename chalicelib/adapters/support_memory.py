@@ -307,10 +307,13 @@ class InMemorySupportStore:
         today = day.isoformat()
         with self._lock:
             current = self.activity.get(user_id)
-            if current is not None and not (current[1] < today or current[0] != email):
-                return False
-            self.activity[user_id] = (email, today)  # another address writes even an older day
-            return True
+            if current is None or current[1] < today:
+                self.activity[user_id] = (email, today)
+                return True
+            if current[0] != email:  # a new address on an older day: the address moves, never the day
+                self.activity[user_id] = (email, current[1])
+                return True
+            return False
 
     def active_since(self, day: date) -> Iterator[tuple[str, str]]:
         since = day.isoformat()

@@ -129,10 +129,14 @@ def from_validation_error(exc: ValidationError) -> Response:
     )
 
 
-def from_exception(exc: BaseException) -> Response:
+def from_exception(exc: BaseException, *, inputs_parsed: bool = False) -> Response:
+    """The problem for ``exc``. ``inputs_parsed``: raised by the route's own code once its inputs
+    were validated, where a pydantic ``ValidationError`` is an answer that does not fit its
+    documented model (stored data the model refuses): the server's fault, a 500 logged, never a
+    422 "Invalid input" blaming the client."""
     if isinstance(exc, errors.ScelleError):
         return from_scelle_error(exc)
-    if isinstance(exc, ValidationError):
+    if isinstance(exc, ValidationError) and not inputs_parsed:
         return from_validation_error(exc)
     logger.exception("unhandled error")
     return problem(500, "internal", "Internal error", "An unexpected error occurred; it has been logged.")

@@ -336,9 +336,12 @@ def endpoint(
                     kwargs["query"] = query.model_validate(parse_query(request.query_params))
                 if "request" in wanted:
                     kwargs["request"] = request
-                result = fn(**provide(services, kwargs))
             except Exception as exc:
                 return problems.from_exception(exc)
+            try:
+                result = fn(**provide(services, kwargs))
+            except Exception as exc:
+                return problems.from_exception(exc, inputs_parsed=True)
             return to_response(result, status)
 
         authorizer = None if public else _jwt_authorizer()

@@ -312,3 +312,22 @@ def test_the_send_mailing_lambda_takes_the_async_event(world, container, mail):
     # Already done inline; a late duplicate invocation changes nothing.
     again = send_mailing({"mailing_id": prepared["mailing_id"], "step": "send"}, LocalContext("send_mailing"))
     assert again["status"] == "done" and max(mail.to("Through the handler").values()) == 1
+
+
+def test_a_stored_mailing_the_answer_model_refuses_is_a_logged_500_not_a_422(world, container, mail, monkeypatch,
+                                                                              caplog):
+    """A pydantic error raised once the request's inputs were validated is the server's (stored
+    data that does not fit the documented answer): 500 and an error log, never a 422 "Invalid
+    input" that blames the client and keeps the 5xx alarms quiet."""
+    import logging
+    from dataclasses import replace
+
+    prepared = prepare(world, subject="Model check")
+    stored = container.support_store.get_mailing(prepared["mailing_id"])
+    monkeypatch.setattr(container.mailing, "list", lambda **_: ([replace(stored, status="draft")], None))
+    with caplog.at_level(logging.ERROR):
+        reply = client(world, "operator").get("/v1/operator/mailings?limit=5")
+    assert reply.status == 500 and reply.json["type"].endswith("/internal"), reply
+    assert "unhandled error" in caplog.text
+    bad_input = client(world, "operator").get("/v1/operator/mailings?limit=0")
+    assert bad_input.status == 422 and bad_input.json["field"] == "limit"  # inputs: still the client's
