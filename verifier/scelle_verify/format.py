@@ -362,7 +362,7 @@ def _payment_cells(payments: Any, change: int) -> list[str]:
     for payment in payments or ():
         method = payment["method"]
         by_method[method] = by_method.get(method, 0) + payment["amount"]
-    cells = ["", "", "", "", "", "", ""]
+    cells = [""] * (len(PAYMENT_METHODS) + 1)
     if len(by_method) == 1:  # the common case: one method
         for method, amount in by_method.items():
             index = _PAYMENT_INDEX.get(method)
@@ -372,7 +372,7 @@ def _payment_cells(payments: Any, change: int) -> list[str]:
         for index, method in enumerate(PAYMENT_METHODS):
             if method in by_method:
                 cells[index] = money(by_method[method])
-    cells[6] = money(change)
+    cells[-1] = money(change)
     return cells
 
 
