@@ -50,10 +50,8 @@ def _build_verifier(out: Path) -> None:
     module = importlib.util.module_from_spec(spec)
     assert spec.loader is not None
     spec.loader.exec_module(module)
-    staged = out.with_name(out.name + ".tmp")
-    module.build(staged)
-    digest = hashlib.sha256(staged.read_bytes()).hexdigest()
-    staged.replace(out)  # whole or not at all: a request never reads half a file
+    module.build(out)  # staged and renamed by build(): a request never reads half a file
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
     (out.parent / CHECKSUM).write_text(f"{digest}  {VERIFIER}\n", encoding="utf-8")
 
 
