@@ -47,13 +47,11 @@ class Console:
     operator_token: str
 
     def business_day(self) -> str:
-        """The default tenant's business day on the server's clock (Europe/Brussels, 04:00): a
-        piece date or an export's end; the UTC date is a day ahead of it after midnight UTC."""
-        from datetime import time
+        """The default tenant's business day on the server's (shifted) clock: a piece date or an
+        export's end (``tests.support.bodies.business_today``)."""
+        from tests.support.bodies import business_today
 
-        from chalicelib.domain.calendar import business_day_of
-
-        return business_day_of(self.clock(), "Europe/Brussels", time(4)).isoformat()
+        return business_today(self.clock())
 
     def call(self, method: str, path: str, body=None, token: str | None = None, headers: dict | None = None):
         req = urllib.request.Request(self.base + path, method=method,

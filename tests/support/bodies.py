@@ -6,13 +6,14 @@ import uuid
 from datetime import UTC, datetime, time
 
 
-def business_today(time_zone: str = "Europe/Brussels", cutoff: time = time(4)) -> str:
-    """A tenant's business day now (default settings, the same in Paris): what "today" means for a
-    journal entry's piece date or an export's end, and the day a sale made now belongs to. The UTC
-    date is a day ahead of it between midnight UTC and the cut-off (a 422 "in the future")."""
+def business_today(now: datetime | None = None, time_zone: str = "Europe/Brussels", cutoff: time = time(4)) -> str:
+    """A tenant's business day at ``now`` (default: the real clock; default settings, the same in
+    Paris): what "today" means for a journal entry's piece date or an export's end, and the day a
+    sale made then belongs to. The UTC date is a day ahead of it between midnight UTC and the
+    cut-off (a 422 "in the future")."""
     from chalicelib.domain.calendar import business_day_of
 
-    return business_day_of(datetime.now(UTC), time_zone, cutoff).isoformat()
+    return business_day_of(now or datetime.now(UTC), time_zone, cutoff).isoformat()
 
 
 def sale_body(**overrides) -> dict:
