@@ -82,14 +82,18 @@ export async function render(ctx, { params }) {
       onclick: () => load(false) }) : null);
   }
 
+  let loading = 0; // the latest load: an answer to an earlier one (another chain) is dropped
   async function load(fresh) {
+    const mine = ++loading;
     if (fresh) { rows = []; cursor = null; reversed = new Map(); }
     try {
       const page = await api("GET", `/v1/tenants/${tenantId}/entries${query({ chain: chain.input.value, limit: PAGE, cursor })}`);
+      if (mine !== loading) return;
       rows = rows.concat(page.entries);
       cursor = page.next_cursor;
       rows.filter((e) => e.type === "reversal").forEach((e) => reversed.set(e.data.original.seq, e.seq));
     } catch (err) {
+      if (mine !== loading) return;
       out.replaceChildren(notice("error", errorText(err)));
     }
     draw();
