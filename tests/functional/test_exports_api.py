@@ -367,8 +367,10 @@ def test_the_company_s_jobs_are_listed_newest_first_page_by_page_each_once_witho
         reply = client.post(f"/v1/tenants/{tenant}/exports", {"format": "fiscal", "from": TODAY, "to": TODAY})
         assert reply.status == 202, reply
         requested.append(reply.json["job_id"])
-    for job_id in requested:
-        wait_done(admin, tenant, job_id)
+        # one at a time: concurrent exports of one tenant can sign the events chain's checkpoints
+        # out of order and fail on a false witness_rollback (a known defect, in the closing note)
+        done = wait_done(admin, tenant, requested[-1])
+        assert done.json["status"] == "done", done
     # an export another test left building in its thread would add its items while this counts
     for thread in threading.enumerate():
         if thread.name.startswith("export-"):
