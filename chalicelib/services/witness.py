@@ -89,6 +89,12 @@ class Witness:
                                  size=checkpoint.size) from None
         seen = self.latest(key)
         seen_size = seen.size if seen is not None else 0
+        if seen is not None and checkpoint.size < seen.size and old_size != seen_size:
+            # The submitter did not know the witness had moved past this size: two honest submitters
+            # (a scheduled run, an export) raced. It re-reads and submits the log's newest; a log that
+            # went back is still caught there, by the submitter, and here once it knows the size.
+            raise WitnessBehind(f"the witness last co-signed size {seen_size} of this chain, not {old_size}",
+                                known_size=seen_size)
         if seen is not None and checkpoint.size < seen.size:
             self._refuse(key, "witness_rollback", checkpoint.size,
                          f"a checkpoint of size {checkpoint.size} was submitted after the witness co-signed size "
@@ -204,9 +210,15 @@ class WitnessSubmitter:
 
     def _submit(self, key: str, store, checkpoint: Checkpoint) -> Cosignature | None:
         tenant_id, chain = parse_chain_key(key)
-        for _ in range(3):
+        for _ in range(5):  # each concurrent submitter that moves the witness costs one round
             seen = self._witness.latest(key)
             if seen is not None and seen.size > checkpoint.size:
+                # Another submitter may have stored and submitted a newer checkpoint since this one
+                # was read (two exports at once): only a table with none as large is a rollback.
+                newest = self._checkpoints.latest(key)
+                if newest is not None and newest.checkpoint.size >= seen.size:
+                    checkpoint = newest.checkpoint
+                    continue
                 self._alarm(key, "witness_ahead", seen.size,
                             f"the witness co-signed size {seen.size} (root {seen.root}) but the newest checkpoint "
                             f"stored is size {checkpoint.size}: checkpoints were removed or the table rolled back")

@@ -31,7 +31,7 @@ from chalicelib.domain.witness import (
 from chalicelib.ports.signatures import verify_signature
 from chalicelib.services.checkpoints import CheckpointService, KeyRegistry
 from chalicelib.services.sealing import ChainWriter
-from chalicelib.services.witness import Witness, WitnessSubmitter
+from chalicelib.services.witness import Witness, WitnessSubmitter, cosignature_pk, cosignature_sk
 from tests.support.alarms import RecordedAlarms
 
 T0 = datetime(2026, 3, 10, 9, tzinfo=UTC)
@@ -164,6 +164,58 @@ def test_a_stale_old_size_is_answered_with_the_size_the_witness_knows(log):
     with pytest.raises(WitnessBehind) as behind:
         log.witness.add_checkpoint(newer, 2, [])
     assert behind.value.known_size == 4
+
+
+def test_a_submitter_that_read_an_older_checkpoint_than_another_got_co_signed_raises_no_alarm(log):
+    log.append(8)
+    log.sign()
+    log.submitter.submit("t1", CHAIN, log.store)
+    log.append(1)
+    log.sign()
+    stale = log.checkpoint_store.latest(KEY)  # size 9, what A read
+    log.append(1)
+    log.sign()
+    log.submitter.submit("t1", CHAIN, log.store)  # B: size 10 co-signed
+    reads = iter([stale])
+    newest = log.checkpoint_store.latest
+    log.checkpoint_store.latest = lambda key: next(reads, None) or newest(key)
+    cosigned = log.submitter.submit("t1", CHAIN, log.store)
+    assert (cosigned.size, cosigned.root) == (10, newest(KEY).checkpoint.root)
+    assert log.alarms.raised == []
+
+
+def test_a_smaller_checkpoint_from_a_submitter_that_did_not_know_the_witness_moved_is_sent_back(log):
+    """A read the witness at 8 and built its proof to 9; B got 10 co-signed meanwhile. The witness
+    answers 'behind' (no alarm): A re-reads, finds 10 stored and co-signed, and ends there."""
+    log.append(8)
+    log.sign()
+    log.submitter.submit("t1", CHAIN, log.store)
+    log.append(1)
+    nine = log.sign()
+    proof = consistency_proof(log.leaves(9), 8)
+    log.append(1)
+    log.sign()
+    log.submitter.submit("t1", CHAIN, log.store)
+    with pytest.raises(WitnessBehind) as behind:
+        log.witness.add_checkpoint(nine, 8, proof)
+    assert behind.value.known_size == 10
+    eight = Cosignature.from_text(log.ops.get(cosignature_pk(KEY), cosignature_sk(8, log.witness.key_id))["text"])
+    seen_by_a = iter([eight])
+    latest = log.witness.latest
+    log.witness.latest = lambda key: next(seen_by_a, None) or latest(key)
+    assert log.submitter.submit("t1", CHAIN, log.store).size == 10
+    assert log.alarms.raised == []
+
+
+def test_a_table_that_went_back_below_what_the_witness_co_signed_is_still_alarmed(log):
+    log.append(8)
+    log.sign()
+    log.append(2)
+    log.sign()
+    log.submitter.submit("t1", CHAIN, log.store)  # size 10 co-signed
+    del log.checkpoint_store._items[KEY][10]  # the table restored from before size 10 was signed
+    assert log.submitter.submit("t1", CHAIN, log.store) is None
+    assert ("witness_ahead", 10, "witness") in log.alarms.reasons()
 
 
 def test_an_object_planted_in_the_witness_view_is_never_believed(log):
