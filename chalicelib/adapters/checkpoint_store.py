@@ -43,18 +43,22 @@ class InMemoryCheckpointStore:
                 raise Conflict(f"a checkpoint at size {cp.size} exists for {cp.chain_key}")
             chain[cp.size] = stored
 
+    # Reads take the lock too: signers and exports call these from several threads at once.
     def latest(self, chain_key: str) -> StoredCheckpoint | None:
-        chain = self._items.get(chain_key) or {}
-        return chain[max(chain)] if chain else None
+        with self._lock:
+            chain = self._items.get(chain_key) or {}
+            return chain[max(chain)] if chain else None
 
     def list(self, chain_key: str, min_size: int = 0) -> list[StoredCheckpoint]:
-        chain = self._items.get(chain_key) or {}
-        return [chain[size] for size in sorted(chain) if size >= min_size]
+        with self._lock:
+            chain = self._items.get(chain_key) or {}
+            return [chain[size] for size in sorted(chain) if size >= min_size]
 
     def latest_at_or_below(self, chain_key: str, size: int) -> StoredCheckpoint | None:
-        chain = self._items.get(chain_key) or {}
-        below = [s for s in chain if s <= size]
-        return chain[max(below)] if below else None
+        with self._lock:
+            chain = self._items.get(chain_key) or {}
+            below = [s for s in chain if s <= size]
+            return chain[max(below)] if below else None
 
     def put_key(self, key: PublicKeyInfo, *, if_absent: bool = False) -> None:
         with self._lock:

@@ -210,18 +210,26 @@ class WitnessSubmitter:
 
     def _submit(self, key: str, store, checkpoint: Checkpoint) -> Cosignature | None:
         tenant_id, chain = parse_chain_key(key)
-        for _ in range(5):  # each concurrent submitter that moves the witness costs one round
+        for _ in range(5):
             seen = self._witness.latest(key)
             if seen is not None and seen.size > checkpoint.size:
-                # Another submitter may have stored and submitted a newer checkpoint since this one
-                # was read (two exports at once): only a table with none as large is a rollback.
-                newest = self._checkpoints.latest(key)
-                if newest is not None and newest.checkpoint.size >= seen.size:
-                    checkpoint = newest.checkpoint
-                    continue
+                # Another submitter (an export, the schedule) got a larger checkpoint co-signed since
+                # this one was read: when the table holds that very checkpoint, its cosignature
+                # covers this one's entries too, and the submit ends there. Only a table holding
+                # nothing as large is a rollback; another root at that size, a fork.
+                stored = self._checkpoints.latest_at_or_below(key, seen.size)
+                if stored is not None and stored.checkpoint.size == seen.size:
+                    if stored.checkpoint.root == seen.root:
+                        self._keep(seen)
+                        return seen
+                    self._alarm(key, "witness_fork", seen.size,
+                                f"the witness co-signed size {seen.size} with root {seen.root} but the checkpoint "
+                                f"stored at that size has root {stored.checkpoint.root}: the log shows two histories")
+                    return None
                 self._alarm(key, "witness_ahead", seen.size,
-                            f"the witness co-signed size {seen.size} (root {seen.root}) but the newest checkpoint "
-                            f"stored is size {checkpoint.size}: checkpoints were removed or the table rolled back")
+                            f"the witness co-signed size {seen.size} (root {seen.root}) but the checkpoints stored "
+                            f"hold no checkpoint of that size (newest read: size {checkpoint.size}): checkpoints "
+                            "were removed or the table rolled back")
                 return None
             if seen is not None and (seen.size, seen.root) == (checkpoint.size, checkpoint.root):
                 self._keep(seen)

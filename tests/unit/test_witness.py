@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import io
 import json
+import random
+import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -28,6 +32,7 @@ from chalicelib.domain.witness import (
     WitnessRefused,
     verify_cosignature,
 )
+from chalicelib.ports.checkpoints import StoredCheckpoint
 from chalicelib.ports.signatures import verify_signature
 from chalicelib.services.checkpoints import CheckpointService, KeyRegistry
 from chalicelib.services.sealing import ChainWriter
@@ -218,6 +223,69 @@ def test_a_table_that_went_back_below_what_the_witness_co_signed_is_still_alarme
     assert ("witness_ahead", 10, "witness") in log.alarms.reasons()
 
 
+def test_a_submitter_overtaken_by_a_cosignature_the_table_contradicts_raises_a_fork_alarm(log):
+    """The witness co-signed size 10; the table now holds another size-10 checkpoint (re-signed
+    over rewritten entries by whoever holds the log's key) and a submitter that read size 9
+    arrives: it must not take the witness's cosignature as covering the table's history."""
+    log.append(8)
+    log.sign()
+    log.submitter.submit("t1", CHAIN, log.store)
+    log.append(1)
+    nine = log.sign()
+    log.append(1)
+    log.sign()
+    log.submitter.submit("t1", CHAIN, log.store)
+    unsigned = Checkpoint(KEY, 10, "ab" * 32, "2026-03-10T10:00:00.000000Z", log.log_signer.key_id)
+    log.checkpoint_store._items[KEY][10] = StoredCheckpoint(
+        unsigned.with_signature(log.log_signer.sign(unsigned.signed_message())), [], None, None)
+    stale = iter([log.checkpoint_store._items[KEY][9]])
+    newest = log.checkpoint_store.latest
+    log.checkpoint_store.latest = lambda key: next(stale, None) or newest(key)
+    assert nine.size == 9 and log.submitter.submit("t1", CHAIN, log.store) is None
+    assert ("witness_fork", 10, "witness") in log.alarms.reasons()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_submitters_racing_on_a_growing_chain_raise_no_alarm_and_the_witness_only_moves_forward(log, seed):
+    """Four submitters (exports, the schedule) append, sign and submit at once, thread switches
+    forced every microsecond: whatever the interleaving, an honest log that only grows raises no
+    alarm, every submit ends at a co-signed size at least as large as the checkpoint it signed,
+    and the witness's view only grows."""
+    rng = random.Random(seed)
+    appending = threading.Lock()
+    errors, ends = [], []
+
+    def submitter(rounds: int, pause: float) -> None:
+        mine = WitnessSubmitter(log.witness, checkpoint_store=log.checkpoint_store, ops=log.ops, alarms=log.alarms)
+        try:
+            for _ in range(rounds):
+                with appending:
+                    log.append(1)
+                signed = log.checkpoints.checkpoint("t1", CHAIN)
+                cosigned = mine.submit("t1", CHAIN, log.store)
+                ends.append((signed.size, cosigned.size))
+                time.sleep(pause)
+        except Exception as exc:  # reported below, with its type
+            errors.append(repr(exc))
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=submitter, args=(12, rng.choice([0, 0.0001, 0.001])), daemon=True)
+                   for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        sys.setswitchinterval(switch)
+    assert errors == [] and log.alarms.raised == []
+    assert len(ends) == 48 and all(cosigned >= signed for signed, cosigned in ends)
+    sizes = [c.size for c in log.submitter.cosignatures(KEY)]
+    assert sizes == sorted(set(sizes)) and sizes[-1] == 48
+    assert log.witness.latest(KEY).size == 48
+
+
 def test_an_object_planted_in_the_witness_view_is_never_believed(log):
     log.append(4)
     log.sign()
@@ -250,8 +318,6 @@ def test_a_rewritten_chain_is_caught_by_the_submitter_before_anything_is_sent(lo
 
 def _resign(log, size):
     """A checkpoint over the (rewritten) table, signed with the log's own key, as its holder could."""
-    from chalicelib.ports.checkpoints import StoredCheckpoint
-
     unsigned = Checkpoint(KEY, size, root(log.leaves(size)).hex(), "2026-03-10T10:00:00.000000Z", log.log_signer.key_id)
     return StoredCheckpoint(unsigned.with_signature(log.log_signer.sign(unsigned.signed_message())), [], None, None)
 
