@@ -5,6 +5,8 @@ A range ``first_seq..last_seq`` starts from the newest signed checkpoint before 
 (its signature is verified, so the range inherits its proof) rather than from genesis, once the
 table's entry at that checkpoint's size is shown to be the one it signed (its content gives its
 hash, and its hash rebuilds the signed root through the stored ``last_path``); otherwise from seq 1.
+The closures such a range meets are then checked, each kind read again from the signed state
+where its first one's range begins (decision 0031): ``ClosureCheck`` needs more than the range.
 
 Ledger chains live in the journal table. A tenant's event journal (the ``events`` chain) lives in
 the events table, whose items leave the hot table after 30 days once archived (decision 0006):
@@ -15,9 +17,12 @@ verifier) reads it that way, so an untouched event journal always verifies.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
+from decimal import Decimal
 
 from chalicelib.domain.checkpoint import verify_checkpoint
+from chalicelib.domain.closures import ClosureCheck, ResumedClosureCheck, closure_runs
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.records import chain_key
 from chalicelib.domain.verification import ChainHead, VerificationReport, verify_chain
@@ -95,6 +100,21 @@ class VerificationService:
         covered = max((cp.size for cp in checkpoints), default=0)
         return [WriteProofCheck(self._proofs.problem, after_seq=covered)]
 
+    def _resume_point(self, key: str, store, keys, verifier, at_or_below: int) -> tuple[ChainHead | None, int]:
+        """``(head, first seq to read)`` from the newest signed checkpoint at or below seq
+        ``at_or_below``; ``(None, 1)``: from seq 1. One read for the anchor: an hourly incremental
+        verification of a long chain reads what is new (decision 0028)."""
+        anchor = self._checkpoints.latest_at_or_below(key, at_or_below) if at_or_below > 0 else None
+        if anchor is not None and anchor.checkpoint.size > 0:
+            verify_checkpoint(anchor.checkpoint, keys, verifier)
+            last = store.get(key, anchor.checkpoint.size)  # None (expired event): from seq 1
+            # The table's anchor entry must be the signed one, content and hash: the range
+            # links to its hash and never re-reads it. Else the pass starts from seq 1, which
+            # names what was changed (a rewrite of that entry alone was left to the weekly pass).
+            if last is not None and last.intact and stored_entry_is_signed(anchor, last.hash) is not False:
+                return ChainHead(anchor.checkpoint.size, last.hash, tuple(anchor.frontier)), anchor.checkpoint.size + 1
+        return None, 1
+
     def verify(
         self, tenant_id: str, chain: str, *, first_seq: int = 1, last_seq: int | None = None
     ) -> VerificationReport:
@@ -104,35 +124,74 @@ class VerificationService:
         key = chain_key(tenant_id, chain)
         keys = self._keys.published()
         verifier = signature_verifier_for(keys)
-        start, scan_from = None, 1
-        if first_seq > 1:
-            # One read for the anchor, then only the checkpoints from it on: an hourly incremental
-            # verification of a long chain reads what is new (decision 0028).
-            anchor = self._checkpoints.latest_at_or_below(key, first_seq - 1)
-            if anchor is not None and anchor.checkpoint.size > 0:
-                verify_checkpoint(anchor.checkpoint, keys, verifier)
-                last = store.get(key, anchor.checkpoint.size)  # None (expired event): from seq 1
-                # The table's anchor entry must be the signed one, content and hash: the range
-                # links to its hash and never re-reads it. Else the pass starts from seq 1, which
-                # names what was changed (a rewrite of that entry alone was left to the weekly pass).
-                if last is not None and last.intact and stored_entry_is_signed(anchor, last.hash) is not False:
-                    start = ChainHead(anchor.checkpoint.size, last.hash, tuple(anchor.frontier))
-                    scan_from = anchor.checkpoint.size + 1
+        start, scan_from = (None, 1) if first_seq == 1 else self._resume_point(key, store, keys, verifier,
+                                                                               first_seq - 1)
         stored = self._checkpoints.list(key, scan_from - 1) if start is not None else self._checkpoints.list(key)
         checkpoints = [
             s.checkpoint for s in stored if last_seq is None or s.checkpoint.size <= last_seq
         ]
+        extra = self._extra_checks() if ledger_checks else []
+        # Resumed, the closure checks need the chain from seq 1: the closures met are checked
+        # after the range, each kind from where its first one met begins (decision 0031).
+        resumed_closures = start is not None and any(isinstance(check, ClosureCheck) for check in extra)
+        met: list[tuple[int, dict, str]] = []
+        items = records(key, scan_from, last_seq)
         report = verify_chain(
-            records(key, scan_from, last_seq),
+            _noting_closures(items, met) if resumed_closures else items,
             tenant_id=tenant_id,
             chain=chain,
             checkpoints=checkpoints,
             keys=keys,
             signature_verifier=verifier,
-            extra_checks=[*(self._extra_checks() if start is None and ledger_checks else []),
-                          *self._proof_checks(checkpoints)],
+            extra_checks=[*(extra if start is None else []), *self._proof_checks(checkpoints)],
             start=start,
         )
+        if report.ok and met:
+            report = self._check_closures_met(key, store, records, keys, verifier, tenant_id, chain, met, scan_from,
+                                              report)
         if not report.ok:
             self._on_failure(tenant_id, chain, report)
         return report
+
+    def _check_closures_met(self, key, store, records, keys, verifier, tenant_id: str, chain: str,
+                            met: list[tuple[int, dict, str]], scan_from: int,
+                            report: VerificationReport) -> VerificationReport:
+        """Each kind's closures met by a resumed range, checked from the signed state at or below
+        where the first one's range begins through the last one (``closure_runs``): the entries
+        before the range are read again, as the closing job read them. The run must end on the
+        record the range verified (same hash): what it read is bound to the signed chain. The
+        earliest finding of all runs fails the report (its head and proven size are the range's)."""
+        hashes = {seq: stated for seq, _, stated in met}
+        findings = []
+        for kind, after, through in closure_runs([(seq, data) for seq, data, _ in met]):
+            head, read_from = self._resume_point(key, store, keys, verifier, after)
+            check = ResumedClosureCheck(kind, check_from=scan_from, from_start=head is None)
+            again = verify_chain(records(key, read_from, through), tenant_id=tenant_id, chain=chain,
+                                 extra_checks=[check], start=head)
+            if not again.ok:
+                findings.append(again)
+            elif again.size != through or again.head.last_hash != hashes.get(through):
+                findings.append(replace(again, ok=False, reason="hash_mismatch", first_bad_seq=through, detail=(
+                    f"seq {through}: read again to check its closure, the chain ends at seq {again.size} with hash "
+                    f"{again.head.last_hash}, not the verified {hashes.get(through)}: changed while being verified")))
+        if not findings:
+            return report
+        first = min(findings, key=lambda found: found.first_bad_seq or 0)
+        return replace(report, ok=False, reason=first.reason, first_bad_seq=first.first_bad_seq, detail=first.detail)
+
+
+def _noting_closures(items: Iterator[dict], met: list[tuple[int, dict, str]]) -> Iterator[dict]:
+    """The items as they are, noting ``(seq, data, hash)`` of each closure (integral numbers of a
+    DynamoDB item as ints: ``closure_runs`` reads ``first_seq``)."""
+    for item in items:
+        if isinstance(item, Mapping) and item.get("type") == "closure":
+            data = item.get("data")
+            try:
+                seq = int(item.get("seq", item.get("sk")))
+            except (TypeError, ValueError):
+                seq = None
+            if seq is not None:
+                data = {k: int(v) if isinstance(v, Decimal) and v == v.to_integral_value() else v
+                        for k, v in data.items()} if isinstance(data, Mapping) else data
+                met.append((seq, data, item.get("hash")))
+        yield item

@@ -8,18 +8,20 @@ from chalicelib.domain.closures import (
     ClosureAccumulator,
     ClosureCheck,
     ClosureMismatch,
+    ResumedClosureCheck,
     check_follows,
     check_rollup,
     closure_payload,
+    closure_runs,
 )
 from chalicelib.domain.entries import Actor
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.journal import build_journal_entry
-from chalicelib.domain.merkle import record_leaf_hash, root
+from chalicelib.domain.merkle import CompactRange, record_leaf_hash, root
 from chalicelib.domain.records import GENESIS_PREV_HASH, seal
 from chalicelib.domain.reversals import reversal_of
 from chalicelib.domain.sales import build_sale
-from chalicelib.domain.verification import verify_chain
+from chalicelib.domain.verification import ChainHead, verify_chain
 
 PARIS = "Europe/Paris"
 FOUR = time(4, 0)
@@ -631,3 +633,93 @@ def test_an_accumulator_cannot_follow_a_closure_of_another_kind():
     day = chain.close("day", date(2026, 11, 23), utc(2026, 11, 24, 3, 30))
     with pytest.raises(ValueError, match="not a 'month' one"):
         ClosureAccumulator.following(day, "month", date(2026, 11, 1), time_zone=PARIS, cutoff=FOUR)
+
+
+# --- ResumedClosureCheck: closures met by a verification resumed from a checkpoint (decision 0031)
+
+
+def resumed_report(chain, check_from):
+    """What a verification resumed at ``check_from`` finds in the closures from there: the runs of
+    ``closure_runs``, each from the chain's state at its start (as a signed checkpoint gives it),
+    the earliest finding of all runs."""
+    met = [(record.seq, record.data) for record in chain.records[check_from - 1 :] if record.type == "closure"]
+    found = []
+    for kind, after, through in closure_runs(met):
+        compact = CompactRange()
+        for record in chain.records[:after]:
+            compact.append(record_leaf_hash(record.hash))
+        start = ChainHead(after, chain.records[after - 1].hash, tuple(compact.to_state()[1])) if after else None
+        check = ResumedClosureCheck(kind, check_from=check_from, from_start=start is None)
+        report = verify_chain(chain.records[after:through], tenant_id="t-1", chain=chain.name, extra_checks=[check],
+                              start=start)
+        if not report.ok:
+            seq = report.first_bad_seq
+            found.append((seq, report.reason, report.detail.removeprefix(f"seq {seq}: ")))
+    return min(found) if found else None
+
+
+def test_a_resumed_check_accepts_every_correct_closure_wherever_it_resumes():
+    for chain in (closed_busy_day(), year_boundary()[0]):
+        for check_from in range(1, len(chain.records) + 1):
+            assert resumed_report(chain, check_from) is None, check_from
+
+
+def _month_seq(chain):
+    return next(r.seq for r in chain.records if r.type == "closure" and r.data["period"] == "2026-01")
+
+
+FORGED_CLOSURES = {
+    "vat total": (closed_busy_day, 7, lambda data: data["vat_totals"][0].update(vat=168)),
+    "period total": (closed_busy_day, 7, lambda data: data.update(period_grand_total=1500, perpetual_grand_total=1500)),
+    "perpetual reset": (closed_busy_day, 9, lambda data: data.update(perpetual_grand_total=data["period_grand_total"])),
+    "count": (closed_busy_day, 7, lambda data: data["counts"].update(reversal=0)),
+    "leaves out an entry": (closed_busy_day, 7, lambda data: data.update(last_seq=4)),
+    "covers the next period": (closed_busy_day, 7, lambda data: data.update(last_seq=6)),
+    "range overlaps": (closed_busy_day, 9, lambda data: data.update(first_seq=7)),
+    "cut-off": (closed_busy_day, 7, lambda data: data.update(business_day_cutoff="05:00:00")),
+    "merkle root": (closed_busy_day, 7, lambda data: data.update(merkle_root="0" * 64)),
+    "tree size": (closed_busy_day, 7, lambda data: data.update(merkle_tree_size=5)),
+    "malformed": (closed_busy_day, 7, lambda data: data.pop("last_seq")),
+    "unknown kind": (closed_busy_day, 9, lambda data: data.update(kind="week")),
+    "month from its entries": (lambda: year_boundary()[0], None, lambda data: data.update(entry_count=4)),
+    "year perpetual": (lambda: year_boundary()[0], -1, lambda data: data.update(perpetual_grand_total=1100)),
+}
+
+
+@pytest.mark.parametrize("name", FORGED_CLOSURES)
+def test_a_resumed_check_finds_what_the_full_check_finds_in_a_forged_closure(name):
+    """Each forged closure (correctly hashed: rewritten and rehashed) is found by a verification
+    resumed at any seq up to it, at the same seq, for the same reason and with the same words as
+    the full check from seq 1."""
+    build, seq, change = FORGED_CLOSURES[name]
+    chain = build()
+    seq = _month_seq(chain) if seq is None else chain.records[seq].seq if seq < 0 else seq
+    chain.rewrite(seq, change)
+    full = verify(chain)
+    assert (full.ok, full.first_bad_seq) == (False, seq)
+    for check_from in range(2, seq + 1):
+        assert resumed_report(chain, check_from) == (seq, full.reason, full.detail.removeprefix(f"seq {seq}: ")), (
+            check_from)
+    # resumed past it: later closures (whose roots it changed), or itself when it is the unreadable
+    # predecessor a later closure follows
+    later = resumed_report(chain, seq + 1)
+    assert later is None or later[0] > seq or later[1] == "closure_payload"
+
+
+def test_a_closure_whose_range_starts_after_its_predecessor_s_is_found_without_the_predecessor():
+    """first_seq pushed past the previous closure's record: the resumed run starts there, never
+    meets the closure it must follow, and says so at the closure (the full check: expected 6)."""
+    chain = closed_busy_day()
+    chain.rewrite(9, lambda data: data.update(first_seq=8))
+    assert verify(chain).reason == "closure_range"
+    seq, reason, detail = resumed_report(chain, 8)
+    assert (seq, reason) == (9, "closure_range")
+    assert "no day closure comes between its first covered seq (8) and it" in detail
+
+
+def test_closure_runs_read_back_to_where_each_kind_s_first_closure_begins():
+    chain, *_ = year_boundary()
+    closures = [(r.seq, r.data) for r in chain.records if r.type == "closure"]
+    runs = closure_runs(closures[3:])  # met from the 2026 days on (seqs 8, 10, 11, 12)
+    # each kind's first closure met covers from seq 3 (after the 2025 closures' last entry, 2)
+    assert runs == [("day", 2, 10), ("month", 2, 11), ("year", 2, 12)]

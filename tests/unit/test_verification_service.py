@@ -95,3 +95,69 @@ def test_a_service_without_an_events_store_refuses_the_events_chain_rather_than_
     service = VerificationService(InMemoryChainStore(), NoCheckpoints(), NoKeys())
     with pytest.raises(ValueError, match="events store"):
         service.verify("t1", "events")
+
+
+# ---- closures met by a resumed range (decision 0031) ---------------------------------------------
+@pytest.fixture
+def signed_closures(tmp_path):
+    """A day chain with two closures (seqs 7 and 9), loaded into a journal store as a function of
+    the chain, with signed checkpoints at 6 and 9: ``load(chain)`` gives the service and its
+    failures."""
+    from chalicelib.adapters.checkpoint_store import InMemoryCheckpointStore
+    from chalicelib.adapters.signing import LocalSigner
+    from chalicelib.domain.closures import ClosureCheck
+    from chalicelib.services.checkpoints import CheckpointService, KeyRegistry
+
+    def load(chain):
+        clock = lambda: datetime(2026, 12, 1, tzinfo=UTC)  # noqa: E731
+        journal, checkpoint_store = InMemoryChainStore(), InMemoryCheckpointStore()
+        signer = LocalSigner(tmp_path, "log")
+        keys = KeyRegistry(checkpoint_store, signer, clock=clock)
+        keys.ensure_current()
+        signing = CheckpointService(journal, checkpoint_store, signer, keys, clock=clock)
+        for record in chain.records:
+            journal.append(record)
+            if record.seq in (6, 9):
+                signing.checkpoint("t-1", chain.name)
+        failures = []
+        service = VerificationService(journal, checkpoint_store, keys, extra_checks=lambda: [ClosureCheck()],
+                                      on_failure=lambda tenant, name, report: failures.append(report))
+        return service, journal, failures
+
+    return load
+
+
+def test_a_range_resumed_from_a_checkpoint_checks_the_closures_it_meets(signed_closures):
+    """Before, a resumed range (the hourly pass, a later slice of the weekly one) checked no
+    closure: a correctly hashed closure with a reset perpetual total passed every hour."""
+    from tests.unit.test_closures import closed_busy_day
+
+    chain = closed_busy_day()
+    service, _, failures = signed_closures(chain)
+    assert service.verify("t-1", chain.name, first_seq=7).ok
+    forged = closed_busy_day()
+    forged.rewrite(9, lambda data: data.update(perpetual_grand_total=data["period_grand_total"]))
+    service, _, failures = signed_closures(forged)
+    full = service.verify("t-1", forged.name)
+    resumed = service.verify("t-1", forged.name, first_seq=7)
+    assert (full.reason, full.first_bad_seq) == ("closure_totals", 9)
+    assert (resumed.ok, resumed.reason, resumed.first_bad_seq, resumed.detail) == (False, *[
+        getattr(full, name) for name in ("reason", "first_bad_seq", "detail")])
+    assert resumed.size == 9 and failures[-1] == resumed  # the range's own figures; the failure reported
+
+
+def test_entries_read_again_for_a_closure_are_verified_too(signed_closures):
+    """The day closed at seq 7 covers seqs 1-5: a range resumed from the checkpoint at 6 reads them
+    again, verified from seq 1 (no signed state at or below 5), and finds the one changed in the
+    table, which the range itself never reads."""
+    from tests.unit.test_closures import closed_busy_day
+
+    chain = closed_busy_day()
+    service, journal, _ = signed_closures(chain)
+    item = journal.get(chain_key("t-1", chain.name), 3).to_dict()
+    item["data"]["totals"]["incl"] += 100
+    journal.tamper_replace(chain_key("t-1", chain.name), 3, item)
+    resumed = service.verify("t-1", chain.name, first_seq=7)
+    assert (resumed.ok, resumed.reason, resumed.first_bad_seq) == (False, "hash_mismatch", 3)
+    service._extra_checks = list  # without the closure checks, the range alone passes
+    assert service.verify("t-1", chain.name, first_seq=7).ok

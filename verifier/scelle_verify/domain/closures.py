@@ -57,9 +57,11 @@ __all__ = [
     "ClosureCheck",
     "ClosureMismatch",
     "PayloadError",
+    "ResumedClosureCheck",
     "check_follows",
     "check_rollup",
     "closure_payload",
+    "closure_runs",
     "entry_contribution",
 ]
 
@@ -840,3 +842,97 @@ class ClosureCheck:
         candidates += [(stamp, entry_seq) for entry_seq, stamp, _ in self._buffer if entry_seq > through]
         present = [candidate for candidate in candidates if candidate is not None]
         return min(present) if present else None
+
+
+# --- re-checking closures in a verification resumed from a signed checkpoint ---------------------
+
+
+class ResumedClosureCheck(ClosureCheck):
+    """``ClosureCheck`` for one closure kind, in a verification that starts from a signed checkpoint
+    instead of seq 1 (an hourly pass, a slice of the weekly one: decision 0031).
+
+    The previous closure of a kind was checked when it was new, and the chain's hashes bind it
+    since: this check takes the first closure of its kind it meets as given, and checks every later
+    one of its kind against it and against the entries fed, as ``ClosureCheck`` does — the
+    perpetual total continues that closure's. The run must start at or before the first covered
+    seq of the first closure to check (``closure_runs``): that closure's predecessor (written after
+    its own last entry, so at a seq after it) is then met first. A closure of this kind at or after
+    ``check_from`` met before any other is therefore wrong (``closure_range``); with
+    ``from_start`` (a run from seq 1) none is given and the first one is checked too. Closures of
+    the other kinds are not checked here (each kind has its own run), nor is the order between
+    kinds (a full verification checks it); they only fold the entries seen (memory).
+    """
+
+    def __init__(self, kind: str, *, check_from: int, from_start: bool = False) -> None:
+        super().__init__()
+        self._kind = kind
+        self._check_from = check_from
+        self._seeded = from_start
+
+    def share_tree(self, tree: CompactRange) -> bool:
+        # the verifier's range starts at the signed checkpoint's frontier: its roots are the chain's
+        self._tree, self._own_tree = tree, False
+        self.check = self._check  # type: ignore[method-assign]
+        return True
+
+    def _check(self, record: object) -> tuple[str, str] | None:
+        seq, record_type, recorded_at, data = _record_view(record)
+        if record_type != "closure":
+            return super()._check(record)
+        kind = data.get("kind") if isinstance(data, Mapping) else None
+        if kind not in PERIOD_KINDS:
+            # no run of its own: every run that meets it in the range checked names it
+            return ("closure_payload", f"closure: data.kind must be one of {list(PERIOD_KINDS)}, found {kind!r}"
+                    ) if seq >= self._check_from else None
+        if kind != self._kind:
+            if self._seeded and type(data.get("last_seq")) is int:  # type: ignore[union-attr]
+                self._ensure_bound(data["last_seq"])  # type: ignore[index]  # fold the entries buffered so far
+            return None
+        try:
+            closure = _read_closure(data)
+        except PayloadError as exc:
+            return "closure_payload", f"closure: {exc}"
+        if not self._seeded:
+            if seq >= self._check_from:
+                return "closure_range", (
+                    f"{closure.kind} closure {closure.period}: no {closure.kind} closure comes between its first "
+                    f"covered seq ({closure.first_seq}) and it, where the one it follows must be (written after "
+                    "its own last entry): field first_seq does not follow the previous closure"
+                )
+            self._seed(closure)
+            return None
+        previous = self._previous.get(closure.kind)
+        self._previous[closure.kind] = closure
+        return self._check_closure(seq, recorded_at, closure, data, previous)
+
+    def _seed(self, closure: _Closure) -> None:
+        base = closure.last_seq
+        self._bounds = [base]
+        self._segments = {base: _Segment(base, cumulative_grand=closure.perpetual)}
+        self._buffer = [entry for entry in self._buffer if entry[0] > base]
+        self._previous = {closure.kind: closure}
+        self._seeded = True
+
+
+def closure_runs(closures: Iterable[tuple[int, object]]) -> list[tuple[str, int, int]]:
+    """What a verification resumed from a signed checkpoint reads again to check the closures it
+    met: ``(kind, after, through)`` per closure kind, in ``PERIOD_KINDS`` order, the seqs
+    ``after + 1 .. through`` from a signed state at or below ``after`` (0: from seq 1), checked by
+    a ``ResumedClosureCheck(kind, ...)``. ``after`` is the first covered seq of the kind's first
+    closure met, less one (where its predecessor's range ends); ``through`` its last closure met.
+    ``closures``: ``(seq, data)`` of the closure records met, in seq order. A closure whose kind
+    is not a period kind is read by a ``day`` run (every run names it)."""
+    runs: dict[str, list[int]] = {}
+    for seq, data in closures:
+        kind = data.get("kind") if isinstance(data, Mapping) else None
+        if kind not in PERIOD_KINDS:
+            kind = "day"
+        first = data.get("first_seq") if isinstance(data, Mapping) else None
+        after = seq - 1
+        if type(first) is int and 1 <= first <= seq:
+            after = first - 1
+        if kind in runs:
+            runs[kind][1] = seq
+        else:
+            runs[kind] = [after, seq]
+    return [(kind, runs[kind][0], runs[kind][1]) for kind in PERIOD_KINDS if kind in runs]
