@@ -153,3 +153,36 @@ def test_a_manager_reads_the_registers_closures_and_checkpoints_but_not_the_jour
     stranger = api.with_token(signed_up_account(api, stack).token)
     for path in ("checkpoints", "closures"):
         assert stranger.get(f"/v1/tenants/{t}/{path}?chain=test.sales.R1").status == 404
+
+
+def test_a_closure_sealed_with_wrong_totals_is_found_by_the_next_resumed_range(container, tmp_path, monkeypatch):
+    """A closing job with a bug seals a closure whose totals are off by a cent: correctly hashed,
+    proven and signed. The hourly pass resumes from the checkpoint before it; it must still find
+    it (decision 0031: before, only a verification from seq 1 did), on DynamoDB items."""
+    from chalicelib.domain import closures as closure_rules
+
+    t = ledger_on(container, tmp_path, start=at("2026-03-10", 9))
+    tenant = t.tenant.tenant_id
+    for cents in (1000, 250):
+        t.ledger.record_sale(t.caller, sale_request(t.clock, cents), None)
+    t.clock.set(at("2026-03-11", 9))
+    t.ledger.close_period(t.caller, tenant, CHAIN, "day", "2026-03-10")  # seq 3, correct
+    t.ledger.record_sale(t.caller, sale_request(t.clock, 700), None)
+    assert t.checkpoints.checkpoint(tenant, CHAIN).size == 4  # the pass before proved this far
+    right = closure_rules.closure_payload
+
+    def off_by_a_cent(*args, **kwargs):
+        payload = right(*args, **kwargs)
+        payload["period_grand_total"] += 1
+        payload["perpetual_grand_total"] += 1
+        return payload
+
+    monkeypatch.setattr(closure_rules, "closure_payload", off_by_a_cent)
+    t.clock.set(at("2026-03-12", 9))
+    assert t.ledger.close_period(t.caller, tenant, CHAIN, "day", "2026-03-11").seq == 5
+    monkeypatch.setattr(closure_rules, "closure_payload", right)
+    assert t.checkpoints.checkpoint(tenant, CHAIN).size == 5
+    resumed = t.verification.verify(tenant, CHAIN, first_seq=5)
+    assert (resumed.ok, resumed.reason, resumed.first_bad_seq) == (False, "closure_totals", 5)
+    assert "field period_grand_total expected 700, found 701" in resumed.detail
+    assert t.verification.verify(tenant, CHAIN).first_bad_seq == 5  # the full check agrees
