@@ -1142,12 +1142,14 @@ def _pages(total_bytes: float) -> int:
 
 def verify_pass(s: Sizes, *, events: bool, head: int, resume_from: int | None, cps_from, cp_bytes: int,
                 item: int, head_r: int, hot_first: int = 1, segments_per_entry: float = 0.0,
-                segment_bytes: float = 0.0) -> list[UnitCost]:
+                segment_bytes: float = 0.0, closure_entries: int = 0) -> list[UnitCost]:
     """The units of one chain's hourly verification (``ChainVerificationWork.run`` and what it calls):
     ``resume_from`` None is the weekly full pass from seq 1, else the seq after the checkpoint the
     previous pass proved (the incremental pass). ``cps_from(x)``: stored checkpoints of size >= x.
     An events chain's entries under ``hot_first`` are read from the archive (S3 GET + KMS Decrypt
-    per segment). Each slice of ``SLICE_ENTRIES`` ends at a checkpoint and sends its continuation."""
+    per segment). Each slice of ``SLICE_ENTRIES`` ends at a checkpoint and sends its continuation.
+    ``closure_entries``: an incremental range met a closure, whose covered entries it reads again
+    from the signed checkpoint before them (decision 0031): that anchor, its entry, the entries."""
     units = []
     u = UnitCost()
     if not events:  # EventDeriver.catch_up: the journal head, the derivation cursor
@@ -1182,6 +1184,11 @@ def verify_pass(s: Sizes, *, events: bool, head: int, resume_from: int | None, c
             segments = max(1, math.ceil(archived * segments_per_entry))
             u.add("S3 GET", 1 + segments, read=segments * segment_bytes)
             u.add("KMS Decrypt", 1 + segments)
+        if closure_entries and first > 1:
+            u.add("Query", r=1)
+            u.add("GetItem", r=rcu(item))
+            n = closure_entries * item
+            u.add("Query", _pages(n), r=query_rcu(n), read=n)
         if last is None:
             break
         u.add("SQS SendMessage")  # the continuation, from the checkpoint that ends this slice
@@ -1314,6 +1321,9 @@ def hourly_jobs(day: TenantDay, meter: Meter, sizes: Sizes, *, history_days: int
                 extra = dict(hot_first=max(1, head - hot + 1), segments_per_entry=segs,
                              segment_bytes=ev.segment_bytes / ev.segments if ev.segments
                              else SEGMENT_ENTRIES * s.event_line)
+            if not events and not full and h == 5:
+                # the day closure written at 4:00: Friday's entries and the night's, read again
+                extra = dict(closure_entries=int(avg) + bisect_left(seconds, 4 * 3600))
             units = verify_pass(s, events=events, head=head, resume_from=None if full else proven + 1,
                                 cps_from=cps_from, cp_bytes=cp_bytes, item=ch.item,
                                 head_r=ch.head_r, **extra)
