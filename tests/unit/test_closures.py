@@ -723,3 +723,14 @@ def test_closure_runs_read_back_to_where_each_kind_s_first_closure_begins():
     runs = closure_runs(closures[3:])  # met from the 2026 days on (seqs 8, 10, 11, 12)
     # each kind's first closure met covers from seq 3 (after the 2025 closures' last entry, 2)
     assert runs == [("day", 2, 10), ("month", 2, 11), ("year", 2, 12)]
+
+
+def test_a_resumed_check_finds_a_day_closed_after_its_month_as_the_full_check_does():
+    chain = Chain()
+    chain.sale(utc(2026, 11, 23, 8), "1.00")
+    chain.sale(utc(2026, 11, 24, 8), "2.00")
+    chain.close("month", date(2026, 11, 1), utc(2026, 12, 1, 5))
+    chain.close("day", date(2026, 11, 23), utc(2026, 12, 1, 6))
+    full = closure_report(chain.records)
+    assert full[:2] == (4, "closure_range")
+    assert all(resumed_report(chain, check_from) == full for check_from in range(1, 5))

@@ -859,8 +859,9 @@ class ResumedClosureCheck(ClosureCheck):
     its own last entry, so at a seq after it) is then met first. A closure of this kind at or after
     ``check_from`` met before any other is therefore wrong (``closure_range``); with
     ``from_start`` (a run from seq 1) none is given and the first one is checked too. Closures of
-    the other kinds are not checked here (each kind has its own run), nor is the order between
-    kinds (a full verification checks it); they only fold the entries seen (memory).
+    the other kinds are not checked here (each kind has its own run); met after the predecessor,
+    they fold the entries at their end, so that a closure whose range starts inside theirs is
+    refused as ``ClosureCheck`` refuses it (closures are written in order: day, month, year).
     """
 
     def __init__(self, kind: str, *, check_from: int, from_start: bool = False) -> None:
