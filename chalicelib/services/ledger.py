@@ -221,11 +221,14 @@ class LedgerService:
         done = {p for _, p, _ in self._index.closures(tenant_id, chain, kind)}
         if period in done:
             raise Conflict(f"the {kind} {period} of {chain} is already closed", field="period")
-        previous = self._latest_closure(tenant_id, chain, kind)
         actor = _actor(caller_or_system)
         key = chain_key(tenant_id, chain)
 
         def factory(head: SealedRecord | None):
+            # Read at each attempt: a closure sealed by a concurrent run (the schedule closing the
+            # next day while this one was being written) must be the one this follows, or refuse
+            # it (Conflict: not after it); a stale read sealed an earlier day after a later one.
+            previous = self._latest_closure(tenant_id, chain, kind)
             acc = closure_rules.ClosureAccumulator.following(
                 previous, kind, period_start, time_zone=tenant.time_zone, cutoff=tenant.business_day_cutoff
             )

@@ -186,3 +186,30 @@ def test_a_closure_sealed_with_wrong_totals_is_found_by_the_next_resumed_range(c
     assert (resumed.ok, resumed.reason, resumed.first_bad_seq) == (False, "closure_totals", 5)
     assert "field period_grand_total expected 700, found 701" in resumed.detail
     assert t.verification.verify(tenant, CHAIN).first_bad_seq == 5  # the full check agrees
+
+
+def test_an_earlier_day_is_not_sealed_after_a_later_one_closed_by_a_concurrent_run(container, tmp_path, monkeypatch):
+    """Found by the fault-injection soak (seed 24573): a manual close of an empty day (2 March)
+    was being written when the schedule closed 3 March; the manual close, retried at the next seq
+    with the latest closure it had read before, sealed 2 March after 3 March (closures out of order,
+    the chain no longer verified). It must follow what is sealed when it is written: refused."""
+    from chalicelib.domain.errors import Conflict
+
+    t = ledger_on(container, tmp_path, start=at("2026-03-03", 9))  # the company exists from 2 March
+    tenant = t.tenant.tenant_id
+    t.ledger.record_sale(t.caller, sale_request(t.clock, 500), None)
+    t.clock.set(at("2026-03-05", 9))
+    store = container.journal_store
+    real_commit, raced = store.commit, []
+
+    def commit(records, claims=(), **kwargs):
+        if not raced and records[0].type == "closure" and records[0].data["period"] == "2026-03-02":
+            raced.append(t.ledger.close_period(t.caller, tenant, CHAIN, "day", "2026-03-03"))  # the race
+        return real_commit(records, claims, **kwargs)
+
+    monkeypatch.setattr(store, "commit", commit)
+    with pytest.raises(Conflict) as refused:
+        t.ledger.close_period(t.caller, tenant, CHAIN, "day", "2026-03-02")
+    assert "does not come after the last closed one (2026-03-03)" in refused.value.detail
+    assert [(r.data["period"], r.seq) for r in _closures(container, tenant)] == [("2026-03-03", raced[0].seq)]
+    assert t.verification.verify(tenant, CHAIN).ok
