@@ -609,12 +609,17 @@ def test_the_closure_check_finds_a_year_closure_with_a_reset_perpetual_total():
     assert "year closure 2026: field perpetual_grand_total expected 2600" in detail
 
 
-def test_the_closure_check_finds_a_day_closed_after_its_month_inside_the_month_range():
+def day_closed_after_its_month():
     chain = Chain()
     chain.sale(utc(2026, 11, 23, 8), "1.00")
     chain.sale(utc(2026, 11, 24, 8), "2.00")
     chain.close("month", date(2026, 11, 1), utc(2026, 12, 1, 5))
     chain.close("day", date(2026, 11, 23), utc(2026, 12, 1, 6))
+    return chain
+
+
+def test_the_closure_check_finds_a_day_closed_after_its_month_inside_the_month_range():
+    chain = day_closed_after_its_month()
     seq, reason, detail = closure_report(chain.records)
     assert (seq, reason) == (4, "closure_range")
     assert "closures are written in order" in detail
@@ -726,11 +731,7 @@ def test_closure_runs_read_back_to_where_each_kind_s_first_closure_begins():
 
 
 def test_a_resumed_check_finds_a_day_closed_after_its_month_as_the_full_check_does():
-    chain = Chain()
-    chain.sale(utc(2026, 11, 23, 8), "1.00")
-    chain.sale(utc(2026, 11, 24, 8), "2.00")
-    chain.close("month", date(2026, 11, 1), utc(2026, 12, 1, 5))
-    chain.close("day", date(2026, 11, 23), utc(2026, 12, 1, 6))
+    chain = day_closed_after_its_month()
     full = closure_report(chain.records)
     assert full[:2] == (4, "closure_range")
     assert all(resumed_report(chain, check_from) == full for check_from in range(1, 5))
