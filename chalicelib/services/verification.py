@@ -4,7 +4,8 @@ signed checkpoint and the published keys, and runs the ledger's extra checks (cl
 A range ``first_seq..last_seq`` starts from the newest signed checkpoint before ``first_seq``
 (its signature is verified, so the range inherits its proof) rather than from genesis, once the
 table's entry at that checkpoint's size is shown to be the one it signed (its content gives its
-hash, and its hash rebuilds the signed root through the stored ``last_path``); otherwise from seq 1.
+hash, and its hash rebuilds the signed root through the stored ``last_path``); otherwise, or when
+that checkpoint's own signature does not verify, from seq 1, which names what is wrong.
 The closures such a range meets are then checked, each kind read again from the signed state
 where its first one's range begins (decision 0031): ``ClosureCheck`` needs more than the range.
 
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
 
-from chalicelib.domain.checkpoint import verify_checkpoint
+from chalicelib.domain.checkpoint import CheckpointError, verify_checkpoint
 from chalicelib.domain.closures import ClosureCheck, ResumedClosureCheck, closure_runs
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.records import chain_key
@@ -106,7 +107,10 @@ class VerificationService:
         verification of a long chain reads what is new (decision 0028)."""
         anchor = self._checkpoints.latest_at_or_below(key, at_or_below) if at_or_below > 0 else None
         if anchor is not None and anchor.checkpoint.size > 0:
-            verify_checkpoint(anchor.checkpoint, keys, verifier)
+            try:
+                verify_checkpoint(anchor.checkpoint, keys, verifier)
+            except CheckpointError:
+                return None, 1  # from seq 1, where every stored checkpoint is checked and the bad one named
             last = store.get(key, anchor.checkpoint.size)  # None (expired event): from seq 1
             # The table's anchor entry must be the signed one, content and hash: the range
             # links to its hash and never re-reads it. Else the pass starts from seq 1, which

@@ -161,3 +161,21 @@ def test_entries_read_again_for_a_closure_are_verified_too(signed_closures):
     assert (resumed.ok, resumed.reason, resumed.first_bad_seq) == (False, "hash_mismatch", 3)
     service._extra_checks = list  # without the closure checks, the range alone passes
     assert service.verify("t-1", chain.name, first_seq=7).ok
+
+
+def test_a_resumed_range_whose_anchor_checkpoint_is_forged_names_it_instead_of_failing(signed_closures):
+    """The checkpoint a range would resume from no longer verifies (its signature was replaced in
+    the table): the range starts from seq 1, where every stored checkpoint is checked, and the
+    report names it; it used to raise out of the verification (no finding, no alarm)."""
+    from dataclasses import replace as replaced
+
+    from tests.unit.test_closures import closed_busy_day
+
+    chain = closed_busy_day()
+    service, _, failures = signed_closures(chain)
+    stored = service._checkpoints._items[chain_key("t-1", chain.name)]
+    not_its_signature = b"\x30\x06\x02\x01\x01\x02\x01\x01"  # a well-formed DER signature of (1, 1)
+    stored[6] = replaced(stored[6], checkpoint=replaced(stored[6].checkpoint, signature=not_its_signature))
+    report = service.verify("t-1", chain.name, first_seq=8)
+    assert (report.ok, report.reason, report.first_bad_seq) == (False, "bad_signature", 6)
+    assert failures == [report]
