@@ -128,8 +128,7 @@ class VerificationService:
         key = chain_key(tenant_id, chain)
         keys = self._keys.published()
         verifier = signature_verifier_for(keys)
-        start, scan_from = (None, 1) if first_seq == 1 else self._resume_point(key, store, keys, verifier,
-                                                                               first_seq - 1)
+        start, scan_from = self._resume_point(key, store, keys, verifier, first_seq - 1)  # (None, 1) from seq 1
         stored = self._checkpoints.list(key, scan_from - 1) if start is not None else self._checkpoints.list(key)
         checkpoints = [
             s.checkpoint for s in stored if last_seq is None or s.checkpoint.size <= last_seq

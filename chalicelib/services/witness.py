@@ -89,16 +89,6 @@ class Witness:
                                  size=checkpoint.size) from None
         seen = self.latest(key)
         seen_size = seen.size if seen is not None else 0
-        if seen is not None and checkpoint.size < seen.size and old_size != seen_size:
-            # The submitter did not know the witness had moved past this size: two honest submitters
-            # (a scheduled run, an export) raced. It re-reads and submits the log's newest; a log that
-            # went back is still caught there, by the submitter, and here once it knows the size.
-            raise WitnessBehind(f"the witness last co-signed size {seen_size} of this chain, not {old_size}",
-                                known_size=seen_size)
-        if seen is not None and checkpoint.size < seen.size:
-            self._refuse(key, "witness_rollback", checkpoint.size,
-                         f"a checkpoint of size {checkpoint.size} was submitted after the witness co-signed size "
-                         f"{seen.size} (root {seen.root}): the log went back")
         if seen is not None and checkpoint.size == seen.size:
             if checkpoint.root != seen.root:
                 self._refuse(key, "witness_fork", checkpoint.size,
@@ -106,8 +96,15 @@ class Witness:
                              f"at {seen.timestamp}: the log shows two histories")
             return seen
         if old_size != seen_size:
+            # The submitter did not know what the witness last co-signed. For a smaller size too:
+            # two honest submitters (a scheduled run, an export) raced, and it re-reads; a log that
+            # went back is caught by the submitter then, and here once it states the witness's size.
             raise WitnessBehind(f"the witness last co-signed size {seen_size} of this chain, not {old_size}",
                                 known_size=seen_size)
+        if seen is not None and checkpoint.size < seen.size:
+            self._refuse(key, "witness_rollback", checkpoint.size,
+                         f"a checkpoint of size {checkpoint.size} was submitted after the witness co-signed size "
+                         f"{seen.size} (root {seen.root}): the log went back")
         if seen is not None:
             try:
                 verify_consistency(seen.size, checkpoint.size, bytes.fromhex(seen.root), checkpoint.root_bytes,
