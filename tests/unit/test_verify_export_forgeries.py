@@ -222,6 +222,17 @@ def test_a_trusted_key_that_is_neither_a_file_nor_a_long_enough_fingerprint_is_a
     assert scelle(["verify", "--trusted-key", "no-such-file.pem", str(path)]) == 2
 
 
+def test_a_fingerprint_copied_one_digit_short_or_long_is_named_not_trusted_as_a_prefix(world, tmp_path, capsys):
+    """An odd count of digits is a slip of the copy: as a prefix it would anchor nothing and the
+    verdict would blame the archive's key; refused as the browser's check refuses it."""
+    _, path = verify(tmp_path, world.archive)
+    digits = fingerprint(world.signer.public_key_pem())
+    for slip in (digits[:63], digits[:31] + digits[32:], digits[:33], "sha256:" + digits[:45]):
+        assert scelle(["verify", "--trusted-key", slip, str(path)]) == 2, slip
+        assert "an odd number: a digit is missing or extra" in capsys.readouterr().err
+    assert scelle(["verify", "--trusted-key", digits[:62], str(path)]) == 0  # whole bytes: a prefix
+
+
 def test_another_trusted_key_fails_naming_the_archives_key_file(world, tmp_path, capsys):
     other = AttackerSigner(world.key_dir)
     report, path = verify(tmp_path, world.archive, fingerprint(other.public_key_pem()))

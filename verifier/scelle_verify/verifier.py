@@ -336,7 +336,9 @@ def _verify(pem: str, message: bytes, signature: bytes) -> bool:
 def parse_fingerprint(text: str) -> str | None:
     """A SHA-256 key fingerprint as people copy it: ``sha256:3f2a…``, ``3F:2A:…``, the output of
     ``sha256sum`` (``3f2a…  -``) or ``openssl dgst`` (``SHA2-256(stdin)= 3f2a…``). At least
-    ``MIN_FINGERPRINT_DIGITS`` hex digits (a prefix of the full 64 is accepted); None if it is not one."""
+    ``MIN_FINGERPRINT_DIGITS`` hex digits, whole bytes (a prefix of the full 64 is accepted; an odd
+    count is a digit lost or added in the copy, refused as the browser's check refuses it: trusted as a
+    prefix it would anchor nothing, and the verdict would blame the archive); None if it is not one."""
     value = text.strip()
     if "= " in value:
         value = value.rsplit("= ", 1)[1]
@@ -344,7 +346,8 @@ def parse_fingerprint(text: str) -> str | None:
     if value.lower().startswith("sha256:"):
         value = value[7:]
     value = value.replace(":", "").lower()
-    if MIN_FINGERPRINT_DIGITS <= len(value) <= 64 and all(c in "0123456789abcdef" for c in value):
+    if MIN_FINGERPRINT_DIGITS <= len(value) <= 64 and len(value) % 2 == 0 \
+            and all(c in "0123456789abcdef" for c in value):
         return value
     return None
 
@@ -362,11 +365,15 @@ def load_trusted_keys(values: Sequence[str | Path], *, role: str = "log") -> set
             digits = parse_fingerprint(str(value))
             if digits is None:
                 hexadecimal = str(value).lower().removeprefix("sha256:").replace(":", "")
-                short = bool(hexadecimal) and all(c in "0123456789abcdef" for c in hexadecimal)
+                digits_only = bool(hexadecimal) and all(c in "0123456789abcdef" for c in hexadecimal)
+                if digits_only and MIN_FINGERPRINT_DIGITS <= len(hexadecimal) <= 64:
+                    raise ValueError(
+                        f"{value!s:.80}: {len(hexadecimal)} hex digits, an odd number: a digit is missing or "
+                        "extra (a fingerprint has 64; a prefix is whole bytes)")
                 raise ValueError(
                     f"{value!s:.80}: no such file, and not a SHA-256 fingerprint"
                     + (f" of at least {MIN_FINGERPRINT_DIGITS} hex digits (a key id's 16-digit prefix is too short "
-                       "to trust: use the full fingerprint)" if short else ""))
+                       "to trust: use the full fingerprint)" if digits_only else ""))
             found.add(digits)
             continue
         text = path.read_text(encoding="utf-8")
