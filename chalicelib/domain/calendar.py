@@ -2,8 +2,7 @@
 package reuses): ``chalicelib.domain.calendar`` is that very module, its private names and
 monkeypatching included (docs/architecture.md)."""
 
-import sys
-
+from chalicelib.domain.moved import become
 from scelle_verify.domain import calendar
 
-sys.modules[__name__] = calendar
+become(__name__, calendar)

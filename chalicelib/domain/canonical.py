@@ -2,8 +2,7 @@
 package reuses): ``chalicelib.domain.canonical`` is that very module, its private names and
 monkeypatching included (docs/architecture.md)."""
 
-import sys
-
+from chalicelib.domain.moved import become
 from scelle_verify.domain import canonical
 
-sys.modules[__name__] = canonical
+become(__name__, canonical)

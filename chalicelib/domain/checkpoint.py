@@ -2,8 +2,7 @@
 package reuses): ``chalicelib.domain.checkpoint`` is that very module, its private names and
 monkeypatching included (docs/architecture.md)."""
 
-import sys
-
+from chalicelib.domain.moved import become
 from scelle_verify.domain import checkpoint
 
-sys.modules[__name__] = checkpoint
+become(__name__, checkpoint)

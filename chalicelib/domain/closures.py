@@ -2,8 +2,7 @@
 package reuses): ``chalicelib.domain.closures`` is that very module, its private names and
 monkeypatching included (docs/architecture.md)."""
 
-import sys
-
+from chalicelib.domain.moved import become
 from scelle_verify.domain import closures
 
-sys.modules[__name__] = closures
+become(__name__, closures)

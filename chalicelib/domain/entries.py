@@ -2,8 +2,7 @@
 package reuses): ``chalicelib.domain.entries`` is that very module, its private names and
 monkeypatching included (docs/architecture.md)."""
 
-import sys
-
+from chalicelib.domain.moved import become
 from scelle_verify.domain import entries
 
-sys.modules[__name__] = entries
+become(__name__, entries)

@@ -2,8 +2,7 @@
 package reuses): ``chalicelib.domain.errors`` is that very module, its private names and
 monkeypatching included (docs/architecture.md)."""
 
-import sys
-
+from chalicelib.domain.moved import become
 from scelle_verify.domain import errors
 
-sys.modules[__name__] = errors
+become(__name__, errors)

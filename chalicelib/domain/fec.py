@@ -2,8 +2,7 @@
 package reuses): ``chalicelib.domain.fec`` is that very module, its private names and
 monkeypatching included (docs/architecture.md)."""
 
-import sys
-
+from chalicelib.domain.moved import become
 from scelle_verify.domain import fec
 
-sys.modules[__name__] = fec
+become(__name__, fec)

@@ -2,8 +2,7 @@
 package reuses): ``chalicelib.domain.identifiers`` is that very module, its private names and
 monkeypatching included (docs/architecture.md)."""
 
-import sys
-
+from chalicelib.domain.moved import become
 from scelle_verify.domain import identifiers
 
-sys.modules[__name__] = identifiers
+become(__name__, identifiers)

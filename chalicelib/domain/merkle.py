@@ -2,8 +2,7 @@
 package reuses): ``chalicelib.domain.merkle`` is that very module, its private names and
 monkeypatching included (docs/architecture.md)."""
 
-import sys
-
+from chalicelib.domain.moved import become
 from scelle_verify.domain import merkle
 
-sys.modules[__name__] = merkle
+become(__name__, merkle)

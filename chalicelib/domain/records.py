@@ -2,8 +2,7 @@
 package reuses): ``chalicelib.domain.records`` is that very module, its private names and
 monkeypatching included (docs/architecture.md)."""
 
-import sys
-
+from chalicelib.domain.moved import become
 from scelle_verify.domain import records
 
-sys.modules[__name__] = records
+become(__name__, records)

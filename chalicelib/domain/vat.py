@@ -2,8 +2,7 @@
 package reuses): ``chalicelib.domain.vat`` is that very module, its private names and
 monkeypatching included (docs/architecture.md)."""
 
-import sys
-
+from chalicelib.domain.moved import become
 from scelle_verify.domain import vat
 
-sys.modules[__name__] = vat
+become(__name__, vat)

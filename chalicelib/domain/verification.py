@@ -2,8 +2,7 @@
 package reuses): ``chalicelib.domain.verification`` is that very module, its private names and
 monkeypatching included (docs/architecture.md)."""
 
-import sys
-
+from chalicelib.domain.moved import become
 from scelle_verify.domain import verification
 
-sys.modules[__name__] = verification
+become(__name__, verification)

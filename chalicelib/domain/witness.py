@@ -2,8 +2,7 @@
 package reuses): ``chalicelib.domain.witness`` is that very module, its private names and
 monkeypatching included (docs/architecture.md)."""
 
-import sys
-
+from chalicelib.domain.moved import become
 from scelle_verify.domain import witness
 
-sys.modules[__name__] = witness
+become(__name__, witness)

@@ -2,8 +2,7 @@
 package reuses): ``chalicelib.domain.write_proofs`` is that very module, its private names and
 monkeypatching included (docs/architecture.md)."""
 
-import sys
-
+from chalicelib.domain.moved import become
 from scelle_verify.domain import write_proofs
 
-sys.modules[__name__] = write_proofs
+become(__name__, write_proofs)

@@ -2,8 +2,7 @@
 package reuses): ``chalicelib.ports.signatures`` is that very module, its private names and
 monkeypatching included (docs/architecture.md)."""
 
-import sys
-
+from chalicelib.domain.moved import become
 from scelle_verify import signatures
 
-sys.modules[__name__] = signatures
+become(__name__, signatures)

@@ -2,8 +2,7 @@
 package reuses): ``chalicelib.verify_export.cli`` is that very module, its private names and
 monkeypatching included (docs/architecture.md)."""
 
-import sys
-
+from chalicelib.domain.moved import become
 from scelle_verify import cli
 
-sys.modules[__name__] = cli
+become(__name__, cli)

@@ -2,8 +2,7 @@
 package reuses): ``chalicelib.verify_export.completeness`` is that very module, its private names and
 monkeypatching included (docs/architecture.md)."""
 
-import sys
-
+from chalicelib.domain.moved import become
 from scelle_verify import completeness
 
-sys.modules[__name__] = completeness
+become(__name__, completeness)

@@ -2,8 +2,7 @@
 package reuses): ``chalicelib.verify_export.verifier`` is that very module, its private names and
 monkeypatching included (docs/architecture.md)."""
 
-import sys
-
+from chalicelib.domain.moved import become
 from scelle_verify import verifier
 
-sys.modules[__name__] = verifier
+become(__name__, verifier)

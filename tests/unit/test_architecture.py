@@ -183,7 +183,7 @@ def _aliases() -> dict[str, str]:
     found = {}
     for path in ROOT.rglob("*.py"):
         source = path.read_text(encoding="utf-8")
-        if "sys.modules[__name__] = " in source:
+        if "become(__name__, " in source:
             tree = ast.parse(source)
             (target,) = [f"{n.module}.{n.names[0].name}" for n in ast.walk(tree)
                          if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("scelle_verify")]
@@ -198,10 +198,10 @@ def test_chalicelib_reuses_the_slim_modules_instead_of_copying_them():
     slim = _slim_tree()
     for module, target in aliases.items():
         assert importlib.import_module(module) is importlib.import_module(target), module
-        # an alias holds no code of its own: no function, class or assignment besides the alias
+        # an alias holds no code of its own: imports, its docstring and the ``become`` call
         body = [n for n in ast.parse((ROOT.parent / (module.replace(".", "/") + ".py")).read_text()).body
                 if not isinstance(n, ast.Import | ast.ImportFrom | ast.Expr)]
-        assert len(body) == 1, module
+        assert body == [], module
     # and no module of chalicelib defines again a module of the slim package under the same name
     twins = {"chalicelib.domain.": "scelle_verify.domain.", "chalicelib.verify_export.": "scelle_verify.",
              "chalicelib.ports.signatures": "scelle_verify.signatures"}
@@ -279,3 +279,83 @@ def test_every_declared_service_is_an_attribute_of_the_container():
     # ``settings`` is set by the constructor; everything else is a (cached) property or method
     unknown = {where: name for where, name in names.items() if not (hasattr(Container, name) or name == "settings")}
     assert unknown == {}
+
+
+# One process for every alias: thread A imports the alias while the import of its scelle_verify
+# module is held back; thread B runs ``from <alias> import <a name of that module>`` and waits for A
+# (CPython's C import path calls ``_lock_unlock_module``: the hook says B is waiting); then A goes on.
+# B starts once A is held, the alias in ``sys.modules`` (before, B would wait on the import lock and
+# then look ``sys.modules`` up again: no race).
+_RACE = r'''
+import importlib, importlib._bootstrap as bootstrap, importlib.abc, json, sys, threading
+cases = json.loads(sys.argv[1])
+held, hold = {}, threading.Event()
+holding, waiting = threading.Event(), threading.Event()
+
+class HoldBack(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path, target=None):
+        if fullname in held:
+            holding.set()
+            hold.wait(10)
+        return None
+
+unlock = bootstrap._lock_unlock_module
+def watched(name):
+    if name in held.values():
+        waiting.set()
+    return unlock(name)
+bootstrap._lock_unlock_module = watched
+sys.meta_path.insert(0, HoldBack())
+failures = []
+for alias, real, name in cases:
+    for module in (alias, real):  # imported afresh, even when an earlier case imported it
+        parent, _, child = module.rpartition(".")
+        sys.modules.pop(module, None)
+        if hasattr(importlib.import_module(parent), child):
+            delattr(sys.modules[parent], child)
+    held.clear(); held[real] = alias; hold.clear(); holding.clear(); waiting.clear()
+    got = {}
+    def first():
+        importlib.import_module(alias)
+    def second():
+        scope = {}
+        try:
+            exec(f"from {alias} import {name}", scope)
+            got["value"] = scope[name]
+        except ImportError as exc:
+            got["error"] = str(exc)
+    a = threading.Thread(target=first); a.start()
+    holding.wait(10)  # the alias is in sys.modules, its import not done
+    b = threading.Thread(target=second); b.start()
+    raced = waiting.wait(10)
+    hold.set(); a.join(); b.join()
+    if not raced:
+        failures.append(f"{alias}: the second import did not wait for the first")
+    elif "error" in got:
+        failures.append(f"{alias}: {got['error']}")
+    elif got["value"] is not getattr(sys.modules[real], name):
+        failures.append(f"{alias}: {name} is not the module's")
+print(json.dumps(failures))
+'''
+
+
+def test_an_alias_imported_by_two_threads_at_once_gives_both_the_module():
+    """A scheduled job of `make run` failed with "cannot import name 'canonical_bytes' from
+    'chalicelib.domain.canonical'": it imported lazily while another thread was importing the alias,
+    and was left holding the alias's own module object (``chalicelib/domain/moved.py``)."""
+    import json
+    import subprocess
+    import sys
+
+    cases = []
+    for module, target in sorted(_aliases().items()):
+        real_path = SLIM.parent / (target.replace(".", "/") + ".py")
+        tree = ast.parse(real_path.read_text(encoding="utf-8"))
+        name = next(n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)
+                    and not n.name.startswith("_"))
+        cases.append((module, target, name))
+    assert len(cases) >= 20
+    run = subprocess.run([sys.executable, "-c", _RACE, json.dumps(cases)], capture_output=True, text=True,
+                         timeout=120, cwd=ROOT.parent)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == []
