@@ -272,7 +272,9 @@ def get_entry(tenant_id: str, chain: str, seq: int, caller: Caller, *, ledger=Se
           summary="Close a day (manager+) or a month/year (accountant, admin)", tags=TAGS, body=ClosureIn,
           response=Accepted, status=201, permission=Permission.CLOSE_DAY, errors=(409,),
           rules={"period": "written as kind says (day 2026-11-23, month 2026-11, year 2026), and ended in the tenant's "
-                           "time zone"})
+                           "time zone",
+                 "chain": "a chain of this tenant (else 404); a chain other than a register's sales chain also needs "
+                          "ledger.read (else 403)"})
 def close_period(tenant_id: str, caller: Caller, body: ClosureIn, *, ledger=Service("ledger")):
     if body.kind != "day" and not allows(caller.role, Permission.CLOSE_PERIOD):
         raise Forbidden(f"your role ({caller.role}) may close days, not a {body.kind}", field="kind")

@@ -204,6 +204,8 @@ class LedgerService:
             raise NotFound(f"no chain {chain!r} in this tenant", field="chain")
         if chain == "events":
             raise ValidationFailed("the event journal is not closed; close a sales or journal chain", field="chain")
+        if caller_or_system is not SYSTEM:  # closing the journal's day shows its totals: a manager may not
+            _check_chain_readable(caller_or_system, chain)
         parsed_kind, period_start = parse_period_key(period, field="period")
         if parsed_kind != kind:
             raise ValidationFailed(f"{period!r} is not a {kind} period", field="period")
@@ -440,8 +442,7 @@ class LedgerService:
     def _check_chain_visible(self, caller, tenant: Tenant, chain: str) -> None:
         if chain not in self._directory.chains(tenant.tenant_id) or chain == "events":
             raise NotFound(f"no chain {chain!r} in this tenant", field="chain")
-        if ".sales." not in chain and not allows(caller.role, Permission.LEDGER_READ):
-            raise Forbidden(f"your role ({caller.role}) cannot read the {chain} chain", field="chain")
+        _check_chain_readable(caller, chain)
 
     def _visible_entry(self, caller, tenant: Tenant, chain: str, seq: int) -> SealedRecord:
         self._check_chain_visible(caller, tenant, chain)
@@ -459,6 +460,12 @@ class _System:
 
 
 SYSTEM = _System()
+
+
+def _check_chain_readable(caller, chain: str) -> None:
+    """A chain that is not a register's sales chain (the journal) needs ``ledger.read`` (docs/roles.md)."""
+    if ".sales." not in chain and not allows(caller.role, Permission.LEDGER_READ):
+        raise Forbidden(f"your role ({caller.role}) cannot read the {chain} chain", field="chain")
 
 
 def _actor(caller) -> Actor:

@@ -155,6 +155,38 @@ def test_a_manager_reads_the_registers_closures_and_checkpoints_but_not_the_jour
         assert stranger.get(f"/v1/tenants/{t}/{path}?chain=test.sales.R1").status == 404
 
 
+def test_a_manager_closes_the_registers_days_but_not_the_journals(api, stack, tenant_with_a_sale, container):
+    """A manager reads neither the journal's entries nor its closures: closing its day, which seals
+    the day's totals and answers with them, is refused as well (403 on chain, nothing written),
+    before any check of the period; an accountant may."""
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.domain.calendar import business_day_of
+    from tests.functional.test_ledger_api import journal_entry
+    from tests.support.users import member
+
+    account, admin = tenant_with_a_sale
+    t = account.tenant_id
+    assert admin.post(f"/v1/tenants/{t}/journal-entries", {"entries": [journal_entry()]}).status == 201
+    journal = chain_key(t, "test.journal")
+    tenant = container.tenants.get(t)
+    today = business_day_of(datetime.now(UTC), tenant.time_zone, tenant.business_day_cutoff)
+    manager = api.with_token(member(api, stack, t, account.token, "manager").token)
+    for period in (today - timedelta(days=1), today, today + timedelta(days=1)):
+        body = {"chain": "test.journal", "kind": "day", "period": period.isoformat()}
+        refused = manager.post(f"/v1/tenants/{t}/closures", body)
+        assert refused.status == 403 and refused.json["field"] == "chain", refused
+        assert container.journal_store.head(journal).seq == 1
+    # the register's day: the manager's to close (still running here: 409, not 403)
+    running = manager.post(f"/v1/tenants/{t}/closures",
+                           {"chain": "test.sales.R1", "kind": "day", "period": today.isoformat()})
+    assert running.status == 409 and running.json["field"] == "period", running
+    accountant = api.with_token(member(api, stack, t, account.token, "accountant").token)
+    allowed = accountant.post(f"/v1/tenants/{t}/closures",
+                              {"chain": "test.journal", "kind": "day", "period": today.isoformat()})
+    assert allowed.status == 409 and allowed.json["field"] == "period", allowed
+
+
 def test_a_closure_sealed_with_wrong_totals_is_found_by_the_next_resumed_range(container, tmp_path, monkeypatch):
     """A closing job with a bug seals a closure whose totals are off by a cent: correctly hashed,
     proven and signed. The hourly pass resumes from the checkpoint before it; it must still find
