@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from chalicelib.api.routing import endpoint
 from chalicelib.api.schemas import ChainName, StrictModel
@@ -59,8 +59,8 @@ class KeyList(BaseModel):
 
 class VerifyRequest(StrictModel):
     chain: ChainName
-    first_seq: int = Field(1, ge=1)
-    last_seq: int | None = Field(None, ge=1)
+    first_seq: StrictInt = Field(1, ge=1)  # strict: "5" and 5.0 are not integers
+    last_seq: StrictInt | None = Field(None, ge=1)
 
 
 class VerifyReport(BaseModel):

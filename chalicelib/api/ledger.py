@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
-from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, WithJsonSchema
 
 from chalicelib.api.routing import endpoint
 from chalicelib.api.schemas import (
@@ -79,7 +79,8 @@ class SaleIn(StrictModel):
         description="1-32 letters, digits, '-' or '_'; each register has its own chain")
     occurred_at: Annotated[str, AfterValidator(instant_text), _checked(lambda v, f: instant(v, f, what="occurred_at")),
                            WithJsonSchema(INSTANT_SCHEMA)] = Field(description="RFC 3339 time of the sale on the till")
-    prices_include_vat: bool = True
+    # strict: "false" was read as false, 0 and "no" too (pydantic's lax booleans)
+    prices_include_vat: StrictBool = True
     rounding_policy: Literal["document", "line"] = "document"
     lines: list[SaleLine] = Field(min_length=1, max_length=500)
     payments: list[Payment] = Field(default_factory=list, max_length=20)

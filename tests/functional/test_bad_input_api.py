@@ -106,6 +106,28 @@ def test_the_same_sale_in_utf8_is_accepted(admin):
     assert reply.json["data"]["lines"][0]["description"] == "Caf\u00e9"
 
 
+# ---- values of another JSON type: never converted ---------------------------------------------------
+@pytest.mark.parametrize("value", ["false", "true", 0, 1, "no", "off", None])
+def test_prices_include_vat_that_is_not_a_json_boolean_is_a_422_and_writes_nothing(admin, stack, value):
+    """pydantic's lax booleans read "false" as false (and 0, "no", "off"): a till sending a string
+    had its sale sealed with what the string happened to mean."""
+    account, client = admin
+    before = count_all(stack)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body(prices_include_vat=value))
+    _problem(reply, 422, "prices_include_vat")
+    assert count_all(stack) == before
+
+
+@pytest.mark.parametrize(("change", "field"), [({"first_seq": "1"}, "first_seq"), ({"first_seq": 1.0}, "first_seq"),
+                                               ({"last_seq": "1"}, "last_seq"), ({"first_seq": True}, "first_seq")])
+def test_a_verification_range_that_is_not_json_integers_is_a_422(with_a_sale, stack, change, field):
+    account, client = with_a_sale
+    before = count_all(stack)
+    reply = client.post(f"/v1/tenants/{account.tenant_id}/verifications", {"chain": "test.sales.R1", **change})
+    _problem(reply, 422, field)
+    assert count_all(stack) == before
+
+
 # ---- unknown fields -------------------------------------------------------------------------------
 def test_unknown_fields_in_a_verification_request_are_refused(with_a_sale, stack):
     account, client = with_a_sale
