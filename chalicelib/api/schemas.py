@@ -14,6 +14,7 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     BeforeValidator,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -237,10 +238,22 @@ TimeBound = Annotated[
 # OpenAPI document. Other ids (grant, job, ticket...) are opaque: an unknown one is a 404.
 TENANT_ID = r"^t[0-9a-f]{20}$"
 MAX_SEQ = 2**63 - 1
+_SEQ_TEXT = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def _seq_text(value: Any) -> Any:
+    """A path's seq as written: decimal digits, no sign, point, space or leading zero (pydantic's lax
+    int read "1.0" and "+2" as entries 1 and 2, and a reversal was sealed from such a path)."""
+    if isinstance(value, str) and not _SEQ_TEXT.fullmatch(value):
+        raise ValueError(f"an entry's number is written in digits, from 1 (e.g. 12), found {value[:40]!r}")
+    return value
+
+
 PATH_PARAMETERS: dict[str, Any] = {
     "tenant_id": Annotated[str, Field(pattern=TENANT_ID, description="a tenant id: t + 20 hex digits")],
     "chain": ChainName,
-    "seq": Annotated[int, Field(ge=1, le=MAX_SEQ, description="an entry's number in its chain, from 1")],
+    "seq": Annotated[int, Field(ge=1, le=MAX_SEQ, description="an entry's number in its chain, from 1"),
+                     BeforeValidator(_seq_text)],
 }
 OPAQUE_ID = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 """Any other path parameter: an id this API returned."""

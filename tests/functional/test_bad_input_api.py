@@ -128,6 +128,20 @@ def test_a_verification_range_that_is_not_json_integers_is_a_422(with_a_sale, st
     assert count_all(stack) == before
 
 
+@pytest.mark.parametrize("seq", ["1.0", "+1", "01", "%201", "1e0", "1_0", "-1", "0", str(2**63)])
+def test_an_entry_number_in_a_path_is_digits_from_1_else_a_422_naming_seq(with_a_sale, stack, seq):
+    """"1.0" and "+2" were read as entries 1 and 2 (pydantic's lax int), and a reversal was sealed
+    from such a path."""
+    account, client = with_a_sale
+    base = f"/v1/tenants/{account.tenant_id}/entries/test.sales.R1"
+    assert client.get(f"{base}/1").status == 200
+    problem = _problem(client.get(f"{base}/{seq}"), 422, "seq")
+    _no_pydantic_noise(problem)
+    before = count_all(stack)
+    _problem(client.post(f"{base}/{seq}/reversal", {"reason": "wrong price"}), 422, "seq")
+    assert count_all(stack) == before
+
+
 # ---- unknown fields -------------------------------------------------------------------------------
 def test_unknown_fields_in_a_verification_request_are_refused(with_a_sale, stack):
     account, client = with_a_sale
