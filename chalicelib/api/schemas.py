@@ -14,7 +14,6 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     BeforeValidator,
-    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
