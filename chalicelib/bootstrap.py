@@ -269,7 +269,7 @@ class Container:
         signing permission), in process locally."""
         s = self.settings
         if s.mode == "local":
-            return self.checkpoints
+            return self.chain_checkpoints
         if not s.signer_function:
             from chalicelib.config import ConfigError
 
@@ -538,6 +538,13 @@ class Container:
                                  clock=self.clock, on_signed=lambda: count("CheckpointsSigned"),
                                  alarms=self.tamper_alarms, entries_expire=True, proofs=self.write_proofs,
                                  tiles=self.tile_store)
+
+    @cached_property
+    def chain_checkpoints(self):
+        """A checkpoint of any chain on request (the event journal's with ``events_checkpoints``)."""
+        from chalicelib.services.checkpoints import ChainCheckpoints
+
+        return ChainCheckpoints(self.checkpoints, self.events_checkpoints)
 
     @cached_property
     def checkpoint_signer(self):

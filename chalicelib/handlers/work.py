@@ -47,7 +47,8 @@ def process_units(event, job: str, run_one: Callable) -> dict:
 
 @work_bp.lambda_function(name="sign_chain")
 @inject
-def sign_chain(event, context, *, checkpoints=Service("checkpoints"), checkpoint_signer=Service("checkpoint_signer")):
+def sign_chain(event, context, *, checkpoints=Service("chain_checkpoints"),
+               checkpoint_signer=Service("checkpoint_signer")):
     from chalicelib.observability import flush_metrics
 
     try:

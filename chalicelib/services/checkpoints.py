@@ -666,3 +666,19 @@ class CheckpointCadence:
         except Exception:
             logger.exception("checkpoint at the cadence failed; the schedule will sign it",
                              extra={"chain": record.chain, "seq": record.seq})
+
+
+class ChainCheckpoints:
+    """``checkpoint`` of any chain of a tenant, as ``POST …/checkpoints`` asks: the event journal
+    lives in the events table and is signed by its own ``CheckpointService`` (the journal's found no
+    entry there and answered 404 "no entry yet" for a journal of hundreds)."""
+
+    def __init__(self, journal: CheckpointService, events: CheckpointService) -> None:
+        self._journal = journal
+        self._events = events
+
+    def checkpoint(self, tenant_id: str, chain: str) -> Checkpoint | None:
+        from chalicelib.services.events import EVENTS_CHAIN
+
+        service = self._events if chain == EVENTS_CHAIN else self._journal
+        return service.checkpoint(tenant_id, chain)

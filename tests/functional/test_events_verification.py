@@ -131,3 +131,20 @@ def test_a_tampered_event_is_reported_at_its_seq_and_raises_the_alarm(cv, shop):
     assert ("integrity", "critical") in rules
     assert any(to == "ops@scelle.example" and "ALERT" in subject and "seq 6" in subject
                for to, subject, _ in cv.mailer.sent)
+
+
+def test_a_checkpoint_of_the_event_journal_is_signed_on_request(cv, shop):
+    """``POST …/checkpoints {"chain": "events"}`` answered 404 "no entry yet" for a journal of
+    hundreds: the request went to the signer of the journal table, where the events are not."""
+    from app import app
+    from tests.support.client import ApiClient
+
+    container, tenant, _, _ = shop
+    _journal(container, tenant, 5)
+    cv.drain()
+    admin = ApiClient(app).with_token("token-admin")
+    signed = admin.post(f"/v1/tenants/{tenant}/checkpoints", {"chain": "events"})
+    assert signed.status == 201, signed
+    assert signed.json["size"] == container.events_store.head(chain_key(tenant, "events")).seq >= 5
+    listed = admin.get(f"/v1/tenants/{tenant}/checkpoints?chain=events")
+    assert listed.status == 200 and listed.json["checkpoints"][-1]["size"] == signed.json["size"], listed

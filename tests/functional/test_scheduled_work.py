@@ -77,6 +77,13 @@ def test_the_on_demand_request_reaches_the_signing_worker_as_lambda_delivers_it(
     from chalicelib.domain.checkpoint import Checkpoint
 
     assert Checkpoint.from_text(answer["checkpoint"]).size == 4
+    for n in range(3):  # the event journal, in the events table (it was "no entry yet")
+        container.event_journal.record(tenant, "config_changed", actor="u-admin", details={"n": n})
+    events = app.handler_map["sign_chain"]({"action": "sign", "tenant_id": tenant, "chain": "events"},
+                                           LocalContext("sign_chain"))
+    assert events["checkpoint"] is not None, events
+    assert Checkpoint.from_text(events["checkpoint"]).size == container.events_store.head(
+        f"TENANT#{tenant}#CHAIN#events").seq
     refused = app.handler_map["sign_chain"]({"action": "sign", "tenant_id": 7}, LocalContext("sign_chain"))
     assert refused["refused"]["reason"] == "bad_request"
 

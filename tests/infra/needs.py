@@ -327,6 +327,7 @@ NEEDS: dict[str, list[Need]] = {
         *checkpoint_signing("journal", "CheckpointSigner"),
         *checkpoint_signing("events", "CheckpointSigner, events chains"),
         *checkpoint_signing("journal", "handle_sign_request: an on-demand checkpoint the API asked for"),
+        *checkpoint_signing("events", "handle_sign_request: an on-demand checkpoint of the event journal"),
         ("dynamodb.update_item", "ops", "Archiver lease and mark_archived"),
         ("dynamodb.batch_write_item[Put|Delete]", "ops", "Archiver: archived pending entries deleted"),
         *archive_write("CheckpointSigner flush"),
