@@ -145,6 +145,20 @@ class DynamoDBChainStore:
         item = resp.get("Item")
         return _plain_values(item) if item else None
 
+    def add_claim(self, claim: Claim) -> dict[str, Any] | None:
+        if self._claims_table is None:
+            raise TypeError("this chain store was built without a claims table")
+        try:
+            self._client.put_item(TableName=self._claims_table, Item=claim_item(claim),
+                                  ConditionExpression="attribute_not_exists(pk)",
+                                  ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                old = exc.response.get("Item")
+                return _plain_values(old) if old else self.claim(claim.pk, claim.sk) or {}
+            raise Unavailable(f"claim write failed: {exc.response['Error']['Code']}") from exc
+        return None
+
     def raw_items(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None) -> Iterator[dict]:
         return self._items(chain_key, first_seq, last_seq)
 

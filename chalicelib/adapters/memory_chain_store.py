@@ -75,6 +75,14 @@ class InMemoryChainStore:
             stored = self.claims.get((pk, sk))
             return dict(stored) if stored is not None else None
 
+    def add_claim(self, claim: Claim) -> dict | None:
+        with self._lock:
+            stored = self.claims.get((claim.pk, claim.sk))
+            if stored is not None:
+                return dict(stored)
+            self.claims[(claim.pk, claim.sk)] = {"pk": claim.pk, "sk": claim.sk, **claim.values}
+            return None
+
     def scan(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None, *,
              page_size: int | None = None) -> Iterator[SealedRecord]:
         for item in self.raw_items(chain_key, first_seq, last_seq):  # in memory: no pages

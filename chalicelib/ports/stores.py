@@ -34,6 +34,11 @@ class ChainStore(Protocol):
         """The stored values of a claim or pointer, read consistently; ``None`` if absent."""
         ...
 
+    def add_claim(self, claim: Claim) -> dict[str, Any] | None:
+        """Write ``claim`` alone if nothing holds its key (no record with it): ``None`` when written,
+        else the stored values of the claim that holds it (ours, if a lost answer was retried)."""
+        ...
+
     def scan(self, chain_key: str, first_seq: int = 1, last_seq: int | None = None, *,
              page_size: int | None = None) -> Iterator[SealedRecord]:
         """Records in ascending seq order, read lazily page by page (constant memory). ``page_size``:

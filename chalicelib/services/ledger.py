@@ -131,7 +131,10 @@ class LedgerService:
             field = "client_receipt_id" if taken.claim.pk.startswith("RECEIPT#") else IDEMPOTENCY_HEADER
             what = (f"receipt {receipt_id!r} of register {payload['register_id']}" if field == "client_receipt_id"
                     else f"this {IDEMPOTENCY_HEADER}")
-            return self._replay(tenant, chain, taken, fingerprint, field=field, what=what)
+            answer = self._replay(tenant, chain, taken, fingerprint, field=field, what=what)
+            if field == "client_receipt_id" and idempotency_key and idempotency_key != receipt_id:
+                self._bind_key(f"OPKEY#{scope}", idempotency_key, taken.stored or {})
+            return answer
         return self.accepted(record, fresh=True)
 
     def record_journal(self, caller, entries: Any, idempotency_key: str | None) -> dict[str, Any]:
@@ -430,6 +433,15 @@ class LedgerService:
         if record is None or record.hash != stored.get("hash"):
             raise Unavailable(f"entry {stored.get('seq')} of {chain} cannot be read back; retry shortly")
         return self.accepted(record)
+
+    def _bind_key(self, pk: str, key: str, replayed: dict[str, Any]) -> None:
+        """A key first sent with a resent receipt is claimed for the sale it replays, as if it had
+        come with the sale: else it was free, and the same key then sealed another receipt."""
+        ref = {name: replayed[name] for name in ("request", "seq", "hash")}
+        held = self._store.add_claim(Claim(pk, key, ref))
+        if held is not None and (held.get("seq"), held.get("hash")) != (ref["seq"], ref["hash"]):
+            raise Conflict(f"this {IDEMPOTENCY_HEADER} was already used for another sale (entry {held.get('seq')}); "
+                           "send a new key for a new operation", field=IDEMPOTENCY_HEADER)
 
     def _latest_closure(self, tenant_id: str, chain: str, kind: str) -> dict | None:
         entries = self._index.closures(tenant_id, chain, kind)

@@ -73,6 +73,27 @@ def test_the_same_idempotency_key_with_another_body_is_a_409_problem(admin, cont
     assert _head(container, account.tenant_id, "test.sales.R1").seq == 1
 
 
+def test_a_key_first_sent_with_a_resent_receipt_names_that_sale_and_no_other(admin, container):
+    """A key that came only with the resend was not claimed: the same key then sealed another
+    receipt (201, a second sale), and answered for two sales."""
+    account, client = admin
+    sales = f"/v1/tenants/{account.tenant_id}/sales"
+    first_body, other_body = sale_body(), sale_body()
+    first = client.post(sales, first_body)  # no key
+    replay = client.post(sales, first_body, headers={"Idempotency-Key": "K1"})
+    assert replay.status == 201 and (replay.json["seq"], replay.json["hash"]) == (first.json["seq"], first.json["hash"])
+    other = client.post(sales, other_body, headers={"Idempotency-Key": "K1"})
+    assert other.status == 409 and other.json["field"] == "Idempotency-Key", other
+    assert _head(container, account.tenant_id, "test.sales.R1").seq == 1
+    again = client.post(sales, first_body, headers={"Idempotency-Key": "K1"})  # still the first sale
+    assert again.status == 201 and again.json["seq"] == first.json["seq"]
+    # a key already naming another sale is refused with a resent receipt too
+    assert client.post(sales, other_body, headers={"Idempotency-Key": "K2"}).status == 201
+    crossed = client.post(sales, first_body, headers={"Idempotency-Key": "K2"})
+    assert crossed.status == 409 and crossed.json["field"] == "Idempotency-Key", crossed
+    assert _head(container, account.tenant_id, "test.sales.R1").seq == 2
+
+
 def test_an_offline_till_resending_a_receipt_gets_the_first_entry_back(admin, container):
     account, client = admin
     body = sale_body()

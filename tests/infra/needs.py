@@ -203,6 +203,8 @@ NEEDS: dict[str, list[Need]] = {
         *[("dynamodb.describe_table", t, "GET /health") for t in TABLES],
         # ledger (LedgerService), receipts, proofs, verification
         *seal("sales, journal batches, reversals, closures"),
+        ("dynamodb.put_item", "ops", "LedgerService.record_sale: an Idempotency-Key first sent with a resent receipt, "
+                                     "bound to the sale it replays"),
         ("dynamodb.get_item", "journal", "GET entry, reversal source, closures, verification anchor"),
         ("dynamodb.query", "journal", "GET entries: a time range found by seq (decision 0027)"),
         *append("events", "every action journals an event"),

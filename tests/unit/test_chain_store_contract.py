@@ -157,6 +157,19 @@ class ChainStoreContract:
             self.store.commit([c], [Claim(pk, "pointer", {"seq": 3, "hash": c.hash}, expect_seq=1)])
         assert self.store.claim(pk, "pointer")["seq"] == 2
 
+    def test_a_claim_added_alone_is_written_once_and_then_answers_with_its_holder(self, tenant):
+        first = _chain(self.store, tenant, 1)[0]
+        claim = Claim(f"OPKEY#{tenant}", "k-1", {"request": "abc", "seq": 1, "hash": first.hash})
+        assert self.store.add_claim(claim) is None
+        held = {"pk": claim.pk, "sk": "k-1", "request": "abc", "seq": 1, "hash": first.hash}
+        assert self.store.claim(claim.pk, "k-1") == held
+        assert self.store.add_claim(claim) == held  # sent again: it meets itself
+        assert self.store.add_claim(Claim(claim.pk, "k-1", {"request": "xyz", "seq": 2, "hash": "0" * 64})) == held
+        assert self.store.claim(claim.pk, "k-1") == held  # unchanged
+        with pytest.raises(CommitRejected) as refused:  # and a commit claiming it is refused
+            self.store.commit(_chain(self.store, tenant, 2)[1:], [Claim(claim.pk, "k-1", {"seq": 2})])
+        assert refused.value.claims == {0: held}
+
     def test_a_commit_holds_at_most_100_items_records_and_claims_together(self, tenant):
         records = _chain(self.store, tenant, 100)
         with pytest.raises(ValidationFailed):
