@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,6 +41,7 @@ CHECKPOINT_SCHEDULE_SECONDS = 300
 PERIOD_ORDER = ("day", "month", "year")
 NEXT_DUE_PAGE = 8  # records read at once to find the first operation after a closure
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+_CURSOR_SEQ = re.compile(r"[1-9][0-9]{0,18}")
 
 
 def _utcnow() -> datetime:
@@ -306,11 +308,13 @@ class LedgerService:
         self._check_chain_visible(caller, tenant, chain)
         after_seq, start_at = None, start
         if cursor:
-            try:
-                seq_text, cursor_at = cursor.split("|", 1)
-                after_seq = int(seq_text)
-            except ValueError:
-                raise ValidationFailed("the cursor is not one this API returned", field="cursor") from None
+            # A cursor is the seq and recorded_at of the last entry of a page: both must be an entry's
+            # (one read), or any seq and instant ("-5|…", "7|2000-01-01…") started a page anywhere.
+            seq_text, _, cursor_at = cursor.partition("|")
+            after_seq = int(seq_text) if _CURSOR_SEQ.fullmatch(seq_text) else None
+            entry = self._store.get(chain_key(tenant.tenant_id, chain), after_seq) if after_seq else None
+            if entry is None or entry.recorded_at != cursor_at:
+                raise ValidationFailed("the cursor is not one this API returned", field="cursor")
             if not newest_first:
                 start_at = cursor_at
         own_only = not allows(caller.role, Permission.SALE_READ_ALL) and ".sales." in chain

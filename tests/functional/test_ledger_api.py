@@ -218,6 +218,24 @@ def test_entries_are_listed_by_time_with_an_opaque_cursor(admin):
     assert rest.json["next_cursor"] is None
 
 
+def test_a_cursor_this_route_did_not_return_is_a_422_naming_cursor(admin):
+    """Any seq and instant started a page anywhere ("-5|…" from seq 2, "7|2000-01-01…" from 8)."""
+    from urllib.parse import quote
+
+    account, client = admin
+    for _ in range(4):
+        client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body())
+    base = f"/v1/tenants/{account.tenant_id}/entries?chain=test.sales.R1&limit=2"
+    real = client.get(base).json["next_cursor"]
+    seq, at = real.split("|")
+    assert [e["seq"] for e in client.get(f"{base}&cursor={quote(real)}").json["entries"]] == [3, 4]
+    for forged in (f"-5|{at}", "2|2000-01-01T00:00:00Z", "1|9999-99-99", f"0{seq}|{at}", f"+{seq}|{at}", f"{seq}|",
+                   f"{seq}|{at} ", f"99|{at}", seq, "|", f"{seq}|{at}|x"):
+        for order in ("", "&order=desc"):
+            reply = client.get(f"{base}{order}&cursor={quote(forged)}")
+            assert reply.status == 422 and reply.json["field"] == "cursor", (forged, reply)
+
+
 def test_a_till_lists_its_sales_newest_first_with_their_receipt_proofs(api, stack, admin):
     """A till's recent sales: order=desc, a page at a time, each sale with the receipt's code and QR
     payload as recording it answered them; a seller's list holds only their own sales."""
