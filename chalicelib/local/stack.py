@@ -42,6 +42,17 @@ class DataDirBusy(Exception):
     pass
 
 
+def local_http_server():
+    """chalice's threaded server listening with a backlog a till's burst fits in: socketserver's
+    default of 5 reset connections when 20 sales were sent at once (AWS's gateway queues them)."""
+    from chalice.local import ThreadedHTTPServer
+
+    class LocalHttpServer(ThreadedHTTPServer):
+        request_queue_size = 1024  # the kernel caps it at net.core.somaxconn
+
+    return LocalHttpServer
+
+
 @dataclass
 class LocalStack:
     settings: Settings
@@ -246,7 +257,7 @@ class LocalStack:
         if self.terminal is not None and self.terminal.text:
             handler = ProblemRequestHandler.with_request_log(self.terminal.request)
         self.http = LocalDevServer(app, Config(chalice_stage="local"), self.settings.host, self.settings.port,
-                                   handler_cls=handler)
+                                   handler_cls=handler, server_cls=local_http_server())
         self.pump = StreamPump(
             app,
             bootstrap_client("dynamodbstreams"),
