@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, Field
 
 from chalicelib.api.routing import endpoint
-from chalicelib.api.schemas import ChainName, StrictModel
+from chalicelib.api.schemas import ChainName, StrictModel, json_int
 from chalicelib.domain.errors import Forbidden, NotFound
 from chalicelib.domain.identity import Caller
 from chalicelib.domain.permissions import Permission, allows
@@ -59,8 +59,8 @@ class KeyList(BaseModel):
 
 class VerifyRequest(StrictModel):
     chain: ChainName
-    first_seq: StrictInt = Field(1, ge=1)  # strict: "5" and 5.0 are not integers
-    last_seq: StrictInt | None = Field(None, ge=1)
+    first_seq: json_int(ge=1) = 1  # type: ignore[valid-type]
+    last_seq: json_int(ge=1) | None = None  # type: ignore[valid-type]
 
 
 class VerifyReport(BaseModel):

@@ -65,6 +65,20 @@ class NumberLiteral(Decimal):
         return f"NumberLiteral({self.text!r})"
 
 
+def _json_integer(value: Any) -> Any:
+    # pydantic's lax int also takes "5" and true: JSON Schema's integers are numbers (9.0 is 9)
+    if isinstance(value, str | bool):
+        raise ValueError(f"must be a JSON integer, found {value!r}")
+    return value
+
+
+def json_int(**constraints: Any) -> Any:
+    """An integer as JSON Schema has it: a number without a fraction (9 or 9.0), never text or a
+    boolean; ``constraints`` as ``Field`` takes them (placed before the check, so that the JSON
+    schema states them: ``minimum``, not pydantic's ``ge``)."""
+    return Annotated[int, Field(**constraints), BeforeValidator(_json_integer)]
+
+
 def _number_text(parse: Callable[..., int]) -> Callable[[Any], str]:
     # JSON numbers with a fraction reach us as their literal text (routing keeps them exact); the
     # rules (and messages: floats, decimal commas, too many decimals) are money.py's.

@@ -370,7 +370,7 @@ export default {
   "verifyexport.all_problems": "Every problem found ({count})",
   "verifyexport.where": "Where", "verifyexport.expected": "Expected", "verifyexport.found": "Found", "verifyexport.detail": "Detail",
   "verifyexport.at_line": "line {line}", "verifyexport.at_seq": "{chain} seq {seq}",
-  "verifyexport.summary": "{company} ({tenant}): {kind} archive of the business days {from} to {to}, built {at}.",
+  "verifyexport.summary": "{company} ({tenant}): {kind}, business days {from} to {to}, built {at}.",
   "verifyexport.not_fiscal": "Training data of a company in test mode: NOT FISCAL.",
   "verifyexport.anchor": "Compare with this platform's published keys",
   "verifyexport.anchor_hint": "The comparison reads GET /v1/keys from this site. It anchors the archive only if you reached this site by an address you know independently; otherwise compare the fingerprints below with ones you obtained out of band (auditor guide, section 4).",

@@ -383,7 +383,7 @@ export default {
   "verifyexport.all_problems": "Tous les problèmes trouvés ({count})",
   "verifyexport.where": "Où", "verifyexport.expected": "Attendu", "verifyexport.found": "Trouvé", "verifyexport.detail": "Détail",
   "verifyexport.at_line": "ligne {line}", "verifyexport.at_seq": "{chain} seq {seq}",
-  "verifyexport.summary": "{company} ({tenant}) : archive {kind} des journées {from} au {to}, produite le {at}.",
+  "verifyexport.summary": "{company} ({tenant}) : {kind}, journées du {from} au {to}, produit(e) le {at}.",
   "verifyexport.not_fiscal": "Données de formation d'une entreprise en mode test : NON FISCAL.",
   "verifyexport.anchor": "Comparer avec les clés publiées par cette plateforme",
   "verifyexport.anchor_hint": "La comparaison lit GET /v1/keys sur ce site. Elle n'ancre l'archive que si vous avez atteint ce site par une adresse connue indépendamment ; sinon comparez les empreintes ci-dessous avec celles obtenues par un autre canal (guide de l'auditeur, section 4).",

@@ -382,7 +382,7 @@ export default {
   "verifyexport.all_problems": "Alle gevonden problemen ({count})",
   "verifyexport.where": "Waar", "verifyexport.expected": "Verwacht", "verifyexport.found": "Gevonden", "verifyexport.detail": "Detail",
   "verifyexport.at_line": "regel {line}", "verifyexport.at_seq": "{chain} seq {seq}",
-  "verifyexport.summary": "{company} ({tenant}): {kind}-archief van de werkdagen {from} tot {to}, gemaakt op {at}.",
+  "verifyexport.summary": "{company} ({tenant}): {kind}, werkdagen {from} tot en met {to}, gemaakt op {at}.",
   "verifyexport.not_fiscal": "Oefengegevens van een bedrijf in testmodus: NIET FISCAAL.",
   "verifyexport.anchor": "Vergelijken met de gepubliceerde sleutels van dit platform",
   "verifyexport.anchor_hint": "De vergelijking leest GET /v1/keys van deze site. Ze verankert het archief alleen als u deze site bereikte via een adres dat u onafhankelijk kent; vergelijk anders de vingerafdrukken hieronder met die u langs een ander kanaal kreeg (auditorgids, sectie 4).",

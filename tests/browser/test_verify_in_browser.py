@@ -11,6 +11,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 import time
 import urllib.request
 import uuid
@@ -112,6 +113,42 @@ def test_a_real_export_is_verified_from_its_job_card_and_anchored_to_the_publish
     assert page.locator(".vx-chains tbody tr").count() >= 2  # test.sales.R1 and events
     shot(page, "40-verify-from-job-card")  # axe runs on the verify screen below (this is the exports screen)
     assert page.js_errors == []
+
+
+def test_a_production_archive_is_summed_up_in_the_readers_language_with_nothing_stray(browser, console):
+    """A fiscal archive showed a bare "null" under its summary (where a test archive's NOT FISCAL
+    note goes), and the summary gave the kind and dates raw ("archive fiscal", 2026-…Z)."""
+    account = console.account(company_name="Fromagerie en Production")
+    tenant = account["tenant_id"]
+    status, out = console.call("POST", f"/v1/tenants/{tenant}/go-live", {"confirm": True}, token=account["token"])
+    assert status == 200, out
+    status, out = console.call("POST", f"/v1/tenants/{tenant}/sales", sale_body(), token=account["token"])
+    assert status == 201, out
+    today = business_today()
+    status, job = console.call("POST", f"/v1/tenants/{tenant}/exports",
+                               {"format": "fiscal", "from": today, "to": today}, token=account["token"],
+                               headers={"Idempotency-Key": f"prod-{uuid.uuid4().hex}"})
+    assert status in (201, 202), job
+    deadline = time.monotonic() + 60
+    while (state := console.call("GET", f"/v1/tenants/{tenant}/exports/{job['job_id']}",
+                                 token=account["token"])[1])["status"] != "done":
+        assert state["status"] in ("queued", "running") and time.monotonic() < deadline, state
+        time.sleep(0.3)
+    with urllib.request.urlopen(state["download"]["url"], timeout=30) as resp:
+        data = resp.read()
+    context, page = new_page(browser, console, locale="fr-BE")
+    try:
+        page.goto("/#/verify-export")
+        choose(page, state["download"]["file_name"], data)
+        verdict(page, "unanchored")
+        summary = page.inner_text(".vx-summary")
+        assert "Archive fiscale" in summary and "Fromagerie en Production" in summary, summary
+        assert not re.search(r"\d{4}-\d{2}-\d{2}", summary), summary  # dates in words, no ISO date nor instant
+        main = page.inner_text("main")
+        assert not re.search(r"\bnull\b", main) and "Données de formation" not in main, main
+        assert page.js_errors == []
+    finally:
+        context.close()
 
 
 def test_without_signing_in_a_chosen_archive_is_verified_then_anchored(browser, console, export):

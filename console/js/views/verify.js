@@ -80,6 +80,14 @@ export function verifierPanel(idSuffix = "") {
   return { node, run };
 }
 
+// Dates as the archive states them, formatted when well-formed (a forged manifest's text is shown as it is)
+function archiveDate(text) {
+  return typeof text === "string" && /^\d{4}-\d{2}-\d{2}$/.test(text) ? fmt.date(text) : String(text ?? "");
+}
+function archiveInstant(text) {
+  return typeof text === "string" && !Number.isNaN(Date.parse(text)) ? fmt.dateTime(text) : String(text ?? "");
+}
+
 function resultNodes(out, blob) {
   const nodes = [];
   const verdict = h("div", { class: "vx-verdict-slot" });
@@ -89,9 +97,12 @@ function resultNodes(out, blob) {
     return nodes;
   }
   const s = out.summary;
+  // the archive's kind and dates in the reader's language (a kind this console does not know, as written)
+  const kind = ["fiscal", "fec"].includes(s.kind) ? t(`exports.format_${s.kind}`) : s.kind || "";
   nodes.push(h("p", { class: "vx-summary", text: t("verifyexport.summary", {
-    company: s.company_name || "", tenant: s.tenant_id, kind: s.kind || "", from: s.first_day || "", to: s.last_day || "", at: s.generated_at || "" }) }),
-  s.fiscal ? null : notice("info", t("verifyexport.not_fiscal")));
+    company: s.company_name || "", tenant: s.tenant_id, kind, from: archiveDate(s.first_day), to: archiveDate(s.last_day),
+    at: archiveInstant(s.generated_at) }) }));
+  if (!s.fiscal) nodes.push(notice("info", t("verifyexport.not_fiscal")));
   if (out.status === "failed") {
     const first = out.problems[0];
     verdict.append(verdictBox("tampered", t("verifyexport.status_tampered"),
