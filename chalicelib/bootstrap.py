@@ -472,7 +472,8 @@ class Container:
         from chalicelib.services.tamper_alarms import AlarmService
 
         return AlarmService(self.ops_store, lambda: self.event_journal, on_alarm=lambda: count("TamperAlarms"),
-                            fallback=lambda alarm: self.anomalies.from_alarm(alarm), clock=self.clock)
+                            fallback=lambda alarm: self.anomalies.from_alarm(alarm), clock=self.clock,
+                            proofs=self.write_proofs)
 
     @cached_property
     def anomalies(self):

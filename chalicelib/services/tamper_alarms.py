@@ -15,16 +15,26 @@ Each alarm is stored under three keys of the ops table, each written once (``put
 (a chain's alarms by seq, lowest first: what ``integrity`` reads for one entry). A repeat of an
 alarm rewrites the two listings with the stored ``raised_at``, so a crash between the writes is
 repaired by the next delivery of the same evidence, and never lists an alarm twice.
+
+**Authenticated** (decision 0032): an alarm's id is computed from what a stream record shows, so
+whoever can write to the ops table could store it *before* changing an entry, and the real alarm,
+found "raised before", was silent. The record therefore carries a write proof (``proofs``, the key
+of decision 0022, message ``alarm_message``); a stored record whose proof does not verify is not
+ours: the alarm is raised all the same, stored under ``<alarm id>#2``, and says that a record it did
+not write stood in its place.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
+from chalicelib.domain.errors import Unavailable
 from chalicelib.domain.records import utc_timestamp
+from chalicelib.domain.write_proofs import proof_attributes, stored_proof
 from chalicelib.observability import logger
 from chalicelib.services.events import PLATFORM_TENANT
 
@@ -50,6 +60,19 @@ class TamperAlarm:
 
 
 ALL_ALARMS = "ALARMS"
+ALARM_PROOF_CONTEXT = b"scelle/alarm-proof/v1\n"  # never an entry's write proof (another context)
+FORGED_NOTE = ("[an alarm record this platform did not write held this alarm's id: the alarm store was tampered "
+               "with, to silence this alarm] ")  # first, so that no cut of a long detail loses it
+
+
+def alarm_message(tenant: str, item: dict) -> bytes:
+    """What an alarm record's write proof authenticates: the fields that make the alarm (its id and
+    what the id is computed from), not its wording nor when it was raised."""
+    seq = item.get("seq")
+    fields = [tenant, item.get("alarm_id"), item.get("chain"), None if seq is None else int(seq), item.get("reason"),
+              item.get("source"), item.get("evidence", "")]
+    text = json.dumps(fields, ensure_ascii=True, separators=(",", ":"))
+    return ALARM_PROOF_CONTEXT + hashlib.sha256(text.encode("ascii")).hexdigest().encode("ascii")
 
 
 def chain_alarms_pk(tenant_id: str, chain: str) -> str:
@@ -73,22 +96,31 @@ class AlarmService:
         on_alarm: Callable[[], None] | None = None,
         fallback: Callable[[TamperAlarm], None] | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        proofs=None,
     ) -> None:
         self._ops = ops
         self._journal = journal
         self._on_alarm = on_alarm or (lambda: None)
         self._fallback = fallback or (lambda alarm: None)
         self._clock = clock
+        self._proofs = proofs  # None: records are not authenticated (unit tests of other services)
 
     def raise_alarm(self, alarm: TamperAlarm) -> bool:
-        """Record and announce ``alarm``. False when the same alarm was raised before."""
+        """Record and announce ``alarm``. False when the same alarm was raised before (a record of
+        ours holds its id)."""
         tenant = alarm.tenant_id or PLATFORM_TENANT
         attributes = {**asdict(alarm), "alarm_id": alarm.alarm_id, "raised_at": utc_timestamp(self._clock())}
-        if not self._ops.put_once(f"ALARM#{tenant}", alarm.alarm_id, attributes):
-            stored = self._ops.get(f"ALARM#{tenant}", alarm.alarm_id)
-            if stored is not None:
+        attributes.update(self._proof(tenant, attributes))
+        for sk in (alarm.alarm_id, f"{alarm.alarm_id}#2"):
+            if self._ops.put_once(f"ALARM#{tenant}", sk, attributes):
+                break
+            stored = self._ops.get(f"ALARM#{tenant}", sk)
+            if stored is not None and self._ours(tenant, stored):
                 self._index(tenant, stored)
-            return False
+                return False
+            if not alarm.detail.startswith(FORGED_NOTE):  # not ours: announced all the same, saying so
+                alarm = TamperAlarm(**{**asdict(alarm), "detail": FORGED_NOTE + alarm.detail})
+                attributes["detail"] = alarm.detail
         self._index(tenant, attributes)
         self._on_alarm()
         logger.error("TAMPER ALARM " + alarm.describe(), extra={"alarm": attributes})
@@ -104,6 +136,27 @@ class AlarmService:
             logger.exception("could not journal a tamper alarm; notifying directly", extra={"alarm_id": alarm.alarm_id})
             self._fallback(alarm)
         return True
+
+    def _proof(self, tenant: str, attributes: dict) -> dict[str, str]:
+        if self._proofs is None:
+            return {}
+        try:
+            return proof_attributes(self._proofs.prove(alarm_message(tenant, attributes)))
+        except Exception:  # the key service is down: the alarm goes out unproven (a repeat re-announces it)
+            logger.exception("could not prove a tamper alarm's record", extra={"alarm_id": attributes["alarm_id"]})
+            return {}
+
+    def _ours(self, tenant: str, stored: dict) -> bool:
+        """Whether this platform wrote the stored alarm record (without a key to check: assumed)."""
+        if self._proofs is None:
+            return True
+        proof = stored_proof(stored)
+        if proof is None:
+            return False
+        try:
+            return self._proofs.problem(alarm_message(tenant, stored), proof) is None
+        except Unavailable:  # cannot tell: announce it again rather than stay silent
+            return False
 
     def _index(self, tenant: str, attributes: dict) -> None:
         """The alarm's two listings (each a no-op when already there)."""

@@ -37,7 +37,9 @@ Shared code paths, so that each grant below can be read against them:
   (events ``GetItem``). The journal's stream derives the ledger events (``EventDeriver``): its
   cursor is an ops item, set in the same transaction.
 * **tamper alarm** (``AlarmService.raise_alarm``): ops ``PutItem`` (once per evidence, and its
-  two listings; a repeat reads the alarm back, ``GetItem``, to repair them), append a
+  two listings; a repeat reads the alarm back, ``GetItem``, to repair them), the record's write
+  proof (``kms:GenerateMac``) and, for a record already holding its id, ``kms:VerifyMac`` (decision
+  0032), append a
   ``tamper_alarm`` event; if the event journal refuses, the fallback files an integrity anomaly
   and mails the tenant's admins (accounts ``Query``) and the operator (SES).
 * **archive write** (``Archive``/``Archiver``): ``PutObject`` with Object Lock retention
@@ -325,11 +327,12 @@ GRANTS: dict[str, Grants] = {
     ),
     # Archives each new checkpoint and the published keys (keys Query; an archived key is read
     # back to compare); a changed or deleted checkpoint is a tamper alarm. The checkpoint itself
-    # comes from the stream image: no read of the checkpoints table. It checks no entry, so no
-    # kms:VerifyMac; its tamper_alarm events are proven (kms:GenerateMac).
+    # comes from the stream image: no read of the checkpoints table. It checks no entry; its alarm
+    # records and tamper_alarm events are proven (kms:GenerateMac), and a stored record holding an
+    # alarm's id is checked to be ours (kms:VerifyMac, decision 0032).
     "on_checkpoint_record": Grants(
         tables=_merge({KEYS_TABLE: (QUERY,), "accounts": (GET,)}, _ALARMS),
-        keys={"data": ENVELOPE, "write_proof": (GENERATE_MAC,)},
+        keys={"data": ENVELOPE, "write_proof": PROVE_AND_CHECK},
         send_mail=True,
         **_ARCHIVE,
     ),

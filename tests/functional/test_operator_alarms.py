@@ -97,3 +97,35 @@ def test_an_entry_says_pending_until_verified_and_altered_once_an_alarm_names_it
     assert other.post(f"/v1/tenants/{people['other'].tenant_id}/sales", sale_body()).status == 201
     assert other.get(f"/v1/tenants/{people['other'].tenant_id}/entries/test.sales.R1/1").json["integrity"] == \
         "pending"
+
+
+def test_an_alarm_record_planted_in_the_ops_table_does_not_silence_the_alarm(world):
+    """Decision 0032, on the embedded stack: whoever can write to the ops table stores an alarm's
+    record before changing an entry (its id is computed from what the stream shows); the alarm is
+    announced all the same, to the operator and on the entry, saying a record it did not write
+    stood in its place."""
+    from chalicelib import bootstrap
+    from chalicelib.services.tamper_alarms import FORGED_NOTE
+
+    api, people = world
+    tenant = people["admin"].tenant_id
+    client = api.with_token(people["admin"].token)
+    for _ in range(2):
+        assert client.post(f"/v1/tenants/{tenant}/sales", sale_body()).status == 201
+    alarm = TamperAlarm(tenant, "test.sales.R1", 2, "modified", "seq 2: changed", "stream:journal",
+                        evidence=uuid.uuid4().hex)
+    ops = bootstrap.container().ops_store
+    assert ops.put_once(f"ALARM#{tenant}", alarm.alarm_id, {
+        "tenant_id": tenant, "chain": alarm.chain, "seq": 2, "reason": "modified", "detail": "-",
+        "source": alarm.source, "evidence": alarm.evidence, "alarm_id": alarm.alarm_id,
+        "raised_at": "2026-01-01T00:00:00.000000Z", "proof_key": "local:write-proof:0000000000000000",
+        "proof_mac": "A" * 43 + "="})
+    assert bootstrap.container().tamper_alarms.raise_alarm(alarm) is True
+    listed = [a for a in _all_alarms(api.with_token(people["operator"].token)) if a["alarm_id"] == alarm.alarm_id]
+    assert len(listed) == 1 and listed[0]["detail"].startswith(FORGED_NOTE), listed
+    assert client.get(f"/v1/tenants/{tenant}/entries/test.sales.R1/2").json["integrity"] == "altered"
+    events = client.get(f"/v1/tenants/{tenant}/events?limit=1000")
+    assert events.status == 200, events
+    assert any(e["kind"] == "tamper_alarm" and e["details"]["alarm_id"] == alarm.alarm_id
+               and e["details"]["detail"].startswith(FORGED_NOTE) for e in events.json["events"]), events.json
+    assert bootstrap.container().tamper_alarms.raise_alarm(alarm) is False  # our record answers for it now

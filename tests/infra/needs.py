@@ -88,6 +88,8 @@ def tamper_alarm(via: str) -> list[Need]:
         ("dynamodb.put_item", "ops", f"{via}: ALARM# item, once per evidence (put_once), and its ALARMS and "
                                      "ALARMCHAIN# listings (put_once)"),
         ("dynamodb.get_item", "ops", f"{via}: a repeated alarm read back to repair its listings"),
+        ("kms.generate_mac", "write_proof", f"{via}: the alarm record's write proof (decision 0032)"),
+        ("kms.verify_mac", "write_proof", f"{via}: a stored record holding the alarm's id is ours (decision 0032)"),
         *append("events", f"{via}: tamper_alarm event"),
         ("dynamodb.query", "accounts", f"{via}: fallback anomaly mail to the tenant's admins (roster)"),
         ("ses.send_email", "mail", f"{via}: fallback anomaly mail to admins and SCELLE_OPERATOR_EMAIL"),
