@@ -39,6 +39,7 @@ import inspect
 import logging
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -174,6 +175,7 @@ def apply_moto_patches() -> bool:
 
     limits = apply_aws_limits()
     serializer = apply_serializer_patch()
+    apply_object_lock_patch()
     return _apply_dynamodb_patches() and limits and kms and serializer
 
 
@@ -210,6 +212,7 @@ def _apply_dynamodb_patches() -> bool:
 
 def remove_moto_patches() -> None:
     """Put moto's own implementation back (for tests and measurements)."""
+    remove_object_lock_patch()
     remove_kms_patches()
     remove_serializer_patch()
     _remove_dynamodb_patches()
@@ -766,3 +769,60 @@ def _json_string(value: Any) -> Any:
     if isinstance(value, Enum):
         value = value.value
     return str(value) if value not in [None, {}, []] else value
+
+
+# ---- S3 Object Lock: COMPLIANCE retention can be neither weakened nor shortened ------------------
+# AWS: "In compliance mode, a protected object version can't be overwritten or deleted by any
+# user, including the root user [...] its retention mode can't be changed, and its retention
+# period can't be shortened." moto's PutObjectRetention sets whatever it is given: an outside
+# trial turned an archived segment's COMPLIANCE lock into GOVERNANCE, then deleted the version
+# with BypassGovernanceRetention — impossible on AWS, so the local write-once archive did not hold.
+_original_put_object_retention: Callable[..., Any] | None = None
+
+
+def object_lock_is_patched() -> bool:
+    return _original_put_object_retention is not None
+
+
+def apply_object_lock_patch() -> None:
+    global _original_put_object_retention
+    from moto.s3.models import S3Backend
+
+    with _apply_lock:
+        if _original_put_object_retention is None:
+            _original_put_object_retention = S3Backend.__dict__["put_object_retention"]
+            S3Backend.put_object_retention = _compliance_kept(_original_put_object_retention)  # type: ignore
+
+
+def remove_object_lock_patch() -> None:
+    global _original_put_object_retention
+    from moto.s3.models import S3Backend
+
+    with _apply_lock:
+        if _original_put_object_retention is not None:
+            S3Backend.put_object_retention = _original_put_object_retention  # type: ignore[method-assign]
+            _original_put_object_retention = None
+
+
+def _lock_instant(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        return None
+
+
+def _compliance_kept(original: Callable[..., Any]) -> Callable[..., Any]:
+    def put_object_retention(self, bucket_name: str, key_name: str, version_id: str | None,
+                             retention: tuple[str | None, str | None]) -> None:
+        from moto.s3.exceptions import AccessDeniedByLock
+
+        key = self.get_object(bucket_name, key_name, version_id=version_id)
+        locked = key is not None and getattr(key, "lock_mode", None) == "COMPLIANCE"
+        if locked and key.is_locked(governance_bypass=False):
+            mode, until = retention
+            new_until, old_until = _lock_instant(until), _lock_instant(key.lock_until)
+            if mode != "COMPLIANCE" or new_until is None or (old_until is not None and new_until < old_until):
+                raise AccessDeniedByLock
+        return original(self, bucket_name, key_name, version_id, retention)
+
+    return put_object_retention

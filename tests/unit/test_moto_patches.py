@@ -654,3 +654,52 @@ def test_serializer_patch_refuses_an_unrecognised_serializer(
     finally:
         monkeypatch.undo()
         assert moto_patches.apply_serializer_patch()
+
+
+# ---- S3 Object Lock ------------------------------------------------------------------------------
+@pytest.fixture
+def locked_object(endpoint: str) -> tuple[Any, str, str, str]:
+    s3 = _client(endpoint, "s3")
+    bucket = f"lock-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True,
+                     CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    until = "2099-01-01T00:00:00Z"
+    put = s3.put_object(Bucket=bucket, Key="segment-1", Body=b"sealed", ObjectLockMode="COMPLIANCE",
+                        ObjectLockRetainUntilDate=until)
+    return s3, bucket, put["VersionId"], until
+
+
+@pytest.mark.parametrize("change", [("GOVERNANCE", "2099-01-01T00:00:00Z"), ("COMPLIANCE", "2098-12-31T00:00:00Z"),
+                                    ("GOVERNANCE", "2199-01-01T00:00:00Z")])
+def test_a_compliance_lock_can_be_neither_weakened_nor_shortened(locked_object, change) -> None:
+    """An outside trial turned an archived segment's COMPLIANCE lock into GOVERNANCE through moto,
+    then deleted the version with BypassGovernanceRetention: impossible on AWS."""
+    s3, bucket, version, _ = locked_object
+    with pytest.raises(ClientError) as refused:
+        s3.put_object_retention(Bucket=bucket, Key="segment-1", VersionId=version,
+                                Retention={"Mode": change[0], "RetainUntilDate": change[1]})
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    kept = s3.head_object(Bucket=bucket, Key="segment-1", VersionId=version)
+    assert kept["ObjectLockMode"] == "COMPLIANCE" and kept["ObjectLockRetainUntilDate"].year == 2099
+    with pytest.raises(ClientError):
+        s3.delete_object(Bucket=bucket, Key="segment-1", VersionId=version, BypassGovernanceRetention=True)
+    assert s3.get_object(Bucket=bucket, Key="segment-1", VersionId=version)["Body"].read() == b"sealed"
+
+
+def test_a_compliance_lock_can_be_extended(locked_object) -> None:
+    s3, bucket, version, _ = locked_object
+    s3.put_object_retention(Bucket=bucket, Key="segment-1", VersionId=version,
+                            Retention={"Mode": "COMPLIANCE", "RetainUntilDate": "2100-01-01T00:00:00Z"})
+    kept = s3.head_object(Bucket=bucket, Key="segment-1", VersionId=version)
+    assert kept["ObjectLockMode"] == "COMPLIANCE" and kept["ObjectLockRetainUntilDate"].year == 2100
+
+
+def test_a_governance_lock_is_moto_s_as_before(endpoint: str) -> None:
+    s3 = _client(endpoint, "s3")
+    bucket = f"lock-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True,
+                     CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    version = s3.put_object(Bucket=bucket, Key="k", Body=b"x", ObjectLockMode="GOVERNANCE",
+                            ObjectLockRetainUntilDate="2099-01-01T00:00:00Z")["VersionId"]
+    s3.put_object_retention(Bucket=bucket, Key="k", VersionId=version,
+                            Retention={"Mode": "GOVERNANCE", "RetainUntilDate": "2098-01-01T00:00:00Z"})
