@@ -192,6 +192,7 @@ def test_the_check_names_the_first_correctly_hashed_entry_without_a_proof(tmp_pa
                           extra_checks=[WriteProofCheck(proofs.problem)])
     assert (report.ok, report.reason, report.first_bad_seq) == (False, MISSING_WRITE_PROOF, 4)
     assert "not written by the sealing service" in report.detail
+    assert report.detail.startswith("seq 4: ") and report.detail.count("seq 4") == 1  # was "seq 4: seq 4 …"
 
 
 def test_the_check_names_an_entry_whose_proof_belongs_to_another_entry(tmp_path):
@@ -201,6 +202,7 @@ def test_the_check_names_an_entry_whose_proof_belongs_to_another_entry(tmp_path)
     report = verify_chain(records, tenant_id="t1", chain="prod.sales.R1",
                           extra_checks=[WriteProofCheck(proofs.problem)])
     assert (report.reason, report.first_bad_seq) == (BAD_WRITE_PROOF, 3)
+    assert report.detail.startswith("seq 3: its write proof") and report.detail.count("seq 3") == 1
 
 
 def test_entries_a_signed_checkpoint_covers_are_not_asked_again(tmp_path):

@@ -81,7 +81,11 @@ class WriteProofCheck:
     def check(self, record) -> tuple[str, str] | None:
         if record.seq <= self._after:
             return None
-        return proof_finding(record.seq, record.hash, record.write_proof, self._problem)
+        found = proof_finding(record.seq, record.hash, record.write_proof, self._problem)
+        if found is None:
+            return None
+        reason, detail = found
+        return reason, detail.removeprefix(f"seq {record.seq}: ")  # verify_chain names the seq once
 
 
 def proof_finding(seq: int, record_hash: str, proof: WriteProof | None,
@@ -89,7 +93,7 @@ def proof_finding(seq: int, record_hash: str, proof: WriteProof | None,
     """(reason, detail) when entry ``seq`` is not proven written by the sealing service."""
     if proof is None:
         return (MISSING_WRITE_PROOF,
-                f"seq {seq} carries no write proof: it was not written by the sealing service "
+                f"seq {seq}: no write proof: it was not written by the sealing service "
                 "(a correctly hashed entry appended straight to the table)")
     why = problem(proof_message(record_hash), proof)
     if why is None:
