@@ -46,18 +46,22 @@ MESSAGES = {
     "genuine": {
         "fr": "Ticket authentique : scellé et couvert par le checkpoint signé n° {size} du {timestamp}.",
         "en": "Genuine receipt: sealed and covered by signed checkpoint {size} of {timestamp}.",
+        "nl": "Echt kasticket: verzegeld en gedekt door ondertekend checkpoint {size} van {timestamp}.",
     },
     "sealed": {
         "fr": "Ticket authentique et scellé ; le prochain checkpoint signé le couvrira sous peu.",
         "en": "Genuine, sealed receipt; the next signed checkpoint will cover it shortly.",
+        "nl": "Echt, verzegeld kasticket; het volgende ondertekende checkpoint dekt het binnenkort.",
     },
     "training": {
         "fr": "Données de formation (mode test) : ce n'est pas un ticket fiscal.",
         "en": "Training data (test mode): not a fiscal receipt.",
+        "nl": "Oefengegevens (testmodus): geen fiscaal kasticket.",
     },
     "altered": {
         "fr": "Le ticket ne correspond pas à l'enregistrement scellé ; l'anomalie est signalée.",
         "en": "The receipt does not match its sealed record; the anomaly is reported.",
+        "nl": "Het kasticket komt niet overeen met zijn verzegelde registratie; de afwijking is gemeld.",
     },
 }
 

@@ -116,6 +116,7 @@ def test_sign_up_verify_sign_in_sale_return_day_month_year_closures_and_go_live(
     page.click("#check-link")
     page.wait_for_selector("#verdict")
     assert page.get_attribute("#verdict", "data-status") == "training"
+    assert "€4.90" in page.inner_text("#verdict")  # the API's "4.90", as money (it was shown raw)
     shot(page, "06-check")
     accessible(page, "public check")
 

@@ -152,6 +152,8 @@ def test_a_training_receipt_says_it_is_not_fiscal(api, stack, public):
     reply = public.get(path_of(sale["receipt_proof"]["verify_url"]))
     assert reply.status == 200 and reply.json["status"] == "training" and reply.json["fiscal"] is False
     assert "not a fiscal receipt" in reply.json["message"]["en"] and reply.json["checkpoint"] is None
+    # in each language of the console: a Dutch reader got the English message
+    assert set(reply.json["message"]) == {"en", "fr", "nl"} and "geen fiscaal kasticket" in reply.json["message"]["nl"]
 
 
 def test_the_check_is_rate_limited_per_client_address(shop, api, container):

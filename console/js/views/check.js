@@ -38,13 +38,20 @@ function verdictBox(status, message, extra = null) {
     h("p", { class: "verdict-title", text: t(`check.status_${status}`) }), h("p", { text: message }), extra);
 }
 
+// The API states amounts as decimal text ("17.00"): shown as money in the reader's way ("17,00 €")
+function totalText(total) {
+  if (typeof total === "number") return fmt.money(total);
+  if (typeof total === "string" && /^-?\d+\.\d{2}$/.test(total)) return fmt.money(fmt.toCents(total));
+  return String(total ?? "");
+}
+
 function verdict(out) {
   const message = (out.message && (out.message[language()] || out.message.en)) || "";
   const r = out.receipt || {};
   const facts = h("dl", { class: "facts" },
     h("dt", { text: t("receipt.number") }), h("dd", { text: r.number || "" }),
     h("dt", { text: t("check.date") }), h("dd", { text: r.occurred_at ? fmt.dateTime(r.occurred_at) : (r.business_date || "") }),
-    h("dt", { text: t("till.total") }), h("dd", { text: typeof r.total === "number" ? fmt.money(r.total) : String(r.total ?? "") }),
+    h("dt", { text: t("till.total") }), h("dd", { text: totalText(r.total) }),
     h("dt", { text: t("receipt.code") }), h("dd", { text: r.code || "" }));
   return verdictBox(out.status, message, facts);
 }
