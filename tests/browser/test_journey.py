@@ -8,6 +8,7 @@ test_make_run.py, against a real ``scelle local`` and its own stream pump."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -189,4 +190,8 @@ def test_sign_up_verify_sign_in_sale_return_day_month_year_closures_and_go_live(
     submit.click()
     page.wait_for_selector("text=Your company is live")
     assert page.is_hidden("#testmode")
+    page.reload()  # the go-live screen again, once live: since when, as a date in words (it was the raw instant)
+    page.wait_for_selector("text=in production since")
+    since = page.inner_text("main")
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T", since), since
     assert page.js_errors == []

@@ -71,7 +71,7 @@ def test_a_ticket_with_an_attachment_is_answered_by_the_operator(page, browser, 
     assert page.js_errors == []  # the upload went through under the real policy
     ticket_url = page.url
 
-    op_context, op = new_page(browser, console)
+    op_context, op = new_page(browser, console, timezone_id="Europe/Brussels")
     try:
         sign_in(op, operator_email(), PASSWORD)
         assert op.inner_text("#my-role") == "Platform operator"
@@ -97,8 +97,11 @@ def test_a_ticket_with_an_attachment_is_answered_by_the_operator(page, browser, 
         op.click("#nav a:has-text('News')")
         op.fill("#news-title", "Maintenance on Sunday")
         op.fill("#news-body", "The service pauses on Sunday from 02:00 to 02:30.")
+        op.fill("#news-until", "2099-12-31")  # the last day it shows, where the operator is
         op.click("#news-submit")
         op.wait_for_selector("#news th:text-is('Maintenance on Sunday')")
+        listed = op.inner_text("#news tr:has(th:text-is('Maintenance on Sunday'))")
+        assert "31 Dec 2099" in listed and "2100" not in listed, listed  # it read "1 Jan 2100, 00:59"
         op.click("#nav a:has-text('Mailings')")
         op.wait_for_selector("#mailing-subject")
         op.click("#nav a:has-text('Alarms')")

@@ -1,6 +1,7 @@
 // Going live: test mode to production, irreversibly, after an explicit confirmation.
 import { api } from "../api.js";
 import { field, h, notice } from "../dom.js";
+import * as fmt from "../format.js";
 import { t } from "../i18n.js";
 import { can } from "../roles.js";
 
@@ -9,7 +10,7 @@ export async function render(ctx) {
   const title = h("h1", { text: t("golive.title") });
   if (!can(ctx.state, "tenant.go_live")) return h("section", {}, title, notice("error", t("error.forbidden")));
   if (tenant.mode !== "test") {
-    return h("section", {}, title, notice("ok", t("golive.already", { since: tenant.production_since || "" })));
+    return h("section", {}, title, notice("ok", t("golive.already", { since: tenant.production_since ? fmt.dateTime(tenant.production_since) : "" })));
   }
   const understood = h("input", { type: "checkbox", id: "golive-understood" });
   const name = field(t("golive.type_name", { name: tenant.company_name }), { id: "golive-name", autocomplete: "off" });

@@ -88,7 +88,8 @@ async function news(ctx) {
     ev.preventDefault();
     out.replaceChildren();
     const request = { title: title.input.value.trim(), body: body.input.value.trim(), audience: audience.input.value };
-    if (until.input.value) request.visible_until = `${until.input.value}T23:59:59Z`;
+    // the end of that day where the operator is (as the list shows it), not in UTC
+    if (until.input.value) request.visible_until = new Date(`${until.input.value}T23:59:59`).toISOString();
     submit.disabled = true;
     try { await api("POST", "/v1/operator/news", { body: request }); ctx.rerender(); } catch (err) {
       out.append(notice("error", errorText(err))); submit.disabled = false;
