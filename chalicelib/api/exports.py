@@ -63,7 +63,9 @@ class ExportJob(BaseModel):
     to: str
     chains: list[str]
     fiscal: bool = Field(description="false for a test-mode tenant: the archive is training data, never official")
-    requested_by: str
+    requested_by: str = Field(description="the requester's user id")
+    requested_by_name: str | None = Field(None, description="the requester's name in this company when the job "
+                                                            "was requested (null for jobs of before it was kept)")
     requested_at: str
     started_at: str | None
     finished_at: str | None

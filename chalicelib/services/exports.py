@@ -231,7 +231,8 @@ class ExportService:
             job = {
                 "job_id": job_id, "tenant_id": tenant.tenant_id, "status": "queued", "format": req.kind,
                 "from": req.first_day.isoformat(), "to": req.last_day.isoformat(), "chains": chains,
-                "fiscal": not tenant.training, "requested_by": caller.user_id, "requested_role": str(caller.role),
+                "fiscal": not tenant.training, "requested_by": caller.user_id,
+                "requested_by_name": getattr(caller, "name", None) or None, "requested_role": str(caller.role),
                 "requested_at": now, "updated_at": now, "started_at": None, "finished_at": None,
                 "progress": {"entries_done": 0, "entries_total": None}, "object_key": None, "file_name": None,
                 "bytes": None, "sha256": None, "manifest_sha256": None, "error": None,
@@ -407,8 +408,8 @@ class ExportService:
         return {
             "job_id": job["job_id"], "status": job["status"], "format": job["format"], "from": job["from"],
             "to": job["to"], "chains": job["chains"], "fiscal": job["fiscal"],
-            "requested_by": job["requested_by"], "requested_at": job["requested_at"],
-            "started_at": job.get("started_at"), "finished_at": job.get("finished_at"),
+            "requested_by": job["requested_by"], "requested_by_name": job.get("requested_by_name"),
+            "requested_at": job["requested_at"], "started_at": job.get("started_at"), "finished_at": job.get("finished_at"),
             "progress": {"entries_done": done, "entries_total": total, "percent": min(percent, 100)},
             "error": job.get("error"), "download": download,
         }

@@ -381,6 +381,10 @@ def test_the_company_s_jobs_are_listed_newest_first_page_by_page_each_once_witho
     assert all(j["download"] is None and j["status"] == "done" and j["progress"]["percent"] == 100 for j in jobs)
     assert [j["requested_at"] for j in jobs] == sorted((j["requested_at"] for j in jobs), reverse=True)
     assert {j["requested_by"] for j in jobs} == {account.user_id, accountant_id(accountant)}
+    # and whose name: a colleague's job said "requested by 444b7abc-…" (the user id) in the console
+    names = {j["requested_by"]: j["requested_by_name"] for j in jobs}
+    members = {m["user_id"]: m["display_name"] for m in admin.get(f"/v1/tenants/{tenant}/members").json["members"]}
+    assert names == {user: members[user] for user in names} and all(names.values()), (names, members)
     assert list_all(accountant, tenant, limit=100) == (jobs, 1)
     # listing issues no URL and journals nothing
     assert len(events_of(container, tenant, "export_url_issued")) == issued and count_all(stack) == before

@@ -83,7 +83,7 @@ function jobCard(ctx, tenantId, listed) {
           ? t("exports.entries", { done: fmt.number(p.entries_done, 0), total: p.entries_total === null ? "…" : fmt.number(p.entries_total, 0) })
           : ""),
       progress,
-      h("p", { class: "hint", text: t("exports.requested", { by: job.requested_by === ctx.state.me.user_id ? ctx.state.me.email : job.requested_by, at: fmt.dateTime(job.requested_at, tz) }) }),
+      h("p", { class: "hint", text: t("exports.requested", { by: job.requested_by === ctx.state.me.user_id ? ctx.state.me.email : job.requested_by_name || job.requested_by, at: fmt.dateTime(job.requested_at, tz) }) }),
     ];
     if (job.status === "done" && job.download) {
       const d = job.download;
