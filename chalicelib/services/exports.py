@@ -409,7 +409,8 @@ class ExportService:
             "job_id": job["job_id"], "status": job["status"], "format": job["format"], "from": job["from"],
             "to": job["to"], "chains": job["chains"], "fiscal": job["fiscal"],
             "requested_by": job["requested_by"], "requested_by_name": job.get("requested_by_name"),
-            "requested_at": job["requested_at"], "started_at": job.get("started_at"), "finished_at": job.get("finished_at"),
+            "requested_at": job["requested_at"], "started_at": job.get("started_at"),
+            "finished_at": job.get("finished_at"),
             "progress": {"entries_done": done, "entries_total": total, "percent": min(percent, 100)},
             "error": job.get("error"), "download": download,
         }
