@@ -82,7 +82,7 @@ export default {
   "till.recent": "Recent receipts", "till.no_recent": "No receipt yet on this device.",
   "method.cash": "Cash", "method.card": "Card", "method.cheque": "Cheque", "method.voucher": "Voucher",
   "method.transfer": "Transfer", "method.other": "Other",
-  "receipt.title": "Receipt", "receipt.unknown": "This receipt is not on this device.", "receipt.number": "Receipt",
+  "receipt.title": "Receipt", "receipt.unknown": "This receipt is not on this device.", "receipt.not_found": "No such sale in this register, or not one you may see (a seller sees their own sales).", "receipt.number": "Receipt",
   "receipt.seller": "Seller", "receipt.excl": "Excl. VAT", "receipt.incl": "Incl. VAT", "receipt.change": "Change",
   "receipt.training": "TRAINING — NOT A FISCAL RECEIPT", "receipt.code": "Verification code:",
   "receipt.qr_label": "QR code to check this receipt", "receipt.check_at": "Check it at {url}",

@@ -83,7 +83,7 @@ export default {
   "till.recent": "Tickets récents", "till.no_recent": "Aucun ticket sur cet appareil.",
   "method.cash": "Espèces", "method.card": "Carte", "method.cheque": "Chèque", "method.voucher": "Bon d'achat",
   "method.transfer": "Virement", "method.other": "Autre",
-  "receipt.title": "Ticket", "receipt.unknown": "Ce ticket n'est pas sur cet appareil.", "receipt.number": "Ticket",
+  "receipt.title": "Ticket", "receipt.unknown": "Ce ticket n'est pas sur cet appareil.", "receipt.not_found": "Aucune vente de ce numéro dans cette caisse, ou pas une que vous pouvez voir (un vendeur voit ses propres ventes).", "receipt.number": "Ticket",
   "receipt.seller": "Vendeur", "receipt.excl": "HT", "receipt.incl": "TTC", "receipt.change": "Rendu",
   "receipt.training": "ENTRAÎNEMENT — TICKET NON FISCAL", "receipt.code": "Code de vérification :",
   "receipt.qr_label": "QR code pour vérifier ce ticket", "receipt.check_at": "Vérifiez-le sur {url}",

@@ -82,7 +82,7 @@ export default {
   "till.recent": "Recente tickets", "till.no_recent": "Nog geen ticket op dit toestel.",
   "method.cash": "Contant", "method.card": "Kaart", "method.cheque": "Cheque", "method.voucher": "Waardebon",
   "method.transfer": "Overschrijving", "method.other": "Andere",
-  "receipt.title": "Kassaticket", "receipt.unknown": "Dit ticket staat niet op dit toestel.", "receipt.number": "Ticket",
+  "receipt.title": "Kassaticket", "receipt.unknown": "Dit ticket staat niet op dit toestel.", "receipt.not_found": "Geen verkoop met dit nummer in deze kassa, of geen die u mag zien (een verkoper ziet zijn eigen verkopen).", "receipt.number": "Ticket",
   "receipt.seller": "Verkoper", "receipt.excl": "Excl. btw", "receipt.incl": "Incl. btw", "receipt.change": "Teruggegeven",
   "receipt.training": "OEFENING — GEEN FISCAAL KASSATICKET", "receipt.code": "Controlecode:",
   "receipt.qr_label": "QR-code om dit ticket te controleren", "receipt.check_at": "Controleer het op {url}",

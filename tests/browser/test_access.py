@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import join, new_page, operator_email, sign_in, token_of
+from tests.support.bodies import sale_body
 from tests.support.users import PASSWORD, unique_email
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -23,9 +24,13 @@ def test_a_seller_sees_none_of_these_screens_and_the_api_refuses_them(page, cons
                                                              {"account": "706000", "credit": "10.00"}]}]}
     base = f"/v1/tenants/{account['tenant_id']}"
     assert console.call("POST", f"{base}/journal-entries", entry, token=account["token"])[0] == 201
+    assert console.call("POST", f"{base}/sales", sale_body(), token=account["token"])[0] == 201  # the admin's
     email = unique_email("seller")
     join(console, account, "seller", email)
     sign_in(page, email, PASSWORD)
+    # another's sale, opened by its address: not "not on this device", but not one the seller may see
+    page.goto("/#/receipt/test.sales.R1/1")
+    page.wait_for_selector("main .notice.error:has-text('not one you may see')")
     nav = page.inner_text("#nav")
     for hidden in ("Books", "Exports", "Administration", "Closing", "Ticket queue", "Alarms"):
         assert hidden not in nav

@@ -338,7 +338,8 @@ async function entryReceipt(ctx, chain, seq) {
   } catch (err) {
     if (err.status !== 404) throw err;
   }
-  if (!entry || entry.type !== "sale" || !entry.receipt_proof) return receiptPage(ctx, null);
+  // read from the register (not this device's queue): a 404 is a receipt this role may not see, or none
+  if (!entry || entry.type !== "sale" || !entry.receipt_proof) return receiptPage(ctx, null, "receipt.not_found");
   return receiptPage(ctx, entry);
 }
 
@@ -347,9 +348,9 @@ function receiptView(ctx, crid) {
 }
 
 // `answer`: a sale as recording it answered (the device's) or as read back: data, seq, training, receipt_proof.
-function receiptPage(ctx, answer) {
+function receiptPage(ctx, answer, missing = "receipt.unknown") {
   const tenant = ctx.state.tenant;
-  if (!answer) return h("section", {}, h("h1", { text: t("receipt.title") }), notice("error", t("receipt.unknown")));
+  if (!answer) return h("section", {}, h("h1", { text: t("receipt.title") }), notice("error", t(missing)));
   const d = answer.data;
   const url = answer.receipt_proof.qr;  // the console's public check page, as the API gives it
   const addr = tenant.address || {};
