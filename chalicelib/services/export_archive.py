@@ -142,6 +142,22 @@ class EventJournalBehind(ValidationFailed):
         self.problems = list(problems)
 
 
+class ChainNotAsSigned(ValidationFailed):
+    """A chain holds fewer entries than its newest signed checkpoint covers: entries were removed
+    after they were signed (tamper evidence; the verifiers alarm). The archive would fail ``scelle
+    verify``, so it is not built, and the job says why (it said "could not be built")."""
+
+    code = "chain-not-as-signed"
+    title = "A chain no longer holds what its signed checkpoint covers"
+
+    def __init__(self, chain: str, found: int, signed: int) -> None:
+        problem = (f"{chain}: the table holds {found} entries where the signed checkpoint covers {signed}: "
+                   f"entries from seq {found + 1} were removed after they were signed")
+        super().__init__(f"{problem}; this is tamper evidence: look into it (the tamper alarms name the chain) "
+                         "before exporting", field="chains", problems=[problem])
+        self.problems = [problem]
+
+
 def archive_name(tenant: Tenant, spec: ArchiveSpec) -> str:
     prefix = "NON-FISCAL-" if tenant.training else ""
     return (f"{prefix}scelle-{spec.kind}-{tenant.tenant_id}-{spec.first_day:%Y%m%d}-{spec.last_day:%Y%m%d}-"
@@ -316,7 +332,7 @@ def build_archive(
                     writers["entries"].write(fmt.entry_row(record, scope))
                     writers["lines"].write_many(fmt.line_rows(record))
         if count != ends[chain]:
-            raise RuntimeError(f"{chain}: read {count} records where the signed checkpoint covers {ends[chain]}")
+            raise ChainNotAsSigned(chain, count, ends[chain])
         files.append(member.close(count))
         checkpoints[chain] = source.checkpoints(chain, ends[chain])
         info = {

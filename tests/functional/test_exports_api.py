@@ -474,3 +474,27 @@ def test_a_bad_list_query_is_a_4xx_problem_naming_the_field(live, why, query, fi
     account, admin = live
     reply = admin.get(f"/v1/tenants/{account.tenant_id}/exports?{query}")
     assert 400 <= reply.status < 500 and reply.json["field"] == field, reply
+
+
+def test_an_export_of_a_chain_missing_signed_entries_fails_saying_why(api, stack, container):
+    """An outside trial deleted the newest entry of a signed chain: the export failed with only "the
+    archive could not be built". It says which chain lost which entries, as tamper evidence."""
+    from chalicelib import bootstrap
+    from tests.support.tamper import Tamperer
+
+    account = signed_up_account(api, stack)
+    admin = api.with_token(account.token)
+    tenant = account.tenant_id
+    assert admin.post(f"/v1/tenants/{tenant}/go-live", {"confirm": True}).status == 200
+    for _ in range(3):
+        assert admin.post(f"/v1/tenants/{tenant}/sales", sale_body()).status == 201
+    assert admin.post(f"/v1/tenants/{tenant}/checkpoints", {"chain": "prod.sales.R1"}).json["size"] == 3
+    live = bootstrap.container()
+    Tamperer(live.dynamodb, live.settings.table_name("journal"), chain_key(tenant, "prod.sales.R1")).delete(3)
+    job = admin.post(f"/v1/tenants/{tenant}/exports", {"format": "fiscal", "from": TODAY, "to": TODAY})
+    assert job.status == 202, job
+    failed = wait_done(admin, tenant, job.json["job_id"]).json
+    assert failed["status"] == "failed", failed
+    assert failed["error"]["title"] == "A chain no longer holds what its signed checkpoint covers"
+    assert "prod.sales.R1: the table holds 2 entries where the signed checkpoint covers 3" in failed["error"]["detail"]
+    assert failed["download"] is None
