@@ -313,6 +313,7 @@ class Container:
             # the event journal: its own table, and the archive for entries expired from it (0006)
             events_store=self.events_store,
             archive=lambda: self.archive,
+            tiles=self.tile_store,  # a rewritten entry named by the signed tree's leaves
         )
 
     @cached_property

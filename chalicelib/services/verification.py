@@ -25,13 +25,17 @@ from decimal import Decimal
 from chalicelib.domain.checkpoint import CheckpointError, verify_checkpoint
 from chalicelib.domain.closures import ClosureCheck, ResumedClosureCheck, closure_runs
 from chalicelib.domain.errors import ValidationFailed
-from chalicelib.domain.records import chain_key
-from chalicelib.domain.verification import ChainHead, VerificationReport, verify_chain
+from chalicelib.domain.merkle import ProofError, record_leaf_hash, verify_inclusion
+from chalicelib.domain.records import chain_key, is_hash_hex
+from chalicelib.domain.tiles import TileError, inclusion_proof_from_tiles, leaf_from_tiles, proof_tiles
+from chalicelib.domain.verification import ChainHead, Reason, VerificationReport, verify_chain
 from chalicelib.domain.write_proofs import WriteProofCheck
 from chalicelib.ports.signatures import signature_verifier_for
 from chalicelib.ports.write_proofs import WriteProofs
 from chalicelib.services.checkpoints import stored_entry_is_signed
 from chalicelib.services.events import EVENTS_CHAIN
+
+MAX_PINPOINT = 10_000  # entries between two signed checkpoints searched for the first rewritten one
 
 
 def events_records(events_store, archive, key: str, first_seq: int = 1,
@@ -64,6 +68,7 @@ class VerificationService:
         events_store=None,
         archive: Callable[[], object] | None = None,
         proofs: WriteProofs | None = None,
+        tiles=None,
     ) -> None:
         """``journal`` holds the ledger chains; ``events_store`` the event-journal chains and
         ``archive`` (a callable, built only when an expired event has to be read) their expired
@@ -77,6 +82,7 @@ class VerificationService:
         self._events = events_store
         self._archive = archive
         self._proofs = proofs
+        self._tiles = tiles  # the signed trees' tiles (decision 0026): name the first rewritten entry
 
     def _source(self, chain: str):
         """(store, records(key, first, last), extra checks apply) for ``chain``."""
@@ -152,8 +158,39 @@ class VerificationService:
         if report.ok and met:
             report = self._check_closures_met(key, store, records, keys, verifier, tenant_id, chain, met, scan_from,
                                               report)
+        if not report.ok and report.reason == Reason.CHECKPOINT_MISMATCH:
+            report = self._first_rewritten(key, records, report)
         if not report.ok:
             self._on_failure(tenant_id, chain, report)
+        return report
+
+    def _first_rewritten(self, key: str, records, report: VerificationReport) -> VerificationReport:
+        """A signed root that the stored entries no longer rebuild (each still hashing and linking:
+        rewritten and rehashed) says only "somewhere up to seq N". The signed tree's leaves, read
+        from its stored tiles and each proven against the signed root, name the first entry that is
+        not the one signed. Tiles that do not prove (absent, or altered too) leave the report as it is:
+        a leaf is blamed only against a leaf the signature vouches for."""
+        size = report.first_bad_seq or 0
+        stored = self._checkpoints.latest_at_or_below(key, size) if self._tiles is not None and size else None
+        if stored is None or stored.checkpoint.size != size or size - report.proven_size > MAX_PINPOINT:
+            return report
+        signed_root = bytes.fromhex(stored.checkpoint.root)
+        cache: dict = {}
+        for item in records(key, report.proven_size + 1, size):
+            seq, stated = int(item.get("seq", item.get("sk", 0))), item.get("hash")
+            tiles = self._tiles.get_many(key, proof_tiles(seq - 1, size))
+            try:
+                signed_leaf = leaf_from_tiles(seq - 1, size, tiles)
+                verify_inclusion(signed_leaf, seq - 1, size, inclusion_proof_from_tiles(seq - 1, size, tiles,
+                                                                                         cache=cache), signed_root)
+                leaf = record_leaf_hash(stated) if is_hash_hex(stated) else None
+            except (TileError, ProofError, ValueError):
+                return report  # no leaf the signature vouches for: say only what is known
+            if leaf != signed_leaf:
+                return replace(report, first_bad_seq=seq, detail=(
+                    f"seq {seq}: its hash {stated} is not the entry the checkpoint at size {size} signed (the signed "
+                    f"tree's leaf {seq}, from the stored tiles, proves against the signed root {stored.checkpoint.root}"
+                    f"): it was rewritten after it was signed, and the entries after it rehashed to link to it"))
         return report
 
     def _check_closures_met(self, key, store, records, keys, verifier, tenant_id: str, chain: str,

@@ -404,6 +404,9 @@ GRANTS: dict[str, Grants] = {
                 "checkpoints": (QUERY,),
                 KEYS_TABLE: (QUERY,),  # the published keys (KeyRegistry.published, read only)
                 "ops": (GET, QUERY, PUT),
+                # a signed root the entries no longer rebuild: the signed tree's leaves name the
+                # first rewritten entry (VerificationService._first_rewritten)
+                TILES_TABLE: TILE_READ,
             },
             _ALARMS,
             EVENT_APPEND,

@@ -302,6 +302,28 @@ def test_a_checkpoint_over_a_modified_entry_is_refused_with_the_first_bad_seq_an
     assert client.post(f"/v1/tenants/{account.tenant_id}/sales", sale_body()).status == 201  # sealing goes on
 
 
+def test_a_correctly_hashed_rewrite_under_a_checkpoint_is_named_at_its_first_entry(admin, container):
+    """An outside trial rewrote seqs 3 to 7 with every hash recomputed; the checkpoint at 5 caught it,
+    but the verification named seq 5 ("from seq 1 up to seq 5"). The signed tree's tiles name seq 3."""
+    from tests.support.tamper import Tamperer
+
+    account, client = admin
+    tenant = account.tenant_id
+    for _ in range(5):
+        assert client.post(f"/v1/tenants/{tenant}/sales", sale_body()).status == 201
+    assert client.post(f"/v1/tenants/{tenant}/checkpoints", {"chain": "test.sales.R1"}).json["size"] == 5
+    for _ in range(2):
+        assert client.post(f"/v1/tenants/{tenant}/sales", sale_body()).status == 201
+    tamper = Tamperer(container.dynamodb, container.settings.table_name("journal"),
+                      f"TENANT#{tenant}#CHAIN#test.sales.R1")
+    tamper.modify(3, lambda item: item["data"]["lines"][0].update(unit_price=1))
+    tamper.rehash_from(3)
+    reply = client.post(f"/v1/tenants/{tenant}/verifications", {"chain": "test.sales.R1"})
+    assert reply.status == 200 and reply.json["ok"] is False, reply
+    assert (reply.json["reason"], reply.json["first_bad_seq"]) == ("checkpoint_mismatch", 3), reply.json
+    assert reply.json["detail"].startswith("seq 3: its hash")
+
+
 def test_verification_of_a_healthy_chain_is_ok(admin):
     account, client = admin
     for _ in range(2):

@@ -64,11 +64,35 @@ def test_a_changed_amount_is_found_at_its_seq(sealed):
 
 
 def test_a_changed_amount_with_every_later_hash_recomputed_is_caught_by_the_signed_checkpoint(sealed):
+    """The signed root no longer matches; the signed tree's leaves (its stored tiles, each proven
+    against that root) name the first rewritten entry: seq 9, not the checkpoint's size (an outside
+    trial's correctly hashed forgery from seq 3 was named at the checkpoint, seq 5)."""
     container, tenant, tamper, _ = sealed
     tamper.modify(9, lambda item: _set_total(item, 1))
     tamper.rehash_from(9)
     report = _verify(container, tenant)
+    assert (report.reason, report.first_bad_seq) == ("checkpoint_mismatch", 9)
+    assert report.detail.startswith("seq 9: its hash") and "checkpoint at size 10" in report.detail
+
+
+def test_a_rehashed_forgery_whose_tiles_were_rewritten_too_is_named_at_the_checkpoint(sealed):
+    """Tiles that no longer prove against the signed root vouch for nothing: no entry is blamed on
+    their word, the report names the checkpoint whose root the chain does not rebuild."""
+    container, tenant, tamper, _ = sealed
+    tamper.modify(9, lambda item: _set_total(item, 1))
+    tamper.rehash_from(9)
+    tiles = container.settings.table_name("tiles")
+    key = chain_key(tenant, CHAIN)
+    items = container.dynamodb.query(TableName=tiles, KeyConditionExpression="pk = :pk",
+                                     ExpressionAttributeValues={":pk": {"S": key}})["Items"]
+    assert items, "the signer stored the tree's tiles"
+    for item in items:  # the forger rewrites every stored tile: their hashes no longer prove
+        data = item["hashes"]["B"]
+        item["hashes"] = {"B": bytes(32) + data[32:]}
+        container.dynamodb.put_item(TableName=tiles, Item=item)
+    report = _verify(container, tenant)
     assert (report.reason, report.first_bad_seq) == ("checkpoint_mismatch", 10)
+    assert "up to seq 10" in report.detail
 
 
 def test_a_rehashed_change_before_a_closure_is_caught_by_that_closure(sealed):

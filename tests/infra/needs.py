@@ -221,7 +221,8 @@ NEEDS: dict[str, list[Need]] = {
         *checkpoint_reading("journal", "closures (compact_at)"),
         *published_keys("GET /v1/keys, POST verifications"),
         ("dynamodb.query", "checkpoints", "GET checkpoints, GET entry (inclusion proof), receipts, verification"),
-        ("dynamodb.batch_get_item", "tiles", "GET entry, receipts: the inclusion proof's tiles (decision 0026)"),
+        ("dynamodb.batch_get_item", "tiles", "GET entry, receipts: the inclusion proof's tiles (decision 0026); "
+                                              "POST verifications: the first rewritten entry"),
         ("lambda.invoke", SIGNER_FUNCTION, "POST checkpoints: LambdaCheckpointSigning, RequestResponse"),
         ("dynamodb.put_item", "ops", "chain directory"),
         ("dynamodb.get_item", "ops", "ledger index is_reversed, export job, GET entry: the verifier's head "
@@ -368,6 +369,7 @@ NEEDS: dict[str, list[Need]] = {
         ("dynamodb.query", "events", "the events chain, head"),
         ("dynamodb.get_item", "events", "archive comparison"),
         ("dynamodb.query", "checkpoints", "signed checkpoints, latest"),
+        ("dynamodb.batch_get_item", "tiles", "VerificationService._first_rewritten: the signed tree's leaves"),
         ("dynamodb.get_item", "ops", "chain_state: the stream verifier's head"),
         *archive_read("witnesses, expired events"),
         ("s3.head_object[maybe-missing]", f"archive:{MANIFEST}", "archive head (index, newest segment)"),

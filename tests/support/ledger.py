@@ -59,11 +59,12 @@ def ledger_on(container, tmp_path, *, start: datetime, mode: str = "production",
     clock.set(start)
     # The deployment's write-proof key, as every writer and verifier of the stack has (decision 0022).
     proofs = container.write_proofs
-    checkpoints = CheckpointService(container.journal_store, store, signer, keys, clock=clock, proofs=proofs)
+    checkpoints = CheckpointService(container.journal_store, store, signer, keys, clock=clock, proofs=proofs,
+                                    tiles=container.tile_store)
     from chalicelib.bootstrap import _ledger_extra_checks
 
     verification = VerificationService(container.journal_store, store, keys, extra_checks=_ledger_extra_checks,
-                                       proofs=proofs)
+                                       proofs=proofs, tiles=container.tile_store)
     ledger = LedgerService(
         writer=ChainWriter(container.journal_store, clock=clock, prover=proofs),
         directory=container.chain_directory,
