@@ -133,23 +133,30 @@ class FullVerifier:
             return report.size
         return head.seq if head is not None else 0
 
-    def verify(self, tenant_id: str, chain: str, *, first_seq: int = 1, last_seq: int | None = None) -> ChainFinding:
+    def verify(self, tenant_id: str, chain: str, *, first_seq: int = 1, last_seq: int | None = None,
+               report: VerificationReport | None = None) -> ChainFinding:
         """The chain from ``first_seq`` (a slice of ``verify-work``, decision 0028) to ``last_seq``
-        or, when None, to the head, which is then compared with the chain's witnesses."""
+        or, when None, to the head, which is then compared with the chain's witnesses. ``report``:
+        the stored chain already verified that far (an on-demand verification, ``POST
+        …/verifications``), so that only the comparison with the witnesses is left to do."""
         key = chain_key(tenant_id, chain)
         store = self._events if chain == EVENTS_CHAIN else self._journal
-        report = self._verify_table(tenant_id, chain, first_seq, last_seq)
+        if report is None:
+            report = self._verify_table(tenant_id, chain, first_seq, last_seq)
         if last_seq is not None:
             return self._slice_finding(tenant_id, chain, report)
-        size = self._table_size(store, key, report)
+        # Every witness is read before the table's head: each saw only entries the table already
+        # held, so an entry sealed meanwhile (a shop selling during the verification) can make the
+        # table longer than a witness, never shorter: no false rollback by a race.
+        state = self._ops.chain_state(key)
+        stream_seq = state.seq
         archived_through, archived_hash = self._archive.head(key)
         # listed before the table's latest checkpoint is read: a checkpoint signed meanwhile reaches
         # the table before the archive, so the archive never looks ahead of the table by a race
         archived_cp = self._archive.newest_checkpoint_size(key, at_least=report.proven_size)
         latest = self._checkpoints.latest(key)
         checkpoint_size = latest.checkpoint.size if latest else 0
-        state = self._ops.chain_state(key)
-        stream_seq = state.seq
+        size = self._table_size(store, key, report)
 
         problems: list[tuple[str, int | None, str]] = []
         if not report.ok:

@@ -148,3 +148,49 @@ def test_a_checkpoint_of_the_event_journal_is_signed_on_request(cv, shop):
     assert signed.json["size"] == container.events_store.head(chain_key(tenant, "events")).seq >= 5
     listed = admin.get(f"/v1/tenants/{tenant}/checkpoints?chain=events")
     assert listed.status == 200 and listed.json["checkpoints"][-1]["size"] == signed.json["size"], listed
+
+
+def test_a_chain_rolled_back_with_its_tail_removed_is_no_ok_on_demand(cv, shop):
+    """An outside trial removed a chain's newest entries (and what pointed at them): the chain, as
+    stored, verified, and ``POST …/verifications`` answered ok while the stream verifier had seen it
+    longer. Verified to the head, it is now compared with its witnesses, as the scheduled pass does."""
+    container, tenant, auditor, _ = shop
+    _journal(container, tenant, 7)
+    cv.drain()  # the stream verifier saw every event
+    key = chain_key(tenant, "events")
+    head = container.events_store.head(key).seq
+    tamper = Tamperer(container.dynamodb, container.settings.table_name("events"), key)
+    for seq in (head, head - 1):
+        tamper.delete(seq)
+    reply = auditor.post(f"/v1/tenants/{tenant}/verifications", {"chain": "events"})
+    assert reply.status == 200, reply
+    assert (reply.json["ok"], reply.json["reason"], reply.json["first_bad_seq"]) == (False, "rollback", head - 1), \
+        reply.json
+    assert f"the stream verifier saw the chain reach seq {head}" in reply.json["detail"]
+    assert reply.json["verified_size"] == head - 2  # what the table holds did verify
+    assert any(a["reason"] == "rollback" for a in container.tamper_alarms.list(tenant)), "the rollback is alarmed"
+    # a range that stops before the head is what it was: the stored entries, verified
+    ranged = auditor.post(f"/v1/tenants/{tenant}/verifications", {"chain": "events", "first_seq": 1, "last_seq": 3})
+    assert ranged.json["ok"] is True, ranged.json
+
+
+def test_entries_sealed_while_the_head_is_compared_raise_no_false_rollback(cv, shop, monkeypatch):
+    """A shop keeps selling while its chain is verified to the head: the stream verifier may see
+    the new entries before the comparison reads it. The table's head is read after every witness,
+    so the table can only be longer than what they saw (read first, it raised a false rollback)."""
+    container, tenant, auditor, _ = shop
+    _journal(container, tenant, 4)
+    cv.drain()
+    archive = container.full_verifier._archive
+    real_head = archive.head
+
+    def head_while_selling(key):
+        found = real_head(key)
+        _journal(container, tenant, 2)  # sealed now, and seen by the stream verifier at once
+        cv.drain()
+        return found
+
+    monkeypatch.setattr(archive, "head", head_while_selling)
+    reply = auditor.post(f"/v1/tenants/{tenant}/verifications", {"chain": "events"})
+    assert reply.status == 200 and reply.json["ok"] is True, reply.json
+    assert not [a for a in container.tamper_alarms.list(tenant) if a["reason"] == "rollback"]

@@ -216,6 +216,11 @@ NEEDS: dict[str, list[Need]] = {
         ("dynamodb.get_item", "events", "POST verifications: range anchor of the events chain"),
         ("kms.verify_mac", "write_proof", "POST verifications: write proofs after the newest checkpoint"),
         *archive_read("POST verifications: events older than the hot table"),
+        # POST verifications to the head: the head compared with its witnesses (FullVerifier.verify,
+        # the report given): archive head and checkpoints, latest checkpoint, the stream verifier's
+        # state; a disagreement is a tamper alarm
+        ("dynamodb.get_item", "ops", "POST verifications to the head: chain_state (the stream verifier's head)"),
+        *tamper_alarm("POST verifications to the head"),
         # the API signs nothing (issue 14 item 3): closures compute their root, proofs and
         # verification read; the checkpoint every N entries is signed by on_journal_record
         *checkpoint_reading("journal", "closures (compact_at)"),
