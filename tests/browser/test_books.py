@@ -5,6 +5,8 @@ signs a checkpoint and reads the event journal and the anomalies."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.browser.conftest import accessible, join, shot, sign_in, token_of
@@ -114,6 +116,10 @@ def test_an_accountant_switches_companies_records_a_balanced_entry_and_reverses_
     page.fill("#events-kind", "invitation")
     kinds = page.eval_on_selector_all("#events-list tr[data-kind]", "rows => rows.map(r => r.dataset.kind)")
     assert kinds and all("invitation" in k for k in kinds)
+    # by whom: the member's name, not a user id (events carry ids; the members list names them)
+    actors = page.eval_on_selector_all("#events-list tr[data-kind] td:nth-child(4)",
+                                       "cells => cells.map(c => c.textContent)")
+    assert actors and all(a and not re.fullmatch(r"[0-9a-f-]{36}", a) for a in actors), actors
     shot(page, "24-events")
     accessible(page, "events")
     page.click(".tabs a:has-text('Anomalies')")

@@ -28,13 +28,21 @@ async function events(ctx) {
   const list = h("div", { id: "events-list", "aria-live": "polite" });
   let cursor = null;
   let rows = [];
+  // who did it, by name where this role may read the members (events carry user ids)
+  const names = new Map();
+  if (can(ctx.state, "members.read")) {
+    try {
+      const out = await api("GET", `/v1/tenants/${tenantId}/members`);
+      for (const m of out.members || []) if (m.display_name) names.set(m.user_id, m.display_name);
+    } catch { /* the ids stay */ }
+  }
   function draw() {
     const q = kind.input.value.trim().toLowerCase();
     const shown = rows.filter((e) => !q || e.kind.toLowerCase().includes(q));
     list.replaceChildren(shown.length ? h("div", { class: "card scroll" }, table(t("events.title"), [t("entries.seq"),
       t("entries.recorded_at"), t("events.kind"), t("events.actor"), t("events.details")],
     shown.map((e) => h("tr", { dataset: { kind: e.kind } }, h("td", { text: `#${e.seq}` }), h("td", { text: fmt.dateTime(e.recorded_at, tz) }),
-      h("td", { text: e.kind }), h("td", { text: e.actor || "" }), h("td", { class: "small", text: details(e.details) })))))
+      h("td", { text: e.kind }), h("td", { text: names.get(e.actor) || e.actor || "", title: e.actor || "" }), h("td", { class: "small", text: details(e.details) })))))
       : notice("info", t("events.none")),
     cursor ? h("button", { type: "button", class: "secondary", id: "events-more", text: t("entries.more"), onclick: () => load(false) }) : null);
   }
