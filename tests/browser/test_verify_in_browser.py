@@ -51,14 +51,9 @@ def rezip(files: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture(scope="module")
-def export(console):
-    """A test-mode company with a few sales, and its fiscal archive (built by the real service)."""
-    account = console.account(company_name="Boulangerie Vérifiée")
+def exported(console, account) -> tuple[dict, bytes]:
+    """Today's fiscal archive of ``account``'s company, built by the real service: (job, bytes)."""
     tenant = account["tenant_id"]
-    for _ in range(SALES):
-        status, out = console.call("POST", f"/v1/tenants/{tenant}/sales", sale_body(), token=account["token"])
-        assert status == 201, out
     today = business_today()
     status, job = console.call("POST", f"/v1/tenants/{tenant}/exports",
                                {"format": "fiscal", "from": today, "to": today}, token=account["token"],
@@ -75,6 +70,18 @@ def export(console):
     with urllib.request.urlopen(state["download"]["url"], timeout=30) as resp:
         data = resp.read()
     assert hashlib.sha256(data).hexdigest() == state["download"]["sha256"]
+    return state, data
+
+
+@pytest.fixture(scope="module")
+def export(console):
+    """A test-mode company with a few sales, and its fiscal archive (built by the real service)."""
+    account = console.account(company_name="Boulangerie Vérifiée")
+    tenant = account["tenant_id"]
+    for _ in range(SALES):
+        status, out = console.call("POST", f"/v1/tenants/{tenant}/sales", sale_body(), token=account["token"])
+        assert status == 201, out
+    state, data = exported(console, account)
     files = members(data)
     chain = "test.sales.R1"
     assert len(files[f"records/{chain}.jsonl"].splitlines()) >= SALES
@@ -124,18 +131,7 @@ def test_a_production_archive_is_summed_up_in_the_readers_language_with_nothing_
     assert status == 200, out
     status, out = console.call("POST", f"/v1/tenants/{tenant}/sales", sale_body(), token=account["token"])
     assert status == 201, out
-    today = business_today()
-    status, job = console.call("POST", f"/v1/tenants/{tenant}/exports",
-                               {"format": "fiscal", "from": today, "to": today}, token=account["token"],
-                               headers={"Idempotency-Key": f"prod-{uuid.uuid4().hex}"})
-    assert status in (201, 202), job
-    deadline = time.monotonic() + 60
-    while (state := console.call("GET", f"/v1/tenants/{tenant}/exports/{job['job_id']}",
-                                 token=account["token"])[1])["status"] != "done":
-        assert state["status"] in ("queued", "running") and time.monotonic() < deadline, state
-        time.sleep(0.3)
-    with urllib.request.urlopen(state["download"]["url"], timeout=30) as resp:
-        data = resp.read()
+    state, data = exported(console, account)
     context, page = new_page(browser, console, locale="fr-BE")
     try:
         page.goto("/#/verify-export")
