@@ -115,7 +115,7 @@ class AlarmService:
             if self._ops.put_once(f"ALARM#{tenant}", sk, attributes):
                 break
             stored = self._ops.get(f"ALARM#{tenant}", sk)
-            if stored is not None and self._ours(tenant, stored):
+            if stored is not None and self._ours(tenant, attributes, stored):
                 self._index(tenant, stored)
                 return False
             if not alarm.detail.startswith(FORGED_NOTE):  # not ours: announced all the same, saying so
@@ -146,15 +146,18 @@ class AlarmService:
             logger.exception("could not prove a tamper alarm's record", extra={"alarm_id": attributes["alarm_id"]})
             return {}
 
-    def _ours(self, tenant: str, stored: dict) -> bool:
-        """Whether this platform wrote the stored alarm record (without a key to check: assumed)."""
+    def _ours(self, tenant: str, raising: dict, stored: dict) -> bool:
+        """Whether the stored record is this platform's record of the alarm being raised: its proof
+        must authenticate *this* alarm (``raising``), not merely the fields stored beside it — a
+        genuine record of another alarm copied under this id proves only that other alarm. Without
+        a key to check, assumed."""
         if self._proofs is None:
             return True
         proof = stored_proof(stored)
         if proof is None:
             return False
         try:
-            return self._proofs.problem(alarm_message(tenant, stored), proof) is None
+            return self._proofs.problem(alarm_message(tenant, raising), proof) is None
         except Unavailable:  # cannot tell: announce it again rather than stay silent
             return False
 

@@ -79,6 +79,22 @@ def test_a_record_planted_under_the_alarms_id_does_not_silence_it(world, tmp_pat
     assert service.raise_alarm(ALARM) is False and len(journal.events) == 1
 
 
+def test_a_genuine_record_of_another_alarm_copied_under_this_id_does_not_silence_it(world):
+    """The second outside trial: a real alarm record (another chain, seq and evidence, its proof
+    valid for those fields) copied under the id of the alarm to come silenced it, when the proof was
+    checked against the stored fields rather than against the alarm being raised."""
+    service, ops, journal, _ = world
+    earlier = TamperAlarm(TENANT, "prod.sales.R4", 5, "removed", "seq 5: removed", "stream:journal", "REMOVE@1@arn")
+    assert service.raise_alarm(earlier) is True
+    copy = ops.get(f"ALARM#{TENANT}", earlier.alarm_id)
+    assert copy["proof_mac"]
+    assert ops.put_once(f"ALARM#{TENANT}", ALARM.alarm_id, {k: v for k, v in copy.items() if k not in ("pk", "sk")})
+    assert service.raise_alarm(ALARM) is True
+    assert [e["alarm_id"] for e in journal.events] == [earlier.alarm_id, ALARM.alarm_id]
+    assert journal.events[-1]["detail"].startswith(FORGED_NOTE)
+    assert service.raise_alarm(ALARM) is False  # ours, under <id>#2, answers for it now
+
+
 def test_when_both_places_hold_planted_records_every_delivery_is_announced(world):
     service, ops, journal, _ = world
     ops.put_once(f"ALARM#{TENANT}", ALARM.alarm_id, _planted(ALARM))
