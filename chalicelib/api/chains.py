@@ -127,9 +127,10 @@ def verify(tenant_id: str, caller: Caller, body: VerifyRequest, *, chain_directo
     chain = require_chain(chain_directory, caller, body.chain)
     report = verification.verify(tenant_id, chain, first_seq=body.first_seq, last_seq=body.last_seq)
     ok, reason, first_bad, detail = report.ok, str(report.reason), report.first_bad_seq, report.detail
-    if report.ok and body.last_seq is None:
+    if body.last_seq is None:
         # To the head: compared with what the archive, the signed checkpoints and the stream verifier
-        # saw, as the scheduled pass does (a chain rolled back with its pointers verifies as stored).
+        # saw, as the scheduled pass does (a chain rolled back with its pointers verifies as stored);
+        # anything wrong is a tamper alarm, as there (the entries it names then read `altered`).
         found = full_verifier.verify(tenant_id, chain, first_seq=body.first_seq, report=report)
         if not found.ok:
             ok, reason, first_bad, detail = False, found.reason, found.seq, found.detail

@@ -142,6 +142,22 @@ class EventJournalBehind(ValidationFailed):
         self.problems = list(problems)
 
 
+class ChainDoesNotVerify(ValidationFailed):
+    """A chain's stored entries do not verify as the archive is written (a hash, a link, a seq, or
+    the root a signed checkpoint signed): changed after they were sealed (tamper evidence; the
+    verifiers alarm). The archive would fail ``scelle verify``, so it is not built, and the job
+    names the first bad entry."""
+
+    code = "chain-does-not-verify"
+    title = "A chain does not verify as stored"
+
+    def __init__(self, chain: str, seq: int, reason: str, detail: str) -> None:
+        problem = f"{chain} seq {seq}: {reason}: {detail}"
+        super().__init__(f"{problem}; this is tamper evidence: look into it (the tamper alarms name the chain) "
+                         "before exporting", field="chains", problems=[problem], reason=reason, seq=seq)
+        self.problems = [problem]
+
+
 class ChainNotAsSigned(ValidationFailed):
     """A chain holds fewer entries than its newest signed checkpoint covers: entries were removed
     after they were signed (tamper evidence; the verifiers alarm). The archive would fail ``scelle
@@ -156,6 +172,18 @@ class ChainNotAsSigned(ValidationFailed):
         super().__init__(f"{problem}; this is tamper evidence: look into it (the tamper alarms name the chain) "
                          "before exporting", field="chains", problems=[problem])
         self.problems = [problem]
+
+
+def _check_stored(chain: str, record: SealedRecord, expected_seq: int, prev_hash: str) -> None:
+    if record.seq != expected_seq:
+        raise ChainDoesNotVerify(chain, expected_seq, "gap", f"seq {expected_seq} is missing (found seq {record.seq})")
+    if not record.intact:
+        raise ChainDoesNotVerify(chain, record.seq, "hash_mismatch", (
+            f"its stored hash {record.hash} is not the hash of its content {record.recomputed_hash}: it was changed "
+            "after it was sealed"))
+    if record.prev_hash != prev_hash:
+        raise ChainDoesNotVerify(chain, record.seq, "broken_link", (
+            f"prev_hash {record.prev_hash} is not the hash {prev_hash} of the entry before it"))
 
 
 def archive_name(tenant: Tenant, spec: ArchiveSpec) -> str:
@@ -309,9 +337,19 @@ def build_archive(
         member = _Member(zf, fmt.records_path(chain), built)
         compact, last_hash, count, rows, withheld = CompactRange(), GENESIS_PREV_HASH, 0, 0, 0
         ranges = fmt.ClosureRanges()
+        checkpoints[chain] = source.checkpoints(chain, ends[chain])
+        signed_roots = {cp.size: cp.root for cp in checkpoints[chain]}
         for record in source.records(chain, 1, ends[chain]):
+            # Each entry checked as it is written (the hash is already computed): an archive that
+            # would fail scelle verify is refused here, naming the first bad entry.
+            _check_stored(chain, record, count + 1, last_hash)
             compact.append(record_leaf_hash(record.hash))
             last_hash, count = record.hash, count + 1
+            if count in signed_roots and compact.root().hex() != signed_roots[count]:
+                raise ChainDoesNotVerify(chain, count, "checkpoint_mismatch", (
+                    f"the entries up to seq {count} have root {compact.root().hex()}, not the root "
+                    f"{signed_roots[count]} the checkpoint at size {count} signed: entries were rewritten and "
+                    "rehashed"))
             done += 1
             if done % PROGRESS_EVERY == 0:
                 progress(done, total)
@@ -334,7 +372,6 @@ def build_archive(
         if count != ends[chain]:
             raise ChainNotAsSigned(chain, count, ends[chain])
         files.append(member.close(count))
-        checkpoints[chain] = source.checkpoints(chain, ends[chain])
         info = {
             "chain": chain,
             "records": fmt.records_path(chain),

@@ -498,3 +498,33 @@ def test_an_export_of_a_chain_missing_signed_entries_fails_saying_why(api, stack
     assert failed["error"]["title"] == "A chain no longer holds what its signed checkpoint covers"
     assert "prod.sales.R1: the table holds 2 entries where the signed checkpoint covers 3" in failed["error"]["detail"]
     assert failed["download"] is None
+
+
+@pytest.mark.parametrize("tampering", ["changed", "changed and rehashed"])
+def test_an_export_of_a_changed_chain_is_refused_naming_its_first_bad_entry(api, stack, tampering):
+    """A second outside trial: chains changed in the table (an amount; an amount with every later hash
+    recomputed, under a signed checkpoint) exported as done, archives that scelle verify then failed.
+    Each entry is checked as it is written: the export is refused, naming the first bad entry."""
+    from chalicelib import bootstrap
+    from tests.support.tamper import Tamperer
+
+    account = signed_up_account(api, stack)
+    admin = api.with_token(account.token)
+    tenant = account.tenant_id
+    assert admin.post(f"/v1/tenants/{tenant}/go-live", {"confirm": True}).status == 200
+    for _ in range(4):
+        assert admin.post(f"/v1/tenants/{tenant}/sales", sale_body()).status == 201
+    assert admin.post(f"/v1/tenants/{tenant}/checkpoints", {"chain": "prod.sales.R1"}).json["size"] == 4
+    live = bootstrap.container()
+    tamper = Tamperer(live.dynamodb, live.settings.table_name("journal"), chain_key(tenant, "prod.sales.R1"))
+    tamper.modify(2, lambda item: item["data"]["lines"][0].update(unit_price=1))
+    if tampering == "changed and rehashed":
+        tamper.rehash_from(2)
+    job = admin.post(f"/v1/tenants/{tenant}/exports", {"format": "fiscal", "from": TODAY, "to": TODAY})
+    assert job.status == 202, job
+    failed = wait_done(admin, tenant, job.json["job_id"]).json
+    assert failed["status"] == "failed" and failed["download"] is None, failed
+    assert failed["error"]["title"] == "A chain does not verify as stored"
+    expected = ("prod.sales.R1 seq 2: hash_mismatch" if tampering == "changed"
+                else "prod.sales.R1 seq 4: checkpoint_mismatch")
+    assert failed["error"]["detail"].startswith(expected), failed["error"]

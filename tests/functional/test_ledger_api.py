@@ -322,6 +322,11 @@ def test_a_correctly_hashed_rewrite_under_a_checkpoint_is_named_at_its_first_ent
     assert reply.status == 200 and reply.json["ok"] is False, reply
     assert (reply.json["reason"], reply.json["first_bad_seq"]) == ("checkpoint_mismatch", 3), reply.json
     assert reply.json["detail"].startswith("seq 3: its hash")
+    # and it is a tamper alarm, as in the scheduled pass: the entries from seq 3 read altered (the
+    # failure was only mailed to the tenant's admins, the entries still read as before)
+    entry = f"/v1/tenants/{tenant}/entries/test.sales.R1"
+    assert [client.get(f"{entry}/{seq}").json["integrity"] for seq in (3, 7)] == ["altered", "altered"]
+    assert client.get(f"{entry}/2").json["integrity"] in ("pending", "verified")  # before it: untouched
 
 
 def test_verification_of_a_healthy_chain_is_ok(admin):
