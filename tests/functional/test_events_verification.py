@@ -194,3 +194,27 @@ def test_entries_sealed_while_the_head_is_compared_raise_no_false_rollback(cv, s
     reply = auditor.post(f"/v1/tenants/{tenant}/verifications", {"chain": "events"})
     assert reply.status == 200 and reply.json["ok"] is True, reply.json
     assert not [a for a in container.tamper_alarms.list(tenant) if a["reason"] == "rollback"]
+
+
+def test_an_export_of_a_chain_rolled_back_with_its_checkpoint_is_refused(cv, shop):
+    """The second outside trial rolled a test-mode chain back with its newest checkpoint deleted (no
+    witness co-signs test chains): the export finished done, an archive scelle verify then failed.
+    The write-once archive's copy of that checkpoint says more was signed: the export is refused."""
+    from chalicelib.services.export_archive import ChainNotAsSigned
+
+    container, tenant, _, _ = shop
+    _journal(container, tenant, 6)
+    cv.drain()
+    signed = container.events_checkpoints.checkpoint(tenant, "events").size
+    cv.drain()  # the checkpoints stream copies it to the archive
+    key = chain_key(tenant, "events")
+    assert container.archive.newest_checkpoint_size(key) == signed
+    tamper = Tamperer(container.dynamodb, container.settings.table_name("events"), key)
+    for seq in (signed, signed - 1):
+        tamper.delete(seq)
+    container.dynamodb.delete_item(TableName=container.settings.table_name("checkpoints"),
+                                   Key={"pk": {"S": key}, "sk": {"N": str(signed)}})
+    source = container.exports._source_for(tenant)
+    with pytest.raises(ChainNotAsSigned) as refused:
+        source.end("events")
+    assert f"the signed checkpoint covers {signed}" in refused.value.detail

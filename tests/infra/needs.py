@@ -402,6 +402,7 @@ NEEDS: dict[str, list[Need]] = {
                                         "whose subtree expired (_from_stored_last_entry)"),
         *published_keys("StoreSource.keys: keys.json of the archive"),
         *archive_read("events older than the hot table"),
+        ("s3.list_objects_v2", "archive", "StoreSource.end: archived checkpoints beyond the chain's end (rollback)"),
         ("s3.create_multipart_upload", f"exports:{EXPORT}", "MultipartWriter"),
         ("s3.upload_part", f"exports:{EXPORT}", "MultipartWriter, 8 MiB parts"),
         ("s3.complete_multipart_upload", f"exports:{EXPORT}", "MultipartWriter.close"),
