@@ -476,9 +476,9 @@ def test_a_bad_list_query_is_a_4xx_problem_naming_the_field(live, why, query, fi
     assert 400 <= reply.status < 500 and reply.json["field"] == field, reply
 
 
-def test_an_export_of_a_chain_missing_signed_entries_fails_saying_why(api, stack, container):
-    """An outside trial deleted the newest entry of a signed chain: the export failed with only "the
-    archive could not be built". It says which chain lost which entries, as tamper evidence."""
+def _signed_register(api, stack, *, sales: int):
+    """A production company whose register holds ``sales`` sales under a checkpoint signed at its
+    head: its admin's client, the tenant id, and a tamperer of that register in the journal table."""
     from chalicelib import bootstrap
     from tests.support.tamper import Tamperer
 
@@ -486,11 +486,19 @@ def test_an_export_of_a_chain_missing_signed_entries_fails_saying_why(api, stack
     admin = api.with_token(account.token)
     tenant = account.tenant_id
     assert admin.post(f"/v1/tenants/{tenant}/go-live", {"confirm": True}).status == 200
-    for _ in range(3):
+    for _ in range(sales):
         assert admin.post(f"/v1/tenants/{tenant}/sales", sale_body()).status == 201
-    assert admin.post(f"/v1/tenants/{tenant}/checkpoints", {"chain": "prod.sales.R1"}).json["size"] == 3
+    assert admin.post(f"/v1/tenants/{tenant}/checkpoints", {"chain": "prod.sales.R1"}).json["size"] == sales
     live = bootstrap.container()
-    Tamperer(live.dynamodb, live.settings.table_name("journal"), chain_key(tenant, "prod.sales.R1")).delete(3)
+    return admin, tenant, Tamperer(live.dynamodb, live.settings.table_name("journal"),
+                                   chain_key(tenant, "prod.sales.R1"))
+
+
+def test_an_export_of_a_chain_missing_signed_entries_fails_saying_why(api, stack):
+    """An outside trial deleted the newest entry of a signed chain: the export failed with only "the
+    archive could not be built". It says which chain lost which entries, as tamper evidence."""
+    admin, tenant, tamper = _signed_register(api, stack, sales=3)
+    tamper.delete(3)
     job = admin.post(f"/v1/tenants/{tenant}/exports", {"format": "fiscal", "from": TODAY, "to": TODAY})
     assert job.status == 202, job
     failed = wait_done(admin, tenant, job.json["job_id"]).json
@@ -505,18 +513,7 @@ def test_an_export_of_a_changed_chain_is_refused_naming_its_first_bad_entry(api,
     """A second outside trial: chains changed in the table (an amount; an amount with every later hash
     recomputed, under a signed checkpoint) exported as done, archives that scelle verify then failed.
     Each entry is checked as it is written: the export is refused, naming the first bad entry."""
-    from chalicelib import bootstrap
-    from tests.support.tamper import Tamperer
-
-    account = signed_up_account(api, stack)
-    admin = api.with_token(account.token)
-    tenant = account.tenant_id
-    assert admin.post(f"/v1/tenants/{tenant}/go-live", {"confirm": True}).status == 200
-    for _ in range(4):
-        assert admin.post(f"/v1/tenants/{tenant}/sales", sale_body()).status == 201
-    assert admin.post(f"/v1/tenants/{tenant}/checkpoints", {"chain": "prod.sales.R1"}).json["size"] == 4
-    live = bootstrap.container()
-    tamper = Tamperer(live.dynamodb, live.settings.table_name("journal"), chain_key(tenant, "prod.sales.R1"))
+    admin, tenant, tamper = _signed_register(api, stack, sales=4)
     tamper.modify(2, lambda item: item["data"]["lines"][0].update(unit_price=1))
     if tampering == "changed and rehashed":
         tamper.rehash_from(2)
