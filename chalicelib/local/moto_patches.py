@@ -780,10 +780,6 @@ def _json_string(value: Any) -> Any:
 _original_put_object_retention: Callable[..., Any] | None = None
 
 
-def object_lock_is_patched() -> bool:
-    return _original_put_object_retention is not None
-
-
 def apply_object_lock_patch() -> None:
     global _original_put_object_retention
     from moto.s3.models import S3Backend
