@@ -176,9 +176,12 @@ class VerificationService:
             return report
         signed_root = bytes.fromhex(stored.checkpoint.root)
         cache: dict = {}
+        tiles: dict = {}  # each tile of the signed tree read once: neighbouring leaves share most of them
         for item in records(key, report.proven_size + 1, size):
             seq, stated = int(item.get("seq", item.get("sk", 0))), item.get("hash")
-            tiles = self._tiles.get_many(key, proof_tiles(seq - 1, size))
+            unread = [tid for tid in proof_tiles(seq - 1, size) if tid not in tiles]
+            if unread:
+                tiles.update(self._tiles.get_many(key, unread))
             try:
                 signed_leaf = leaf_from_tiles(seq - 1, size, tiles)
                 verify_inclusion(signed_leaf, seq - 1, size, inclusion_proof_from_tiles(seq - 1, size, tiles,
