@@ -142,36 +142,39 @@ class EventJournalBehind(ValidationFailed):
         self.problems = list(problems)
 
 
-class ChainDoesNotVerify(ValidationFailed):
+class ChainTampered(ValidationFailed):
+    """A chain is not as it was sealed and signed (tamper evidence; the verifiers alarm): the archive
+    would fail ``scelle verify``, so it is not built, and the job says why."""
+
+    def __init__(self, problem: str, **extra: object) -> None:
+        super().__init__(f"{problem}; this is tamper evidence: look into it (the tamper alarms name the chain) "
+                         "before exporting", field="chains", problems=[problem], **extra)
+        self.problems = [problem]
+
+
+class ChainDoesNotVerify(ChainTampered):
     """A chain's stored entries do not verify as the archive is written (a hash, a link, a seq, or
-    the root a signed checkpoint signed): changed after they were sealed (tamper evidence; the
-    verifiers alarm). The archive would fail ``scelle verify``, so it is not built, and the job
-    names the first bad entry."""
+    the root a signed checkpoint signed): changed after they were sealed. The job names the first
+    bad entry."""
 
     code = "chain-does-not-verify"
     title = "A chain does not verify as stored"
 
     def __init__(self, chain: str, seq: int, reason: str, detail: str) -> None:
-        problem = f"{chain} seq {seq}: {reason}: {detail}"
-        super().__init__(f"{problem}; this is tamper evidence: look into it (the tamper alarms name the chain) "
-                         "before exporting", field="chains", problems=[problem], reason=reason, seq=seq)
-        self.problems = [problem]
+        super().__init__(f"{chain} seq {seq}: {reason}: {detail}", reason=reason, seq=seq)
 
 
-class ChainNotAsSigned(ValidationFailed):
-    """A chain holds fewer entries than its newest signed checkpoint covers: entries were removed
-    after they were signed (tamper evidence; the verifiers alarm). The archive would fail ``scelle
-    verify``, so it is not built, and the job says why (it said "could not be built")."""
+class ChainNotAsSigned(ChainTampered):
+    """A chain holds fewer entries than its newest signed checkpoint covers (the table's, or the
+    write-once archive's copy): entries were removed after they were signed (it said "could not be
+    built")."""
 
     code = "chain-not-as-signed"
     title = "A chain no longer holds what its signed checkpoint covers"
 
     def __init__(self, chain: str, found: int, signed: int) -> None:
-        problem = (f"{chain}: the table holds {found} entries where the signed checkpoint covers {signed}: "
-                   f"entries from seq {found + 1} were removed after they were signed")
-        super().__init__(f"{problem}; this is tamper evidence: look into it (the tamper alarms name the chain) "
-                         "before exporting", field="chains", problems=[problem])
-        self.problems = [problem]
+        super().__init__(f"{chain}: the table holds {found} entries where the signed checkpoint covers {signed}: "
+                         f"entries from seq {found + 1} were removed after they were signed")
 
 
 def _check_stored(chain: str, record: SealedRecord, expected_seq: int, prev_hash: str) -> None:

@@ -37,8 +37,8 @@ from chalicelib.domain.witness import WitnessRefused
 from chalicelib.ports.exports import POSITION
 from chalicelib.services.export_archive import (
     ArchiveSpec,
-    ChainDoesNotVerify,
     ChainNotAsSigned,
+    ChainTampered,
     EventJournalBehind,
     FecInvalid,
     WitnessMismatch,
@@ -346,8 +346,7 @@ class ExportService:
             job.update(status="failed", finished_at=utc_timestamp(self._clock()), error=_error(exc))
             job["updated_at"] = job["finished_at"]
             self._jobs.put(tenant_id, job_id, job)
-            if isinstance(exc, (FecInvalid, EventJournalBehind, WitnessMismatch, WitnessRefused, ChainNotAsSigned,
-                                ChainDoesNotVerify)):
+            if isinstance(exc, (FecInvalid, EventJournalBehind, WitnessMismatch, WitnessRefused, ChainTampered)):
                 return job  # refused for good: building again gives the same answer
             raise  # a store or the witness out of reach (retryable: request it again): logged
         job.update(status="done", finished_at=utc_timestamp(self._clock()), object_key=key, file_name=name,
@@ -431,7 +430,7 @@ class ExportService:
 
 
 def _error(exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, (FecInvalid, EventJournalBehind, WitnessMismatch, ChainNotAsSigned, ChainDoesNotVerify)):
+    if isinstance(exc, (FecInvalid, EventJournalBehind, WitnessMismatch, ChainTampered)):
         return {"title": exc.title, "detail": exc.detail, "problems": [str(p) for p in exc.problems]}
     if isinstance(exc, WitnessRefused):  # the witness raised a tamper alarm: never exported as fine
         return {"title": "The witness refused the export's checkpoint",
